@@ -1,0 +1,48 @@
+// Codegen: graph IR to native code through LLVM 19. One kernel function per
+// node (fusion later), specialised to static shapes; one entry function per
+// Function; a constant dlc_model_desc (runtime/dlc_runtime.h) describing it.
+// Nothing outside codegen/ includes LLVM headers.
+#pragma once
+
+#include "ir/Graph.h"
+#include "runtime/dlc_runtime.h"
+
+#include <memory>
+#include <string>
+
+namespace dlc {
+
+struct CodegenOptions {
+  int optLevel = 3;     // 0..3: the new-PM default pipeline
+  std::string cpu;      // "" = host CPU (AOT may target another)
+  std::string features; // "" = host features
+};
+
+// A model compiled in-process with ORC LLJIT.
+class JitModel {
+public:
+  virtual ~JitModel() = default;
+  virtual const dlc_model_desc *desc() const = 0;
+};
+
+// Compiles `m` (after the pass pipeline) for this process. On failure returns
+// nullptr and sets `error`.
+std::unique_ptr<JitModel> jitCompile(const Module &m, const CodegenOptions &opts,
+                                     std::string &error);
+
+// `--emit=llvm` (optimised LLVM IR) and `--emit=asm` (host assembly).
+bool emitLLVMText(const Module &m, const CodegenOptions &opts, std::string &out,
+                  std::string &error);
+bool emitAssembly(const Module &m, const CodegenOptions &opts, std::string &out,
+                  std::string &error);
+
+// AOT: writes `soPath` (object code linked with the runtime archive by the
+// system C compiler) and the generated C header `headerPath`.
+bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
+                       const std::string &soPath, const std::string &headerPath,
+                       std::string &error);
+
+// The generated header's text (`<model>.h`), prefixed by the model's name.
+std::string generateHeader(const Module &m);
+
+} // namespace dlc

@@ -1,0 +1,41 @@
+// The frontend's one entry point: DSL source in, graph IR out.
+#pragma once
+
+#include "ir/Graph.h"
+
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+
+namespace dlc {
+
+struct FrontendOptions {
+  // Overrides of the model header's compile-time constants (-Dbatch=32).
+  std::map<std::string, int64_t> constants;
+};
+
+// Lexes, parses, checks and lowers `text` (the contents of `path`) together
+// with the built-in prelude. Returns the module — one Function "predict" when
+// the model has outputs, one per `train` entry, each holding only the nodes
+// it depends on — or nullptr after writing every diagnostic to `errs` as
+// "file:line:col: error: message", the source line, and a caret.
+std::unique_ptr<Module> compileModelSource(const std::string &path,
+                                           const std::string &text,
+                                           std::ostream &errs,
+                                           const FrontendOptions &opts = {});
+
+// Reads `path` and calls compileModelSource; an unreadable file is a
+// diagnostic too.
+std::unique_ptr<Module> compileModelFile(const std::string &path,
+                                         std::ostream &errs,
+                                         const FrontendOptions &opts = {});
+
+// `--emit=ast`: the parsed syntax tree, one node per line, indented.
+bool dumpAst(const std::string &path, std::ostream &out, std::ostream &errs);
+
+// The prelude's source text and the name its locations use ("prelude.dl").
+const std::string &preludeSource();
+const char *preludeName();
+
+} // namespace dlc

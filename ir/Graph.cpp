@@ -1,0 +1,276 @@
+#include "ir/Graph.h"
+#include "ir/Support.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace dlc {
+
+void internalError(const std::string &message) { throw InternalError(message); }
+
+// --- Attrs -----------------------------------------------------------------
+
+int64_t Attrs::getInt(const std::string &k, int64_t dflt) const {
+  auto it = map_.find(k);
+  if (it == map_.end())
+    return dflt;
+  if (auto *v = std::get_if<int64_t>(&it->second))
+    return *v;
+  internalError("attribute '" + k + "' is not an integer");
+}
+
+double Attrs::getFloat(const std::string &k, double dflt) const {
+  auto it = map_.find(k);
+  if (it == map_.end())
+    return dflt;
+  if (auto *v = std::get_if<double>(&it->second))
+    return *v;
+  if (auto *v = std::get_if<int64_t>(&it->second))
+    return (double)*v;
+  internalError("attribute '" + k + "' is not a number");
+}
+
+const std::vector<int64_t> &Attrs::getInts(const std::string &k) const {
+  auto it = map_.find(k);
+  DLC_ASSERT(it != map_.end(), "missing attribute '" + k + "'");
+  auto *v = std::get_if<std::vector<int64_t>>(&it->second);
+  DLC_ASSERT(v, "attribute '" + k + "' is not an integer list");
+  return *v;
+}
+
+const std::string &Attrs::getString(const std::string &k) const {
+  auto it = map_.find(k);
+  DLC_ASSERT(it != map_.end(), "missing attribute '" + k + "'");
+  auto *v = std::get_if<std::string>(&it->second);
+  DLC_ASSERT(v, "attribute '" + k + "' is not a string");
+  return *v;
+}
+
+// --- Init, TrainSpec ---------------------------------------------------------
+
+static std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+std::string Init::str() const {
+  switch (kind) {
+  case Zeros: return "zeros()";
+  case Constant: return "constant(" + num(a) + ")";
+  case Normal: return "normal(" + num(a) + ", " + num(b) + ")";
+  case Uniform: return "uniform(" + num(a) + ", " + num(b) + ")";
+  }
+  return "?";
+}
+
+double TrainSpec::hyperOr(const std::string &k, double dflt) const {
+  for (auto &[name, v] : hyper)
+    if (name == k)
+      return v;
+  return dflt;
+}
+
+// --- Function ----------------------------------------------------------------
+
+std::string Function::uniqueName(const std::string &base) {
+  std::string b = base.empty() ? "t" : base;
+  // The first use keeps the plain name; later ones get .1, .2, ... skipping
+  // names already taken (a parsed function may hold "h.1" before "h").
+  for (int &count = nameCount_[b];; ++count) {
+    std::string candidate = count == 0 ? b : b + "." + std::to_string(count);
+    if (usedNames_.insert(candidate).second) {
+      ++count;
+      return candidate;
+    }
+  }
+}
+
+Node *Function::append(std::unique_ptr<Node> n) {
+  for (Node *op : n->operands)
+    DLC_ASSERT(op, "null operand appended to function " + name);
+  n->name = uniqueName(n->name);
+  nodes.push_back(std::move(n));
+  return nodes.back().get();
+}
+
+Node *Function::find(const std::string &nm) const {
+  for (auto &n : nodes)
+    if (n->name == nm)
+      return n.get();
+  return nullptr;
+}
+
+std::vector<Node *> Function::roots() const {
+  std::vector<Node *> r;
+  for (auto &p : outputs)
+    r.push_back(p.second);
+  for (auto &p : updates)
+    r.push_back(p.second);
+  for (auto &p : grads)
+    r.push_back(p.second);
+  if (train && train->loss)
+    r.push_back(train->loss);
+  return r;
+}
+
+size_t Function::removeDeadNodes() {
+  std::unordered_set<const Node *> live;
+  std::vector<Node *> work = roots();
+  while (!work.empty()) {
+    Node *n = work.back();
+    work.pop_back();
+    if (!live.insert(n).second)
+      continue;
+    for (Node *op : n->operands)
+      work.push_back(op);
+  }
+  size_t before = nodes.size();
+  // gradOf notes may point at dead forward nodes; they are only notes.
+  for (auto &n : nodes)
+    if (n->gradOf && !live.count(n->gradOf))
+      n->gradOf = nullptr;
+  nodes.erase(std::remove_if(nodes.begin(), nodes.end(),
+                             [&](auto &n) { return !live.count(n.get()); }),
+              nodes.end());
+  return before - nodes.size();
+}
+
+std::vector<std::string> Function::inputNames() const {
+  std::vector<std::string> names;
+  for (auto &n : nodes)
+    if (n->op == OpKind::Input) {
+      const std::string &nm = n->attrs.getString("name");
+      if (std::find(names.begin(), names.end(), nm) == names.end())
+        names.push_back(nm);
+    }
+  return names;
+}
+
+void Function::sortTopologically() {
+  std::unordered_map<const Node *, size_t> index;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    index[nodes[i].get()] = i;
+  std::vector<std::unique_ptr<Node>> sorted;
+  std::vector<char> state(nodes.size(), 0); // 0 new, 1 visiting, 2 done
+  std::vector<std::unique_ptr<Node>> old = std::move(nodes);
+  // Iterative DFS in original order keeps the result stable.
+  for (size_t start = 0; start < old.size(); ++start) {
+    if (state[start])
+      continue;
+    std::vector<std::pair<size_t, size_t>> stack{{start, 0}};
+    state[start] = 1;
+    while (!stack.empty()) {
+      auto &[i, k] = stack.back();
+      Node *n = old[i].get();
+      if (k < n->operands.size()) {
+        size_t j = index.at(n->operands[k++]);
+        DLC_ASSERT(state[j] != 1, "cycle in function " + name);
+        if (state[j] == 0) {
+          state[j] = 1;
+          stack.push_back({j, 0});
+        }
+        continue;
+      }
+      state[i] = 2;
+      sorted.push_back(std::move(old[i]));
+      stack.pop_back();
+    }
+  }
+  nodes = std::move(sorted);
+}
+
+void Function::replaceAllUses(Node *from, Node *to) {
+  for (auto &n : nodes)
+    for (Node *&op : n->operands)
+      if (op == from)
+        op = to;
+  for (auto *list : {&outputs, &updates, &grads})
+    for (auto &p : *list)
+      if (p.second == from)
+        p.second = to;
+  if (train && train->loss == from)
+    train->loss = to;
+}
+
+// --- Module ------------------------------------------------------------------
+
+const InputDecl *Module::findInput(const std::string &n) const {
+  for (auto &i : inputs)
+    if (i.name == n)
+      return &i;
+  return nullptr;
+}
+
+const VarDecl *Module::findVar(const std::string &n) const {
+  for (auto &v : vars)
+    if (v.name == n)
+      return &v;
+  return nullptr;
+}
+
+VarDecl *Module::findVar(const std::string &n) {
+  for (auto &v : vars)
+    if (v.name == n)
+      return &v;
+  return nullptr;
+}
+
+Function *Module::findFunction(const std::string &n) const {
+  for (auto &f : functions)
+    if (f->name == n)
+      return f.get();
+  return nullptr;
+}
+
+Function &Module::addFunction(const std::string &n) {
+  DLC_ASSERT(!findFunction(n), "duplicate function " + n);
+  functions.push_back(std::make_unique<Function>(n));
+  return *functions.back();
+}
+
+int64_t Module::varBytes() const {
+  int64_t total = 0;
+  for (auto &v : vars)
+    total += v.type.bytes();
+  return total;
+}
+
+std::unique_ptr<Module> cloneModule(const Module &m) {
+  auto out = std::make_unique<Module>();
+  out->name = m.name;
+  out->inputs = m.inputs;
+  out->vars = m.vars;
+  for (auto &f : m.functions) {
+    Function &g = out->addFunction(f->name);
+    std::unordered_map<const Node *, Node *> map;
+    for (auto &n : f->nodes) {
+      auto c = std::make_unique<Node>(*n);
+      for (Node *&op : c->operands)
+        op = map.at(op);
+      if (c->gradOf)
+        c->gradOf = map.count(c->gradOf) ? map.at(c->gradOf) : nullptr;
+      map[n.get()] = g.append(std::move(c));
+    }
+    auto remap = [&](const std::vector<std::pair<std::string, Node *>> &in) {
+      std::vector<std::pair<std::string, Node *>> r;
+      for (auto &p : in)
+        r.push_back({p.first, map.at(p.second)});
+      return r;
+    };
+    g.outputs = remap(f->outputs);
+    g.updates = remap(f->updates);
+    g.grads = remap(f->grads);
+    if (f->train) {
+      g.train = *f->train;
+      if (g.train->loss)
+        g.train->loss = map.at(f->train->loss);
+    }
+  }
+  return out;
+}
+
+} // namespace dlc

@@ -1,0 +1,23 @@
+// Structural and type checks of a Module; run after every pass with
+// --verify-each (and always in tests).
+#pragma once
+
+#include "ir/Graph.h"
+
+#include <string>
+#include <vector>
+
+namespace dlc {
+
+// Every broken invariant, one message each; empty when the module is valid.
+// Checks: operands precede their users (topological order), operands belong
+// to the same function, names are unique, each node's type equals its op's
+// shape rule, attributes are those the op declares, input/var nodes name
+// declared inputs/variables with matching types, outputs/updates/grads refer
+// to nodes of the function, an update's type equals its variable's.
+std::vector<std::string> verifyModule(const Module &m);
+
+// Throws InternalError listing the problems, naming the pass that ran last.
+void verifyOrThrow(const Module &m, const std::string &afterPass);
+
+} // namespace dlc

@@ -1,0 +1,35 @@
+// Datasets for the host-side training driver: IDX files (the MNIST format,
+// gzipped or not) and in-memory image/label sets.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dlc {
+
+struct IdxArray {
+  std::vector<int64_t> dims;  // e.g. {60000, 28, 28}
+  std::vector<uint8_t> data;  // unsigned bytes (type code 0x08), row-major
+};
+
+// Reads an IDX file (.gz or plain). A missing, truncated, wrong-magic or
+// unsupported-type file is refused: returns false with `error` naming the
+// file and what is wrong.
+bool readIdx(const std::string &path, IdxArray &out, std::string &error);
+
+// Images scaled to [0, 1] and integer labels.
+struct Dataset {
+  std::vector<int64_t> imageDims; // per example, e.g. {28, 28}
+  std::vector<float> images;      // count * prod(imageDims)
+  std::vector<int32_t> labels;    // count
+  int64_t count = 0;
+  int64_t exampleSize() const;
+};
+
+// Loads `<dir>/train-images-idx3-ubyte[.gz]` etc. `split` is "train" or
+// "t10k". Checks that image and label counts agree.
+bool loadMnistSplit(const std::string &dir, const std::string &split,
+                    Dataset &out, std::string &error);
+
+} // namespace dlc

@@ -1,0 +1,23 @@
+# lit configuration for dlc's text-in, FileCheck-out tests.
+#   %dlc      the dlc binary of this build
+#   %fashion  the Fashion-MNIST directory (tests that need it say REQUIRES: fashion-mnist)
+import os
+import lit.formats
+
+config.name = "dlc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".dl", ".ir", ".test"]
+config.excludes = ["unit", "Inputs", "CMakeLists.txt"]
+config.test_source_root = os.path.join(config.dlc_src_root, "tests")
+config.test_exec_root = os.path.join(config.dlc_obj_root, "tests")
+
+config.environment["PATH"] = os.pathsep.join(
+    [config.dlc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ.get("PATH", ""))])
+config.substitutions.append(("%dlc", os.path.join(config.dlc_tools_dir, "dlc")))
+config.substitutions.append(("%src", config.dlc_src_root))
+config.substitutions.append(("%python", config.python_executable))
+
+fashion = "/usr/share/datasets/fashion-mnist"
+config.substitutions.append(("%fashion", fashion))
+if os.path.exists(os.path.join(fashion, "t10k-labels-idx1-ubyte.gz")):
+    config.available_features.add("fashion-mnist")
