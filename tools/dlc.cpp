@@ -1,0 +1,414 @@
+// The dlc command: compile a model (dumps, AOT library) or train/evaluate it
+// in-process through the JIT. `dlc --help` lists everything.
+#include "codegen/Codegen.h"
+#include "frontend/Frontend.h"
+#include "ir/Dot.h"
+#include "ir/IRParser.h"
+#include "ir/Printer.h"
+#include "ir/Support.h"
+#include "ir/Verifier.h"
+#include "passes/Pipeline.h"
+#include "runtime/dlc_runtime.h"
+#include "runtime/host/Trainer.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+using namespace dlc;
+
+namespace {
+
+const char *kUsage = R"(usage:
+  dlc FILE [options]                  compile a model (.dl) or IR text (.ir)
+  dlc train FILE --data DIR [options] compile in-process and train
+  dlc eval FILE --data DIR --load CKPT
+  dlc --list-passes | --help | --version
+
+compile options:
+  -o PATH.so             write a shared library and PATH.h beside it
+  --emit=KIND            print a stage and stop: ast, ir (after the frontend),
+                         grad (after autodiff and the optimizer), opt (after
+                         every pass), dot (Graphviz of the last stage run),
+                         llvm (optimised LLVM IR), asm (host assembly)
+  -DNAME=VALUE           override a model constant, e.g. -Dbatch=32
+  -O0 .. -O3             LLVM optimisation level (default -O3)
+  --cpu=NAME             target CPU for -o and --emit=asm (default: this host)
+  --print-before=PASS    print the IR before PASS (repeatable)
+  --print-after=PASS     print the IR after PASS (repeatable)
+  --print-before-all, --print-after-all
+  --stop-after=PASS      run the pipeline only up to PASS
+  --verify-each          run the IR verifier after every pass
+  --time-passes          print how long each pass took
+
+train / eval options:
+  --data DIR             IDX files: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
+  --epochs N             passes over the training set (default 1)
+  --seed S               parameter initialisation and shuffling (default 0)
+  --save PATH            save a checkpoint after training
+  --resume PATH          load a checkpoint before training
+  --load PATH            (eval) the checkpoint to evaluate
+  --progress, --no-progress   redraw a progress line (default: when stdout is a terminal)
+)";
+
+struct Options {
+  std::string command = "compile"; // compile, train, eval
+  std::string file;
+  std::string output;
+  std::string emit;
+  FrontendOptions frontend;
+  PassOptions passes;
+  CodegenOptions codegen;
+  std::string data, save, resume, load;
+  int epochs = 1;
+  uint64_t seed = 0;
+  int progress = -1; // -1: when stdout is a terminal
+};
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+double secondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+bool startsWith(const std::string &s, const char *prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+int64_t parseInteger(const std::string &text, const std::string &what) {
+  try {
+    size_t used = 0;
+    long long v = std::stoll(text, &used);
+    if (used == text.size())
+      return v;
+  } catch (const std::exception &) {
+  }
+  throw UsageError("expected an integer for " + what + ", got '" + text + "'");
+}
+
+Options parseArgs(int argc, char **argv) {
+  Options o;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  size_t i = 0;
+  if (!args.empty() && (args[0] == "train" || args[0] == "eval"))
+    o.command = args[i++];
+  auto value = [&](const std::string &arg, const char *flag) -> std::string {
+    std::string eq = std::string(flag) + "=";
+    if (startsWith(arg, eq.c_str()))
+      return arg.substr(eq.size());
+    if (i + 1 >= args.size())
+      throw UsageError(std::string(flag) + " needs a value");
+    return args[++i];
+  };
+  auto is = [](const std::string &arg, const char *flag) {
+    return arg == flag || startsWith(arg, (std::string(flag) + "=").c_str());
+  };
+  for (; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    if (a == "-o")
+      o.output = value(a, "-o");
+    else if (is(a, "--emit"))
+      o.emit = value(a, "--emit");
+    else if (startsWith(a, "-D")) {
+      std::string def = a.size() > 2 ? a.substr(2) : value(a, "-D");
+      size_t eq = def.find('=');
+      if (eq == std::string::npos || eq == 0)
+        throw UsageError("-D expects NAME=VALUE, got '" + def + "'");
+      o.frontend.constants[def.substr(0, eq)] =
+          parseInteger(def.substr(eq + 1), "-D" + def.substr(0, eq));
+    } else if (a.size() == 3 && startsWith(a, "-O") && a[2] >= '0' && a[2] <= '3')
+      o.codegen.optLevel = a[2] - '0';
+    else if (is(a, "--cpu"))
+      o.codegen.cpu = value(a, "--cpu");
+    else if (is(a, "--print-before"))
+      o.passes.printBefore.insert(value(a, "--print-before"));
+    else if (is(a, "--print-after"))
+      o.passes.printAfter.insert(value(a, "--print-after"));
+    else if (a == "--print-before-all")
+      o.passes.printBeforeAll = true;
+    else if (a == "--print-after-all")
+      o.passes.printAfterAll = true;
+    else if (is(a, "--stop-after"))
+      o.passes.stopAfter = value(a, "--stop-after");
+    else if (a == "--verify-each")
+      o.passes.verifyEach = true;
+    else if (a == "--time-passes")
+      o.passes.timePasses = true;
+    else if (is(a, "--data"))
+      o.data = value(a, "--data");
+    else if (is(a, "--epochs"))
+      o.epochs = (int)parseInteger(value(a, "--epochs"), "--epochs");
+    else if (is(a, "--seed"))
+      o.seed = (uint64_t)parseInteger(value(a, "--seed"), "--seed");
+    else if (is(a, "--save"))
+      o.save = value(a, "--save");
+    else if (is(a, "--resume"))
+      o.resume = value(a, "--resume");
+    else if (is(a, "--load"))
+      o.load = value(a, "--load");
+    else if (a == "--progress")
+      o.progress = 1;
+    else if (a == "--no-progress")
+      o.progress = 0;
+    else if (startsWith(a, "-") && a != "-")
+      throw UsageError("unknown option '" + a + "'");
+    else if (o.file.empty())
+      o.file = a;
+    else
+      throw UsageError("more than one input file ('" + o.file + "' and '" + a + "')");
+  }
+  if (o.file.empty())
+    throw UsageError("no input file");
+  static const char *kinds[] = {"", "ast", "ir", "grad", "opt", "dot", "llvm", "asm"};
+  bool known = false;
+  for (const char *k : kinds)
+    known |= o.emit == k;
+  if (!known)
+    throw UsageError("unknown --emit kind '" + o.emit +
+                     "' (expected ast, ir, grad, opt, dot, llvm or asm)");
+  if (o.command != "compile" && (!o.emit.empty() || !o.output.empty()))
+    throw UsageError("--emit and -o belong to 'dlc FILE', not 'dlc " + o.command + "'");
+  if (o.command != "compile" && o.data.empty())
+    throw UsageError("'dlc " + o.command + "' needs --data DIR");
+  if (o.command == "eval" && o.load.empty())
+    throw UsageError("'dlc eval' needs --load CKPT");
+  if (o.epochs < 0)
+    throw UsageError("--epochs must be at least 0");
+  return o;
+}
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Frontend (or IR parser for .ir files). Diagnostics go to stderr.
+std::unique_ptr<Module> loadModule(const Options &o) {
+  if (endsWith(o.file, ".ir")) {
+    std::ifstream in(o.file, std::ios::binary);
+    if (!in) {
+      std::cerr << o.file << ": error: cannot open file: " << std::strerror(errno) << "\n";
+      return nullptr;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string error;
+    auto m = parseModuleText(ss.str(), o.file, error);
+    if (!m)
+      std::cerr << error << (endsWith(error, "\n") ? "" : "\n");
+    return m;
+  }
+  return compileModelFile(o.file, std::cerr, o.frontend);
+}
+
+// The pass options that a given --emit implies.
+void stopForEmit(Options &o, PassManager &pm) {
+  if (o.emit == "grad" && o.passes.stopAfter.empty())
+    o.passes.stopAfter = "optimizer";
+  if (!o.passes.stopAfter.empty() && !pm.hasPass(o.passes.stopAfter))
+    throw UsageError("unknown pass '" + o.passes.stopAfter + "' (see dlc --list-passes)");
+  for (auto *set : {&o.passes.printBefore, &o.passes.printAfter})
+    for (auto &name : *set)
+      if (!pm.hasPass(name))
+        throw UsageError("unknown pass '" + name + "' (see dlc --list-passes)");
+}
+
+// Runs the pass pipeline; false when --stop-after cut it short.
+bool runPipeline(Options &o, Module &m) {
+  PassManager probe;
+  addDefaultPipeline(probe);
+  stopForEmit(o, probe);
+  PassManager pm(o.passes);
+  addDefaultPipeline(pm);
+  return pm.run(m);
+}
+
+int compileCommand(Options &o) {
+  if (o.emit == "ast")
+    return dumpAst(o.file, std::cout, std::cerr) ? 0 : 1;
+  auto m = loadModule(o);
+  if (!m)
+    return 1;
+  if (o.emit == "ir" && o.passes.stopAfter.empty()) {
+    std::cout << printModule(*m);
+    return 0;
+  }
+  bool complete = runPipeline(o, *m);
+  if (o.emit == "ir" || o.emit == "grad" || o.emit == "opt") {
+    std::cout << printModule(*m);
+    return 0;
+  }
+  if (o.emit == "dot") {
+    std::cout << toDot(*m);
+    return 0;
+  }
+  if (!complete && (o.emit == "llvm" || o.emit == "asm" || !o.output.empty()))
+    throw UsageError("--stop-after cannot be combined with code generation");
+  std::string text, error;
+  if (o.emit == "llvm" || o.emit == "asm") {
+    bool ok = o.emit == "llvm" ? emitLLVMText(*m, o.codegen, text, error)
+                               : emitAssembly(*m, o.codegen, text, error);
+    if (!ok) {
+      std::cerr << "dlc: error: " << error << "\n";
+      return 1;
+    }
+    std::cout << text;
+    return 0;
+  }
+  if (!o.output.empty()) {
+    std::string header = o.output;
+    header = (endsWith(header, ".so") ? header.substr(0, header.size() - 3) : header) + ".h";
+    if (!emitSharedLibrary(*m, o.codegen, o.output, header, error)) {
+      std::cerr << "dlc: error: " << error << "\n";
+      return 1;
+    }
+    return 0;
+  }
+  // Neither --emit nor -o: the model was checked and taken through every
+  // pass, which is all that was asked (as cc -fsyntax-only).
+  return 0;
+}
+
+// Compiles through the JIT and creates a context: the shared start of train/eval.
+struct Session {
+  std::unique_ptr<Module> module;
+  std::unique_ptr<JitModel> jit;
+  dlc_context *ctx = nullptr;
+  ~Session() { dlc_destroy(ctx); }
+};
+
+bool startSession(Options &o, Session &s) {
+  auto t0 = std::chrono::steady_clock::now();
+  s.module = loadModule(o);
+  if (!s.module)
+    return false;
+  double tFront = secondsSince(t0);
+  auto t1 = std::chrono::steady_clock::now();
+  runPipeline(o, *s.module);
+  double tPasses = secondsSince(t1);
+  auto t2 = std::chrono::steady_clock::now();
+  std::string error;
+  s.jit = jitCompile(*s.module, o.codegen, error);
+  if (!s.jit) {
+    std::cerr << "dlc: error: " << error << "\n";
+    return false;
+  }
+  std::printf("compiled %s in %.2f s (frontend %.0f ms, passes %.0f ms, LLVM %.0f ms)\n",
+              o.file.c_str(), secondsSince(t0), tFront * 1e3, tPasses * 1e3,
+              secondsSince(t2) * 1e3);
+  s.ctx = dlc_create(s.jit->desc(), o.seed);
+  if (!s.ctx) {
+    std::cerr << "dlc: error: cannot create the model (out of memory?)\n";
+    return false;
+  }
+  const char *ckpt = o.command == "eval" ? o.load.c_str() : o.resume.c_str();
+  if (*ckpt && dlc_load(s.ctx, ckpt) != DLC_OK) {
+    std::cerr << "dlc: error: " << dlc_error(s.ctx) << "\n";
+    return false;
+  }
+  return true;
+}
+
+int evaluateAndReport(Options &o, Session &s) {
+  Dataset test;
+  std::string error;
+  if (!loadMnistSplit(o.data, "t10k", test, error)) {
+    std::cerr << "dlc: error: " << error << "\n";
+    return 1;
+  }
+  EvalResult r;
+  if (!evaluateModel(s.ctx, test, r, error)) {
+    std::cerr << "dlc: error: " << error << "\n";
+    return 1;
+  }
+  std::printf("test accuracy: %.2f%% (%lld images)\n", 100 * r.accuracy, (long long)r.count);
+  return 0;
+}
+
+int trainCommand(Options &o) {
+  Session s;
+  if (!startSession(o, s))
+    return 1;
+  Dataset train;
+  std::string error;
+  if (!loadMnistSplit(o.data, "train", train, error)) {
+    std::cerr << "dlc: error: " << error << "\n";
+    return 1;
+  }
+  TrainOptions t;
+  t.epochs = o.epochs;
+  t.seed = o.seed;
+  t.progress = o.progress < 0 ? isatty(STDOUT_FILENO) : o.progress == 1;
+  if (!trainModel(s.ctx, train, t, std::cout, error)) {
+    std::cerr << "dlc: error: " << error << "\n";
+    return 1;
+  }
+  std::cout.flush();
+  if (!o.save.empty()) {
+    if (dlc_save(s.ctx, o.save.c_str()) != DLC_OK) {
+      std::cerr << "dlc: error: " << dlc_error(s.ctx) << "\n";
+      return 1;
+    }
+    std::printf("saved %s\n", o.save.c_str());
+  }
+  return evaluateAndReport(o, s);
+}
+
+int evalCommand(Options &o) {
+  Session s;
+  if (!startSession(o, s))
+    return 1;
+  return evaluateAndReport(o, s);
+}
+
+int listPasses() {
+  PassManager pm;
+  addDefaultPipeline(pm);
+  for (auto &p : pm.passes())
+    std::printf("%-12s %s\n", p.name.c_str(), p.description.c_str());
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::ios::sync_with_stdio(true);
+  if (argc == 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"))) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (argc == 2 && !std::strcmp(argv[1], "--version")) {
+    std::puts("dlc 0.1 (LLVM 19)");
+    return 0;
+  }
+  if (argc == 2 && !std::strcmp(argv[1], "--list-passes"))
+    return listPasses();
+  try {
+    Options o = parseArgs(argc, argv);
+    if (o.command == "train")
+      return trainCommand(o);
+    if (o.command == "eval")
+      return evalCommand(o);
+    return compileCommand(o);
+  } catch (const UsageError &e) {
+    std::cerr << "dlc: error: " << e.what() << " (see dlc --help)\n";
+    return 2;
+  } catch (const CompileError &e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  } catch (const InternalError &e) {
+    std::cerr << "dlc: internal compiler error: " << e.what()
+              << "\nThis is a bug in dlc, not in your model; please report it "
+                 "with the input that caused it.\n";
+    return 70;
+  } catch (const std::bad_alloc &) {
+    std::cerr << "dlc: error: out of memory\n";
+    return 1;
+  }
+}

@@ -1,0 +1,13 @@
+#!/bin/sh
+# Installs what building and testing dlc needs on Debian 12, from Debian's own
+# packages. Safe to run again: apt-get skips what is already installed.
+set -eu
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  cmake ninja-build g++ gcc make lld python3 \
+  llvm-19-dev llvm-19-tools libfmt-dev doctest-dev zlib1g-dev \
+  dataset-fashion-mnist graphviz >/dev/null
+echo "install-deps: done"
