@@ -1,0 +1,55 @@
+/* runtime_internal.h — what the runtime's own C files share and nothing else
+ * sees: the context's layout, error reporting and the RNG. Not installed, not
+ * part of the ABI; every symbol is hidden (dlcrt is built with hidden
+ * visibility) and prefixed dlcrt_ so it cannot clash with the public dlc_*. */
+#ifndef DLC_RUNTIME_INTERNAL_H
+#define DLC_RUNTIME_INTERNAL_H
+
+#include "dlc_runtime.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DLCRT_ALIGN 64
+#define DLCRT_ERROR_CAPACITY 512
+
+struct dlc_context {
+  const dlc_model_desc *model;
+  char *state;                 /* model->state_bytes, DLCRT_ALIGN-aligned */
+  char *arena;                 /* max arena_bytes over entries */
+  char *staging;               /* partial-batch copies; NULL if none needed */
+  void **staged_inputs;        /* per model input: full-batch buffer or NULL */
+  void **staged_outputs;       /* flattened: entry e's outputs start at output_base[e] */
+  int32_t *output_base;        /* per entry */
+  const void **call_inputs;    /* scratch pointer tables for dlc_run, sized to */
+  void **call_outputs;         /* the widest entry, so running never allocates */
+  char error[DLCRT_ERROR_CAPACITY];
+};
+
+/* Formats a message into ctx->error (truncated to fit) and returns `code`,
+ * so a failure path reads `return dlcrt_fail(ctx, DLC_ERR_ARG, "...")`. */
+int dlcrt_fail(dlc_context *ctx, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+size_t dlcrt_dtype_size(int32_t dtype); /* 0 for an unknown dtype */
+
+/* xoshiro256** (Blackman & Vigna) — see rng.c for why. */
+typedef struct dlcrt_rng {
+  uint64_t s[4];
+  double spare_normal; /* Box–Muller yields pairs; the second waits here */
+  int has_spare;
+} dlcrt_rng;
+
+/* Independent streams: the same (seed, stream) always gives the same
+ * sequence, and different streams are decorrelated by splitmix64. */
+void dlcrt_rng_seed(dlcrt_rng *rng, uint64_t seed, uint64_t stream);
+uint64_t dlcrt_rng_next(dlcrt_rng *rng);
+float dlcrt_rng_uniform(dlcrt_rng *rng, float lo, float hi); /* [lo, hi) */
+float dlcrt_rng_normal(dlcrt_rng *rng, float mean, float stddev);
+uint64_t dlcrt_hash_name(const char *name); /* FNV-1a, for per-variable streams */
+
+#endif /* DLC_RUNTIME_INTERNAL_H */
