@@ -2,6 +2,13 @@
 // node (fusion later), specialised to static shapes; one entry function per
 // Function; a constant dlc_model_desc (runtime/dlc_runtime.h) describing it.
 // Nothing outside codegen/ includes LLVM headers.
+//
+// Symbols of a compiled model `m` (names are the DSL's, made C identifiers):
+//   m__<entry>   dlc_entry_fn of each Function          (hidden in model.so)
+//   m__desc      the constant dlc_model_desc            (hidden in model.so)
+//   m__<entry>.<node>.<op>  one internal kernel per node
+//   m_create, m_destroy, m_predict / m_<entry>, m_save, m_load, m_error,
+//   m_metadata   the C API of model.so (codegen/README.md, generateHeader)
 #pragma once
 
 #include "ir/Graph.h"

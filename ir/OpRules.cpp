@@ -184,4 +184,139 @@ std::optional<TensorType> inferType(OpKind op, const std::vector<TensorType> &in
   internalError("inferType: unhandled op");
 }
 
+// --- Gradient rules ------------------------------------------------------------
+//
+// Notation: y = fwd's result, dy its adjoint, da/db/dx the adjoints returned
+// for the operands. Broadcasting ops sum an adjoint back to its operand's
+// shape (the adjoint of numpy broadcasting). In code the second operand is
+// `c`, because `b` is the Builder.
+
+namespace {
+
+// `dims` with the reduced `axes` kept as size 1: where a reduction's result
+// sits before it is broadcast back.
+Dims keepDims(Dims dims, const std::vector<int64_t> &axes) {
+  for (int64_t a : axes)
+    dims[a] = 1;
+  return dims;
+}
+
+// reduce_sum over the last axis, kept as size 1 so it broadcasts against t.
+Node *sumLastKeep(Builder &b, Node *t) {
+  int64_t last = t->type.rank() - 1;
+  return b.reshape(b.reduceSum(t, {last}), keepDims(t->type.dims, {last}));
+}
+
+} // namespace
+
+std::vector<Node *> gradient(Builder &b, Node *fwd, Node *dy) {
+  DLC_ASSERT(dy && dy->type == fwd->type,
+             "gradient: adjoint of %" + fwd->name + " has the wrong type");
+  Node *y = fwd;
+  Node *a = fwd->operands.empty() ? nullptr : fwd->operands[0];
+  Node *c = fwd->operands.size() > 1 ? fwd->operands[1] : nullptr;
+  auto toA = [&](Node *g) { return b.sumToShape(g, a->type.dims); };
+  auto toB = [&](Node *g) { return b.sumToShape(g, c->type.dims); };
+
+  switch (fwd->op) {
+  case OpKind::Input:
+  case OpKind::Var:
+  case OpKind::Constant:
+    return {};
+
+  case OpKind::Neg: // dx = -dy
+    return {b.neg(dy)};
+  case OpKind::Relu: // dx = x > 0 ? dy : 0
+    return {b.binary(OpKind::ReluGrad, dy, a)};
+  case OpKind::Exp: // dx = dy * exp(x) = dy * y
+    return {b.mul(dy, y)};
+  case OpKind::Log: // dx = dy / x
+    return {b.div(dy, a)};
+  case OpKind::Sqrt: // dx = dy / (2 sqrt(x)) = dy / (2 y)
+    return {b.div(dy, b.mul(b.constant(2.0), y))};
+
+  case OpKind::Add: // da = dy, db = dy
+    return {toA(dy), toB(dy)};
+  case OpKind::Sub: // da = dy, db = -dy
+    return {toA(dy), toB(b.neg(dy))};
+  case OpKind::Mul: // da = dy * b, db = dy * a
+    return {toA(b.mul(dy, c)), toB(b.mul(dy, a))};
+  case OpKind::Div: // da = dy / b, db = -dy * a / b² = -(dy * y) / b
+    return {toA(b.div(dy, c)), toB(b.neg(b.div(b.mul(dy, y), c)))};
+  case OpKind::Pow: { // da = dy * b * a^(b-1), db = dy * y * log(a)
+    Node *bMinus1 = b.sub(c, b.constant(1.0));
+    Node *da = b.mul(dy, b.mul(c, b.binary(OpKind::Pow, a, bMinus1)));
+    Node *db = b.mul(b.mul(dy, y), b.unary(OpKind::Log, a));
+    return {toA(da), toB(db)};
+  }
+  case OpKind::ReluGrad: // relu_grad(g, x): dg = relu_grad(dy, x); x: zero a.e.
+    return {toA(b.binary(OpKind::ReluGrad, dy, c)), nullptr};
+
+  case OpKind::Reshape: // dx = reshape(dy) back to x's shape
+    return {b.reshape(dy, a->type.dims)};
+  case OpKind::Broadcast: // dx = dy summed over the stretched axes
+    return {toA(dy)};
+
+  case OpKind::ReduceSum:
+  case OpKind::ReduceMean: {
+    // dx = broadcast(dy) back over the reduced axes (divided by their size
+    // for a mean).
+    const std::vector<int64_t> &axes = fwd->attrs.getInts("axes");
+    Node *g = dy;
+    if (fwd->op == OpKind::ReduceMean) {
+      int64_t count = 1;
+      for (int64_t ax : axes)
+        count *= a->type.dims[ax];
+      g = b.div(g, b.constant((double)count));
+    }
+    Node *kept = b.reshape(g, keepDims(a->type.dims, axes));
+    return {kept->type.dims == a->type.dims ? kept
+                                            : b.broadcast(kept, a->type.dims)};
+  }
+
+  case OpKind::Softmax: // dx = y * (dy - sum(dy * y))
+    return {b.binary(OpKind::SoftmaxGrad, dy, y)};
+  case OpKind::SoftmaxGrad: {
+    // out = s * (g - sum(g s)) with g = a, s = c; per row:
+    //   dg = s * (dy - sum(dy s))            = softmax_grad(dy, s)
+    //   ds = dy * (g - sum(g s)) - g * sum(dy s)
+    Node *gs = sumLastKeep(b, b.mul(a, c));
+    Node *dys = sumLastKeep(b, b.mul(dy, c));
+    Node *ds = b.sub(b.mul(dy, b.sub(a, gs)), b.mul(a, dys));
+    return {b.binary(OpKind::SoftmaxGrad, dy, c), ds};
+  }
+
+  case OpKind::SparseXent: // dlogits = dy[n] * (softmax(logits) - onehot(labels))
+    return {b.create(OpKind::SparseXentGrad, {dy, a, c}), nullptr};
+  case OpKind::SparseXentGrad: {
+    // out = g[n] * (p - onehot) with p = softmax(logits), per row:
+    //   dg      = sum(dy * (p - onehot))   (= sparse_xent_grad(1, ...) · dy)
+    //   dlogits = g[n] * softmax_grad(dy, p)
+    Node *logits = c, *labels = fwd->operands[2];
+    int64_t n = logits->type.dims[0];
+    Node *ones = b.constant(1.0, a->type);
+    Node *pMinusOnehot = b.create(OpKind::SparseXentGrad, {ones, logits, labels});
+    Node *dg = b.reduceSum(b.mul(dy, pMinusOnehot), {1});
+    Node *p = b.unary(OpKind::Softmax, logits);
+    Node *dlogits = b.mul(b.binary(OpKind::SoftmaxGrad, dy, p), b.reshape(a, {n, 1}));
+    return {dg, dlogits, nullptr};
+  }
+
+  case OpKind::MatMul: {
+    // y = op(A) @ op(B) where op transposes when the attribute says so.
+    //   d op(A) = dy @ op(B)ᵀ, d op(B) = op(A)ᵀ @ dy,
+    // and a transposed operand takes the transpose of its adjoint:
+    //   dA = ta ? op(B) @ dyᵀ : dy @ op(B)ᵀ
+    //   dB = tb ? dyᵀ @ op(A) : op(A)ᵀ @ dy
+    // Each case is one matmul with the transposes folded into its flags.
+    bool ta = fwd->attrs.getInt("transpose_a", 0);
+    bool tb = fwd->attrs.getInt("transpose_b", 0);
+    Node *da = ta ? b.matmul(c, dy, tb, true) : b.matmul(dy, c, false, !tb);
+    Node *db = tb ? b.matmul(dy, a, true, ta) : b.matmul(a, dy, !ta, false);
+    return {da, db};
+  }
+  }
+  internalError("gradient: unhandled op");
+}
+
 } // namespace dlc

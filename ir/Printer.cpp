@@ -61,11 +61,11 @@ std::string attrText(const AttrValue &v) {
   return dimsStr(std::get<std::vector<int64_t>>(v));
 }
 
-// A path the parser can read back as one word; quoted when it holds a space
-// or a quote (rare: generated file names, Windows-style paths).
+// A path the parser can read back as one word; quoted when it holds a space,
+// a quote, a backslash or a '#' (rare: generated names, Windows paths).
 std::string locText(const SourceLoc &l) {
   const std::string &f = *l.file;
-  bool plain = !f.empty() && f.find_first_of(" \t\r\n\"\\") == std::string::npos;
+  bool plain = !f.empty() && f.find_first_of(" \t\r\n\"\\#") == std::string::npos;
   return "@" + (plain ? f : quoted(f)) + ":" + std::to_string(l.line) + ":" +
          std::to_string(l.col);
 }

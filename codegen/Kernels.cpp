@@ -1,0 +1,566 @@
+// One kernel emitter per op of ir/Ops.def (emitKernel's switch), specialised
+// to the node's static shapes. Fusion will later hand several nodes to one
+// emitter; for now each node gets its own function.
+#include "codegen/KernelBuilder.h"
+#include "codegen/Layout.h"
+#include "codegen/Lowering.h"
+#include "ir/Support.h"
+
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <limits>
+
+using namespace llvm;
+
+namespace dlc::codegen {
+
+// --- KernelBuilder -----------------------------------------------------------
+
+KernelBuilder::KernelBuilder(llvm::Module &mod, const Node &n, const std::string &name)
+    : b(mod.getContext()), f32(b.getFloatTy()), i32(b.getInt32Ty()),
+      i64(b.getInt64Ty()), node_(n) {
+  std::vector<Type *> params(n.operands.size() + 1, b.getPtrTy());
+  auto *ty = FunctionType::get(b.getVoidTy(), params, false);
+  fn_ = llvm::Function::Create(ty, GlobalValue::InternalLinkage, name, mod);
+  // noalias is what lets the vectoriser skip runtime overlap checks; it holds
+  // because every kernel writes only its own arena slot. noinline keeps one
+  // function per kernel in --emit=asm (fusion, not the inliner, merges them).
+  fn_->addFnAttr(Attribute::NoUnwind);
+  fn_->addFnAttr(Attribute::NoInline);
+  for (unsigned i = 0; i < fn_->arg_size(); ++i) {
+    fn_->addParamAttr(i, Attribute::NoAlias);
+    fn_->addParamAttr(i, Attribute::NoCapture);
+    fn_->addParamAttr(i, Attribute::NoUndef);
+    if (i > 0)
+      fn_->addParamAttr(i, Attribute::ReadOnly);
+  }
+  fn_->getArg(0)->setName("out");
+  for (unsigned i = 1; i < fn_->arg_size(); ++i)
+    fn_->getArg(i)->setName("in" + std::to_string(i - 1));
+  b.SetInsertPoint(BasicBlock::Create(mod.getContext(), "entry", fn_));
+  // contract turns a*b+c into FMA; reassoc is added only in reduce().
+  FastMathFlags fmf;
+  fmf.setAllowContract(true);
+  b.setFastMathFlags(fmf);
+}
+
+Value *KernelBuilder::load(Type *t, Value *base, Value *i) {
+  return b.CreateLoad(t, b.CreateInBoundsGEP(t, base, i));
+}
+
+void KernelBuilder::store(Value *v, Value *base, Value *i) {
+  b.CreateStore(v, b.CreateInBoundsGEP(v->getType(), base, i));
+}
+
+Value *KernelBuilder::unary(Intrinsic::ID id, Value *x) {
+  return b.CreateUnaryIntrinsic(id, x);
+}
+
+Value *KernelBuilder::binary(Intrinsic::ID id, Value *x, Value *y) {
+  return b.CreateBinaryIntrinsic(id, x, y);
+}
+
+void KernelBuilder::loop(int64_t n, const std::function<void(Value *)> &body) {
+  if (n <= 0)
+    return;
+  BasicBlock *pre = b.GetInsertBlock();
+  BasicBlock *head = BasicBlock::Create(b.getContext(), "loop", fn_);
+  b.CreateBr(head);
+  b.SetInsertPoint(head);
+  PHINode *i = b.CreatePHI(i64, 2, "i");
+  i->addIncoming(idx(0), pre);
+  body(i);
+  Value *next = add(i, idx(1));
+  i->addIncoming(next, b.GetInsertBlock());
+  BasicBlock *exit = BasicBlock::Create(b.getContext(), "loop.end", fn_);
+  b.CreateCondBr(b.CreateICmpULT(next, idx(n)), head, exit);
+  b.SetInsertPoint(exit);
+}
+
+Value *KernelBuilder::reduce(int64_t n, Value *init,
+                             const std::function<Value *(Value *, Value *)> &step) {
+  return reduceN(n, {init}, [&](Value *i, std::vector<Value *> &acc) {
+    acc[0] = step(i, acc[0]);
+  })[0];
+}
+
+std::vector<Value *>
+KernelBuilder::reduceN(int64_t n, std::vector<Value *> init,
+                       const std::function<void(Value *, std::vector<Value *> &)> &step) {
+  if (n <= 0)
+    return init;
+  IRBuilderBase::FastMathFlagGuard guard(b);
+  FastMathFlags fmf = b.getFastMathFlags();
+  fmf.setAllowReassoc(true);
+  b.setFastMathFlags(fmf);
+  BasicBlock *pre = b.GetInsertBlock();
+  BasicBlock *head = BasicBlock::Create(b.getContext(), "red", fn_);
+  b.CreateBr(head);
+  b.SetInsertPoint(head);
+  PHINode *i = b.CreatePHI(i64, 2, "k");
+  i->addIncoming(idx(0), pre);
+  std::vector<PHINode *> phis;
+  std::vector<Value *> acc;
+  for (Value *v : init) {
+    phis.push_back(b.CreatePHI(v->getType(), 2, "acc"));
+    phis.back()->addIncoming(v, pre);
+    acc.push_back(phis.back());
+  }
+  step(i, acc);
+  Value *next = add(i, idx(1));
+  i->addIncoming(next, b.GetInsertBlock());
+  for (size_t a = 0; a < phis.size(); ++a)
+    phis[a]->addIncoming(acc[a], b.GetInsertBlock());
+  BasicBlock *exit = BasicBlock::Create(b.getContext(), "red.end", fn_);
+  b.CreateCondBr(b.CreateICmpULT(next, idx(n)), head, exit);
+  b.SetInsertPoint(exit);
+  return acc;
+}
+
+llvm::Function *KernelBuilder::finish() {
+  b.CreateRetVoid();
+  std::string msg;
+  raw_string_ostream os(msg);
+  if (verifyFunction(*fn_, &os))
+    internalError("codegen: broken kernel " + fn_->getName().str() + ": " + os.str());
+  return fn_;
+}
+
+// --- Strided loop nests (elementwise, broadcasting, fills) ---------------------
+
+namespace {
+
+using Strides = std::vector<int64_t>;
+
+Strides contiguousStrides(const Dims &d) {
+  Strides s(d.size());
+  int64_t acc = 1;
+  for (size_t i = d.size(); i-- > 0;) {
+    s[i] = acc;
+    acc *= d[i];
+  }
+  return s;
+}
+
+// Strides that read `operand` at the coordinates of `out` under numpy
+// broadcasting: stretched dims get stride 0.
+Strides broadcastStrides(const Dims &operand, const Dims &out) {
+  Strides own = contiguousStrides(operand);
+  Strides s(out.size(), 0);
+  size_t shift = out.size() - operand.size();
+  for (size_t i = 0; i < operand.size(); ++i)
+    s[i + shift] = operand[i] == 1 ? 0 : own[i];
+  return s;
+}
+
+// A loop nest over `dims` where access k walks memory with strides[k].
+// Coalescing drops unit dims and merges neighbours every access walks
+// contiguously, so a no-broadcast op is one flat loop and a trailing
+// broadcast ([5,1] + [1,7]) keeps a stride-0/stride-1 inner loop, both of
+// which the vectoriser handles.
+struct LoopNest {
+  Dims dims;
+  std::vector<Strides> strides; // per access, parallel to dims
+
+  LoopNest(const Dims &d, std::vector<Strides> s) {
+    for (size_t i = 0; i < d.size(); ++i) {
+      if (d[i] == 1)
+        continue;
+      bool merge = !dims.empty();
+      for (size_t k = 0; k < s.size() && merge; ++k)
+        merge = strides[k].back() == s[k][i] * d[i];
+      if (merge) {
+        dims.back() *= d[i];
+        for (size_t k = 0; k < s.size(); ++k)
+          strides[k].back() = s[k][i];
+        continue;
+      }
+      if (strides.empty())
+        strides.resize(s.size());
+      dims.push_back(d[i]);
+      for (size_t k = 0; k < s.size(); ++k)
+        strides[k].push_back(s[k][i]);
+    }
+    if (strides.empty())
+      strides.resize(s.size());
+  }
+
+  // body(index of each access), once per point of the nest.
+  void emit(KernelBuilder &k, const std::function<void(std::vector<Value *> &)> &body) {
+    std::vector<Value *> base(strides.size(), k.idx(0));
+    level(k, 0, base, body);
+  }
+
+private:
+  void level(KernelBuilder &k, size_t d, std::vector<Value *> base,
+             const std::function<void(std::vector<Value *> &)> &body) {
+    if (d == dims.size())
+      return body(base);
+    k.loop(dims[d], [&](Value *i) {
+      std::vector<Value *> at(base.size());
+      for (size_t a = 0; a < base.size(); ++a)
+        at[a] = strides[a][d] == 0 ? base[a] : k.add(base[a], k.mul(i, strides[a][d]));
+      level(k, d + 1, at, body);
+    });
+  }
+};
+
+// out[p] = fn(operand_0[p'], operand_1[p''], ...) with numpy broadcasting.
+void emitMap(KernelBuilder &k, const std::function<Value *(std::vector<Value *> &)> &fn) {
+  const Node &n = k.node();
+  std::vector<Strides> strides{contiguousStrides(n.type.dims)};
+  for (const Node *op : n.operands)
+    strides.push_back(broadcastStrides(op->type.dims, n.type.dims));
+  LoopNest nest(n.type.dims, strides);
+  nest.emit(k, [&](std::vector<Value *> &at) {
+    std::vector<Value *> vals;
+    for (size_t i = 0; i < n.operands.size(); ++i)
+      vals.push_back(k.load(k.elemType(n.operands[i]->type.dtype), k.in(i), at[i + 1]));
+    k.store(fn(vals), k.out(), at[0]);
+  });
+}
+
+Value *scalarOp(KernelBuilder &k, OpKind op, std::vector<Value *> &v) {
+  IRBuilder<> &b = k.b;
+  switch (op) {
+  case OpKind::Neg: return b.CreateFNeg(v[0]);
+  case OpKind::Relu: return b.CreateSelect(b.CreateFCmpOGT(v[0], k.f(0)), v[0], k.f(0));
+  case OpKind::Exp: return k.unary(Intrinsic::exp, v[0]);
+  case OpKind::Log: return k.unary(Intrinsic::log, v[0]);
+  case OpKind::Sqrt: return k.unary(Intrinsic::sqrt, v[0]);
+  case OpKind::Add: return b.CreateFAdd(v[0], v[1]);
+  case OpKind::Sub: return b.CreateFSub(v[0], v[1]);
+  case OpKind::Mul: return b.CreateFMul(v[0], v[1]);
+  case OpKind::Div: return b.CreateFDiv(v[0], v[1]);
+  case OpKind::Pow: return k.binary(Intrinsic::pow, v[0], v[1]);
+  case OpKind::ReluGrad:
+    return b.CreateSelect(b.CreateFCmpOGT(v[1], k.f(0)), v[0], k.f(0));
+  default: internalError(std::string("codegen: not an elementwise op: ") + opName(op));
+  }
+}
+
+void emitConstant(KernelBuilder &k) {
+  const Node &n = k.node();
+  double v = n.attrs.getFloat("value");
+  Value *c = n.type.dtype == DType::F32 ? (Value *)k.f(v) : k.b.getInt32((int32_t)v);
+  emitMap(k, [&](std::vector<Value *> &) { return c; });
+}
+
+// --- Reductions ----------------------------------------------------------------
+
+// reduce_sum / reduce_mean over attrs.axes. Dims coalesce into alternating
+// kept/reduced groups. A kept innermost group accumulates rows into the
+// output (a contiguous vector loop); a reduced innermost group is a
+// reassociable sum into a register, then added to its output element.
+void emitReduce(KernelBuilder &k, bool mean) {
+  const Node &n = k.node();
+  const Dims &in = n.operands[0]->type.dims;
+  std::vector<int64_t> axes = n.attrs.getInts("axes");
+  std::vector<bool> reduced(in.size(), false);
+  int64_t count = 1;
+  for (int64_t a : axes) {
+    reduced[a] = true;
+    count *= in[a];
+  }
+  Dims sizes;
+  std::vector<bool> isReduced;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == 1)
+      continue;
+    if (!sizes.empty() && isReduced.back() == reduced[i])
+      sizes.back() *= in[i];
+    else {
+      sizes.push_back(in[i]);
+      isReduced.push_back(reduced[i]);
+    }
+  }
+  if (sizes.empty()) { // every dim is 1: a copy
+    sizes.push_back(1);
+    isReduced.push_back(false);
+  }
+  Strides inStrides = contiguousStrides(sizes), outStrides(sizes.size(), 0);
+  int64_t acc = 1;
+  for (size_t i = sizes.size(); i-- > 0;)
+    if (!isReduced[i]) {
+      outStrides[i] = acc;
+      acc *= sizes[i];
+    }
+  int64_t outNumel = n.type.numel();
+  k.loop(outNumel, [&](Value *i) { k.store(k.f(0), k.out(), i); });
+
+  bool innerReduced = isReduced.back();
+  Dims outerDims(sizes.begin(), sizes.end() - (innerReduced ? 1 : 0));
+  Strides outerIn(inStrides.begin(), inStrides.begin() + outerDims.size());
+  Strides outerOut(outStrides.begin(), outStrides.begin() + outerDims.size());
+  LoopNest nest(outerDims, {outerIn, outerOut});
+  nest.emit(k, [&](std::vector<Value *> &at) {
+    Value *sum;
+    if (innerReduced)
+      sum = k.reduce(sizes.back(), k.f(0), [&](Value *j, Value *s) {
+        return k.b.CreateFAdd(s, k.loadF(k.in(0), k.add(at[0], j)));
+      });
+    else
+      sum = k.loadF(k.in(0), at[0]);
+    k.store(k.b.CreateFAdd(k.loadF(k.out(), at[1]), sum), k.out(), at[1]);
+  });
+  if (mean && count != 1)
+    k.loop(outNumel, [&](Value *i) {
+      k.store(k.b.CreateFDiv(k.loadF(k.out(), i), k.f((double)count)), k.out(), i);
+    });
+}
+
+// --- Row-wise ops on the last axis (softmax, cross-entropy) ----------------------
+
+struct Rows {
+  int64_t rows, cols;
+  explicit Rows(const TensorType &t)
+      : rows(t.dims.back() ? t.numel() / t.dims.back() : 0), cols(t.dims.back()) {}
+};
+
+Value *rowMax(KernelBuilder &k, Value *x, Value *base, int64_t cols) {
+  return k.reduce(cols, k.f(-std::numeric_limits<float>::infinity()),
+                  [&](Value *j, Value *m) {
+                    return k.binary(Intrinsic::maxnum, m, k.loadF(x, k.add(base, j)));
+                  });
+}
+
+// Writes exp(x - max) into out's row and returns the row's sum: the stable
+// softmax numerator, shared by softmax and the cross-entropy kernels.
+Value *rowExp(KernelBuilder &k, Value *x, Value *out, Value *base, int64_t cols,
+              Value *max) {
+  return k.reduce(cols, k.f(0), [&](Value *j, Value *s) {
+    Value *at = k.add(base, j);
+    Value *e = k.unary(Intrinsic::exp, k.b.CreateFSub(k.loadF(x, at), max));
+    k.store(e, out, at);
+    return k.b.CreateFAdd(s, e);
+  });
+}
+
+void emitSoftmax(KernelBuilder &k) {
+  Rows r(k.node().type);
+  k.loop(r.rows, [&](Value *i) {
+    Value *base = k.mul(i, r.cols);
+    Value *sum = rowExp(k, k.in(0), k.out(), base, r.cols, rowMax(k, k.in(0), base, r.cols));
+    k.loop(r.cols, [&](Value *j) {
+      Value *at = k.add(base, j);
+      k.store(k.b.CreateFDiv(k.loadF(k.out(), at), sum), k.out(), at);
+    });
+  });
+}
+
+// softmax_grad(dy, y) = y * (dy - sum(dy * y)) per row.
+void emitSoftmaxGrad(KernelBuilder &k) {
+  Rows r(k.node().type);
+  Value *dy = k.in(0), *y = k.in(1);
+  k.loop(r.rows, [&](Value *i) {
+    Value *base = k.mul(i, r.cols);
+    Value *dot = k.reduce(r.cols, k.f(0), [&](Value *j, Value *s) {
+      Value *at = k.add(base, j);
+      return k.b.CreateFAdd(s, k.b.CreateFMul(k.loadF(dy, at), k.loadF(y, at)));
+    });
+    k.loop(r.cols, [&](Value *j) {
+      Value *at = k.add(base, j);
+      Value *v = k.b.CreateFMul(k.loadF(y, at), k.b.CreateFSub(k.loadF(dy, at), dot));
+      k.store(v, k.out(), at);
+    });
+  });
+}
+
+// A row's label as an in-range i64 index plus whether it was in range: an
+// out-of-range label must never become an out-of-bounds read.
+std::pair<Value *, Value *> rowLabel(KernelBuilder &k, Value *labels, Value *i,
+                                     int64_t cols) {
+  Value *label = k.b.CreateSExt(k.load(k.i32, labels, i), k.i64);
+  Value *valid = k.b.CreateICmpULT(label, k.idx(cols)); // negatives wrap high
+  return {k.b.CreateSelect(valid, label, k.idx(0)), valid};
+}
+
+Value *nan(KernelBuilder &k) { return ConstantFP::getNaN(k.f32); }
+
+// sparse_xent(logits, labels)[i] = logsumexp(row i) - logits[i, label_i]; a
+// label outside [0, classes) gives a NaN loss for its row.
+void emitSparseXent(KernelBuilder &k) {
+  Rows r(k.node().operands[0]->type);
+  Value *x = k.in(0);
+  k.loop(r.rows, [&](Value *i) {
+    Value *base = k.mul(i, r.cols);
+    Value *max = rowMax(k, x, base, r.cols);
+    Value *sum = k.reduce(r.cols, k.f(0), [&](Value *j, Value *s) {
+      Value *e = k.unary(Intrinsic::exp, k.b.CreateFSub(k.loadF(x, k.add(base, j)), max));
+      return k.b.CreateFAdd(s, e);
+    });
+    Value *lse = k.b.CreateFAdd(max, k.unary(Intrinsic::log, sum));
+    auto [label, valid] = rowLabel(k, k.in(1), i, r.cols);
+    Value *loss = k.b.CreateFSub(lse, k.loadF(x, k.add(base, label)));
+    k.store(k.b.CreateSelect(valid, loss, nan(k)), k.out(), i);
+  });
+}
+
+// sparse_xent_grad(dloss, logits, labels)[i, j] =
+//   dloss[i] * (softmax(row i)[j] - (j == label_i)); NaN rows for bad labels,
+// matching the NaN loss.
+void emitSparseXentGrad(KernelBuilder &k) {
+  Rows r(k.node().type);
+  Value *dloss = k.in(0), *x = k.in(1);
+  k.loop(r.rows, [&](Value *i) {
+    Value *base = k.mul(i, r.cols);
+    Value *sum = rowExp(k, x, k.out(), base, r.cols, rowMax(k, x, base, r.cols));
+    Value *scale = k.b.CreateFDiv(k.loadF(dloss, i), sum);
+    Value *g = k.loadF(dloss, i);
+    auto [label, valid] = rowLabel(k, k.in(2), i, r.cols);
+    k.loop(r.cols, [&](Value *j) {
+      Value *at = k.add(base, j);
+      Value *v = k.b.CreateFMul(k.loadF(k.out(), at), scale);
+      v = k.b.CreateSelect(k.b.CreateICmpEQ(j, label), k.b.CreateFSub(v, g), v);
+      k.store(k.b.CreateSelect(valid, v, nan(k)), k.out(), at);
+    });
+  });
+}
+
+// --- Matrix multiply -------------------------------------------------------------
+
+// C[m,n] = op(A) @ op(B). Without transpose_b, C is computed in register
+// tiles of kTileRows rows x 2 vectors of kLanes columns: each step over k
+// loads two vectors of B's row k, broadcasts one A element per tile row and
+// issues kTileRows x 2 FMAs into accumulators that stay in registers for the
+// whole k loop (the vectoriser cannot find this reuse on its own). Columns
+// left over after the vector tiles run as an i-k-j loop with j innermost,
+// which LLVM vectorises. With transpose_b, B's rows are the contiguous k
+// axis, so C[i,j] is a reassociable dot product.
+constexpr int64_t kLanes = 8;    // floats per AVX2 vector; narrower targets split it
+constexpr int64_t kTileRows = 4; // 8 accumulators + 2 B vectors + 1 broadcast fit 16 ymm
+
+void emitMatMul(KernelBuilder &k) {
+  const Node &n = k.node();
+  bool ta = n.attrs.getInt("transpose_a", 0), tb = n.attrs.getInt("transpose_b", 0);
+  const Dims &ad = n.operands[0]->type.dims;
+  int64_t M = n.type.dims[0], N = n.type.dims[1], K = ad[ta ? 0 : 1];
+  Value *A = k.in(0), *B = k.in(1), *C = k.out();
+  auto aAt = [&](Value *i, Value *p) {
+    return ta ? k.add(k.mul(p, M), i) : k.add(k.mul(i, K), p);
+  };
+  auto bAt = [&](Value *p, Value *j) {
+    return tb ? k.add(k.mul(j, K), p) : k.add(k.mul(p, N), j);
+  };
+  if (tb) {
+    k.loop(M, [&](Value *i) {
+      k.loop(N, [&](Value *j) {
+        Value *dot = k.reduce(K, k.f(0), [&](Value *p, Value *s) {
+          return k.b.CreateFAdd(s, k.b.CreateFMul(k.loadF(A, aAt(i, p)), k.loadF(B, bAt(p, j))));
+        });
+        k.store(dot, C, k.add(k.mul(i, N), j));
+      });
+    });
+    return;
+  }
+  auto *vec = FixedVectorType::get(k.f32, kLanes);
+  auto vecPtr = [&](Value *base, Value *at) {
+    return k.b.CreateInBoundsGEP(k.f32, base, at);
+  };
+  // C[row0 .. +rows, col0 .. +vecs*kLanes) accumulated in registers.
+  auto tile = [&](Value *row0, int64_t rows, Value *col0, int64_t vecs) {
+    std::vector<Value *> zero((size_t)(rows * vecs), Constant::getNullValue(vec));
+    std::vector<Value *> acc = k.reduceN(K, zero, [&](Value *p, std::vector<Value *> &acc) {
+      std::vector<Value *> bv;
+      for (int64_t v = 0; v < vecs; ++v)
+        bv.push_back(k.b.CreateAlignedLoad(
+            vec, vecPtr(B, bAt(p, k.add(col0, k.idx(v * kLanes)))), Align(4)));
+      for (int64_t r = 0; r < rows; ++r) {
+        Value *a = k.b.CreateVectorSplat(kLanes, k.loadF(A, aAt(k.add(row0, k.idx(r)), p)));
+        for (int64_t v = 0; v < vecs; ++v)
+          acc[r * vecs + v] = k.b.CreateIntrinsic(Intrinsic::fmuladd, {vec},
+                                                  {a, bv[v], acc[r * vecs + v]});
+      }
+    });
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t v = 0; v < vecs; ++v) {
+        Value *at = k.add(k.mul(k.add(row0, k.idx(r)), N), k.add(col0, k.idx(v * kLanes)));
+        k.b.CreateAlignedStore(acc[r * vecs + v], vecPtr(C, at), Align(4));
+      }
+  };
+  // Columns [j0, N) of rows [row0, row0 + rows), i-k-j.
+  auto columnTail = [&](Value *row0, int64_t rows, int64_t j0) {
+    int64_t width = N - j0;
+    for (int64_t r = 0; r < rows; ++r) {
+      Value *cRow = k.add(k.mul(k.add(row0, k.idx(r)), N), k.idx(j0));
+      k.loop(width, [&](Value *j) { k.store(k.f(0), C, k.add(cRow, j)); });
+    }
+    k.loop(K, [&](Value *p) {
+      Value *bRow = k.add(k.mul(p, N), k.idx(j0));
+      std::vector<Value *> a, cRow;
+      for (int64_t r = 0; r < rows; ++r) {
+        Value *i = k.add(row0, k.idx(r));
+        a.push_back(k.loadF(A, aAt(i, p)));
+        cRow.push_back(k.add(k.mul(i, N), k.idx(j0)));
+      }
+      k.loop(width, [&](Value *j) {
+        Value *bv = k.loadF(B, k.add(bRow, j));
+        for (int64_t r = 0; r < rows; ++r) {
+          Value *at = k.add(cRow[r], j);
+          k.store(k.b.CreateFAdd(k.loadF(C, at), k.b.CreateFMul(a[r], bv)), C, at);
+        }
+      });
+    });
+  };
+  auto panel = [&](Value *row0, int64_t rows) {
+    int64_t wide = N / (2 * kLanes);
+    k.loop(wide, [&](Value *jb) { tile(row0, rows, k.mul(jb, 2 * kLanes), 2); });
+    int64_t j = wide * 2 * kLanes;
+    if (N - j >= kLanes) {
+      tile(row0, rows, k.idx(j), 1);
+      j += kLanes;
+    }
+    if (j < N)
+      columnTail(row0, rows, j);
+  };
+  int64_t blocks = M / kTileRows;
+  k.loop(blocks, [&](Value *bi) { panel(k.mul(bi, kTileRows), kTileRows); });
+  if (M % kTileRows)
+    panel(k.idx(blocks * kTileRows), M % kTileRows);
+}
+
+} // namespace
+
+// --- The dispatch: every op in ir/Ops.def has a case ---------------------------
+
+llvm::Function *emitKernel(llvm::Module &mod, const Node &n, const std::string &name) {
+  if (storageOf(n) != Storage::Slot)
+    internalError(std::string("codegen: ") + n.info().name +
+                  " has no kernel; the entry reads it in place");
+  KernelBuilder k(mod, n, name);
+  switch (n.op) {
+  case OpKind::Input:
+  case OpKind::Var:
+  case OpKind::Reshape:
+    break; // excluded above
+  case OpKind::Constant: emitConstant(k); break;
+  case OpKind::Neg:
+  case OpKind::Relu:
+  case OpKind::Exp:
+  case OpKind::Log:
+  case OpKind::Sqrt:
+  case OpKind::Add:
+  case OpKind::Sub:
+  case OpKind::Mul:
+  case OpKind::Div:
+  case OpKind::Pow:
+  case OpKind::ReluGrad:
+    emitMap(k, [&](std::vector<Value *> &v) { return scalarOp(k, n.op, v); });
+    break;
+  case OpKind::Broadcast:
+    emitMap(k, [](std::vector<Value *> &v) { return v[0]; });
+    break;
+  case OpKind::ReduceSum: emitReduce(k, false); break;
+  case OpKind::ReduceMean: emitReduce(k, true); break;
+  case OpKind::Softmax: emitSoftmax(k); break;
+  case OpKind::SoftmaxGrad: emitSoftmaxGrad(k); break;
+  case OpKind::SparseXent: emitSparseXent(k); break;
+  case OpKind::SparseXentGrad: emitSparseXentGrad(k); break;
+  case OpKind::MatMul: emitMatMul(k); break;
+  }
+  return k.finish();
+}
+
+} // namespace dlc::codegen

@@ -1,0 +1,51 @@
+// Codegen's internal seams between its translation units. Only forward
+// declarations of LLVM types here, so including this costs nothing; the TUs
+// that implement these pull in the LLVM headers they need.
+#pragma once
+
+#include "codegen/Codegen.h"
+
+#include <memory>
+#include <string>
+
+namespace llvm {
+class Function;
+class LLVMContext;
+class Module;
+class TargetMachine;
+} // namespace llvm
+
+namespace dlc::codegen {
+
+// Symbols of a compiled model (C identifiers; model and entry names are the
+// DSL's): `<model>__<entry>` entry functions, `<model>__desc` the descriptor.
+std::string entrySymbol(const Module &m, const Function &f);
+std::string descSymbol(const Module &m);
+
+// Lower.cpp: the whole model as one LLVM module: kernels, entry functions and
+// the dlc_model_desc constant. Unoptimised; the caller picks the target.
+std::unique_ptr<llvm::Module> lowerModule(const Module &m, llvm::LLVMContext &ctx);
+
+// Kernels.cpp: the kernel computing node `n` into its own buffer, as an
+// internal function `void name(ptr out, ptr operand0, ...)`. Source and alias
+// nodes (storageOf != Slot) have no kernel.
+llvm::Function *emitKernel(llvm::Module &mod, const Node &n, const std::string &name);
+
+// Target.cpp: a TargetMachine for the host, or opts.cpu/features (validated:
+// an unknown CPU or feature is an error, not LLVM's stderr warning).
+std::unique_ptr<llvm::TargetMachine>
+createTargetMachine(const CodegenOptions &opts, bool pic, std::string &error);
+// Sets the module's data layout and triple, then runs the new-PM default
+// pipeline of opts.optLevel.
+bool optimizeModule(llvm::Module &mod, llvm::TargetMachine &tm, int optLevel,
+                    std::string &error);
+// Object code (assembly == false) or assembly text of an optimised module.
+bool emitMachineCode(llvm::Module &mod, llvm::TargetMachine &tm, bool assembly,
+                     std::string &out, std::string &error);
+std::string moduleText(const llvm::Module &mod);
+
+// Aot.cpp: the model-prefixed C API (`<m>_create`, `<m>_predict`, ...) as
+// LLVM functions calling the runtime; false + error if a name collides.
+bool addCApi(llvm::Module &mod, const Module &m, std::string &error);
+
+} // namespace dlc::codegen

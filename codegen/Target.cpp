@@ -1,0 +1,182 @@
+// The target side of codegen: TargetMachine creation (host or a named CPU),
+// the new-PM optimisation pipeline, and object/assembly emission. Shared by
+// the JIT, the AOT path and the --emit dumps so they compile identically.
+#include "codegen/Lowering.h"
+
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/Module.h>
+#include <llvm/MC/MCSubtargetInfo.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+#include <llvm/TargetParser/Host.h>
+#include <llvm/TargetParser/SubtargetFeature.h>
+
+#include <mutex>
+
+using namespace llvm;
+
+namespace dlc::codegen {
+
+namespace {
+
+void initNativeTarget() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    InitializeNativeTarget();
+    InitializeNativeTargetAsmPrinter();
+    InitializeNativeTargetAsmParser();
+  });
+}
+
+std::string hostFeatures() {
+  SubtargetFeatures f;
+  for (auto &kv : sys::getHostCPUFeatures())
+    f.AddFeature(kv.getKey(), kv.getValue());
+  return f.getString();
+}
+
+// LLVM only warns on stderr about an unknown CPU or feature and then builds
+// generic code; a user who asked for one deserves an error instead.
+bool validate(const Target &t, const std::string &triple, const std::string &cpu,
+              const std::string &features, std::string &error) {
+  std::unique_ptr<MCSubtargetInfo> sti(t.createMCSubtargetInfo(triple, "", ""));
+  if (!sti) {
+    error = "no subtarget information for " + triple;
+    return false;
+  }
+  if (!cpu.empty() && !sti->isCPUStringValid(cpu)) {
+    error = "unknown CPU '" + cpu + "' for target " + triple;
+    return false;
+  }
+  SmallVector<StringRef, 16> parts;
+  StringRef(features).split(parts, ',', -1, false);
+  for (StringRef p : parts) {
+    StringRef name = p.trim();
+    if (name.consume_front("+") || name.consume_front("-")) {
+      bool known = false;
+      for (const SubtargetFeatureKV &kv : sti->getAllProcessorFeatures())
+        known |= name == kv.Key;
+      if (known)
+        continue;
+    }
+    error = "unknown CPU feature '" + p.str() + "' (expected +name or -name)";
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+std::unique_ptr<TargetMachine> createTargetMachine(const CodegenOptions &opts, bool pic,
+                                                   std::string &error) {
+  initNativeTarget();
+  std::string triple = sys::getProcessTriple();
+  const Target *t = TargetRegistry::lookupTarget(triple, error);
+  if (!t)
+    return nullptr;
+  if (!validate(*t, triple, opts.cpu, opts.features, error))
+    return nullptr;
+  std::string cpu = opts.cpu.empty() ? sys::getHostCPUName().str() : opts.cpu;
+  // A named CPU brings its own feature set; only the host needs probing.
+  std::string features = opts.features;
+  if (opts.cpu.empty() && opts.features.empty())
+    features = hostFeatures();
+  CodeGenOptLevel level = opts.optLevel <= 0   ? CodeGenOptLevel::None
+                          : opts.optLevel == 1 ? CodeGenOptLevel::Less
+                          : opts.optLevel == 2 ? CodeGenOptLevel::Default
+                                               : CodeGenOptLevel::Aggressive;
+  std::unique_ptr<TargetMachine> tm(t->createTargetMachine(
+      triple, cpu, features, TargetOptions{},
+      pic ? std::optional<Reloc::Model>(Reloc::PIC_) : std::nullopt, std::nullopt, level));
+  if (!tm)
+    error = "cannot create a target machine for " + triple + " (" + cpu + ")";
+  return tm;
+}
+
+bool optimizeModule(llvm::Module &mod, TargetMachine &tm, int optLevel,
+                    std::string &error) {
+  mod.setDataLayout(tm.createDataLayout());
+  mod.setTargetTriple(tm.getTargetTriple().str());
+  // Without the TargetMachine the pass builder has no cost model and the
+  // vectoriser does nothing.
+  LoopAnalysisManager lam;
+  FunctionAnalysisManager fam;
+  CGSCCAnalysisManager cgam;
+  ModuleAnalysisManager mam;
+  PassBuilder pb(&tm);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  OptimizationLevel level = optLevel <= 0   ? OptimizationLevel::O0
+                            : optLevel == 1 ? OptimizationLevel::O1
+                            : optLevel == 2 ? OptimizationLevel::O2
+                                            : OptimizationLevel::O3;
+  ModulePassManager mpm = optLevel <= 0 ? pb.buildO0DefaultPipeline(level)
+                                        : pb.buildPerModuleDefaultPipeline(level);
+  mpm.run(mod, mam);
+  return true;
+}
+
+bool emitMachineCode(llvm::Module &mod, TargetMachine &tm, bool assembly,
+                     std::string &out, std::string &error) {
+  SmallVector<char, 0> buf;
+  raw_svector_ostream os(buf);
+  legacy::PassManager pm;
+  // addPassesToEmitFile returns true when it *cannot* emit.
+  if (tm.addPassesToEmitFile(pm, os, nullptr,
+                             assembly ? CodeGenFileType::AssemblyFile
+                                      : CodeGenFileType::ObjectFile)) {
+    error = "the target machine cannot emit this file type";
+    return false;
+  }
+  pm.run(mod);
+  out.assign(buf.begin(), buf.end());
+  return true;
+}
+
+std::string moduleText(const llvm::Module &mod) {
+  std::string s;
+  raw_string_ostream os(s);
+  mod.print(os, nullptr);
+  return os.str();
+}
+
+} // namespace dlc::codegen
+
+namespace dlc {
+
+namespace {
+bool compileToText(const Module &m, const CodegenOptions &opts, bool assembly,
+                   std::string &out, std::string &error) {
+  std::unique_ptr<TargetMachine> tm = codegen::createTargetMachine(opts, false, error);
+  if (!tm)
+    return false;
+  LLVMContext ctx;
+  std::unique_ptr<llvm::Module> mod = codegen::lowerModule(m, ctx);
+  if (!codegen::optimizeModule(*mod, *tm, opts.optLevel, error))
+    return false;
+  if (!assembly) {
+    out = codegen::moduleText(*mod);
+    return true;
+  }
+  return codegen::emitMachineCode(*mod, *tm, true, out, error);
+}
+} // namespace
+
+bool emitLLVMText(const Module &m, const CodegenOptions &opts, std::string &out,
+                  std::string &error) {
+  return compileToText(m, opts, false, out, error);
+}
+
+bool emitAssembly(const Module &m, const CodegenOptions &opts, std::string &out,
+                  std::string &error) {
+  return compileToText(m, opts, true, out, error);
+}
+
+} // namespace dlc

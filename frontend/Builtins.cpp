@@ -1,0 +1,307 @@
+// The primitive functions of the DSL, implemented in C++: the ops a prelude
+// layer is made of (relu, softmax, matmul, reshape, sum, cross_entropy, ...),
+// dimension queries, and the param initializers. Layers themselves live in
+// prelude.dl, not here.
+#include "frontend/Lower.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace dlc {
+
+namespace {
+
+using Args = std::vector<Value>;
+
+Value unary(Lowerer &L, const Expr &c, Args &a, OpKind op) {
+  Node *x = L.asTensor(a[0], c.loc, c.name + ": argument 'x'");
+  return x ? L.emit(op, {x}, c.loc) : Value();
+}
+
+// A tensor argument that must really be a tensor (dims are queried).
+Node *tensorArg(Lowerer &L, const Expr &c, const Value &v, const char *what) {
+  if (v.kind == Value::Tensor)
+    return v.node;
+  L.error(c.loc, c.name + ": argument '" + what + "' must be a tensor, got " + v.describe());
+  return nullptr;
+}
+
+bool axisArg(Lowerer &L, const Expr &c, const Value &v, const TensorType &t,
+             int64_t &axis) {
+  if (!L.asInt(v, c.loc, c.name + ": the axis", axis))
+    return false;
+  int64_t r = t.rank();
+  if (axis < -r || axis >= r) {
+    L.error(c.loc, c.name + ": axis " + std::to_string(axis) + " is out of range for " +
+                       t.str());
+    return false;
+  }
+  if (axis < 0)
+    axis += r;
+  return true;
+}
+
+// sum / mean: `axis` is one axis, a list of axes, or omitted for all of them.
+Value reduce(Lowerer &L, const Expr &c, Args &a, OpKind op) {
+  Node *x = tensorArg(L, c, a[0], "x");
+  if (!x)
+    return Value();
+  std::vector<int64_t> axes;
+  if (a[1].kind == Value::Absent) {
+    for (int64_t i = 0; i < x->type.rank(); ++i)
+      axes.push_back(i);
+  } else {
+    std::vector<Value> items = a[1].kind == Value::List ? a[1].list : Args{a[1]};
+    for (const Value &v : items) {
+      int64_t ax = 0;
+      if (!axisArg(L, c, v, x->type, ax))
+        return Value();
+      if (std::find(axes.begin(), axes.end(), ax) != axes.end()) {
+        L.error(c.loc, c.name + ": axis " + std::to_string(ax) + " is listed twice");
+        return Value();
+      }
+      axes.push_back(ax);
+    }
+    std::sort(axes.begin(), axes.end());
+  }
+  if (axes.empty())
+    return Value::tensor(x);
+  Attrs at;
+  at.set("axes", axes);
+  return L.emit(op, {x}, c.loc, at, nullptr, c.name.c_str());
+}
+
+Value reshape(Lowerer &L, const Expr &c, Args &a) {
+  Node *x = tensorArg(L, c, a[0], "x");
+  if (!x)
+    return Value();
+  if (a[1].kind != Value::List) {
+    L.error(c.loc, "reshape: the shape must be a list such as [batch, -1], got " +
+                       a[1].describe());
+    return Value();
+  }
+  Dims dims;
+  int inferred = -1;
+  int64_t known = 1;
+  for (const Value &v : a[1].list) {
+    int64_t d = 0;
+    if (!L.asInt(v, c.loc, "reshape: a dimension", d))
+      return Value();
+    if (d == -1 && inferred < 0) {
+      inferred = (int)dims.size();
+    } else if (d <= 0) {
+      L.error(c.loc, "reshape: dimension " + std::to_string(d) +
+                         (d == -1 ? " appears twice; only one can be inferred"
+                                  : " is not positive"));
+      return Value();
+    } else if (__builtin_mul_overflow(known, d, &known)) {
+      L.error(c.loc, "reshape: the shape is too large");
+      return Value();
+    }
+    dims.push_back(d);
+  }
+  if (inferred >= 0) {
+    int64_t total = x->type.numel();
+    if (total % known != 0) {
+      L.error(c.loc, "reshape: cannot reshape " + x->type.str() + " to " + dimsStr(dims) +
+                         ": " + std::to_string(total) + " elements are not divisible by " +
+                         std::to_string(known));
+      return Value();
+    }
+    dims[inferred] = total / known;
+  }
+  TensorType t(x->type.dtype, dims);
+  return L.emit(OpKind::Reshape, {x}, c.loc, {}, &t);
+}
+
+Value crossEntropy(Lowerer &L, const Expr &c, Args &a) {
+  Node *logits = tensorArg(L, c, a[0], "logits");
+  Node *labels = logits ? tensorArg(L, c, a[1], "labels") : nullptr;
+  if (!labels)
+    return Value();
+  // Sparse categorical: the per-row loss, then its mean over the batch.
+  Value rows = L.emit(OpKind::SparseXent, {logits, labels}, c.loc, {}, nullptr,
+                      "cross_entropy");
+  if (!rows.ok())
+    return rows;
+  Attrs at;
+  at.set("axes", std::vector<int64_t>{0});
+  return L.emit(OpKind::ReduceMean, {rows.node}, c.loc, at);
+}
+
+Value dimQuery(Lowerer &L, const Expr &c, Args &a) {
+  Node *x = tensorArg(L, c, a[0], "x");
+  int64_t axis = 0;
+  if (!x || !axisArg(L, c, a[1], x->type, axis))
+    return Value();
+  return Value::integer(x->type.dims[axis]);
+}
+
+const std::vector<Builtin> &builtins() {
+  static const std::vector<Builtin> table = {
+      {"relu", {"x"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return unary(L, c, a, OpKind::Relu); }},
+      {"exp", {"x"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return unary(L, c, a, OpKind::Exp); }},
+      {"log", {"x"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return unary(L, c, a, OpKind::Log); }},
+      {"sqrt", {"x"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return unary(L, c, a, OpKind::Sqrt); }},
+      {"softmax", {"x"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return unary(L, c, a, OpKind::Softmax); }},
+      // The identity, for "no activation".
+      {"none", {"x"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return a[0]; }},
+      {"matmul", {"a", "b"}, 2,
+       [](Lowerer &L, const Expr &c, Args &a) {
+         Node *x = tensorArg(L, c, a[0], "a");
+         Node *y = x ? tensorArg(L, c, a[1], "b") : nullptr;
+         return y ? L.emit(OpKind::MatMul, {x, y}, c.loc) : Value();
+       }},
+      {"reshape", {"x", "shape"}, 2, reshape},
+      {"sum", {"x", "axis"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return reduce(L, c, a, OpKind::ReduceSum); }},
+      {"mean", {"x", "axis"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return reduce(L, c, a, OpKind::ReduceMean); }},
+      {"cross_entropy", {"logits", "labels"}, 2, crossEntropy},
+      {"dim", {"x", "axis"}, 2, dimQuery},
+      {"rank", {"x"}, 1,
+       [](Lowerer &L, const Expr &c, Args &a) {
+         Node *x = tensorArg(L, c, a[0], "x");
+         return x ? Value::integer(x->type.rank()) : Value();
+       }},
+  };
+  return table;
+}
+
+// --- initializers --------------------------------------------------------------
+
+struct InitRule {
+  std::string name;
+  std::vector<std::string> params;
+  std::vector<double> defaults; // one per param; NaN marks a required one
+};
+
+const std::vector<InitRule> &initRules() {
+  const double req = NAN;
+  // Keras defaults: RandomNormal(0, 0.05), RandomUniform(-0.05, 0.05).
+  static const std::vector<InitRule> rules = {
+      {"zeros", {}, {}},
+      {"ones", {}, {}},
+      {"constant", {"value"}, {req}},
+      {"normal", {"mean", "std"}, {0.0, 0.05}},
+      {"uniform", {"lo", "hi"}, {-0.05, 0.05}},
+      {"glorot_uniform", {}, {}},
+      {"glorot_normal", {}, {}},
+      {"he_normal", {}, {}},
+      {"he_uniform", {}, {}},
+  };
+  return rules;
+}
+
+// Keras's fan computation: rank-2 weights are [fan_in, fan_out]; for conv
+// kernels [h, w, in, out] the receptive field multiplies both.
+void fans(const Dims &d, double &fanIn, double &fanOut) {
+  if (d.empty()) {
+    fanIn = fanOut = 1;
+  } else if (d.size() == 1) {
+    fanIn = fanOut = (double)d[0];
+  } else {
+    double receptive = 1;
+    for (size_t k = 0; k + 2 < d.size(); ++k)
+      receptive *= (double)d[k];
+    fanIn = (double)d[d.size() - 2] * receptive;
+    fanOut = (double)d[d.size() - 1] * receptive;
+  }
+}
+
+} // namespace
+
+const Builtin *findBuiltin(const std::string &name) {
+  for (auto &b : builtins())
+    if (b.name == name)
+      return &b;
+  return nullptr;
+}
+
+std::vector<std::string> builtinNames() {
+  std::vector<std::string> names;
+  for (auto &b : builtins())
+    names.push_back(b.name);
+  return names;
+}
+
+bool isInitializerName(const std::string &name) {
+  for (auto &r : initRules())
+    if (r.name == name)
+      return true;
+  return false;
+}
+
+bool isOptimizerName(const std::string &name) { return name == "sgd" || name == "adam"; }
+
+bool Lowerer::evalInit(const Expr &e, const TensorType &t, Init &out) {
+  const InitRule *rule = nullptr;
+  for (auto &r : initRules())
+    if ((e.kind == Expr::Call || e.kind == Expr::Ident) && r.name == e.name)
+      rule = &r;
+  if (!rule) {
+    std::string list;
+    for (auto &r : initRules())
+      list += (list.empty() ? "" : ", ") + r.name;
+    std::string what = e.kind == Expr::Call || e.kind == Expr::Ident
+                           ? "unknown initializer '" + e.name + "'"
+                           : std::string("expected an initializer");
+    error(e.loc, what + " (expected one of " + list + ")");
+    return false;
+  }
+  std::vector<double> v = rule->defaults;
+  if (e.kind == Expr::Call) {
+    size_t required = 0;
+    for (size_t k = 0; k < v.size(); ++k)
+      if (std::isnan(v[k]))
+        required = k + 1;
+    std::vector<const Expr *> slots;
+    if (!bindArgs(e, rule->name, rule->params, required, "argument", slots))
+      return false;
+    for (size_t k = 0; k < slots.size(); ++k) {
+      if (!slots[k])
+        continue;
+      Value x = eval(*slots[k]);
+      if (!x.ok())
+        return false;
+      if (!x.isNumber() || !std::isfinite(x.num())) {
+        error(slots[k]->loc, rule->name + ": '" + rule->params[k] +
+                                 "' must be a number, got " + x.describe());
+        return false;
+      }
+      v[k] = x.num();
+    }
+  } else if (!v.empty() && std::isnan(v[0])) {
+    error(e.loc, rule->name + ": missing argument '" + rule->params[0] + "'");
+    return false;
+  }
+  double fanIn = 1, fanOut = 1;
+  fans(t.dims, fanIn, fanOut);
+  const std::string &n = rule->name;
+  if (n == "zeros") {
+    out = {Init::Zeros, 0, 0};
+  } else if (n == "ones" || n == "constant") {
+    out = {Init::Constant, n == "ones" ? 1.0 : v[0], 0};
+  } else if (n == "normal") {
+    if (v[1] < 0) {
+      error(e.loc, "normal: 'std' must not be negative, got " + std::to_string(v[1]));
+      return false;
+    }
+    out = {Init::Normal, v[0], v[1]};
+  } else if (n == "uniform") {
+    if (!(v[0] < v[1])) {
+      error(e.loc, "uniform: 'lo' must be less than 'hi'");
+      return false;
+    }
+    out = {Init::Uniform, v[0], v[1]};
+  } else if (n == "glorot_uniform" || n == "he_uniform") {
+    double limit = n == "glorot_uniform" ? std::sqrt(6.0 / (fanIn + fanOut))
+                                         : std::sqrt(6.0 / fanIn);
+    out = {Init::Uniform, -limit, limit};
+  } else { // glorot_normal, he_normal: plain (not truncated) normals
+    double std = n == "glorot_normal" ? std::sqrt(2.0 / (fanIn + fanOut))
+                                      : std::sqrt(2.0 / fanIn);
+    out = {Init::Normal, 0.0, std};
+  }
+  return true;
+}
+
+} // namespace dlc

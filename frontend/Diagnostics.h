@@ -1,0 +1,59 @@
+// User-facing diagnostics in the clang format: "file:line:col: error: msg",
+// the source line, a caret under the column, then any notes the same way.
+#pragma once
+
+#include "ir/SourceLoc.h"
+
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dlc {
+
+struct DiagNote {
+  SourceLoc loc;
+  std::string message;
+};
+
+class DiagEngine {
+public:
+  // Errors are printed to `out` as they are reported, so the order is the
+  // order of discovery; after `limit` errors a CompileError stops the run.
+  explicit DiagEngine(std::ostream &out, size_t limit = 20)
+      : out_(out), limit_(limit) {}
+
+  // Registers a file's text (for the source-line excerpt) and returns the
+  // shared name every SourceLoc into that file uses.
+  std::shared_ptr<const std::string> addFile(const std::string &path,
+                                             const std::string &text);
+
+  void error(const SourceLoc &loc, const std::string &message,
+             const std::vector<DiagNote> &notes = {});
+  // An error without a position (an unreadable file).
+  void fileError(const std::string &path, const std::string &message);
+
+  size_t errorCount() const { return errors_; }
+  bool hasErrors() const { return errors_ != 0; }
+
+  // The caret excerpt of one location: the line, then "   ^". Empty when the
+  // file or line is unknown. Exposed for tests.
+  std::string excerpt(const SourceLoc &loc) const;
+
+private:
+  void emit(const SourceLoc &loc, const char *severity, const std::string &msg);
+
+  std::ostream &out_;
+  size_t limit_;
+  size_t errors_ = 0;
+  std::map<std::string, std::pair<std::shared_ptr<const std::string>, std::string>>
+      files_; // path -> (shared name, text)
+};
+
+// The distance-1/2 spelling suggestion used by "did you mean 'x'?" hints.
+std::string closestName(const std::string &name,
+                        const std::vector<std::string> &candidates);
+
+} // namespace dlc

@@ -1,0 +1,101 @@
+// The frontend's entry points (Frontend.h): read, lex, parse the user's file
+// and the built-in prelude, then lower both to a Module.
+#include "frontend/Frontend.h"
+#include "frontend/Diagnostics.h"
+#include "frontend/Lower.h"
+#include "frontend/Parser.h"
+#include "ir/Support.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace dlc {
+
+extern const char *const kPreludeText;
+
+const std::string &preludeSource() {
+  static const std::string text(kPreludeText);
+  return text;
+}
+
+const char *preludeName() { return "prelude.dl"; }
+
+namespace {
+
+bool readFile(const std::string &path, std::string &text, std::ostream &errs) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    DiagEngine(errs).fileError(path, std::string("cannot open file: ") +
+                                         std::strerror(errno));
+    return false;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  text = ss.str();
+  return true;
+}
+
+// Lexes and parses one file; false when it had syntax errors.
+bool parseFile(const std::string &path, const std::string &text, DiagEngine &diags,
+               Program &out) {
+  size_t before = diags.errorCount();
+  auto file = diags.addFile(path, text);
+  std::vector<Token> toks = lex(text, file, diags);
+  out = parseProgram(toks, diags);
+  return diags.errorCount() == before;
+}
+
+} // namespace
+
+std::unique_ptr<Module> compileModelSource(const std::string &path,
+                                           const std::string &text,
+                                           std::ostream &errs,
+                                           const FrontendOptions &opts) {
+  DiagEngine diags(errs);
+  try {
+    Program prelude, user;
+    if (!parseFile(preludeName(), preludeSource(), diags, prelude))
+      internalError("the built-in prelude does not parse");
+    if (!parseFile(path, text, diags, user))
+      return nullptr;
+    if (!user.model) {
+      SourceLoc start;
+      start.file = diags.addFile(path, text);
+      start.line = start.col = 1;
+      diags.error(start, "no model in this file (expected 'model NAME(...) { ... }')");
+      return nullptr;
+    }
+    Lowerer lowerer(diags, diags.addFile(preludeName(), preludeSource()), opts);
+    return lowerer.run(user, prelude);
+  } catch (CompileError &) {
+    return nullptr; // the error limit was reached; all of them are printed
+  }
+}
+
+std::unique_ptr<Module> compileModelFile(const std::string &path, std::ostream &errs,
+                                         const FrontendOptions &opts) {
+  std::string text;
+  if (!readFile(path, text, errs))
+    return nullptr;
+  return compileModelSource(path, text, errs, opts);
+}
+
+bool dumpAst(const std::string &path, std::ostream &out, std::ostream &errs) {
+  std::string text;
+  if (!readFile(path, text, errs))
+    return false;
+  DiagEngine diags(errs);
+  try {
+    Program p;
+    if (!parseFile(path, text, diags, p))
+      return false;
+    printAst(p, out);
+    return true;
+  } catch (CompileError &) {
+    return false;
+  }
+}
+
+} // namespace dlc

@@ -1,0 +1,736 @@
+// Semantic checks and lowering of a parsed model to a dlc::Module (Lower.h).
+#include "frontend/Lower.h"
+#include "ir/Support.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+namespace dlc {
+
+namespace {
+
+// Deepest chain of DSL function calls; deeper means unbounded recursion.
+constexpr int kMaxCallDepth = 64;
+// Work budgets: a program of a few lines can still ask for exponentially
+// many calls (`fn f(x) { return g(x) + g(x) }`, nested); stop, don't hang.
+constexpr int kMaxCalls = 100000;
+constexpr size_t kMaxNodes = 1000000;
+// Largest tensor, in elements; keeps every size computation far from overflow.
+constexpr int64_t kMaxElements = int64_t(1) << 40;
+
+std::string numStr(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+const char *bindingKindName(int k) {
+  static const char *names[] = {"a model constant", "an input", "a param",
+                                "a name", "an argument", "an output"};
+  return names[k];
+}
+
+} // namespace
+
+std::string Value::describe() const {
+  switch (kind) {
+  case Error: return "an invalid value";
+  case Absent: return "nothing";
+  case Tensor: return "tensor " + node->type.str();
+  case Int: return "integer " + std::to_string(i);
+  case Float: return "number " + numStr(f);
+  case Fn: return "function '" + fn + "'";
+  case List: return "a list";
+  }
+  return "?";
+}
+
+Lowerer::Lowerer(DiagEngine &diags, std::shared_ptr<const std::string> preludeFile,
+                 const FrontendOptions &opts)
+    : diags_(diags), preludeFile_(std::move(preludeFile)), opts_(opts) {}
+
+// --- diagnostics -------------------------------------------------------------
+
+void Lowerer::error(const SourceLoc &loc, const std::string &message,
+                    std::vector<DiagNote> notes) {
+  SourceLoc primary = loc;
+  const Frame *f = cur_;
+  // The prelude is the compiler's code: point at the user's call that led
+  // into it, and show the prelude line as a note.
+  while (f && f->fn && isPrelude(primary)) {
+    notes.push_back({primary, "inside '" + f->fn->name + "' (instance " + f->prefix +
+                                  "), defined in the prelude"});
+    primary = f->callLoc;
+    f = f->parent;
+  }
+  // A recursive chain repeats one call site; say so once, with a count.
+  for (; f && f->fn; f = f->parent) {
+    int repeats = 1;
+    while (f->parent && f->parent->fn == f->fn && f->parent->callLoc.str() == f->callLoc.str()) {
+      f = f->parent;
+      ++repeats;
+    }
+    notes.push_back({f->callLoc, "in call to '" + f->fn->name + "' here" +
+                                     (repeats > 1 ? " (" + std::to_string(repeats) + " times)"
+                                                  : std::string())});
+  }
+  // One mistake in a layer can fail several of its statements the same way
+  // (both params of a dense with a bad `units`): report it once.
+  if (!reported_.insert(primary.str() + "\n" + message).second)
+    return;
+  diags_.error(primary, message, notes);
+}
+
+void Lowerer::reportUnknown(const std::string &name, const SourceLoc &loc,
+                            bool asCall) {
+  if (asCall && isInitializerName(name))
+    return error(loc, "'" + name + "' is an initializer; it can only follow '=' in a param declaration");
+  if (isOptimizerName(name))
+    return error(loc, "'" + name + "' is an optimizer; it can only appear in a train statement");
+  std::vector<std::string> cands = builtinNames();
+  for (auto &[n, f] : fns_)
+    cands.push_back(n);
+  if (!asCall)
+    for (auto &[n, b] : cur_->env)
+      cands.push_back(n);
+  std::string msg = std::string(asCall ? "unknown function '" : "unknown name '") +
+                    name + "'";
+  std::string near = closestName(name, cands);
+  if (!near.empty())
+    msg += "; did you mean '" + near + "'?";
+  error(loc, msg);
+}
+
+// --- values ------------------------------------------------------------------
+
+std::string Lowerer::nodeName(const std::string &base) const {
+  return cur_->prefix.empty() ? base : cur_->prefix + "." + base;
+}
+
+Value Lowerer::emit(OpKind op, std::vector<Node *> operands, const SourceLoc &loc,
+                    Attrs attrs, const TensorType *type, const char *userName) {
+  builder_.setLoc(loc);
+  std::string err;
+  // Final names are given per entry function (extractFunction), so that
+  // each numbers its own temporaries; until then a node is only "$".
+  if (graph_.nodes.size() >= kMaxNodes) {
+    error(loc, "the model is too large (more than " + std::to_string(kMaxNodes) + " operations)");
+    throw CompileError("node budget exhausted");
+  }
+  Node *n = builder_.tryCreate(op, std::move(operands), std::move(attrs), "$", type, err);
+  if (n) {
+    names_[n] = nodeName(op == OpKind::Constant ? "c" : "t");
+    return Value::tensor(n);
+  }
+  std::string irName = std::string(opName(op)) + ":";
+  if (userName && err.compare(0, irName.size(), irName) == 0)
+    err = userName + (":" + err.substr(irName.size()));
+  error(loc, err);
+  return Value();
+}
+
+Node *Lowerer::asTensor(const Value &v, const SourceLoc &loc, const std::string &what) {
+  if (v.kind == Value::Tensor)
+    return v.node;
+  if (v.isNumber()) {
+    Attrs a;
+    a.set("value", v.num());
+    TensorType scalar = TensorType::f32({});
+    return emit(OpKind::Constant, {}, loc, a, &scalar).node;
+  }
+  if (v.ok())
+    error(loc, what + " must be a tensor, got " + v.describe());
+  return nullptr;
+}
+
+bool Lowerer::asInt(const Value &v, const SourceLoc &loc, const std::string &what,
+                    int64_t &out) {
+  if (v.kind == Value::Int) {
+    out = v.i;
+    return true;
+  }
+  if (v.kind == Value::Float && std::isfinite(v.f) && v.f == std::floor(v.f) &&
+      std::fabs(v.f) < 9e15) {
+    out = (int64_t)v.f;
+    return true;
+  }
+  if (v.ok())
+    error(loc, what + " must be a compile-time integer, got " + v.describe());
+  return false;
+}
+
+Value Lowerer::eval(const Expr &e) {
+  switch (e.kind) {
+  case Expr::Int:
+    return Value::integer(e.intValue);
+  case Expr::Float:
+    return Value::number(e.floatValue);
+  case Expr::Ident: {
+    auto it = cur_->env.find(e.name);
+    if (it != cur_->env.end())
+      return it->second.value;
+    if (findFn(e.name) || findBuiltin(e.name))
+      return Value::function(e.name);
+    reportUnknown(e.name, e.loc, false);
+    return Value();
+  }
+  case Expr::Neg: {
+    Value v = eval(*e.args[0]);
+    int64_t negated = 0;
+    if (v.kind == Value::Int && !__builtin_sub_overflow(int64_t(0), v.i, &negated))
+      return Value::integer(negated);
+    if (v.kind == Value::Int)
+      return Value::number(-(double)v.i);
+    if (v.kind == Value::Float)
+      return Value::number(-v.f);
+    if (v.kind == Value::Tensor)
+      return emit(OpKind::Neg, {v.node}, e.loc);
+    if (v.ok())
+      error(e.loc, "cannot negate " + v.describe());
+    return Value();
+  }
+  case Expr::Binary:
+    return evalBinary(e);
+  case Expr::List: {
+    Value l;
+    l.kind = Value::List;
+    for (auto &a : e.args) {
+      l.list.push_back(eval(*a));
+      if (!l.list.back().ok())
+        return Value();
+    }
+    return l;
+  }
+  case Expr::Call:
+    return evalCall(e);
+  }
+  internalError("eval: unknown expression kind");
+}
+
+Value Lowerer::evalBinary(const Expr &e) {
+  Value a = eval(*e.args[0]);
+  if (!a.ok())
+    return a;
+  Value b = eval(*e.args[1]);
+  if (!b.ok())
+    return b;
+  std::string opStr(1, e.op);
+  if (a.isNumber() && b.isNumber() && e.op != '@') {
+    // Compile-time arithmetic (dims, hyper-parameters). Integers stay
+    // integers while exact, so `batch / 2` can still be a dimension.
+    if (a.kind == Value::Int && b.kind == Value::Int) {
+      int64_t r = 0;
+      bool overflow = false;
+      switch (e.op) {
+      case '+': overflow = __builtin_add_overflow(a.i, b.i, &r); break;
+      case '-': overflow = __builtin_sub_overflow(a.i, b.i, &r); break;
+      case '*': overflow = __builtin_mul_overflow(a.i, b.i, &r); break;
+      case '/':
+        if (b.i == 0) {
+          error(e.loc, "division by zero");
+          return Value();
+        }
+        if (b.i != -1 && a.i % b.i == 0)
+          return Value::integer(a.i / b.i);
+        return Value::number((double)a.i / (double)b.i);
+      }
+      if (overflow) {
+        error(e.loc, "integer overflow in '" + opStr + "'");
+        return Value();
+      }
+      return Value::integer(r);
+    }
+    double x = a.num(), y = b.num();
+    switch (e.op) {
+    case '+': return Value::number(x + y);
+    case '-': return Value::number(x - y);
+    case '*': return Value::number(x * y);
+    default:
+      if (y == 0) {
+        error(e.loc, "division by zero");
+        return Value();
+      }
+      return Value::number(x / y);
+    }
+  }
+  bool tensors = (a.kind == Value::Tensor || a.isNumber()) &&
+                 (b.kind == Value::Tensor || b.isNumber());
+  if (!tensors) {
+    error(e.loc, "operator '" + opStr + "' cannot be applied to " + a.describe() +
+                     " and " + b.describe());
+    return Value();
+  }
+  if (e.op == '@' && (a.kind != Value::Tensor || b.kind != Value::Tensor)) {
+    error(e.loc, "operator '@' needs two tensors, got " + a.describe() + " and " +
+                     b.describe());
+    return Value();
+  }
+  Node *x = asTensor(a, e.args[0]->loc, "operand");
+  Node *y = asTensor(b, e.args[1]->loc, "operand");
+  if (!x || !y)
+    return Value();
+  OpKind op = e.op == '+'   ? OpKind::Add
+              : e.op == '-' ? OpKind::Sub
+              : e.op == '*' ? OpKind::Mul
+              : e.op == '/' ? OpKind::Div
+                            : OpKind::MatMul;
+  return emit(op, {x, y}, e.loc);
+}
+
+// --- calls -------------------------------------------------------------------
+
+const FnDecl *Lowerer::findFn(const std::string &name) const {
+  auto it = fns_.find(name);
+  return it == fns_.end() ? nullptr : it->second;
+}
+
+bool Lowerer::bindArgs(const Expr &call, const std::string &fname,
+                       const std::vector<std::string> &params, size_t required,
+                       const char *what, std::vector<const Expr *> &slots) {
+  slots.assign(params.size(), nullptr);
+  size_t positional = 0;
+  for (size_t k = 0; k < call.args.size(); ++k) {
+    const std::string &kw = call.argNames[k];
+    if (kw.empty()) {
+      if (positional >= params.size()) {
+        std::string range = required == params.size()
+                                 ? std::to_string(required)
+                                 : std::to_string(required) + " to " +
+                                       std::to_string(params.size());
+        error(call.args[k]->loc, fname + ": expected " + range +
+                                     (params.size() == 1 ? " argument" : " arguments") +
+                                     ", got " + std::to_string(call.args.size()));
+        return false;
+      }
+      slots[positional++] = call.args[k].get();
+      continue;
+    }
+    auto it = std::find(params.begin(), params.end(), kw);
+    if (it == params.end()) {
+      std::string msg = fname + ": unknown " + what + " '" + kw + "'";
+      std::string near = closestName(kw, params);
+      if (!near.empty())
+        msg += "; did you mean '" + near + "'?";
+      else if (!params.empty()) {
+        msg += " (expected ";
+        for (size_t p = 0; p < params.size(); ++p)
+          msg += (p ? ", " : "") + params[p];
+        msg += ")";
+      }
+      error(call.argNameLocs[k], msg);
+      return false;
+    }
+    size_t idx = it - params.begin();
+    if (slots[idx]) {
+      error(call.argNameLocs[k], fname + ": argument '" + kw + "' given twice");
+      return false;
+    }
+    slots[idx] = call.args[k].get();
+  }
+  for (size_t p = 0; p < required; ++p)
+    if (!slots[p]) {
+      error(call.loc, fname + ": missing argument '" + params[p] + "'");
+      return false;
+    }
+  return true;
+}
+
+Value Lowerer::evalCall(const Expr &e) {
+  // A local name holding a function (an `activation` argument) wins over a
+  // global function of the same name, as in Python.
+  std::string callee = e.name;
+  auto it = cur_->env.find(e.name);
+  if (it != cur_->env.end()) {
+    const Value &v = it->second.value;
+    if (!v.ok())
+      return Value();
+    if (v.kind != Value::Fn) {
+      error(e.loc, "'" + e.name + "' is " + v.describe() + ", not a function");
+      return Value();
+    }
+    callee = v.fn;
+  }
+  if (const FnDecl *f = findFn(callee))
+    return callUser(*f, e);
+  const Builtin *b = findBuiltin(callee);
+  if (!b) {
+    reportUnknown(callee, e.loc, true);
+    return Value();
+  }
+  std::vector<const Expr *> slots;
+  if (!bindArgs(e, callee, b->params, b->required, "keyword argument", slots))
+    return Value();
+  std::vector<Value> args;
+  for (const Expr *s : slots) {
+    args.push_back(s ? eval(*s) : Value::absent());
+    if (!args.back().ok())
+      return Value();
+  }
+  return b->apply(*this, e, args);
+}
+
+Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
+  std::vector<std::string> names;
+  size_t required = 0;
+  for (auto &p : f.params) {
+    names.push_back(p.name);
+    if (!p.dflt)
+      required = names.size();
+  }
+  std::vector<const Expr *> slots;
+  if (!bindArgs(call, f.name, names, required, "keyword argument", slots))
+    return Value();
+  std::vector<Value> args;
+  for (const Expr *s : slots) {
+    args.push_back(s ? eval(*s) : Value::absent());
+    if (!args.back().ok())
+      return Value();
+  }
+  if (callDepth_ >= kMaxCallDepth) {
+    error(call.loc, "calls nested more than " + std::to_string(kMaxCallDepth) +
+                        " deep; is '" + f.name + "' recursive?");
+    throw CompileError("call depth exhausted");
+  }
+  if (++calls_ > kMaxCalls) {
+    error(call.loc, "more than " + std::to_string(kMaxCalls) +
+                        " function calls; the model is too large to unroll");
+    throw CompileError("call budget exhausted");
+  }
+  Frame frame;
+  frame.parent = cur_;
+  frame.fn = &f;
+  frame.callLoc = call.loc;
+  // Keras naming: the n-th call of `dense` in a scope is instance dense_n.
+  int n = ++cur_->instances[f.name];
+  frame.prefix = nodeName(f.name + "_" + std::to_string(n));
+  cur_ = &frame;
+  ++callDepth_;
+  for (size_t k = 0; k < f.params.size(); ++k) {
+    // Defaults are evaluated in the callee, so they may use earlier arguments.
+    Value v = slots[k] ? args[k] : eval(*f.params[k].dflt);
+    frame.env[f.params[k].name] = Binding{v, Binding::Arg, f.params[k].loc};
+  }
+  for (const Stmt &s : f.body) {
+    if (frame.returned) {
+      error(s.loc, "statement after 'return' in function '" + f.name + "'");
+      break;
+    }
+    lowerStmt(s);
+  }
+  if (!frame.returned)
+    error(f.loc, "function '" + f.name + "' ends without 'return'");
+  --callDepth_;
+  cur_ = frame.parent;
+  return frame.result;
+}
+
+// --- statements --------------------------------------------------------------
+
+void Lowerer::bind(const std::string &name, Binding::Kind kind, const Value &v,
+                   const SourceLoc &loc) {
+  auto it = cur_->env.find(name);
+  if (it != cur_->env.end()) {
+    Binding::Kind old = it->second.kind;
+    bool rebindable = kind == Binding::Let &&
+                      (old == Binding::Let || old == Binding::Arg);
+    if (!rebindable) {
+      std::string msg = "redefinition of '" + name + "'";
+      if (kind == Binding::Let)
+        msg = "cannot rebind '" + name + "': it is " + bindingKindName(old) +
+              "; only names bound with '=' can be rebound";
+      error(loc, msg, {{it->second.loc, "previous definition of '" + name + "' is here"}});
+      return;
+    }
+  }
+  cur_->env[name] = Binding{v, kind, loc};
+}
+
+bool Lowerer::evalType(const TypeExpr &t, TensorType &out) {
+  auto dt = parseDType(t.dtype);
+  bool ok = true;
+  if (!dt) {
+    error(t.loc, "unknown element type '" + t.dtype + "' (expected f32 or i32)");
+    ok = false;
+  }
+  Dims dims;
+  double elements = 1;
+  for (auto &d : t.dims) {
+    int64_t v = 0;
+    if (!asInt(eval(*d), d->loc, "a dimension", v)) {
+      ok = false;
+      continue;
+    }
+    if (v <= 0) {
+      error(d->loc, "dimension must be positive, got " + std::to_string(v));
+      ok = false;
+    }
+    dims.push_back(v);
+    elements *= (double)v;
+  }
+  if (ok && elements > (double)kMaxElements) {
+    error(t.loc, "tensor type " + t.dtype + dimsStr(dims) + " is too large (more than 2^40 elements)");
+    ok = false;
+  }
+  if (ok)
+    out = TensorType(*dt, dims);
+  return ok;
+}
+
+void Lowerer::lowerStmt(const Stmt &s) {
+  switch (s.kind) {
+  case Stmt::Input: {
+    TensorType t;
+    Value v;
+    if (evalType(s.type, t)) {
+      builder_.setLoc(s.loc);
+      module_->inputs.push_back(InputDecl{s.name, t, s.loc});
+      v = Value::tensor(builder_.input(s.name, t));
+    }
+    return bind(s.name, Binding::Input, v, s.nameLoc);
+  }
+  case Stmt::Param: {
+    TensorType t;
+    Init init;
+    Value v;
+    if (evalType(s.type, t)) {
+      if (t.dtype != DType::F32)
+        error(s.type.loc, "param '" + s.name + "' must be f32, got " + t.str());
+      else if (evalInit(*s.value, t, init)) {
+        std::string varName = nodeName(s.name);
+        builder_.setLoc(s.loc);
+        module_->vars.push_back(VarDecl{varName, t, init, true, s.loc});
+        v = Value::tensor(builder_.var(varName, t));
+      }
+    }
+    return bind(s.name, Binding::Param, v, s.nameLoc);
+  }
+  case Stmt::Let:
+  case Stmt::Output: {
+    size_t mark = graph_.nodes.size();
+    Value v = eval(*s.value);
+    if (s.kind == Stmt::Output && v.ok() && v.kind != Value::Tensor) {
+      error(s.value->loc, "output '" + s.name + "' must be a tensor, got " + v.describe());
+      v = Value();
+    }
+    // A node made by this statement takes the name it is bound to, so the IR
+    // reads like the source (%h, %logits); earlier nodes keep theirs.
+    if (v.kind == Value::Tensor)
+      for (size_t k = mark; k < graph_.nodes.size(); ++k)
+        if (graph_.nodes[k].get() == v.node)
+          names_[v.node] = nodeName(s.name);
+    if (s.kind == Stmt::Output) {
+      if (!cur_->env.count(s.name) && v.ok())
+        outputs_.push_back({s.name, v.node});
+      return bind(s.name, Binding::Output, v, s.nameLoc);
+    }
+    return bind(s.name, Binding::Let, v, s.nameLoc);
+  }
+  case Stmt::Return:
+    cur_->result = eval(*s.value);
+    cur_->returned = true;
+    return;
+  case Stmt::Train:
+    return lowerTrain(s);
+  }
+}
+
+void Lowerer::lowerTrain(const Stmt &s) {
+  for (auto &t : trains_)
+    if (t.name == s.name) {
+      error(s.nameLoc, "duplicate train entry '" + s.name + "'",
+            {{t.loc, "previous train entry '" + s.name + "' is here"}});
+      return;
+    }
+  if (s.name == "predict") {
+    error(s.nameLoc, "a train entry cannot be named 'predict' (the inference entry's name)");
+    return;
+  }
+  std::vector<const Expr *> slots;
+  if (!bindArgs(*s.value, "train " + s.name, {"loss", "optimizer"}, 2, "argument", slots))
+    return;
+  Value loss = eval(*slots[0]);
+  bool ok = loss.ok();
+  if (ok && (loss.kind != Value::Tensor || loss.node->type.dtype != DType::F32 ||
+             !loss.node->type.isScalar())) {
+    error(slots[0]->loc, "train loss must be a scalar f32 tensor, got " + loss.describe() +
+                             (loss.kind == Value::Tensor && !loss.node->type.isScalar()
+                                  ? " (reduce it with mean(...))"
+                                  : ""));
+    ok = false;
+  }
+  TrainEntry entry{s.name, s.nameLoc, {}};
+  // The optimizer: a call (or a bare name) of a known optimizer whose
+  // hyper-parameters are compile-time numbers.
+  const Expr &opt = *slots[1];
+  static const std::map<std::string, std::vector<std::string>> optimizers = {
+      {"sgd", {"lr"}}, {"adam", {"lr", "beta1", "beta2", "eps"}}};
+  auto oit = optimizers.find(opt.name);
+  if ((opt.kind != Expr::Call && opt.kind != Expr::Ident) || oit == optimizers.end()) {
+    std::string msg = opt.kind == Expr::Call || opt.kind == Expr::Ident
+                          ? "unknown optimizer '" + opt.name + "'"
+                          : std::string("expected an optimizer");
+    error(opt.loc, msg + " (expected sgd(lr) or adam(lr, beta1, beta2, eps))");
+    return;
+  }
+  entry.spec.optimizer = oit->first;
+  if (opt.kind == Expr::Call) {
+    std::vector<const Expr *> hs;
+    if (!bindArgs(opt, opt.name, oit->second, 0, "hyper-parameter", hs))
+      return;
+    for (size_t k = 0; k < hs.size(); ++k) {
+      if (!hs[k])
+        continue;
+      Value h = eval(*hs[k]);
+      if (!h.ok())
+        return;
+      if (!h.isNumber() || !std::isfinite(h.num())) {
+        error(hs[k]->loc, opt.name + ": hyper-parameter '" + oit->second[k] +
+                              "' must be a number, got " + h.describe());
+        return;
+      }
+      if (h.num() < 0 || (k == 0 && h.num() == 0)) {
+        error(hs[k]->loc, opt.name + ": hyper-parameter '" + oit->second[k] +
+                              "' must be positive, got " + numStr(h.num()));
+        return;
+      }
+      entry.spec.hyper.push_back({oit->second[k], h.num()});
+    }
+  }
+  if (!ok)
+    return;
+  // The params to train: every trainable variable the loss reads, in
+  // declaration order.
+  std::set<std::string> used;
+  std::vector<Node *> work{loss.node};
+  std::set<Node *> seen;
+  while (!work.empty()) {
+    Node *n = work.back();
+    work.pop_back();
+    if (!seen.insert(n).second)
+      continue;
+    if (n->op == OpKind::Var)
+      used.insert(n->attrs.getString("name"));
+    for (Node *o : n->operands)
+      work.push_back(o);
+  }
+  for (auto &v : module_->vars)
+    if (v.trainable && used.count(v.name))
+      entry.spec.params.push_back(v.name);
+  if (entry.spec.params.empty()) {
+    error(slots[0]->loc, "train '" + s.name +
+                             "': the loss does not depend on any param, so there is nothing to train");
+    return;
+  }
+  entry.spec.loss = loss.node;
+  trains_.push_back(std::move(entry));
+}
+
+void Lowerer::lowerModel(const ModelDecl &m) {
+  Frame frame;
+  cur_ = &frame;
+  module_->name = m.name;
+  for (auto &[name, value] : opts_.constants) {
+    std::vector<std::string> names;
+    for (auto &c : m.constants)
+      names.push_back(c.name);
+    if (std::find(names.begin(), names.end(), name) != names.end())
+      continue;
+    std::string near = closestName(name, names);
+    error(m.loc, "model '" + m.name + "' has no header constant '" + name + "' to override" +
+                     (near.empty() ? "" : "; did you mean '" + near + "'?"));
+  }
+  for (auto &c : m.constants) {
+    Value v;
+    auto ov = opts_.constants.find(c.name);
+    int64_t x = 0;
+    if (ov != opts_.constants.end())
+      v = Value::integer(ov->second);
+    else if (!c.dflt)
+      error(c.loc, "constant '" + c.name + "' has no value; give it one in the header (" +
+                       c.name + " = 32) or with -D" + c.name + "=32");
+    else if (asInt(eval(*c.dflt), c.dflt->loc, "constant '" + c.name + "'", x))
+      v = Value::integer(x);
+    bind(c.name, Binding::Const, v, c.loc);
+  }
+  for (const Stmt &s : m.body)
+    lowerStmt(s);
+  if (outputs_.empty() && trains_.empty() && !diags_.hasErrors())
+    error(m.loc, "model '" + m.name + "' has no 'output' and no 'train' entry; there is nothing to compile");
+  cur_ = nullptr;
+}
+
+// --- entry points ------------------------------------------------------------
+
+void Lowerer::extractFunction(Function &dst, std::vector<Node *> roots,
+                              std::map<const Node *, Node *> &map) {
+  std::set<const Node *> live;
+  while (!roots.empty()) {
+    Node *n = roots.back();
+    roots.pop_back();
+    if (!live.insert(n).second)
+      continue;
+    for (Node *o : n->operands)
+      roots.push_back(o);
+  }
+  // graph_ is in topological order, so copying in its order keeps dst's.
+  for (auto &n : graph_.nodes) {
+    if (!live.count(n.get()))
+      continue;
+    auto c = std::make_unique<Node>(*n);
+    auto name = names_.find(n.get());
+    if (name != names_.end())
+      c->name = name->second;
+    for (Node *&o : c->operands)
+      o = map.at(o);
+    map[n.get()] = dst.append(std::move(c));
+  }
+}
+
+std::unique_ptr<Module> Lowerer::run(const Program &user, const Program &prelude) {
+  module_ = std::make_unique<Module>();
+  for (auto &f : prelude.fns)
+    fns_[f->name] = f.get();
+  std::map<std::string, const FnDecl *> userFns;
+  for (auto &f : user.fns) {
+    if (findBuiltin(f->name) || isInitializerName(f->name) || isOptimizerName(f->name)) {
+      diags_.error(f->loc, "cannot define function '" + f->name + "': it is a built-in name");
+      continue;
+    }
+    auto prev = userFns.find(f->name);
+    if (prev != userFns.end()) {
+      diags_.error(f->loc, "redefinition of function '" + f->name + "'",
+                   {{prev->second->loc, "previous definition is here"}});
+      continue;
+    }
+    userFns[f->name] = f.get(); // a user's function shadows the prelude's
+    fns_[f->name] = f.get();
+  }
+  DLC_ASSERT(user.model, "Lowerer::run needs a model");
+  lowerModel(*user.model);
+  if (diags_.hasErrors())
+    return nullptr;
+
+  if (!outputs_.empty()) {
+    Function &f = module_->addFunction("predict");
+    std::map<const Node *, Node *> map;
+    std::vector<Node *> roots;
+    for (auto &o : outputs_)
+      roots.push_back(o.second);
+    extractFunction(f, roots, map);
+    for (auto &o : outputs_)
+      f.outputs.push_back({o.first, map.at(o.second)});
+  }
+  for (auto &t : trains_) {
+    Function &f = module_->addFunction(t.name);
+    std::map<const Node *, Node *> map;
+    extractFunction(f, {t.spec.loss}, map);
+    f.train = t.spec;
+    f.train->loss = map.at(t.spec.loss);
+    // A train step returns its loss (mnist_mlp_step(..., float *loss)).
+    f.outputs.push_back({"loss", f.train->loss});
+  }
+  return std::move(module_);
+}
+
+} // namespace dlc

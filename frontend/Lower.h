@@ -1,0 +1,153 @@
+// Semantic analysis and lowering in one walk: the model body is evaluated
+// statement by statement, with compile-time values (integers, numbers,
+// functions, lists) computed on the spot and tensor expressions appended to
+// one graph whose shapes come from dlc::Builder (so shape rules live only in
+// ir/OpRules.cpp). Calls to DSL functions are inlined, each call an instance
+// ("dense_1") that names its params and nodes. At the end every entry point
+// takes the part of the graph it depends on.
+#pragma once
+
+#include "frontend/AST.h"
+#include "frontend/Diagnostics.h"
+#include "frontend/Frontend.h"
+#include "ir/Builder.h"
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace dlc {
+
+// What an expression evaluates to. Error means "already reported": anything
+// computed from an Error is an Error too, silently, so one mistake gives one
+// message.
+struct Value {
+  enum Kind { Error, Absent, Tensor, Int, Float, Fn, List };
+  Kind kind = Error;
+  Node *node = nullptr;     // Tensor
+  int64_t i = 0;            // Int
+  double f = 0;             // Float
+  std::string fn;           // Fn: the function's name
+  std::vector<Value> list;  // List
+
+  static Value tensor(Node *n) { Value v; v.kind = Tensor; v.node = n; return v; }
+  static Value integer(int64_t x) { Value v; v.kind = Int; v.i = x; return v; }
+  static Value number(double x) { Value v; v.kind = Float; v.f = x; return v; }
+  static Value function(std::string name) { Value v; v.kind = Fn; v.fn = std::move(name); return v; }
+  static Value absent() { Value v; v.kind = Absent; return v; }
+
+  bool ok() const { return kind != Error; }
+  bool isNumber() const { return kind == Int || kind == Float; }
+  double num() const { return kind == Int ? (double)i : f; }
+  std::string describe() const; // "tensor f32[128, 784]", "integer 3", "function 'relu'"
+};
+
+class Lowerer;
+// A primitive function implemented in C++ (Builtins.cpp). `args` holds one
+// Value per declared parameter, Absent where an optional one was omitted.
+struct Builtin {
+  std::string name;
+  std::vector<std::string> params;
+  size_t required;
+  Value (*apply)(Lowerer &, const Expr &call, std::vector<Value> &args);
+};
+const Builtin *findBuiltin(const std::string &name);
+std::vector<std::string> builtinNames();
+
+// Names that are only meaningful in one place (initializers after a param's
+// '=', optimizers in a train statement); used for targeted messages.
+bool isInitializerName(const std::string &name);
+bool isOptimizerName(const std::string &name);
+
+class Lowerer {
+public:
+  Lowerer(DiagEngine &diags, std::shared_ptr<const std::string> preludeFile,
+          const FrontendOptions &opts);
+
+  // Lowers `model` using the functions of the user's file and the prelude
+  // (user functions shadow prelude ones). Returns null when errors were reported.
+  std::unique_ptr<Module> run(const Program &user, const Program &prelude);
+
+  // --- services for Builtins.cpp ---------------------------------------------
+  // Reports an error at `loc`; inside prelude code the error moves to the
+  // user's call site, with a note pointing into the prelude.
+  // `notes` (a previous definition) come before the call-chain notes.
+  void error(const SourceLoc &loc, const std::string &message,
+             std::vector<DiagNote> notes = {});
+  // Appends a checked node; on a shape error reports it at `loc` (renaming the
+  // IR op in the message to `userName` when given) and returns Error.
+  Value emit(OpKind op, std::vector<Node *> operands, const SourceLoc &loc,
+             Attrs attrs = {}, const TensorType *type = nullptr,
+             const char *userName = nullptr);
+  // A tensor operand: numbers become f32[] constants, other kinds an error.
+  Node *asTensor(const Value &v, const SourceLoc &loc, const std::string &what);
+  // A compile-time integer (an integral number is accepted).
+  bool asInt(const Value &v, const SourceLoc &loc, const std::string &what,
+             int64_t &out);
+  // Binds a call's arguments to `params` (the first `required` mandatory):
+  // one expression per parameter, null where omitted. Reports arity and
+  // keyword errors as "<fname>: ..." and returns false.
+  bool bindArgs(const Expr &call, const std::string &fname,
+                const std::vector<std::string> &params, size_t required,
+                const char *what, std::vector<const Expr *> &slots);
+  Value eval(const Expr &e);
+
+private:
+  struct Binding {
+    enum Kind { Const, Input, Param, Let, Arg, Output };
+    Value value;
+    Kind kind;
+    SourceLoc loc;
+  };
+  struct Frame {
+    Frame *parent = nullptr;
+    const FnDecl *fn = nullptr; // null: the model body
+    SourceLoc callLoc;
+    std::string prefix; // instance name, "" in the model body
+    std::map<std::string, Binding> env;
+    std::map<std::string, int> instances; // per callee, for "dense_2"
+    bool returned = false;
+    Value result;
+  };
+  struct TrainEntry {
+    std::string name;
+    SourceLoc loc;
+    TrainSpec spec;
+  };
+
+  void lowerModel(const ModelDecl &m);
+  void lowerStmt(const Stmt &s);
+  void bind(const std::string &name, Binding::Kind kind, const Value &v,
+            const SourceLoc &loc);
+  bool evalType(const TypeExpr &t, TensorType &out);
+  bool evalInit(const Expr &e, const TensorType &t, Init &out);
+  void lowerTrain(const Stmt &s);
+  Value evalBinary(const Expr &e);
+  Value evalCall(const Expr &e);
+  Value callUser(const FnDecl &f, const Expr &call);
+  const FnDecl *findFn(const std::string &name) const;
+  std::string nodeName(const std::string &base) const;
+  bool isPrelude(const SourceLoc &l) const { return l.file == preludeFile_; }
+  void reportUnknown(const std::string &name, const SourceLoc &loc, bool asCall);
+  void extractFunction(Function &dst, std::vector<Node *> roots,
+                       std::map<const Node *, Node *> &map);
+
+  DiagEngine &diags_;
+  std::shared_ptr<const std::string> preludeFile_;
+  const FrontendOptions &opts_;
+  std::map<std::string, const FnDecl *> fns_;
+  std::unique_ptr<Module> module_;
+  Function graph_{"model"}; // every node of the model; entries copy from it
+  Builder builder_{graph_};
+  std::map<const Node *, std::string> names_; // node -> name it should print as
+  std::set<std::string> reported_;            // "loc\nmessage" already shown
+  Frame *cur_ = nullptr;
+  int callDepth_ = 0;
+  int calls_ = 0;
+  std::vector<std::pair<std::string, Node *>> outputs_;
+  std::vector<TrainEntry> trains_;
+};
+
+} // namespace dlc

@@ -1,0 +1,352 @@
+// The reference interpreter: every op of ir/Ops.def as plain loops over flat
+// row-major buffers. Values are stored as float; sums (reductions, matmul,
+// softmax) accumulate in double so the oracle is more accurate than the code
+// it checks, never less.
+#include "ir/Interpreter.h"
+#include "ir/Support.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <unordered_map>
+
+namespace dlc {
+
+Tensor Tensor::zeros(const TensorType &t) {
+  Tensor r;
+  r.type = t;
+  if (t.dtype == DType::F32)
+    r.f32.assign((size_t)t.numel(), 0.0f);
+  else
+    r.i32.assign((size_t)t.numel(), 0);
+  return r;
+}
+
+namespace {
+
+// Row-major strides of `dims`.
+std::vector<int64_t> stridesOf(const Dims &dims) {
+  std::vector<int64_t> s(dims.size(), 1);
+  for (int64_t i = (int64_t)dims.size() - 2; i >= 0; --i)
+    s[i] = s[i + 1] * dims[i + 1];
+  return s;
+}
+
+// For each element of a tensor of shape `out`, the flat index of the element
+// of a tensor of shape `in` that numpy broadcasting reads for it.
+std::vector<int64_t> broadcastIndex(const Dims &out, const Dims &in) {
+  DLC_ASSERT(in.size() <= out.size(), "broadcast to a lower rank");
+  size_t lead = out.size() - in.size();
+  std::vector<int64_t> inStrides = stridesOf(in);
+  int64_t total = TensorType::f32(out).numel();
+  std::vector<int64_t> index((size_t)total);
+  std::vector<int64_t> pos(out.size(), 0); // multi-index into `out`
+  for (int64_t flat = 0; flat < total; ++flat) {
+    int64_t off = 0;
+    for (size_t i = 0; i < in.size(); ++i)
+      if (in[i] != 1)
+        off += pos[lead + i] * inStrides[i];
+    index[(size_t)flat] = off;
+    for (int64_t i = (int64_t)out.size() - 1; i >= 0; --i) {
+      if (++pos[i] < out[i])
+        break;
+      pos[i] = 0;
+    }
+  }
+  return index;
+}
+
+// Views a tensor's last axis as rows: `rows` rows of `cols` elements.
+void rowsCols(const TensorType &t, int64_t &rows, int64_t &cols) {
+  cols = t.dims.back();
+  rows = cols == 0 ? 0 : t.numel() / cols;
+}
+
+void softmaxRow(const float *x, float *y, int64_t cols) {
+  double mx = -INFINITY;
+  for (int64_t j = 0; j < cols; ++j)
+    mx = std::max(mx, (double)x[j]);
+  double sum = 0;
+  for (int64_t j = 0; j < cols; ++j)
+    sum += std::exp((double)x[j] - mx);
+  for (int64_t j = 0; j < cols; ++j)
+    y[j] = (float)(std::exp((double)x[j] - mx) / sum);
+}
+
+int32_t checkedLabel(const Node &n, const Tensor &labels, int64_t row,
+                     int64_t classes) {
+  int32_t l = labels.i32[(size_t)row];
+  if (l < 0 || l >= classes)
+    internalError(std::string(opName(n.op)) + " %" + n.name + ": label " +
+                  std::to_string(l) + " of row " + std::to_string(row) +
+                  " is outside [0, " + std::to_string(classes) + ")");
+  return l;
+}
+
+float unaryOp(OpKind op, float x) {
+  switch (op) {
+  case OpKind::Neg: return -x;
+  case OpKind::Relu: return x > 0 ? x : 0.0f;
+  case OpKind::Exp: return std::exp(x);
+  case OpKind::Log: return std::log(x);
+  case OpKind::Sqrt: return std::sqrt(x);
+  default: internalError("unaryOp: not a unary op");
+  }
+}
+
+float binaryOp(OpKind op, float a, float b) {
+  switch (op) {
+  case OpKind::Add: return a + b;
+  case OpKind::Sub: return a - b;
+  case OpKind::Mul: return a * b;
+  case OpKind::Div: return a / b;
+  case OpKind::Pow: return std::pow(a, b);
+  case OpKind::ReluGrad: return b > 0 ? a : 0.0f; // (dy, x)
+  default: internalError("binaryOp: not a binary op");
+  }
+}
+
+Tensor evalNode(const Node &n, const std::vector<const Tensor *> &in) {
+  Tensor out = Tensor::zeros(n.type);
+  std::vector<float> &y = out.f32;
+  switch (n.op) {
+  case OpKind::Input:
+  case OpKind::Var:
+    internalError("evalNode: sources are read by interpret()");
+
+  case OpKind::Constant: {
+    double v = n.attrs.getFloat("value");
+    if (n.type.dtype == DType::F32)
+      std::fill(y.begin(), y.end(), (float)v);
+    else
+      std::fill(out.i32.begin(), out.i32.end(), (int32_t)v);
+    return out;
+  }
+
+  case OpKind::Neg:
+  case OpKind::Relu:
+  case OpKind::Exp:
+  case OpKind::Log:
+  case OpKind::Sqrt:
+    for (size_t i = 0; i < y.size(); ++i)
+      y[i] = unaryOp(n.op, in[0]->f32[i]);
+    return out;
+
+  case OpKind::Add:
+  case OpKind::Sub:
+  case OpKind::Mul:
+  case OpKind::Div:
+  case OpKind::Pow:
+  case OpKind::ReluGrad: {
+    auto ia = broadcastIndex(n.type.dims, in[0]->type.dims);
+    auto ib = broadcastIndex(n.type.dims, in[1]->type.dims);
+    for (size_t i = 0; i < y.size(); ++i)
+      y[i] = binaryOp(n.op, in[0]->f32[ia[i]], in[1]->f32[ib[i]]);
+    return out;
+  }
+
+  case OpKind::Reshape:
+    out.f32 = in[0]->f32;
+    out.i32 = in[0]->i32;
+    return out;
+
+  case OpKind::Broadcast: {
+    auto ix = broadcastIndex(n.type.dims, in[0]->type.dims);
+    for (size_t i = 0; i < ix.size(); ++i) {
+      if (n.type.dtype == DType::F32)
+        y[i] = in[0]->f32[ix[i]];
+      else
+        out.i32[i] = in[0]->i32[ix[i]];
+    }
+    return out;
+  }
+
+  case OpKind::ReduceSum:
+  case OpKind::ReduceMean: {
+    // Each input element adds into the output element that drops the
+    // reduced axes: keep-dims shape with reduced axes set to 1.
+    const Dims &xd = in[0]->type.dims;
+    Dims keep = xd;
+    int64_t count = 1;
+    for (int64_t a : n.attrs.getInts("axes")) {
+      keep[a] = 1;
+      count *= xd[a];
+    }
+    auto ix = broadcastIndex(xd, keep);
+    std::vector<double> acc(y.size(), 0.0);
+    for (size_t i = 0; i < ix.size(); ++i)
+      acc[ix[i]] += in[0]->f32[i];
+    double scale = n.op == OpKind::ReduceMean ? 1.0 / (double)count : 1.0;
+    for (size_t i = 0; i < y.size(); ++i)
+      y[i] = (float)(acc[i] * scale);
+    return out;
+  }
+
+  case OpKind::Softmax: {
+    int64_t rows, cols;
+    rowsCols(n.type, rows, cols);
+    for (int64_t r = 0; r < rows; ++r)
+      softmaxRow(&in[0]->f32[r * cols], &y[r * cols], cols);
+    return out;
+  }
+
+  case OpKind::SoftmaxGrad: { // y * (dy - sum(dy * y)) per row
+    int64_t rows, cols;
+    rowsCols(n.type, rows, cols);
+    const float *dy = in[0]->f32.data(), *sy = in[1]->f32.data();
+    for (int64_t r = 0; r < rows; ++r) {
+      double dot = 0;
+      for (int64_t j = 0; j < cols; ++j)
+        dot += (double)dy[r * cols + j] * sy[r * cols + j];
+      for (int64_t j = 0; j < cols; ++j)
+        y[r * cols + j] =
+            (float)(sy[r * cols + j] * ((double)dy[r * cols + j] - dot));
+    }
+    return out;
+  }
+
+  case OpKind::SparseXent:
+  case OpKind::SparseXentGrad: {
+    bool isGrad = n.op == OpKind::SparseXentGrad;
+    const Tensor &logits = *in[isGrad ? 1 : 0];
+    const Tensor &labels = *in[isGrad ? 2 : 1];
+    int64_t rows = logits.type.dims[0], cols = logits.type.dims[1];
+    std::vector<float> p((size_t)cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *x = &logits.f32[r * cols];
+      int32_t label = checkedLabel(n, labels, r, cols);
+      if (!isGrad) { // logsumexp(x) - x[label], stable
+        double mx = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < cols; ++j)
+          mx = std::max(mx, (double)x[j]);
+        for (int64_t j = 0; j < cols; ++j)
+          sum += std::exp((double)x[j] - mx);
+        y[r] = (float)(mx + std::log(sum) - x[label]);
+        continue;
+      }
+      softmaxRow(x, p.data(), cols); // dy[r] * (softmax(x) - onehot(label))
+      float dy = in[0]->f32[r];
+      for (int64_t j = 0; j < cols; ++j)
+        y[r * cols + j] = dy * (p[j] - (j == label ? 1.0f : 0.0f));
+    }
+    return out;
+  }
+
+  case OpKind::MatMul: {
+    bool ta = n.attrs.getInt("transpose_a", 0), tb = n.attrs.getInt("transpose_b", 0);
+    const Dims &ad = in[0]->type.dims, &bd = in[1]->type.dims;
+    int64_t m = n.type.dims[0], nn = n.type.dims[1], k = ta ? ad[0] : ad[1];
+    const float *a = in[0]->f32.data(), *b = in[1]->f32.data();
+    // Element (i, p) of op(a) and (p, j) of op(b), for either layout.
+    int64_t aRow = ta ? 1 : ad[1], aCol = ta ? ad[1] : 1;
+    int64_t bRow = tb ? 1 : bd[1], bCol = tb ? bd[1] : 1;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < nn; ++j) {
+        double acc = 0;
+        for (int64_t p = 0; p < k; ++p)
+          acc += (double)a[i * aRow + p * aCol] * b[p * bRow + j * bCol];
+        y[i * nn + j] = (float)acc;
+      }
+    return out;
+  }
+  }
+  internalError("interpret: unhandled op");
+}
+
+const Tensor &lookup(const TensorMap &map, const char *what, const Node &n) {
+  const std::string &name = n.attrs.getString("name");
+  auto it = map.find(name);
+  if (it == map.end())
+    internalError(std::string("interpret: missing ") + what + " '" + name + "'");
+  const Tensor &t = it->second;
+  size_t have = t.type.dtype == DType::F32 ? t.f32.size() : t.i32.size();
+  if (t.type != n.type || have != (size_t)n.type.numel())
+    internalError(std::string("interpret: ") + what + " '" + name + "' is " +
+                  t.type.str() + " with " + std::to_string(have) +
+                  " elements, expected " + n.type.str());
+  return t;
+}
+
+// splitmix64: a tiny generator with the same output on every platform (the
+// standard library's distributions are implementation-defined).
+struct TestRng {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return (double)(next() >> 11) * 0x1.0p-53; } // [0, 1)
+  double normal() { // Box-Muller
+    double u = 1.0 - uniform(), v = uniform();
+    return std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * v);
+  }
+};
+
+} // namespace
+
+InterpResult interpret(const Function &f, const TensorMap &inputs,
+                       const TensorMap &vars) {
+  std::unordered_map<const Node *, Tensor> value;
+  for (auto &np : f.nodes) {
+    const Node &n = *np;
+    if (n.op == OpKind::Input) {
+      value[&n] = lookup(inputs, "input", n);
+      continue;
+    }
+    if (n.op == OpKind::Var) {
+      value[&n] = lookup(vars, "variable", n);
+      continue;
+    }
+    std::vector<const Tensor *> in;
+    for (const Node *o : n.operands) {
+      auto it = value.find(o);
+      DLC_ASSERT(it != value.end(), "interpret: %" + n.name +
+                                        " uses %" + o->name + " before it is defined");
+      in.push_back(&it->second);
+    }
+    value[&n] = evalNode(n, in);
+  }
+
+  InterpResult r;
+  auto collect = [&](const std::vector<std::pair<std::string, Node *>> &from,
+                     TensorMap &to) {
+    for (auto &[name, node] : from) {
+      auto it = value.find(node);
+      DLC_ASSERT(it != value.end(), "interpret: '" + name + "' refers to a node outside " + f.name);
+      to[name] = it->second;
+    }
+  };
+  collect(f.outputs, r.outputs);
+  collect(f.updates, r.updates);
+  collect(f.grads, r.grads);
+  for (auto &np : f.nodes)
+    r.values[np->name] = std::move(value[np.get()]);
+  return r;
+}
+
+TensorMap initVarsForTest(const Module &m, uint64_t seed) {
+  TensorMap vars;
+  TestRng rng{seed};
+  for (const VarDecl &v : m.vars) {
+    Tensor t = Tensor::zeros(v.type);
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      double x = 0;
+      switch (v.init.kind) {
+      case Init::Zeros: x = 0; break;
+      case Init::Constant: x = v.init.a; break;
+      case Init::Normal: x = v.init.a + v.init.b * rng.normal(); break;
+      case Init::Uniform: x = v.init.a + (v.init.b - v.init.a) * rng.uniform(); break;
+      }
+      if (v.type.dtype == DType::F32)
+        t.f32[(size_t)i] = (float)x;
+      else
+        t.i32[(size_t)i] = (int32_t)x;
+    }
+    vars[v.name] = std::move(t);
+  }
+  return vars;
+}
+
+} // namespace dlc

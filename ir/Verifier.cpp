@@ -1,0 +1,227 @@
+// Structural and type checks of a Module (ir/Verifier.h). It reports every
+// problem it finds rather than stopping at the first: after a broken pass the
+// whole list is what points at the cause.
+#include "ir/Verifier.h"
+#include "ir/OpRules.h"
+#include "ir/Support.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <unordered_map>
+
+namespace dlc {
+
+namespace {
+
+// The text form's NAME (docs/IR.md): anything else would not parse back.
+bool validName(const std::string &s) {
+  if (s.empty() || !(std::isalpha((unsigned char)s[0]) || s[0] == '_'))
+    return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum((unsigned char)c) || c == '_' || c == '.';
+  });
+}
+
+// The kind each attribute must hold: shape rules read them by kind, and a
+// wrong kind there would be an exception instead of a message.
+std::string attrKindProblem(const std::string &key, const AttrValue &v) {
+  if (key == "name" && !std::holds_alternative<std::string>(v))
+    return "must be a string";
+  if (key == "value" && !std::holds_alternative<double>(v) &&
+      !std::holds_alternative<int64_t>(v))
+    return "must be a number";
+  if (key == "axes" && !std::holds_alternative<std::vector<int64_t>>(v))
+    return "must be a list of integers";
+  if ((key == "transpose_a" || key == "transpose_b") &&
+      !(std::holds_alternative<int64_t>(v) &&
+        (std::get<int64_t>(v) == 0 || std::get<int64_t>(v) == 1)))
+    return "must be 0 or 1";
+  return "";
+}
+
+class FunctionVerifier {
+public:
+  FunctionVerifier(const Module &m, const Function &f, std::vector<std::string> &out)
+      : m_(m), f_(f), out_(out) {}
+
+  void run() {
+    for (size_t i = 0; i < f_.nodes.size(); ++i)
+      index_[f_.nodes[i].get()] = i;
+    std::set<std::string> names;
+    for (size_t i = 0; i < f_.nodes.size(); ++i) {
+      const Node &n = *f_.nodes[i];
+      if (!validName(n.name))
+        report(n, "name is not a valid IR name");
+      else if (!names.insert(n.name).second)
+        report(n, "duplicate name");
+      checkNode(n, i);
+    }
+    // In the text form's order, so messages read top to bottom.
+    if (f_.train)
+      checkTrain(*f_.train);
+    checkRoots("grad", f_.grads, true);
+    checkRoots("update", f_.updates, true);
+    checkRoots("output", f_.outputs, false);
+  }
+
+private:
+  const Module &m_;
+  const Function &f_;
+  std::vector<std::string> &out_;
+  std::unordered_map<const Node *, size_t> index_;
+
+  void problem(const std::string &msg) { out_.push_back("func " + f_.name + ": " + msg); }
+  void report(const Node &n, const std::string &msg) {
+    problem("%" + n.name + " = " + opName(n.op) + ": " + msg);
+  }
+  bool inFunction(const Node *n) const { return n && index_.count(n); }
+
+  void checkNode(const Node &n, size_t i) {
+    const OpInfo &info = n.info();
+    bool operandsOk = true;
+    for (const Node *o : n.operands) {
+      if (!o) {
+        report(n, "null operand");
+        operandsOk = false;
+      } else if (!inFunction(o)) {
+        report(n, "operand %" + o->name + " belongs to another function");
+        operandsOk = false;
+      } else if (index_.at(o) >= i) {
+        report(n, "operand %" + o->name + " is not defined before its use");
+      }
+    }
+    bool attrsOk = true;
+    for (auto &[key, v] : n.attrs.items()) {
+      if (std::find(info.attrs.begin(), info.attrs.end(), key) == info.attrs.end()) {
+        report(n, "unexpected attribute '" + key + "'");
+        attrsOk = false;
+      } else if (std::string p = attrKindProblem(key, v); !p.empty()) {
+        report(n, "attribute '" + key + "' " + p);
+        attrsOk = false;
+      }
+    }
+    if (n.gradOf && !inFunction(n.gradOf))
+      report(n, "grad_of refers to a node outside the function");
+    if (operandsOk && attrsOk)
+      checkType(n);
+    checkSource(n);
+  }
+
+  void checkType(const Node &n) {
+    std::vector<TensorType> in;
+    for (const Node *o : n.operands)
+      in.push_back(o->type);
+    bool fromRequest = n.op == OpKind::Input || n.op == OpKind::Var ||
+                       n.op == OpKind::Constant || n.op == OpKind::Reshape ||
+                       n.op == OpKind::Broadcast;
+    std::string err;
+    auto t = inferType(n.op, in, n.attrs, fromRequest ? &n.type : nullptr, err);
+    if (!t)
+      report(n, err);
+    else if (*t != n.type)
+      report(n, "type is " + n.type.str() + " but the shape rule gives " + t->str());
+  }
+
+  void checkSource(const Node &n) {
+    if (n.op == OpKind::Constant && !n.attrs.has("value"))
+      report(n, "missing attribute 'value'");
+    if (n.op != OpKind::Input && n.op != OpKind::Var)
+      return;
+    auto it = n.attrs.items().find("name");
+    if (it == n.attrs.items().end() || !std::holds_alternative<std::string>(it->second)) {
+      report(n, "missing attribute 'name'");
+      return;
+    }
+    const std::string &name = std::get<std::string>(it->second);
+    const TensorType *declared = nullptr;
+    if (n.op == OpKind::Input) {
+      if (auto *d = m_.findInput(name))
+        declared = &d->type;
+    } else if (auto *d = m_.findVar(name)) {
+      declared = &d->type;
+    }
+    if (!declared)
+      report(n, std::string(n.op == OpKind::Input ? "input" : "variable") + " '" +
+                    name + "' is not declared");
+    else if (*declared != n.type)
+      report(n, "'" + name + "' is declared " + declared->str() + ", node has " +
+                    n.type.str());
+  }
+
+  void checkRoots(const std::string &kind,
+                  const std::vector<std::pair<std::string, Node *>> &list,
+                  bool namesVar) {
+    std::set<std::string> seen;
+    for (auto &[name, n] : list) {
+      std::string what = kind + " " + name;
+      if (!seen.insert(name).second)
+        problem("duplicate " + what);
+      if (!validName(name))
+        problem(what + ": name is not a valid IR name");
+      if (!n) {
+        problem(what + ": no value");
+        continue;
+      }
+      if (!inFunction(n))
+        problem(what + ": %" + n->name + " is not a node of this function");
+      if (!namesVar)
+        continue;
+      const VarDecl *v = m_.findVar(name);
+      if (!v)
+        problem(what + ": unknown variable");
+      else if (v->type != n->type)
+        problem(what + ": variable is " + v->type.str() + ", value %" + n->name +
+                " is " + n->type.str());
+    }
+  }
+
+  void checkTrain(const TrainSpec &t) {
+    if (!t.loss)
+      problem("train: no loss");
+    else if (!inFunction(t.loss))
+      problem("train: loss %" + t.loss->name + " is not a node of this function");
+    else if (t.loss->type != TensorType::f32({}))
+      problem("train: loss %" + t.loss->name + " is " + t.loss->type.str() +
+              ", expected f32[]");
+    if (!validName(t.optimizer))
+      problem("train: optimizer '" + t.optimizer + "' is not a valid name");
+    for (auto &p : t.params)
+      if (!m_.findVar(p))
+        problem("train: unknown variable '" + p + "'");
+  }
+};
+
+} // namespace
+
+std::vector<std::string> verifyModule(const Module &m) {
+  std::vector<std::string> out;
+  if (!validName(m.name))
+    out.push_back("model name '" + m.name + "' is not a valid IR name");
+  std::set<std::string> decls;
+  for (auto &in : m.inputs)
+    if (!validName(in.name) || !decls.insert(in.name).second)
+      out.push_back("input '" + in.name + "': invalid or duplicate name");
+  for (auto &v : m.vars)
+    if (!validName(v.name) || !decls.insert(v.name).second)
+      out.push_back("variable '" + v.name + "': invalid or duplicate name");
+  std::set<std::string> funcs;
+  for (auto &f : m.functions) {
+    if (!validName(f->name) || !funcs.insert(f->name).second)
+      out.push_back("func '" + f->name + "': invalid or duplicate name");
+    FunctionVerifier(m, *f, out).run();
+  }
+  return out;
+}
+
+void verifyOrThrow(const Module &m, const std::string &afterPass) {
+  std::vector<std::string> problems = verifyModule(m);
+  if (problems.empty())
+    return;
+  std::string msg = "IR verification failed after '" + afterPass + "':";
+  for (auto &p : problems)
+    msg += "\n  " + p;
+  internalError(msg);
+}
+
+} // namespace dlc

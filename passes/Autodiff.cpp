@@ -1,0 +1,185 @@
+// Reverse-mode autodiff as a graph-to-graph transformation: each train
+// function gets the adjoint graph of its loss appended, built from the
+// gradient rules in ir/OpRules.cpp, and its Function::grads recorded.
+#include "passes/Autodiff.h"
+#include "ir/Builder.h"
+#include "ir/OpRules.h"
+#include "ir/Support.h"
+
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace dlc {
+
+namespace {
+
+bool isParamVar(const Node *n, const std::set<std::string> &params) {
+  return n->op == OpKind::Var && params.count(n->attrs.getString("name"));
+}
+
+// Nodes on a path from a param's var node to the loss: only these need an
+// adjoint (everything else either has none or is not needed for the grads).
+std::unordered_set<const Node *> activeNodes(const std::vector<Node *> &fwd,
+                                             const Node *loss,
+                                             const std::set<std::string> &params) {
+  std::unordered_set<const Node *> fromParam, toLoss{loss}, active;
+  for (Node *n : fwd) {
+    bool reached = isParamVar(n, params);
+    for (Node *op : n->operands)
+      reached = reached || fromParam.count(op);
+    if (reached)
+      fromParam.insert(n);
+  }
+  for (auto it = fwd.rbegin(); it != fwd.rend(); ++it)
+    if (toLoss.count(*it)) {
+      for (Node *op : (*it)->operands)
+        toLoss.insert(op);
+      if (fromParam.count(*it))
+        active.insert(*it);
+    }
+  return active;
+}
+
+// Gradient rules return every operand's adjoint; those of inactive operands
+// (the input of a matmul, say) are never used. Drop them so the dump shows
+// only the adjoint graph that matters.
+void removeDeadNewNodes(Function &f, size_t firstNew) {
+  std::unordered_set<const Node *> live;
+  std::vector<Node *> work = f.roots();
+  while (!work.empty()) {
+    Node *n = work.back();
+    work.pop_back();
+    if (live.insert(n).second)
+      work.insert(work.end(), n->operands.begin(), n->operands.end());
+  }
+  std::vector<std::unique_ptr<Node>> kept;
+  for (size_t i = 0; i < f.nodes.size(); ++i)
+    if (i < firstNew || live.count(f.nodes[i].get()))
+      kept.push_back(std::move(f.nodes[i]));
+  f.nodes = std::move(kept);
+}
+
+// Names nodes made by autodiff once they all exist, so the readable names go
+// to the right nodes: a param's grad is "d.<param>", the adjoint of %h is
+// "d.h", and a step inside the rule of %h is "d.h.<op>" (e.g. "d.h.mul").
+void nameAdjoints(Function &f, size_t firstNew, const std::vector<Node *> &fwd,
+                  const std::unordered_map<const Node *, Node *> &adjoint) {
+  std::unordered_set<const Node *> fresh, named;
+  for (size_t i = firstNew; i < f.nodes.size(); ++i)
+    fresh.insert(f.nodes[i].get());
+  auto claim = [&](Node *n, const std::string &base) {
+    if (fresh.count(n) && named.insert(n).second)
+      n->name = f.uniqueName(base);
+  };
+  for (auto &[param, g] : f.grads)
+    claim(g, "d." + param);
+  for (auto it = fwd.rbegin(); it != fwd.rend(); ++it) {
+    auto a = adjoint.find(*it);
+    if (a != adjoint.end())
+      claim(a->second, "d." + (*it)->name);
+  }
+  for (size_t i = firstNew; i < f.nodes.size(); ++i) {
+    Node *n = f.nodes[i].get();
+    if (named.count(n))
+      continue;
+    DLC_ASSERT(n->gradOf, "autodiff: node %" + n->name + " has no grad_of note");
+    claim(n, "d." + n->gradOf->name + "." + opName(n->op));
+  }
+}
+
+void differentiate(Module &m, Function &f) {
+  const TrainSpec &spec = *f.train;
+  Node *loss = spec.loss;
+  DLC_ASSERT(loss, "autodiff: train function " + f.name + " has no loss");
+  DLC_ASSERT(loss->type == TensorType::f32({}),
+             "autodiff: loss of " + f.name + " is " + loss->type.str() +
+                 ", expected f32[]");
+  std::set<std::string> params(spec.params.begin(), spec.params.end());
+  for (const std::string &p : spec.params) {
+    const VarDecl *v = m.findVar(p);
+    DLC_ASSERT(v && v->type.dtype == DType::F32,
+               "autodiff: param '" + p + "' of " + f.name + " is not a f32 variable");
+  }
+
+  size_t firstNew = f.nodes.size();
+  std::vector<Node *> fwd;
+  for (auto &n : f.nodes)
+    fwd.push_back(n.get());
+  std::unordered_set<const Node *> active = activeNodes(fwd, loss, params);
+
+  Builder b(f);
+  std::unordered_map<const Node *, Node *> adjoint;
+  if (active.count(loss)) {
+    b.setLoc(loss->loc);
+    b.setGradOf(loss);
+    adjoint[loss] = b.constant(1.0, loss->type); // d loss / d loss
+  }
+  // `fwd` is topological, so walking it backwards finishes every adjoint
+  // (all users have contributed) before it is propagated further.
+  for (auto it = fwd.rbegin(); it != fwd.rend(); ++it) {
+    Node *n = *it;
+    auto dy = adjoint.find(n);
+    if (!active.count(n) || dy == adjoint.end() || n->operands.empty())
+      continue;
+    b.setLoc(n->loc);
+    b.setGradOf(n);
+    std::vector<Node *> d = gradient(b, n, dy->second);
+    DLC_ASSERT(d.size() == n->operands.size(),
+               std::string("gradient rule of ") + opName(n->op) +
+                   " returned the wrong number of adjoints");
+    for (size_t i = 0; i < d.size(); ++i) {
+      Node *op = n->operands[i];
+      if (!d[i] || !active.count(op))
+        continue;
+      DLC_ASSERT(d[i]->type == op->type,
+                 std::string("gradient rule of ") + opName(n->op) +
+                     " gave an adjoint of type " + d[i]->type.str() + " for " +
+                     op->type.str());
+      auto [slot, first] = adjoint.try_emplace(op, d[i]);
+      if (!first) // a value with several users: their adjoints add up
+        slot->second = b.add(slot->second, d[i]);
+    }
+  }
+
+  // A variable read by several var nodes gets the sum of their adjoints; one
+  // that no path joins to the loss gets an explicit zero gradient, so every
+  // param has a grad and the optimizer treats all alike.
+  for (const std::string &p : spec.params) {
+    const VarDecl &decl = *m.findVar(p);
+    b.setLoc(decl.loc);
+    Node *g = nullptr;
+    for (Node *n : fwd) {
+      auto a = adjoint.find(n);
+      if (!isParamVar(n, {p}) || a == adjoint.end())
+        continue;
+      b.setGradOf(n);
+      g = g ? b.add(g, a->second) : a->second;
+    }
+    if (!g) {
+      b.setGradOf(nullptr);
+      g = b.constant(0.0, decl.type);
+    }
+    f.grads.push_back({p, g});
+  }
+
+  removeDeadNewNodes(f, firstNew);
+  nameAdjoints(f, firstNew, fwd, adjoint);
+}
+
+} // namespace
+
+bool runAutodiff(Module &m) {
+  bool changed = false;
+  for (auto &f : m.functions) {
+    // Already differentiated (e.g. parsed from a --emit=grad dump): leave it.
+    if (!f->isTrain() || !f->grads.empty() || !f->updates.empty() ||
+        f->train->params.empty())
+      continue;
+    differentiate(m, *f);
+    changed = true;
+  }
+  return changed;
+}
+
+} // namespace dlc

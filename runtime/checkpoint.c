@@ -1,0 +1,446 @@
+/* checkpoint.c — saving and loading every variable of a context: an atomic
+ * write (temp file, fsync, rename) and a load that validates before it copies.
+ *
+ * Format version 1, all integers little-endian:
+ *   "DLCCKPT\0"            8 bytes magic
+ *   u32 format version     1
+ *   u64 model signature    dlc_model_desc.signature
+ *   str model name         (str = u32 byte length + bytes, no terminator)
+ *   u32 variable count
+ *   per variable: str name, u32 dtype, u32 rank, rank x i64 dims,
+ *                 u64 byte count, the data (little-endian elements)
+ *   u32 CRC-32 (IEEE 802.3, as zlib's crc32) of every byte before it */
+#define _XOPEN_SOURCE 700 /* fsync, fileno, getpid, XSI strerror_r */
+
+#include "runtime_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CKPT_VERSION 1u
+#define CKPT_MAX_RANK 32u /* beyond this a header is corrupt, not a tensor */
+static const char ckpt_magic[8] = {'D', 'L', 'C', 'C', 'K', 'P', 'T', '\0'};
+
+/* ---- CRC-32 (reflected polynomial 0xEDB88320). The table is built per call:
+ * 2 KB of arithmetic is nothing next to file I/O, and it avoids a lazily
+ * initialised global shared between threads. */
+typedef struct crc32_state {
+  uint32_t table[256];
+  uint32_t value;
+} crc32_state;
+
+static void crc32_init(crc32_state *c) {
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t r = i;
+    for (int bit = 0; bit < 8; ++bit)
+      r = (r & 1u) ? (r >> 1) ^ 0xEDB88320u : r >> 1;
+    c->table[i] = r;
+  }
+  c->value = 0xFFFFFFFFu;
+}
+
+static void crc32_update(crc32_state *c, const void *data, size_t n) {
+  const uint8_t *p = data;
+  uint32_t v = c->value;
+  for (size_t i = 0; i < n; ++i)
+    v = c->table[(v ^ p[i]) & 0xFFu] ^ (v >> 8);
+  c->value = v;
+}
+
+static uint32_t crc32_final(const crc32_state *c) { return c->value ^ 0xFFFFFFFFu; }
+
+static int host_is_little_endian(void) {
+  const uint16_t one = 1;
+  return *(const uint8_t *)&one == 1;
+}
+
+static void error_text(int errnum, char *buf, size_t size) {
+  if (strerror_r(errnum, buf, size) != 0)
+    snprintf(buf, size, "error %d", errnum);
+}
+
+/* ---- Writing: buffered stdio with a running CRC; the first failure sticks. */
+typedef struct ckpt_writer {
+  FILE *file;
+  crc32_state crc;
+  int failed;
+} ckpt_writer;
+
+static void put_bytes(ckpt_writer *w, const void *data, size_t n) {
+  if (w->failed || n == 0)
+    return;
+  crc32_update(&w->crc, data, n);
+  if (fwrite(data, 1, n, w->file) != n)
+    w->failed = 1;
+}
+
+static void put_u32(ckpt_writer *w, uint32_t v) {
+  uint8_t b[4];
+  for (int i = 0; i < 4; ++i)
+    b[i] = (uint8_t)(v >> (8 * i));
+  put_bytes(w, b, sizeof b);
+}
+
+static void put_u64(ckpt_writer *w, uint64_t v) {
+  uint8_t b[8];
+  for (int i = 0; i < 8; ++i)
+    b[i] = (uint8_t)(v >> (8 * i));
+  put_bytes(w, b, sizeof b);
+}
+
+static void put_str(ckpt_writer *w, const char *s) {
+  const size_t n = s ? strlen(s) : 0;
+  put_u32(w, (uint32_t)n);
+  put_bytes(w, s, n);
+}
+
+/* Variables hold 4-byte elements (f32, i32); the file stores them
+ * little-endian whatever the host. */
+static void put_elements(ckpt_writer *w, const char *data, size_t bytes) {
+  if (host_is_little_endian()) {
+    put_bytes(w, data, bytes);
+    return;
+  }
+  for (size_t i = 0; i + 4 <= bytes; i += 4) {
+    uint32_t v;
+    memcpy(&v, data + i, 4);
+    put_u32(w, v);
+  }
+}
+
+static void write_checkpoint(ckpt_writer *w, const dlc_context *ctx) {
+  const dlc_model_desc *m = ctx->model;
+  put_bytes(w, ckpt_magic, sizeof ckpt_magic);
+  put_u32(w, CKPT_VERSION);
+  put_u64(w, m->signature);
+  put_str(w, m->name);
+  put_u32(w, (uint32_t)m->n_vars);
+  for (int32_t i = 0; i < m->n_vars; ++i) {
+    const dlc_tensor_desc *v = &m->vars[i];
+    const size_t bytes = (size_t)v->numel * dlcrt_dtype_size(v->dtype);
+    put_str(w, v->name);
+    put_u32(w, (uint32_t)v->dtype);
+    put_u32(w, (uint32_t)v->rank);
+    for (int32_t d = 0; d < v->rank; ++d)
+      put_u64(w, (uint64_t)v->dims[d]);
+    put_u64(w, (uint64_t)bytes);
+    put_elements(w, ctx->state + v->offset, bytes);
+  }
+  const uint32_t crc = crc32_final(&w->crc);
+  put_u32(w, crc);
+}
+
+/* Makes the rename itself durable; best effort, since not every file system
+ * lets a directory be opened and synced. */
+static void sync_parent_dir(const char *path) {
+  const char *slash = strrchr(path, '/');
+  char dir[4096];
+  if (!slash) {
+    strcpy(dir, ".");
+  } else {
+    size_t n = (size_t)(slash - path);
+    if (n == 0) n = 1; /* "/file" lives in "/" */
+    if (n >= sizeof dir)
+      return;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+  }
+  int fd = open(dir, O_RDONLY);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+}
+
+int dlc_save(dlc_context *ctx, const char *path) {
+  if (!ctx)
+    return DLC_ERR_ARG;
+  ctx->error[0] = '\0';
+  if (!path || !*path)
+    return dlcrt_fail(ctx, DLC_ERR_ARG, "dlc_save: empty checkpoint path");
+
+  /* The pid keeps two processes saving to one path from sharing a temp file. */
+  const size_t tmp_size = strlen(path) + 32;
+  char *tmp = malloc(tmp_size);
+  if (!tmp)
+    return dlcrt_fail(ctx, DLC_ERR_NOMEM, "cannot save checkpoint '%s': out of memory", path);
+  snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
+
+  char why[256];
+  ckpt_writer w = {0};
+  crc32_init(&w.crc);
+  w.file = fopen(tmp, "wb");
+  if (!w.file) {
+    error_text(errno, why, sizeof why);
+    free(tmp);
+    return dlcrt_fail(ctx, DLC_ERR_IO, "cannot write checkpoint '%s': %s", path, why);
+  }
+  write_checkpoint(&w, ctx);
+  int err = w.failed ? (errno ? errno : EIO) : 0;
+  if (!err && fflush(w.file) != 0)
+    err = errno;
+  /* fsync before rename: otherwise a crash can leave the new name pointing at
+   * a file whose data never reached the disk. */
+  if (!err && fsync(fileno(w.file)) != 0)
+    err = errno;
+  if (fclose(w.file) != 0 && !err)
+    err = errno;
+  if (!err && rename(tmp, path) != 0)
+    err = errno;
+  if (err) {
+    unlink(tmp);
+    free(tmp);
+    error_text(err, why, sizeof why);
+    return dlcrt_fail(ctx, DLC_ERR_IO, "cannot write checkpoint '%s': %s", path, why);
+  }
+  free(tmp);
+  sync_parent_dir(path);
+  return DLC_OK;
+}
+
+/* ---- Reading: a bounds-checked cursor over the whole file in memory. */
+typedef struct ckpt_reader {
+  const uint8_t *data;
+  size_t size, pos;
+  int truncated;
+} ckpt_reader;
+
+static const uint8_t *take(ckpt_reader *r, uint64_t n) {
+  if (r->truncated || n > r->size - r->pos) {
+    r->truncated = 1;
+    return NULL;
+  }
+  const uint8_t *p = r->data + r->pos;
+  r->pos += (size_t)n;
+  return p;
+}
+
+static uint32_t get_u32(ckpt_reader *r) {
+  const uint8_t *p = take(r, 4);
+  uint32_t v = 0;
+  for (int i = 0; p && i < 4; ++i)
+    v |= (uint32_t)p[i] << (8 * i);
+  return v;
+}
+
+static uint64_t get_u64(ckpt_reader *r) {
+  const uint8_t *p = take(r, 8);
+  uint64_t v = 0;
+  for (int i = 0; p && i < 8; ++i)
+    v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+typedef struct ckpt_str {
+  const char *chars;
+  uint32_t len;
+} ckpt_str;
+
+static ckpt_str get_str(ckpt_reader *r) {
+  ckpt_str s;
+  s.len = get_u32(r);
+  s.chars = (const char *)take(r, s.len);
+  if (!s.chars)
+    s.len = 0;
+  return s;
+}
+
+static int str_equals(ckpt_str s, const char *c) {
+  const size_t n = c ? strlen(c) : 0;
+  return s.len == n && (n == 0 || memcmp(s.chars, c, n) == 0);
+}
+
+static const char *dtype_name(uint32_t dtype) {
+  return dtype == DLC_F32 ? "f32" : dtype == DLC_I32 ? "i32" : "unknown dtype";
+}
+
+/* "[784, 128]" into buf, from either the model's dims or the file's. */
+static void format_shape(char *buf, size_t size, uint32_t rank, const int64_t *model_dims,
+                         const uint8_t *file_dims) {
+  size_t used = (size_t)snprintf(buf, size, "[");
+  for (uint32_t d = 0; d < rank && used < size; ++d) {
+    int64_t dim = 0;
+    if (model_dims) {
+      dim = model_dims[d];
+    } else {
+      uint64_t u = 0;
+      for (int i = 0; i < 8; ++i)
+        u |= (uint64_t)file_dims[8 * d + i] << (8 * i);
+      dim = (int64_t)u;
+    }
+    used += (size_t)snprintf(buf + used, size - used, "%s%lld", d ? ", " : "", (long long)dim);
+  }
+  if (used < size)
+    snprintf(buf + used, size - used, "]");
+}
+
+/* Walks the file's structure without interpreting it against the model: the
+ * file is complete and intact, or there is a message saying why not. */
+static int check_structure(dlc_context *ctx, const uint8_t *data, size_t size) {
+  ckpt_reader r = {data, size, 0, 0};
+  if (size < sizeof ckpt_magic || memcmp(data, ckpt_magic, sizeof ckpt_magic) != 0)
+    return dlcrt_fail(ctx, DLC_ERR_FORMAT, "not a dlc checkpoint");
+  r.pos = sizeof ckpt_magic;
+  const uint32_t version = get_u32(&r);
+  if (r.truncated)
+    return dlcrt_fail(ctx, DLC_ERR_FORMAT, "checkpoint is truncated");
+  if (version != CKPT_VERSION)
+    return dlcrt_fail(ctx, DLC_ERR_FORMAT,
+                      "checkpoint format version %u is not supported (expected %u)", version,
+                      CKPT_VERSION);
+  get_u64(&r);
+  get_str(&r);
+  const uint32_t n_vars = get_u32(&r);
+  for (uint32_t i = 0; i < n_vars && !r.truncated; ++i) {
+    get_str(&r);
+    get_u32(&r);
+    const uint32_t rank = get_u32(&r);
+    if (!r.truncated && rank > CKPT_MAX_RANK)
+      return dlcrt_fail(ctx, DLC_ERR_FORMAT, "checkpoint checksum mismatch (file corrupt)");
+    take(&r, 8ull * rank);
+    take(&r, get_u64(&r));
+  }
+  const size_t payload_end = r.pos;
+  const uint32_t stored_crc = get_u32(&r);
+  if (r.truncated)
+    return dlcrt_fail(ctx, DLC_ERR_FORMAT, "checkpoint is truncated");
+  crc32_state crc;
+  crc32_init(&crc);
+  crc32_update(&crc, data, payload_end);
+  if (crc32_final(&crc) != stored_crc || r.pos != size)
+    return dlcrt_fail(ctx, DLC_ERR_FORMAT, "checkpoint checksum mismatch (file corrupt)");
+  return DLC_OK;
+}
+
+/* Compares a structurally sound file with the model; with `apply` set (only
+ * after a successful dry run) copies the data into the context's state. */
+static int match_model(dlc_context *ctx, const uint8_t *data, size_t size, int apply) {
+  const dlc_model_desc *m = ctx->model;
+  ckpt_reader r = {data, size, sizeof ckpt_magic + 4, 0};
+  const uint64_t signature = get_u64(&r);
+  const ckpt_str name = get_str(&r);
+  if (!str_equals(name, m->name))
+    return dlcrt_fail(ctx, DLC_ERR_FORMAT, "checkpoint is for model '%.*s', not '%s'",
+                      (int)name.len, name.chars ? name.chars : "", m->name);
+  const uint32_t n_vars = get_u32(&r);
+  if (n_vars != (uint32_t)m->n_vars)
+    return dlcrt_fail(ctx, DLC_ERR_FORMAT,
+                      "checkpoint has %u variables, model '%s' has %d", n_vars, m->name,
+                      (int)m->n_vars);
+  for (int32_t i = 0; i < m->n_vars; ++i) {
+    const dlc_tensor_desc *v = &m->vars[i];
+    const ckpt_str var_name = get_str(&r);
+    const uint32_t dtype = get_u32(&r);
+    const uint32_t rank = get_u32(&r);
+    const uint8_t *dims = take(&r, 8ull * rank);
+    const uint64_t bytes = get_u64(&r);
+    const uint8_t *payload = take(&r, bytes);
+    if (!str_equals(var_name, v->name))
+      return dlcrt_fail(ctx, DLC_ERR_FORMAT,
+                        "checkpoint variable #%d is '%.*s', expected '%s'", (int)i,
+                        (int)var_name.len, var_name.chars ? var_name.chars : "", v->name);
+    if (dtype != (uint32_t)v->dtype)
+      return dlcrt_fail(ctx, DLC_ERR_FORMAT,
+                        "variable '%s' is %s in the checkpoint, expected %s", v->name,
+                        dtype_name(dtype), dtype_name((uint32_t)v->dtype));
+    int same_shape = rank == (uint32_t)v->rank;
+    for (uint32_t d = 0; same_shape && d < rank; ++d) {
+      uint64_t u = 0;
+      for (int b = 0; b < 8; ++b)
+        u |= (uint64_t)dims[8 * d + b] << (8 * b);
+      same_shape = (int64_t)u == v->dims[d];
+    }
+    if (!same_shape) {
+      char in_file[160], expected[160];
+      format_shape(in_file, sizeof in_file, rank, NULL, dims);
+      format_shape(expected, sizeof expected, (uint32_t)v->rank, v->dims, NULL);
+      return dlcrt_fail(ctx, DLC_ERR_FORMAT,
+                        "variable '%s' has shape %s in the checkpoint, expected %s", v->name,
+                        in_file, expected);
+    }
+    const size_t expected_bytes = (size_t)v->numel * dlcrt_dtype_size(v->dtype);
+    if (bytes != expected_bytes)
+      return dlcrt_fail(ctx, DLC_ERR_FORMAT,
+                        "variable '%s' has %llu bytes in the checkpoint, expected %zu",
+                        v->name, (unsigned long long)bytes, expected_bytes);
+    if (!apply)
+      continue;
+    char *dst = ctx->state + v->offset;
+    if (host_is_little_endian()) {
+      memcpy(dst, payload, expected_bytes);
+    } else {
+      for (size_t k = 0; k + 4 <= expected_bytes; k += 4) {
+        const uint32_t e = (uint32_t)payload[k] | (uint32_t)payload[k + 1] << 8 |
+                           (uint32_t)payload[k + 2] << 16 | (uint32_t)payload[k + 3] << 24;
+        memcpy(dst + k, &e, 4);
+      }
+    }
+  }
+  /* Checked last: the per-variable messages above say more when the shapes
+   * differ, and this still catches what they cannot see. */
+  if (signature != m->signature)
+    return dlcrt_fail(ctx, DLC_ERR_FORMAT,
+                      "checkpoint is for model '%s' with a different signature", m->name);
+  return DLC_OK;
+}
+
+static int read_whole_file(dlc_context *ctx, const char *path, uint8_t **data, size_t *size) {
+  char why[256];
+  FILE *f = fopen(path, "rb");
+  struct stat st;
+  if (!f || fstat(fileno(f), &st) != 0) {
+    error_text(errno, why, sizeof why);
+    if (f)
+      fclose(f);
+    return dlcrt_fail(ctx, DLC_ERR_IO, "cannot read checkpoint '%s': %s", path, why);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    fclose(f);
+    return dlcrt_fail(ctx, DLC_ERR_IO, "cannot read checkpoint '%s': not a regular file", path);
+  }
+  *size = (size_t)st.st_size;
+  *data = malloc(*size ? *size : 1);
+  if (!*data) {
+    fclose(f);
+    return dlcrt_fail(ctx, DLC_ERR_NOMEM, "cannot read checkpoint '%s': out of memory", path);
+  }
+  const size_t got = fread(*data, 1, *size, f);
+  const int read_error = ferror(f);
+  fclose(f);
+  if (read_error || got != *size) {
+    free(*data);
+    *data = NULL;
+    return dlcrt_fail(ctx, DLC_ERR_IO, "cannot read checkpoint '%s': read error", path);
+  }
+  return DLC_OK;
+}
+
+int dlc_load(dlc_context *ctx, const char *path) {
+  if (!ctx)
+    return DLC_ERR_ARG;
+  ctx->error[0] = '\0';
+  if (!path || !*path)
+    return dlcrt_fail(ctx, DLC_ERR_ARG, "dlc_load: empty checkpoint path");
+  uint8_t *data = NULL;
+  size_t size = 0;
+  int rc = read_whole_file(ctx, path, &data, &size);
+  if (rc == DLC_OK)
+    rc = check_structure(ctx, data, size);
+  if (rc == DLC_OK)
+    rc = match_model(ctx, data, size, 0);
+  if (rc == DLC_OK)
+    rc = match_model(ctx, data, size, 1);
+  free(data);
+  if (rc == DLC_ERR_FORMAT) {
+    /* The checks above say what is wrong; the path says which file. */
+    char what[DLCRT_ERROR_CAPACITY];
+    memcpy(what, ctx->error, sizeof what);
+    dlcrt_fail(ctx, rc, "%s: %s", path, what);
+  }
+  return rc;
+}

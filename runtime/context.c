@@ -1,0 +1,282 @@
+/* context.c — model contexts: allocation, variable initialisation, running
+ * entries (with partial-batch staging) and error reporting. */
+#include "runtime_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int dlcrt_fail(dlc_context *ctx, int code, const char *fmt, ...) {
+  if (ctx) {
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(ctx->error, sizeof ctx->error, fmt, args);
+    va_end(args);
+  }
+  return code;
+}
+
+size_t dlcrt_dtype_size(int32_t dtype) {
+  switch (dtype) {
+  case DLC_F32: return sizeof(float);
+  case DLC_I32: return sizeof(int32_t);
+  default: return 0;
+  }
+}
+
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+/* Zeroed and DLCRT_ALIGN-aligned; never NULL for a 0-byte request, so NULL
+ * always means out of memory. */
+static char *alloc_block(size_t bytes) {
+  const size_t size = round_up(bytes ? bytes : 1, DLCRT_ALIGN);
+  char *p = aligned_alloc(DLCRT_ALIGN, size);
+  if (p)
+    memset(p, 0, size);
+  return p;
+}
+
+static size_t tensor_bytes(const dlc_tensor_desc *t) {
+  return (size_t)t->numel * dlcrt_dtype_size(t->dtype);
+}
+
+/* Bytes per batch row, or 0 if the tensor has no leading batch dimension
+ * (such a tensor is copied whole when staging). */
+static size_t row_bytes(const dlc_model_desc *m, const dlc_tensor_desc *t) {
+  if (m->batch <= 0 || t->rank < 1 || t->dims[0] != m->batch)
+    return 0;
+  return tensor_bytes(t) / (size_t)m->batch;
+}
+
+/* A descriptor comes from our own codegen, but one whose variables overflow
+ * the state block or whose entries name missing inputs would corrupt memory
+ * silently, so it is refused here. */
+static int descriptor_is_sane(const dlc_model_desc *m) {
+  for (int32_t i = 0; i < m->n_vars; ++i) {
+    const dlc_tensor_desc *v = &m->vars[i];
+    if (v->offset < 0 || v->numel < 0 || dlcrt_dtype_size(v->dtype) == 0 ||
+        v->offset + (int64_t)tensor_bytes(v) > m->state_bytes)
+      return 0;
+  }
+  for (int32_t e = 0; e < m->n_entries; ++e) {
+    const dlc_entry_desc *entry = &m->entries[e];
+    if (entry->n_inputs < 0 || entry->n_outputs < 0 || entry->arena_bytes < 0)
+      return 0;
+    for (int32_t i = 0; i < entry->n_inputs; ++i)
+      if (entry->inputs[i] < 0 || entry->inputs[i] >= m->n_inputs)
+        return 0;
+  }
+  return 1;
+}
+
+static void init_variable(char *state, const dlc_tensor_desc *v, uint64_t seed) {
+  /* The stream is the variable's name, not its index, so adding, removing or
+   * reordering other variables leaves this one's initial values unchanged. */
+  dlcrt_rng rng;
+  dlcrt_rng_seed(&rng, seed, dlcrt_hash_name(v->name));
+  for (int64_t i = 0; i < v->numel; ++i) {
+    float value;
+    switch (v->init) {
+    case DLC_INIT_CONSTANT: value = v->init_a; break;
+    case DLC_INIT_NORMAL: value = dlcrt_rng_normal(&rng, v->init_a, v->init_b); break;
+    case DLC_INIT_UNIFORM: value = dlcrt_rng_uniform(&rng, v->init_a, v->init_b); break;
+    default: value = 0.0f; break;
+    }
+    if (v->dtype == DLC_I32) {
+      int32_t iv = (int32_t)value;
+      memcpy(state + v->offset + 4 * i, &iv, sizeof iv);
+    } else {
+      memcpy(state + v->offset + 4 * i, &value, sizeof value);
+    }
+  }
+}
+
+dlc_context *dlc_create(const dlc_model_desc *m, uint64_t seed) {
+  if (!m || m->abi_version != DLC_ABI_VERSION || !descriptor_is_sane(m))
+    return NULL;
+
+  /* Sizes of everything first, so each block is one allocation. Staging is
+   * needed only for non-train entries: train entries always get full batches. */
+  size_t arena_bytes = 0, staging_bytes = 0;
+  int32_t total_outputs = 0, widest_in = 1, widest_out = 1;
+  char *input_needs_staging = calloc((size_t)(m->n_inputs > 0 ? m->n_inputs : 1), 1);
+  if (!input_needs_staging)
+    return NULL;
+  for (int32_t e = 0; e < m->n_entries; ++e) {
+    const dlc_entry_desc *entry = &m->entries[e];
+    if ((size_t)entry->arena_bytes > arena_bytes)
+      arena_bytes = (size_t)entry->arena_bytes;
+    if (entry->n_inputs > widest_in) widest_in = entry->n_inputs;
+    if (entry->n_outputs > widest_out) widest_out = entry->n_outputs;
+    total_outputs += entry->n_outputs;
+    if (entry->is_train || m->batch <= 0)
+      continue;
+    for (int32_t i = 0; i < entry->n_inputs; ++i)
+      input_needs_staging[entry->inputs[i]] = 1;
+    for (int32_t o = 0; o < entry->n_outputs; ++o)
+      staging_bytes += round_up(tensor_bytes(&entry->outputs[o]), DLCRT_ALIGN);
+  }
+  for (int32_t i = 0; i < m->n_inputs; ++i)
+    if (input_needs_staging[i])
+      staging_bytes += round_up(tensor_bytes(&m->inputs[i]), DLCRT_ALIGN);
+
+  dlc_context *ctx = calloc(1, sizeof *ctx);
+  if (!ctx) {
+    free(input_needs_staging);
+    return NULL;
+  }
+  ctx->model = m;
+  ctx->state = alloc_block((size_t)m->state_bytes);
+  ctx->arena = alloc_block(arena_bytes);
+  ctx->staging = staging_bytes ? alloc_block(staging_bytes) : NULL;
+  ctx->staged_inputs = calloc((size_t)(m->n_inputs > 0 ? m->n_inputs : 1), sizeof(void *));
+  ctx->staged_outputs = calloc((size_t)(total_outputs > 0 ? total_outputs : 1), sizeof(void *));
+  ctx->output_base = calloc((size_t)(m->n_entries > 0 ? m->n_entries : 1), sizeof(int32_t));
+  ctx->call_inputs = calloc((size_t)widest_in, sizeof(void *));
+  ctx->call_outputs = calloc((size_t)widest_out, sizeof(void *));
+  if (!ctx->state || !ctx->arena || (staging_bytes && !ctx->staging) || !ctx->staged_inputs ||
+      !ctx->staged_outputs || !ctx->output_base || !ctx->call_inputs || !ctx->call_outputs) {
+    free(input_needs_staging);
+    dlc_destroy(ctx);
+    return NULL;
+  }
+
+  char *next = ctx->staging;
+  for (int32_t i = 0; i < m->n_inputs; ++i) {
+    if (!input_needs_staging[i])
+      continue;
+    ctx->staged_inputs[i] = next;
+    next += round_up(tensor_bytes(&m->inputs[i]), DLCRT_ALIGN);
+  }
+  free(input_needs_staging);
+  int32_t base = 0;
+  for (int32_t e = 0; e < m->n_entries; ++e) {
+    const dlc_entry_desc *entry = &m->entries[e];
+    ctx->output_base[e] = base;
+    if (!entry->is_train && m->batch > 0) {
+      for (int32_t o = 0; o < entry->n_outputs; ++o) {
+        ctx->staged_outputs[base + o] = next;
+        next += round_up(tensor_bytes(&entry->outputs[o]), DLCRT_ALIGN);
+      }
+    }
+    base += entry->n_outputs;
+  }
+
+  for (int32_t v = 0; v < m->n_vars; ++v)
+    init_variable(ctx->state, &m->vars[v], seed);
+  return ctx;
+}
+
+void dlc_destroy(dlc_context *ctx) {
+  if (!ctx)
+    return;
+  free(ctx->state);
+  free(ctx->arena);
+  free(ctx->staging);
+  free(ctx->staged_inputs);
+  free(ctx->staged_outputs);
+  free(ctx->output_base);
+  free(ctx->call_inputs);
+  free(ctx->call_outputs);
+  free(ctx);
+}
+
+static int check_run_args(dlc_context *ctx, int entry, const void *const *inputs,
+                          void *const *outputs, int64_t rows) {
+  const dlc_model_desc *m = ctx->model;
+  if (entry < 0 || entry >= m->n_entries)
+    return dlcrt_fail(ctx, DLC_ERR_ARG, "no entry #%d: model '%s' has %d entries", entry,
+                      m->name, (int)m->n_entries);
+  const dlc_entry_desc *e = &m->entries[entry];
+  if (!e->fn)
+    return dlcrt_fail(ctx, DLC_ERR_ARG, "entry '%s' has no function", e->name);
+  if (m->batch > 0) {
+    if (e->is_train && rows != m->batch)
+      return dlcrt_fail(ctx, DLC_ERR_ARG,
+                        "train entry '%s' needs a full batch of %lld rows, got %lld", e->name,
+                        (long long)m->batch, (long long)rows);
+    if (rows < 1 || rows > m->batch)
+      return dlcrt_fail(ctx, DLC_ERR_ARG, "entry '%s': rows must be in 1..%lld, got %lld",
+                        e->name, (long long)m->batch, (long long)rows);
+  }
+  if (e->n_inputs > 0 && !inputs)
+    return dlcrt_fail(ctx, DLC_ERR_ARG, "entry '%s': inputs is NULL (expected %d)", e->name,
+                      (int)e->n_inputs);
+  if (e->n_outputs > 0 && !outputs)
+    return dlcrt_fail(ctx, DLC_ERR_ARG, "entry '%s': outputs is NULL (expected %d)", e->name,
+                      (int)e->n_outputs);
+  for (int32_t i = 0; i < e->n_inputs; ++i)
+    if (!inputs[i])
+      return dlcrt_fail(ctx, DLC_ERR_ARG, "entry '%s': input '%s' is NULL", e->name,
+                        m->inputs[e->inputs[i]].name);
+  for (int32_t o = 0; o < e->n_outputs; ++o)
+    if (!outputs[o])
+      return dlcrt_fail(ctx, DLC_ERR_ARG, "entry '%s': output '%s' is NULL", e->name,
+                        e->outputs[o].name);
+  return DLC_OK;
+}
+
+int dlc_run(dlc_context *ctx, int entry, const void *const *inputs, void *const *outputs,
+            int64_t rows) {
+  if (!ctx)
+    return DLC_ERR_ARG;
+  ctx->error[0] = '\0';
+  int rc = check_run_args(ctx, entry, inputs, outputs, rows);
+  if (rc != DLC_OK)
+    return rc;
+  const dlc_model_desc *m = ctx->model;
+  const dlc_entry_desc *e = &m->entries[entry];
+  if (m->batch <= 0 || rows == m->batch) {
+    e->fn(ctx->state, ctx->arena, inputs, outputs);
+    return DLC_OK;
+  }
+
+  /* A partial batch: the compiled code only knows full batches, so the rows
+   * are copied into zero-padded full-size buffers (zeros keep the padding
+   * rows finite, whatever the model computes on them). */
+  for (int32_t i = 0; i < e->n_inputs; ++i) {
+    const int32_t index = e->inputs[i];
+    const dlc_tensor_desc *t = &m->inputs[index];
+    char *staged = ctx->staged_inputs[index];
+    const size_t stride = row_bytes(m, t);
+    if (stride == 0) {
+      memcpy(staged, inputs[i], tensor_bytes(t));
+    } else {
+      memcpy(staged, inputs[i], stride * (size_t)rows);
+      memset(staged + stride * (size_t)rows, 0, stride * (size_t)(m->batch - rows));
+    }
+    ctx->call_inputs[i] = staged;
+  }
+  void **staged_outputs = ctx->staged_outputs + ctx->output_base[entry];
+  for (int32_t o = 0; o < e->n_outputs; ++o)
+    ctx->call_outputs[o] = staged_outputs[o];
+  e->fn(ctx->state, ctx->arena, ctx->call_inputs, ctx->call_outputs);
+  for (int32_t o = 0; o < e->n_outputs; ++o) {
+    const dlc_tensor_desc *t = &e->outputs[o];
+    const size_t stride = row_bytes(m, t);
+    memcpy(outputs[o], staged_outputs[o], stride ? stride * (size_t)rows : tensor_bytes(t));
+  }
+  return DLC_OK;
+}
+
+int dlc_find_entry(const dlc_model_desc *m, const char *name) {
+  if (!m || !name)
+    return -1;
+  for (int32_t e = 0; e < m->n_entries; ++e)
+    if (m->entries[e].name && strcmp(m->entries[e].name, name) == 0)
+      return e;
+  return -1;
+}
+
+const char *dlc_error(const dlc_context *ctx) {
+  return ctx ? ctx->error
+             : "no context (dlc_create failed: out of memory, ABI mismatch or invalid descriptor)";
+}
+
+const dlc_model_desc *dlc_model(const dlc_context *ctx) { return ctx ? ctx->model : NULL; }
+
+void *dlc_var_data(dlc_context *ctx, int var) {
+  if (!ctx || var < 0 || var >= ctx->model->n_vars)
+    return NULL;
+  return ctx->state + ctx->model->vars[var].offset;
+}

@@ -1,0 +1,206 @@
+// AOT: model.so + model.h into a temp dir, dlopen()ed and driven through its
+// model-prefixed C API; the header's text; and the error paths (bad CPU,
+// missing runtime archive, no C compiler) that must be errors, not crashes.
+#include "codegen/Codegen.h"
+#include "ir/Builder.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace dlc;
+
+namespace {
+
+// lin: y = x @ w (predict, x f32[4,3], w f32[3,2] = 0.5); step: loss =
+// mean(x @ w), w <- w - 0.25 (a fixed "update" keeps the check simple).
+std::unique_ptr<Module> linModel() {
+  auto m = std::make_unique<Module>();
+  m->name = "lin";
+  m->inputs = {{"x", TensorType::f32({4, 3}), {}}, {"label.ids", TensorType::i32({4}), {}}};
+  m->vars = {{"dense.w", TensorType::f32({3, 2}), {Init::Constant, 0.5, 0}, true, {}}};
+  {
+    Function &f = m->addFunction("predict");
+    Builder b(f);
+    f.outputs = {{"y", b.matmul(b.input("x", m->inputs[0].type),
+                                b.var("dense.w", m->vars[0].type))}};
+  }
+  {
+    Function &f = m->addFunction("step");
+    Builder b(f);
+    Node *w = b.var("dense.w", m->vars[0].type);
+    Node *h = b.matmul(b.input("x", m->inputs[0].type), w);
+    Node *loss = b.reduceMean(b.binary(OpKind::SparseXent, h, b.input("label.ids", m->inputs[1].type)), {0});
+    f.train = TrainSpec{loss, {"dense.w"}, "sgd", {}};
+    f.outputs = {{"loss", loss}};
+    f.updates = {{"dense.w", b.sub(w, b.constant(0.25))}};
+  }
+  return m;
+}
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/dlc-codegen-test-XXXXXX";
+    REQUIRE(mkdtemp(tmpl));
+    path = tmpl;
+  }
+  ~TempDir() { (void)!system(("rm -rf '" + path + "'").c_str()); }
+};
+
+std::string readText(const std::string &p) {
+  std::ifstream is(p);
+  std::stringstream ss;
+  ss << is.rdbuf();
+  return ss.str();
+}
+
+// The runtime archive the build placed next to the test binary's build tree.
+void pointAtRuntime() {
+#ifdef DLC_BINARY_DIR
+  if (!getenv("DLC_RUNTIME_LIB"))
+    setenv("DLC_RUNTIME_LIB", DLC_BINARY_DIR "/libdlcrt.a", 1);
+#endif
+}
+
+} // namespace
+
+TEST_CASE("codegen: AOT model.so runs through its C API and header") {
+  pointAtRuntime();
+  auto m = linModel();
+  TempDir dir;
+  std::string so = dir.path + "/lin.so", h = dir.path + "/lin.h", error;
+  REQUIRE_MESSAGE(emitSharedLibrary(*m, {}, so, h, error), error);
+
+  std::string header = readText(h);
+  for (const char *want :
+       {"#ifndef DLC_MODEL_LIN_H", "extern \"C\"", "#include <stdint.h>", "#ifndef DLC_RUNTIME_H",
+        "typedef struct lin lin;", "lin *lin_create(uint64_t seed);",
+        "void lin_destroy(lin *ctx);",
+        "int lin_predict(lin *ctx, const float *x, size_t n, float *y);",
+        "int lin_step(lin *ctx, const float *x, const int32_t *label_ids, float *loss);",
+        "int lin_save(const lin *ctx, const char *path);",
+        "int lin_load(lin *ctx, const char *path);",
+        "const char *lin_error(const lin *ctx);",
+        "const dlc_model_desc *lin_metadata(void);", "#define LIN_BATCH 4",
+        "#define LIN_X_SIZE 3", "#define LIN_X_NUMEL 12", "#define LIN_Y_SIZE 2",
+        "#define LIN_LABEL_IDS_SIZE 1", "#define LIN_NUM_PARAMS 6", "#define LIN_ALIGNMENT 64"}) {
+    INFO(want);
+    CHECK(header.find(want) != std::string::npos);
+  }
+  // The header compiles as C on its own and after dlc_runtime.h.
+  std::string c = dir.path + "/use.c";
+  std::ofstream(c) << "#include \"lin.h\"\nint main(void) { return LIN_BATCH - 4 + "
+                      "(int)sizeof(dlc_model_desc) * 0; }\n";
+  CHECK(system(("cc -std=c11 -Wall -Werror -fsyntax-only -I" + dir.path + " " + c).c_str()) == 0);
+#ifdef DLC_SOURCE_DIR
+  std::ofstream(c) << "#include \"runtime/dlc_runtime.h\"\n#include \"lin.h\"\n"
+                      "int main(void) { return lin_metadata()->abi_version != DLC_ABI_VERSION; }\n";
+  CHECK(system(("cc -std=c11 -Wall -Werror -fsyntax-only -I" DLC_SOURCE_DIR " -I" + dir.path +
+                " " + c).c_str()) == 0);
+#endif
+
+  void *lib = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+  REQUIRE_MESSAGE(lib, dlerror());
+  using CreateFn = void *(*)(uint64_t);
+  using PredictFn = int (*)(void *, const float *, size_t, float *);
+  using StepFn = int (*)(void *, const float *, const int32_t *, float *);
+  using ErrorFn = const char *(*)(const void *);
+  using MetaFn = const dlc_model_desc *(*)();
+  auto create = (CreateFn)dlsym(lib, "lin_create");
+  auto destroy = (void (*)(void *))dlsym(lib, "lin_destroy");
+  auto predict = (PredictFn)dlsym(lib, "lin_predict");
+  auto step = (StepFn)dlsym(lib, "lin_step");
+  auto err = (ErrorFn)dlsym(lib, "lin_error");
+  auto meta = (MetaFn)dlsym(lib, "lin_metadata");
+  REQUIRE((create && destroy && predict && step && err && meta));
+  // Only the C API is exported: runtime and entry symbols stay inside.
+  CHECK(dlsym(lib, "dlc_create") == nullptr);
+  CHECK(dlsym(lib, "lin__predict") == nullptr);
+  CHECK(std::string(meta()->name) == "lin");
+  CHECK(meta()->batch == 4);
+
+  void *ctx = create(42);
+  REQUIRE(ctx);
+  float x[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3}, y[8] = {0};
+  CHECK(predict(ctx, x, 4, y) == 0);
+  for (int i = 0; i < 4; ++i) { // w = 0.5 everywhere: each output is half the row sum
+    float want = 0.5f * (x[3 * i] + x[3 * i + 1] + x[3 * i + 2]);
+    CHECK(y[2 * i] == doctest::Approx(want));
+    CHECK(y[2 * i + 1] == doctest::Approx(want));
+  }
+  float part[8] = {0, 0, 0, 0, 99, 99, 99, 99};
+  CHECK(predict(ctx, x, 2, part) == 0); // a partial batch writes only its rows
+  CHECK(part[2] == doctest::Approx(7.5f));
+  CHECK(part[4] == 99);
+  CHECK(predict(ctx, x, 5, y) != 0);
+  CHECK(std::string(err(ctx)).find("rows") != std::string::npos);
+
+  int32_t labels[4] = {0, 1, 0, 1};
+  float loss = -1;
+  CHECK(step(ctx, x, labels, &loss) == 0);
+  CHECK(loss == doctest::Approx(std::log(2.0f))); // equal logits: log(classes)
+  CHECK(predict(ctx, x, 4, y) == 0);              // w is now 0.25
+  CHECK(y[0] == doctest::Approx(0.25f * 6));
+  destroy(ctx);
+  dlclose(lib);
+}
+
+TEST_CASE("codegen: bad targets and missing tools are errors, not crashes") {
+  pointAtRuntime();
+  auto m = linModel();
+  TempDir dir;
+  std::string so = dir.path + "/lin.so", h = dir.path + "/lin.h", error;
+  CodegenOptions bad;
+  bad.cpu = "no-such-cpu";
+  CHECK_FALSE(emitSharedLibrary(*m, bad, so, h, error));
+  CHECK(error.find("no-such-cpu") != std::string::npos);
+  error.clear();
+  CHECK(jitCompile(*m, bad, error) == nullptr);
+  CHECK(error.find("unknown CPU") != std::string::npos);
+  CodegenOptions badFeature;
+  badFeature.features = "+avx2,+warp-drive";
+  error.clear();
+  CHECK(jitCompile(*m, badFeature, error) == nullptr);
+  CHECK(error.find("warp-drive") != std::string::npos);
+
+  // Another CPU is fine for AOT.
+  CodegenOptions generic;
+  generic.cpu = "x86-64";
+  error.clear();
+  CHECK_MESSAGE(emitSharedLibrary(*m, generic, so, h, error), error);
+
+  std::string saved = getenv("DLC_RUNTIME_LIB") ? getenv("DLC_RUNTIME_LIB") : "";
+  setenv("DLC_RUNTIME_LIB", "/nonexistent/libdlcrt.a", 1);
+  CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, error));
+  CHECK(error.find("/nonexistent/libdlcrt.a") != std::string::npos);
+  if (saved.empty())
+    unsetenv("DLC_RUNTIME_LIB");
+  else
+    setenv("DLC_RUNTIME_LIB", saved.c_str(), 1);
+
+  std::string path = getenv("PATH") ? getenv("PATH") : "";
+  setenv("PATH", "/nonexistent", 1);
+  error.clear();
+  bool ok = emitSharedLibrary(*m, {}, dir.path + "/nocc.so", h, error);
+  setenv("PATH", path.c_str(), 1);
+  CHECK_FALSE(ok);
+  CHECK(error.find("cc") != std::string::npos);
+  struct stat st;
+  CHECK(stat((dir.path + "/nocc.so").c_str(), &st) != 0); // no partial output
+
+  // An entry whose C name collides with the fixed API is refused.
+  auto clash = linModel();
+  clash->functions[0]->name = "create";
+  error.clear();
+  CHECK_FALSE(emitSharedLibrary(*clash, {}, so, h, error));
+  CHECK(error.find("lin_create") != std::string::npos);
+}

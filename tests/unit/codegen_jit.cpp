@@ -1,0 +1,504 @@
+// JIT-compiled kernels, one op at a time at awkward sizes, checked against
+// values computed here and against the reference interpreter; plus the entry
+// function's contract (input order, output copies, update ordering) and the
+// model descriptor.
+#include "codegen/Codegen.h"
+#include "ir/Builder.h"
+#include "ir/Interpreter.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+
+using namespace dlc;
+
+namespace {
+
+// Deterministic test data in [lo, hi).
+std::vector<float> data(int64_t n, float lo, float hi, uint32_t seed = 1) {
+  std::vector<float> v((size_t)n);
+  uint32_t s = seed * 2654435761u + 12345u;
+  for (float &x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = lo + (hi - lo) * (float)(s >> 8) / (float)(1u << 24);
+  }
+  return v;
+}
+
+Tensor f32Tensor(const Dims &d, std::vector<float> v) {
+  Tensor t = Tensor::zeros(TensorType::f32(d));
+  REQUIRE(v.size() == t.f32.size());
+  t.f32 = std::move(v);
+  return t;
+}
+
+Tensor i32Tensor(const Dims &d, std::vector<int32_t> v) {
+  Tensor t = Tensor::zeros(TensorType::i32(d));
+  REQUIRE(v.size() == t.i32.size());
+  t.i32 = std::move(v);
+  return t;
+}
+
+struct AlignedBuf {
+  void *p = nullptr;
+  explicit AlignedBuf(int64_t bytes) {
+    p = std::aligned_alloc(64, (size_t)std::max<int64_t>(64, (bytes + 63) / 64 * 64));
+    std::memset(p, 0xCD, (size_t)std::max<int64_t>(64, (bytes + 63) / 64 * 64));
+  }
+  ~AlignedBuf() { std::free(p); }
+  char *c() { return static_cast<char *>(p); }
+};
+
+// Compiles `m`, runs entry `entry` through its descriptor (no runtime), and
+// returns the outputs by name; `vars` is read into the state block and
+// written back from it afterwards.
+TensorMap jitRun(const Module &m, int entry, const TensorMap &inputs, TensorMap &vars,
+                 const CodegenOptions &opts = {}) {
+  std::string error;
+  auto jit = jitCompile(m, opts, error);
+  REQUIRE_MESSAGE(jit, error);
+  const dlc_model_desc *d = jit->desc();
+  REQUIRE(entry < d->n_entries);
+  const dlc_entry_desc &e = d->entries[entry];
+  AlignedBuf state(d->state_bytes), arena(e.arena_bytes);
+  for (int i = 0; i < d->n_vars; ++i) {
+    const Tensor &t = vars.at(d->vars[i].name);
+    std::memcpy(state.c() + d->vars[i].offset,
+                t.type.dtype == DType::F32 ? (const void *)t.f32.data() : t.i32.data(),
+                (size_t)t.numel() * 4);
+  }
+  std::vector<const void *> ins;
+  for (int i = 0; i < e.n_inputs; ++i) {
+    const Tensor &t = inputs.at(d->inputs[e.inputs[i]].name);
+    ins.push_back(t.type.dtype == DType::F32 ? (const void *)t.f32.data() : t.i32.data());
+  }
+  TensorMap outs;
+  std::vector<void *> outPtrs;
+  for (int o = 0; o < e.n_outputs; ++o) {
+    const dlc_tensor_desc &td = e.outputs[o];
+    Dims dims(td.dims, td.dims + td.rank);
+    Tensor &t = outs[td.name] = Tensor::zeros(
+        td.dtype == DLC_F32 ? TensorType::f32(dims) : TensorType::i32(dims));
+    (void)t;
+  }
+  for (int o = 0; o < e.n_outputs; ++o) {
+    Tensor &t = outs[e.outputs[o].name];
+    outPtrs.push_back(t.type.dtype == DType::F32 ? (void *)t.f32.data() : t.i32.data());
+  }
+  e.fn(state.c(), arena.c(), ins.data(), outPtrs.data());
+  for (int i = 0; i < d->n_vars; ++i) {
+    Tensor &t = vars.at(d->vars[i].name);
+    std::memcpy(t.type.dtype == DType::F32 ? (void *)t.f32.data() : t.i32.data(),
+                state.c() + d->vars[i].offset, (size_t)t.numel() * 4);
+  }
+  return outs;
+}
+
+bool close(float got, float want, float tol = 1e-5f) {
+  if (std::isnan(want))
+    return std::isnan(got);
+  return std::fabs(got - want) <= tol * std::max(1.0f, std::fabs(want));
+}
+
+void checkClose(const std::vector<float> &got, const std::vector<float> &want,
+                float tol = 1e-5f) {
+  REQUIRE(got.size() == want.size());
+  size_t bad = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    if (!close(got[i], want[i], tol) && bad++ < 5)
+      MESSAGE("element " << i << ": got " << got[i] << ", want " << want[i]);
+  CHECK(bad == 0);
+}
+
+// A one-function model "t" whose function "f" is filled by `build`; it is
+// run compiled and interpreted on `inputs`, outputs compared elementwise.
+// Returns the compiled outputs for test-specific checks.
+TensorMap runBoth(const std::function<void(Builder &, Module &)> &build,
+                  const TensorMap &inputs, float tol = 1e-5f) {
+  Module m;
+  m.name = "t";
+  Function &f = m.addFunction("f");
+  Builder b(f);
+  build(b, m);
+  for (auto &[name, t] : inputs)
+    if (!m.findInput(name))
+      m.inputs.push_back({name, t.type, {}});
+  TensorMap vars = initVarsForTest(m, 7), varsRef = vars;
+  TensorMap got = jitRun(m, 0, inputs, vars);
+  InterpResult ref = interpret(f, inputs, varsRef);
+  for (auto &[name, t] : ref.outputs) {
+    INFO("output " << name);
+    REQUIRE(got.count(name));
+    if (t.type.dtype == DType::F32)
+      checkClose(got[name].f32, t.f32, tol);
+    else
+      CHECK(got[name].i32 == t.i32);
+  }
+  for (auto &[name, t] : ref.updates) {
+    INFO("update " << name);
+    checkClose(vars.at(name).f32, t.f32, tol);
+  }
+  return got;
+}
+
+Node *in(Builder &b, const char *name, const TensorMap &inputs) {
+  return b.input(name, inputs.at(name).type);
+}
+
+} // namespace
+
+TEST_CASE("codegen: unary elementwise kernels at 13x7") {
+  TensorMap ins{{"x", f32Tensor({13, 7}, data(91, 0.05f, 3.0f))},
+                {"s", f32Tensor({13, 7}, data(91, -3.0f, 3.0f, 2))}};
+  for (OpKind op : {OpKind::Neg, OpKind::Relu, OpKind::Exp, OpKind::Log, OpKind::Sqrt}) {
+    INFO(opName(op));
+    bool positive = op == OpKind::Log || op == OpKind::Sqrt;
+    TensorMap got = runBoth(
+        [&](Builder &b, Module &) {
+          b.function().outputs.push_back(
+              {"y", b.unary(op, in(b, positive ? "x" : "s", ins))});
+        },
+        ins);
+    const std::vector<float> &x = ins.at(positive ? "x" : "s").f32;
+    std::vector<float> want;
+    for (float v : x)
+      want.push_back(op == OpKind::Neg    ? -v
+                     : op == OpKind::Relu ? (v > 0 ? v : 0)
+                     : op == OpKind::Exp  ? std::exp(v)
+                     : op == OpKind::Log  ? std::log(v)
+                                          : std::sqrt(v));
+    checkClose(got["y"].f32, want);
+  }
+}
+
+TEST_CASE("codegen: binary kernels broadcast like numpy") {
+  struct Case {
+    Dims a, b;
+  } cases[] = {{{13, 7}, {13, 7}}, {{5, 1}, {1, 7}}, {{3}, {4, 3}},    {{}, {13, 7}},
+               {{4, 1, 3}, {2, 1}}, {{13, 7}, {7}},  {{2, 3, 4}, {3, 1}}};
+  for (const Case &c : cases)
+    for (OpKind op : {OpKind::Add, OpKind::Sub, OpKind::Mul, OpKind::Div, OpKind::Pow,
+                      OpKind::ReluGrad}) {
+      INFO(opName(op) << " " << dimsStr(c.a) << " " << dimsStr(c.b));
+      int64_t na = TensorType::f32(c.a).numel(), nb = TensorType::f32(c.b).numel();
+      bool pos = op == OpKind::Pow || op == OpKind::Div;
+      TensorMap ins{{"a", f32Tensor(c.a, data(na, pos ? 0.5f : -2.0f, 2.0f, 3))},
+                    {"b", f32Tensor(c.b, data(nb, pos ? 0.5f : -2.0f, 2.0f, 4))}};
+      TensorMap got = runBoth(
+          [&](Builder &b, Module &) {
+            b.function().outputs.push_back(
+                {"y", b.binary(op, in(b, "a", ins), in(b, "b", ins))});
+          },
+          ins, 1e-5f);
+      if (op == OpKind::Add && c.a == Dims{5, 1}) { // hand-computed broadcast
+        std::vector<float> want;
+        for (int i = 0; i < 5; ++i)
+          for (int j = 0; j < 7; ++j)
+            want.push_back(ins["a"].f32[i] + ins["b"].f32[j]);
+        checkClose(got["y"].f32, want);
+      }
+      if (op == OpKind::Mul && c.a == Dims{3}) {
+        std::vector<float> want;
+        for (int i = 0; i < 4; ++i)
+          for (int j = 0; j < 3; ++j)
+            want.push_back(ins["a"].f32[j] * ins["b"].f32[i * 3 + j]);
+        checkClose(got["y"].f32, want);
+      }
+    }
+}
+
+TEST_CASE("codegen: broadcast, reshape and constants") {
+  TensorMap ins{{"x", f32Tensor({3, 1}, data(3, -1, 1))},
+                {"r", f32Tensor({4, 3}, data(12, -1, 1, 5))},
+                {"l", i32Tensor({5}, {1, 2, 3, 4, 5})}};
+  TensorMap got = runBoth(
+      [&](Builder &b, Module &) {
+        auto &outs = b.function().outputs;
+        outs.push_back({"bc", b.broadcast(in(b, "x", ins), {2, 3, 5})});
+        outs.push_back({"rs", b.reshape(in(b, "r", ins), {2, 6})});
+        outs.push_back({"li", b.reshape(in(b, "l", ins), {5, 1})});
+        outs.push_back({"c", b.constant(2.5, TensorType::f32({13, 7}))});
+        outs.push_back({"ci", b.constant(-3, TensorType::i32({9}))});
+        outs.push_back({"cs", b.constant(1.25)});
+      },
+      ins);
+  CHECK(got["bc"].f32[5 * 2 + 3] == ins["x"].f32[2]); // [0][2][3] reads x[2]
+  CHECK(got["rs"].f32 == ins["r"].f32);
+  CHECK(got["li"].i32 == ins["l"].i32);
+  CHECK(got["c"].f32 == std::vector<float>(91, 2.5f));
+  CHECK(got["ci"].i32 == std::vector<int32_t>(9, -3));
+  CHECK(got["cs"].f32 == std::vector<float>{1.25f});
+}
+
+TEST_CASE("codegen: reduce_sum and reduce_mean over any axes") {
+  std::vector<std::vector<int64_t>> axesList = {{0}, {1}, {2}, {0, 1}, {0, 2}, {1, 2}, {0, 1, 2}};
+  TensorMap ins{{"x", f32Tensor({4, 5, 6}, data(120, -1, 1, 9))},
+                {"v", f32Tensor({13, 7}, data(91, -1, 1, 10))}};
+  for (const auto &axes : axesList)
+    for (bool mean : {false, true}) {
+      INFO(dimsStr(axes) << (mean ? " mean" : " sum"));
+      runBoth(
+          [&](Builder &b, Module &) {
+            Node *x = in(b, "x", ins);
+            b.function().outputs.push_back(
+                {"y", mean ? b.reduceMean(x, axes) : b.reduceSum(x, axes)});
+          },
+          ins, 1e-5f);
+    }
+  // Column sums of 13x7 (the bias-gradient shape), checked by hand.
+  TensorMap got = runBoth(
+      [&](Builder &b, Module &) {
+        b.function().outputs.push_back({"y", b.reduceSum(in(b, "v", ins), {0})});
+      },
+      ins);
+  std::vector<float> want(7, 0);
+  for (int i = 0; i < 13; ++i)
+    for (int j = 0; j < 7; ++j)
+      want[j] += ins["v"].f32[i * 7 + j];
+  checkClose(got["y"].f32, want);
+}
+
+TEST_CASE("codegen: softmax and softmax_grad over the last axis") {
+  TensorMap ins{{"x", f32Tensor({13, 7}, data(91, -30, 30, 11))},
+                {"dy", f32Tensor({13, 7}, data(91, -1, 1, 12))},
+                {"z", f32Tensor({2, 3, 5}, data(30, -5, 5, 13))}};
+  TensorMap got = runBoth(
+      [&](Builder &b, Module &) {
+        Node *y = b.unary(OpKind::Softmax, in(b, "x", ins));
+        auto &outs = b.function().outputs;
+        outs.push_back({"y", y});
+        outs.push_back({"g", b.binary(OpKind::SoftmaxGrad, in(b, "dy", ins), y)});
+        outs.push_back({"z3", b.unary(OpKind::Softmax, in(b, "z", ins))});
+      },
+      ins);
+  for (int r = 0; r < 13; ++r) { // rows are distributions even for |x| = 30
+    float s = 0;
+    for (int j = 0; j < 7; ++j)
+      s += got["y"].f32[r * 7 + j];
+    CHECK(s == doctest::Approx(1.0f).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("codegen: sparse cross-entropy and its gradient") {
+  std::vector<int32_t> labels;
+  for (int i = 0; i < 13; ++i)
+    labels.push_back((i * 5) % 7);
+  TensorMap ins{{"x", f32Tensor({13, 7}, data(91, -4, 4, 14))},
+                {"y", i32Tensor({13}, labels)},
+                {"d", f32Tensor({13}, data(13, 0.5f, 1.5f, 15))}};
+  TensorMap got = runBoth(
+      [&](Builder &b, Module &) {
+        Node *x = in(b, "x", ins), *y = in(b, "y", ins);
+        auto &outs = b.function().outputs;
+        outs.push_back({"loss", b.binary(OpKind::SparseXent, x, y)});
+        outs.push_back({"g", b.create(OpKind::SparseXentGrad, {in(b, "d", ins), x, y})});
+      },
+      ins);
+  const std::vector<float> &x = ins["x"].f32;
+  for (int r = 0; r < 13; ++r) {
+    double s = 0;
+    for (int j = 0; j < 7; ++j)
+      s += std::exp((double)x[r * 7 + j]);
+    CHECK(close(got["loss"].f32[r], (float)(std::log(s) - x[r * 7 + labels[r]])));
+  }
+
+  // Out-of-range labels give NaN rows instead of reading out of bounds.
+  Module m;
+  m.name = "bad";
+  m.inputs = {{"x", TensorType::f32({3, 7}), {}}, {"y", TensorType::i32({3}), {}}};
+  Function &f = m.addFunction("f");
+  Builder b(f);
+  Node *xn = b.input("x", m.inputs[0].type), *yn = b.input("y", m.inputs[1].type);
+  Node *dn = b.constant(1.0, TensorType::f32({3}));
+  f.outputs = {{"loss", b.binary(OpKind::SparseXent, xn, yn)},
+               {"g", b.create(OpKind::SparseXentGrad, {dn, xn, yn})}};
+  TensorMap vars;
+  TensorMap out = jitRun(m, 0,
+                         {{"x", f32Tensor({3, 7}, data(21, -1, 1))},
+                          {"y", i32Tensor({3}, {2, -1, 1000000})}},
+                         vars);
+  CHECK(std::isfinite(out["loss"].f32[0]));
+  CHECK(std::isnan(out["loss"].f32[1]));
+  CHECK(std::isnan(out["loss"].f32[2]));
+  CHECK(std::isfinite(out["g"].f32[3]));
+  CHECK(std::isnan(out["g"].f32[7]));
+  CHECK(std::isnan(out["g"].f32[20]));
+}
+
+TEST_CASE("codegen: matmul in all four transpose forms") {
+  for (auto [M, K, N] : {std::tuple<int64_t, int64_t, int64_t>{13, 7, 9}, {37, 61, 45},
+                         {1, 1, 1}, {6, 17, 3}})
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb) {
+        INFO(M << "x" << K << "x" << N << " ta=" << ta << " tb=" << tb);
+        Dims ad = ta ? Dims{K, M} : Dims{M, K}, bd = tb ? Dims{N, K} : Dims{K, N};
+        TensorMap ins{{"a", f32Tensor(ad, data(M * K, -1, 1, 16))},
+                      {"b", f32Tensor(bd, data(K * N, -1, 1, 17))}};
+        TensorMap got = runBoth(
+            [&](Builder &b, Module &) {
+              b.function().outputs.push_back(
+                  {"c", b.matmul(in(b, "a", ins), in(b, "b", ins), ta, tb)});
+            },
+            ins, 1e-4f);
+        const std::vector<float> &A = ins["a"].f32, &B = ins["b"].f32;
+        std::vector<float> want;
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j) {
+            double s = 0;
+            for (int64_t p = 0; p < K; ++p)
+              s += (double)A[ta ? p * M + i : i * K + p] * B[tb ? j * K + p : p * N + j];
+            want.push_back((float)s);
+          }
+        checkClose(got["c"].f32, want, 1e-4f);
+      }
+}
+
+TEST_CASE("codegen: entry copies outputs before it writes updates") {
+  Module m;
+  m.name = "upd";
+  m.vars = {{"a", TensorType::f32({3}), {Init::Constant, 1, 0}, true, {}},
+            {"b", TensorType::f32({5}), {Init::Constant, 2, 0}, false, {}},
+            {"c", TensorType::f32({3}), {Init::Constant, 3, 0}, false, {}}};
+  m.inputs = {{"unused", TensorType::f32({2}), {}}, {"x", TensorType::f32({3}), {}}};
+  Function &f = m.addFunction("f");
+  Builder b(f);
+  Node *x = b.input("x", m.inputs[1].type);
+  Node *a = b.var("a", m.vars[0].type), *c = b.var("c", m.vars[2].type);
+  f.outputs = {{"old_a", a}, {"sum", b.add(a, x)}};
+  // a <- a + x, then c <- a: c must get the old a, though a's state was
+  // already overwritten when c's update is written.
+  f.updates = {{"a", b.add(a, x)}, {"c", a}, {"b", b.constant(7, TensorType::f32({5}))}};
+  (void)c;
+  TensorMap vars{{"a", f32Tensor({3}, {1, 2, 3})},
+                 {"b", f32Tensor({5}, {0, 0, 0, 0, 0})},
+                 {"c", f32Tensor({3}, {9, 9, 9})}};
+  TensorMap out = jitRun(m, 0, {{"x", f32Tensor({3}, {10, 20, 30})}}, vars);
+  CHECK(out["old_a"].f32 == std::vector<float>{1, 2, 3});
+  CHECK(out["sum"].f32 == std::vector<float>{11, 22, 33});
+  CHECK(vars["a"].f32 == std::vector<float>{11, 22, 33});
+  CHECK(vars["c"].f32 == std::vector<float>{1, 2, 3});
+  CHECK(vars["b"].f32 == std::vector<float>(5, 7));
+}
+
+TEST_CASE("codegen: the model descriptor matches the module") {
+  Module m;
+  m.name = "desc_model";
+  m.inputs = {{"x", TensorType::f32({8, 3}), {}}, {"y", TensorType::i32({8}), {}}};
+  m.vars = {{"w", TensorType::f32({3, 4}), {Init::Normal, 0, 0.1}, true, {}},
+            {"t", TensorType::f32({}), {Init::Zeros, 0, 0}, false, {}},
+            {"b", TensorType::f32({4}), {Init::Uniform, -1, 1}, true, {}}};
+  Function &p = m.addFunction("predict");
+  {
+    Builder b(p);
+    Node *h = b.matmul(b.input("x", m.inputs[0].type), b.var("w", m.vars[0].type));
+    p.outputs = {{"probs", b.unary(OpKind::Softmax, b.add(h, b.var("b", m.vars[2].type)))}};
+  }
+  Function &s = m.addFunction("step");
+  {
+    Builder b(s);
+    // y is read first: the entry's inputs follow first use, not declaration.
+    Node *y = b.input("y", m.inputs[1].type);
+    Node *h = b.matmul(b.input("x", m.inputs[0].type), b.var("w", m.vars[0].type));
+    Node *loss = b.reduceMean(b.binary(OpKind::SparseXent, h, y), {0});
+    s.train = TrainSpec{loss, {"w"}, "sgd", {}};
+    s.outputs = {{"loss", loss}};
+    s.updates = {{"t", b.add(b.var("t", m.vars[1].type), b.constant(1))}};
+  }
+  std::string error;
+  auto jit = jitCompile(m, {}, error);
+  REQUIRE_MESSAGE(jit, error);
+  const dlc_model_desc *d = jit->desc();
+  CHECK(d->abi_version == DLC_ABI_VERSION);
+  CHECK(std::string(d->name) == "desc_model");
+  CHECK(d->batch == 8);
+  REQUIRE(d->n_inputs == 2);
+  CHECK(std::string(d->inputs[1].name) == "y");
+  CHECK(d->inputs[1].dtype == DLC_I32);
+  REQUIRE(d->n_vars == 3);
+  CHECK(d->vars[0].offset == 0);
+  CHECK(d->vars[1].offset == 64);  // 48 bytes of w, aligned up
+  CHECK(d->vars[2].offset == 128); // the scalar t takes one line
+  CHECK(d->state_bytes == 192);
+  CHECK(d->vars[0].init == DLC_INIT_NORMAL);
+  CHECK(d->vars[0].init_b == doctest::Approx(0.1));
+  CHECK(d->vars[1].trainable == 0);
+  CHECK(d->vars[1].rank == 0);
+  CHECK(d->vars[0].dims[1] == 4);
+  REQUIRE(d->n_entries == 2);
+  CHECK(std::string(d->entries[0].name) == "predict");
+  CHECK(d->entries[0].is_train == 0);
+  CHECK(d->entries[1].is_train == 1);
+  REQUIRE(d->entries[1].n_inputs == 2);
+  CHECK(d->entries[1].inputs[0] == 1);
+  CHECK(d->entries[1].inputs[1] == 0);
+  CHECK(d->entries[0].arena_bytes % 64 == 0);
+  CHECK(d->entries[0].arena_bytes >= 3 * 128); // matmul, add, softmax: 8x4 floats each
+  CHECK(std::string(d->entries[0].outputs[0].name) == "probs");
+  CHECK(d->entries[0].outputs[0].numel == 32);
+  CHECK(d->entries[1].outputs[0].rank == 0);
+
+  // The signature depends on variable names and shapes only.
+  auto sig = d->signature;
+  auto m2 = cloneModule(m);
+  auto jit2 = jitCompile(*m2, {}, error);
+  REQUIRE(jit2);
+  CHECK(jit2->desc()->signature == sig);
+  m2->vars[2].type = TensorType::f32({5});
+  std::string text;
+  m2->functions.clear();
+  auto jit3 = jitCompile(*m2, {}, error);
+  REQUIRE_MESSAGE(jit3, error);
+  CHECK(jit3->desc()->signature != sig);
+  CHECK(jit3->desc()->n_entries == 0);
+}
+
+TEST_CASE("codegen: every optimisation level computes the same") {
+  Module m;
+  m.name = "levels";
+  m.inputs = {{"x", TensorType::f32({6, 11}), {}}, {"y", TensorType::i32({6}), {}}};
+  m.vars = {{"w", TensorType::f32({11, 19}), {Init::Uniform, -1, 1}, true, {}}};
+  Function &f = m.addFunction("f");
+  Builder b(f);
+  Node *h = b.matmul(b.input("x", m.inputs[0].type), b.var("w", m.vars[0].type));
+  h = b.unary(OpKind::Relu, b.add(h, b.constant(0.1)));
+  f.outputs = {{"p", b.unary(OpKind::Softmax, h)},
+               {"l", b.binary(OpKind::SparseXent, h, b.input("y", m.inputs[1].type))}};
+  TensorMap ins{{"x", f32Tensor({6, 11}, data(66, -1, 1, 21))},
+                {"y", i32Tensor({6}, {0, 5, 18, 3, 3, 7})}};
+  TensorMap vars0 = initVarsForTest(m, 3);
+  TensorMap want = interpret(f, ins, vars0).outputs;
+  for (int level = 0; level <= 3; ++level) {
+    INFO("O" << level);
+    CodegenOptions o;
+    o.optLevel = level;
+    TensorMap vars = vars0;
+    TensorMap got = jitRun(m, 0, ins, vars, o);
+    checkClose(got["p"].f32, want["p"].f32);
+    checkClose(got["l"].f32, want["l"].f32);
+  }
+}
+
+TEST_CASE("codegen: --emit=llvm and --emit=asm show vectorised FMA matmul") {
+  Module m;
+  m.name = "mm";
+  m.inputs = {{"a", TensorType::f32({64, 128}), {}}, {"b", TensorType::f32({128, 96}), {}}};
+  Function &f = m.addFunction("predict");
+  Builder b(f);
+  f.outputs = {{"c", b.matmul(b.input("a", m.inputs[0].type), b.input("b", m.inputs[1].type))}};
+  std::string ir, as, error;
+  REQUIRE_MESSAGE(emitLLVMText(m, {}, ir, error), error);
+  CHECK(ir.find("define void @mm__predict(") != std::string::npos);
+  CHECK(ir.find("@mm__desc = ") != std::string::npos);
+  CHECK(ir.find("noalias") != std::string::npos);
+  REQUIRE_MESSAGE(emitAssembly(m, {}, as, error), error);
+  CHECK(as.find("mm__predict:") != std::string::npos);
+  CodegenOptions avx2;
+  avx2.cpu = "haswell"; // AVX2 + FMA whatever machine runs the test
+  REQUIRE_MESSAGE(emitAssembly(m, avx2, as, error), error);
+  bool fma = as.find("vfmadd") != std::string::npos && as.find("ps\t") != std::string::npos;
+  CHECK(fma);
+  CHECK(as.find("%ymm") != std::string::npos);
+}

@@ -1,0 +1,178 @@
+// Unit tests of the IR verifier: each broken invariant, made by hand the way
+// a buggy pass would make it, is reported with the function and value named.
+#include "ir/Builder.h"
+#include "ir/Support.h"
+#include "ir/Verifier.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+using namespace dlc;
+
+namespace dlc::irtest {
+std::unique_ptr<Module> makeMlpModule(); // tests/unit/ir_printer.cpp
+}
+
+namespace {
+
+// The single problem the verifier reports, or a note listing all of them.
+std::string onlyProblem(const Module &m) {
+  auto problems = verifyModule(m);
+  if (problems.size() == 1)
+    return problems[0];
+  std::string all = std::to_string(problems.size()) + " problems:";
+  for (auto &p : problems)
+    all += "\n  " + p;
+  return all;
+}
+
+struct Fixture {
+  std::unique_ptr<Module> m = irtest::makeMlpModule();
+  Function &predict = *m->findFunction("predict");
+  Function &step = *m->findFunction("step");
+  Node *node(Function &f, const std::string &name) {
+    Node *n = f.find(name);
+    REQUIRE_MESSAGE(n, name);
+    return n;
+  }
+};
+
+} // namespace
+
+TEST_CASE("ir verifier: the hand-built module is valid") {
+  Fixture fx;
+  CHECK(verifyModule(*fx.m).empty());
+  CHECK_NOTHROW(verifyOrThrow(*fx.m, "autodiff"));
+}
+
+TEST_CASE("ir verifier: a node whose type disagrees with its shape rule") {
+  Fixture fx;
+  fx.node(fx.predict, "h.1")->type = TensorType::f32({4, 3});
+  // The user of %h.1 (softmax) now also disagrees; both are reported.
+  auto problems = verifyModule(*fx.m);
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0] == "func predict: %h.1 = relu: type is f32[4, 3] but the "
+                       "shape rule gives f32[4, 2]");
+  CHECK(problems[1].find("%probs = softmax: type is f32[4, 2]") != std::string::npos);
+}
+
+TEST_CASE("ir verifier: an ill-typed application") {
+  Fixture fx;
+  Node *t = fx.node(fx.predict, "t");
+  std::swap(t->operands[0], t->operands[1]);
+  CHECK(onlyProblem(*fx.m) == "func predict: %t = matmul: matmul: inner dimensions "
+                              "differ: f32[3, 2] @ f32[4, 3]");
+}
+
+TEST_CASE("ir verifier: an operand from another function") {
+  Fixture fx;
+  fx.node(fx.predict, "probs")->operands[0] = fx.node(fx.step, "h.1");
+  CHECK(onlyProblem(*fx.m) ==
+        "func predict: %probs = softmax: operand %h.1 belongs to another function");
+}
+
+TEST_CASE("ir verifier: a variable or input that is not declared") {
+  Fixture fx;
+  fx.node(fx.predict, "w")->attrs.set("name", std::string("nope"));
+  fx.node(fx.step, "y")->attrs.set("name", std::string("labels"));
+  auto problems = verifyModule(*fx.m);
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0] == "func predict: %w = var: variable 'nope' is not declared");
+  CHECK(problems[1] == "func step: %y = input: input 'labels' is not declared");
+}
+
+TEST_CASE("ir verifier: a variable read with the wrong type") {
+  Fixture fx;
+  fx.m->findVar("b")->type = TensorType::f32({1, 2});
+  // Both reads of b, its gradient and its update disagree with the declaration.
+  auto problems = verifyModule(*fx.m);
+  REQUIRE(problems.size() == 4);
+  CHECK(problems[0] == "func predict: %b = var: 'b' is declared f32[1, 2], node has f32[2]");
+  CHECK(problems[2] == "func step: grad b: variable is f32[1, 2], value %d.b is f32[2]");
+  CHECK(problems[3] ==
+        "func step: update b: variable is f32[1, 2], value %b.new is f32[2]");
+}
+
+TEST_CASE("ir verifier: operands out of topological order") {
+  Fixture fx;
+  auto &nodes = fx.predict.nodes;
+  // Move %t (index 3) after its user %h.
+  std::swap(nodes[3], nodes[4]);
+  CHECK(onlyProblem(*fx.m) ==
+        "func predict: %h = add: operand %t is not defined before its use");
+}
+
+TEST_CASE("ir verifier: duplicate names") {
+  Fixture fx;
+  fx.node(fx.step, "s.1")->name = "s";
+  CHECK(onlyProblem(*fx.m) == "func step: %s = mul: duplicate name");
+}
+
+TEST_CASE("ir verifier: an update whose type is not its variable's") {
+  Fixture fx;
+  fx.step.updates[0].second = fx.node(fx.step, "b.new");
+  CHECK(onlyProblem(*fx.m) ==
+        "func step: update w: variable is f32[3, 2], value %b.new is f32[2]");
+}
+
+TEST_CASE("ir verifier: roots outside the function, unknown variables") {
+  Fixture fx;
+  fx.predict.outputs[0].second = fx.node(fx.step, "loss");
+  CHECK(onlyProblem(*fx.m) ==
+        "func predict: output probs: %loss is not a node of this function");
+
+  Fixture g;
+  g.step.grads.push_back({"nope", g.node(g.step, "d.w")});
+  g.step.train->params.push_back("ghost");
+  auto problems = verifyModule(*g.m);
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0] == "func step: train: unknown variable 'ghost'");
+  CHECK(problems[1] == "func step: grad nope: unknown variable");
+}
+
+TEST_CASE("ir verifier: attributes the op does not declare, or of the wrong kind") {
+  Fixture fx;
+  fx.node(fx.predict, "h.1")->attrs.set("axes", std::vector<int64_t>{0});
+  fx.node(fx.step, "d.w")->attrs.set("transpose_a", std::string("yes"));
+  auto problems = verifyModule(*fx.m);
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0] == "func predict: %h.1 = relu: unexpected attribute 'axes'");
+  CHECK(problems[1] == "func step: %d.w = matmul: attribute 'transpose_a' must be 0 or 1");
+}
+
+TEST_CASE("ir verifier: a train loss that is not a scalar, a bad grad_of") {
+  Fixture fx;
+  fx.step.train->loss = fx.node(fx.step, "xent");
+  fx.node(fx.step, "d.b")->gradOf = fx.node(fx.predict, "h");
+  auto problems = verifyModule(*fx.m);
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0] == "func step: %d.b = reduce_sum: grad_of refers to a node "
+                       "outside the function");
+  CHECK(problems[1] == "func step: train: loss %xent is f32[4], expected f32[]");
+}
+
+TEST_CASE("ir verifier: names the text form could not read back") {
+  Fixture fx;
+  fx.node(fx.predict, "t")->name = "1t";
+  fx.predict.outputs[0].first = "my probs";
+  auto problems = verifyModule(*fx.m);
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0] == "func predict: %1t = matmul: name is not a valid IR name");
+  CHECK(problems[1] == "func predict: output my probs: name is not a valid IR name");
+}
+
+TEST_CASE("ir verifier: verifyOrThrow names the pass and every problem") {
+  Fixture fx;
+  fx.node(fx.step, "s.1")->name = "s";
+  fx.step.updates[0].second = fx.node(fx.step, "b.new");
+  try {
+    verifyOrThrow(*fx.m, "optimizer-update");
+    FAIL("no exception");
+  } catch (const InternalError &e) {
+    std::string msg = e.what();
+    CHECK(msg.find("after 'optimizer-update'") != std::string::npos);
+    CHECK(msg.find("\n  func step: %s = mul: duplicate name") != std::string::npos);
+    CHECK(msg.find("\n  func step: update w:") != std::string::npos);
+  }
+}

@@ -1,0 +1,216 @@
+// Checkpoints: save → load round trips, the file format, atomic writes, and
+// refusal of every kind of bad file without touching the context.
+#include "tests/unit/runtime_test_support.h"
+
+#include <doctest/doctest.h>
+#include <zlib.h>
+
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+using namespace toy;
+
+namespace {
+
+// A few SGD steps so params and optimizer state all differ from their init.
+void trainSomeSteps(dlc_context *ctx, int steps) {
+  float x[kBatch * kFeatures], loss = 0;
+  int32_t y[kBatch];
+  for (int r = 0; r < kBatch; ++r) {
+    y[r] = r % 2;
+    x[r * 2] = y[r] ? 1.0f : -1.0f;
+    x[r * 2 + 1] = 0.1f * float(r);
+  }
+  const void *in[] = {y, x};
+  void *out[] = {&loss};
+  for (int s = 0; s < steps; ++s)
+    REQUIRE(dlc_run(ctx, 1, in, out, kBatch) == DLC_OK);
+}
+
+uint32_t readU32(const std::vector<uint8_t> &b, size_t at) {
+  return uint32_t(b[at]) | uint32_t(b[at + 1]) << 8 | uint32_t(b[at + 2]) << 16 |
+         uint32_t(b[at + 3]) << 24;
+}
+
+bool contains(const std::string &haystack, const std::string &needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// Loads `path` into a fresh toy context and checks it is refused with
+// `fragment` in the message and every variable unchanged.
+void checkRefused(const std::string &path, int code, const std::string &fragment) {
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  dlc_context *ctx = dlc_create(&m.desc, 5);
+  REQUIRE(ctx);
+  const std::vector<uint8_t> before = snapshot(ctx);
+  CHECK(dlc_load(ctx, path.c_str()) == code);
+  const std::string message = dlc_error(ctx);
+  CHECK_MESSAGE(contains(message, fragment), message);
+  CHECK_MESSAGE(contains(message, path), message);
+  CHECK(snapshot(ctx) == before);
+  dlc_destroy(ctx);
+}
+
+// A checkpoint of the toy model after some training, saved at `path`.
+void saveTrainedToy(const std::string &path) {
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  dlc_context *ctx = dlc_create(&m.desc, 1);
+  REQUIRE(ctx);
+  trainSomeSteps(ctx, 3);
+  REQUIRE(dlc_save(ctx, path.c_str()) == DLC_OK);
+  dlc_destroy(ctx);
+}
+
+} // namespace
+
+TEST_CASE("checkpoint: save then load restores params and optimizer state exactly") {
+  TempDir tmp;
+  REQUIRE(!tmp.root().empty());
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  dlc_context *a = dlc_create(&m.desc, 1), *b = dlc_create(&m.desc, 2);
+  REQUIRE((a && b));
+  trainSomeSteps(a, 3);
+  const std::string path = tmp.path("toy.ckpt");
+  REQUIRE(dlc_save(a, path.c_str()) == DLC_OK);
+  CHECK(snapshot(a) != snapshot(b));
+  REQUIRE(dlc_load(b, path.c_str()) == DLC_OK);
+  CHECK(snapshot(a) == snapshot(b));
+  CHECK(*static_cast<int32_t *>(dlc_var_data(b, 2)) == 3); // the step count came along
+  CHECK(std::string(dlc_error(b)).empty());
+
+  // Training both further from the same state stays in lockstep.
+  trainSomeSteps(a, 2);
+  trainSomeSteps(b, 2);
+  CHECK(snapshot(a) == snapshot(b));
+  dlc_destroy(a);
+  dlc_destroy(b);
+}
+
+TEST_CASE("checkpoint: the file layout is magic, version, signature, ..., CRC-32") {
+  TempDir tmp;
+  const std::string path = tmp.path("toy.ckpt");
+  saveTrainedToy(path);
+  const std::vector<uint8_t> bytes = readBytes(path);
+  REQUIRE(bytes.size() > 24);
+  CHECK(std::string(reinterpret_cast<const char *>(bytes.data()), 8) ==
+        std::string("DLCCKPT\0", 8));
+  CHECK(readU32(bytes, 8) == 1u);
+  CHECK(readU32(bytes, 12) == 0x70E5u); // signature, low half
+  CHECK(readU32(bytes, 16) == 0u);
+  CHECK(readU32(bytes, 20) == 3u); // name length, then "toy"
+  CHECK(std::string(reinterpret_cast<const char *>(&bytes[24]), 3) == "toy");
+  // The trailer must be the standard CRC-32 that zlib computes.
+  const uLong expected = crc32(0L, bytes.data(), uInt(bytes.size() - 4));
+  CHECK(readU32(bytes, bytes.size() - 4) == uint32_t(expected));
+  // Atomic write: no temporary file is left behind.
+  CHECK(!std::filesystem::exists(path + ".tmp." + std::to_string(getpid())));
+}
+
+TEST_CASE("checkpoint: bad files are refused and leave the model unchanged") {
+  TempDir tmp;
+  const std::string good = tmp.path("good.ckpt");
+  saveTrainedToy(good);
+  const std::vector<uint8_t> bytes = readBytes(good);
+
+  SUBCASE("missing file") {
+    checkRefused(tmp.path("missing.ckpt"), DLC_ERR_IO, "cannot read checkpoint");
+  }
+  SUBCASE("wrong magic") {
+    std::vector<uint8_t> bad = bytes;
+    bad[0] = 'X';
+    writeBytes(tmp.path("bad.ckpt"), bad);
+    checkRefused(tmp.path("bad.ckpt"), DLC_ERR_FORMAT, "not a dlc checkpoint");
+  }
+  SUBCASE("shorter than the magic") {
+    writeBytes(tmp.path("bad.ckpt"), {'D', 'L', 'C'});
+    checkRefused(tmp.path("bad.ckpt"), DLC_ERR_FORMAT, "not a dlc checkpoint");
+  }
+  SUBCASE("another format version") {
+    std::vector<uint8_t> bad = bytes;
+    bad[8] = 2;
+    writeBytes(tmp.path("bad.ckpt"), bad);
+    checkRefused(tmp.path("bad.ckpt"), DLC_ERR_FORMAT,
+                 "checkpoint format version 2 is not supported (expected 1)");
+  }
+  SUBCASE("truncated") {
+    for (size_t keep : {size_t(10), bytes.size() / 2, bytes.size() - 1}) {
+      CAPTURE(keep);
+      writeBytes(tmp.path("bad.ckpt"), std::vector<uint8_t>(bytes.begin(), bytes.begin() + long(keep)));
+      checkRefused(tmp.path("bad.ckpt"), DLC_ERR_FORMAT, "checkpoint is truncated");
+    }
+  }
+  SUBCASE("one flipped byte in the data") {
+    std::vector<uint8_t> bad = bytes;
+    bad[bad.size() - 10] ^= 0x01;
+    writeBytes(tmp.path("bad.ckpt"), bad);
+    checkRefused(tmp.path("bad.ckpt"), DLC_ERR_FORMAT, "checkpoint checksum mismatch (file corrupt)");
+  }
+  SUBCASE("trailing bytes after the checksum") {
+    std::vector<uint8_t> bad = bytes;
+    bad.push_back(0);
+    writeBytes(tmp.path("bad.ckpt"), bad);
+    checkRefused(tmp.path("bad.ckpt"), DLC_ERR_FORMAT, "checksum mismatch");
+  }
+  SUBCASE("same variables, different signature") {
+    ModelBuilder other("toy", kBatch);
+    buildToy(other, /*signature=*/0xBEEF);
+    dlc_context *ctx = dlc_create(&other.desc, 1);
+    REQUIRE(ctx);
+    REQUIRE(dlc_save(ctx, tmp.path("other.ckpt").c_str()) == DLC_OK);
+    dlc_destroy(ctx);
+    checkRefused(tmp.path("other.ckpt"), DLC_ERR_FORMAT,
+                 "checkpoint is for model 'toy' with a different signature");
+  }
+  SUBCASE("a variable of another shape") {
+    ModelBuilder other("toy", kBatch);
+    buildToy(other, 0x70E5u, /*wDims=*/{3, 2});
+    dlc_context *ctx = dlc_create(&other.desc, 1);
+    REQUIRE(ctx);
+    REQUIRE(dlc_save(ctx, tmp.path("other.ckpt").c_str()) == DLC_OK);
+    dlc_destroy(ctx);
+    checkRefused(tmp.path("other.ckpt"), DLC_ERR_FORMAT,
+                 "variable 'dense.w' has shape [3, 2] in the checkpoint, expected [2, 2]");
+  }
+  SUBCASE("another model") {
+    ModelBuilder other("other", kBatch);
+    buildToy(other);
+    dlc_context *ctx = dlc_create(&other.desc, 1);
+    REQUIRE(ctx);
+    REQUIRE(dlc_save(ctx, tmp.path("other.ckpt").c_str()) == DLC_OK);
+    dlc_destroy(ctx);
+    checkRefused(tmp.path("other.ckpt"), DLC_ERR_FORMAT, "checkpoint is for model 'other', not 'toy'");
+  }
+}
+
+TEST_CASE("checkpoint: a failed save reports why and keeps the previous checkpoint") {
+  TempDir tmp;
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  dlc_context *ctx = dlc_create(&m.desc, 1);
+  REQUIRE(ctx);
+
+  CHECK(dlc_save(ctx, (tmp.path("no-such-dir") + "/x.ckpt").c_str()) == DLC_ERR_IO);
+  CHECK_MESSAGE(contains(dlc_error(ctx), "cannot write checkpoint"), dlc_error(ctx));
+  CHECK_MESSAGE(contains(dlc_error(ctx), "No such file or directory"), dlc_error(ctx));
+
+  const std::string path = tmp.path("toy.ckpt");
+  REQUIRE(dlc_save(ctx, path.c_str()) == DLC_OK);
+  const std::vector<uint8_t> original = readBytes(path);
+  trainSomeSteps(ctx, 1);
+  // Root ignores permissions, so block the temp file's name with a directory.
+  const std::string blocker = path + ".tmp." + std::to_string(getpid());
+  REQUIRE(std::filesystem::create_directory(blocker));
+  CHECK(dlc_save(ctx, path.c_str()) == DLC_ERR_IO);
+  CHECK_MESSAGE(contains(dlc_error(ctx), path), dlc_error(ctx));
+  CHECK(readBytes(path) == original);
+  std::filesystem::remove(blocker);
+  CHECK(dlc_save(ctx, path.c_str()) == DLC_OK);
+  CHECK(readBytes(path) != original);
+  CHECK(dlc_save(ctx, "") == DLC_ERR_ARG);
+  CHECK(dlc_load(ctx, nullptr) == DLC_ERR_ARG);
+  dlc_destroy(ctx);
+}

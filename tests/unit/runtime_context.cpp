@@ -1,0 +1,236 @@
+// Runtime contexts: creation, seeded initialisation, dlc_run's argument
+// checks and partial-batch staging, against the hand-written toy model.
+#include "tests/unit/runtime_test_support.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+using namespace toy;
+
+namespace {
+
+std::vector<float> floats(dlc_context *ctx, int var) {
+  const float *p = static_cast<const float *>(dlc_var_data(ctx, var));
+  return std::vector<float>(p, p + dlc_model(ctx)->vars[var].numel);
+}
+
+struct Moments {
+  double mean = 0, stddev = 0;
+};
+
+Moments moments(const std::vector<float> &v) {
+  Moments m;
+  for (float x : v)
+    m.mean += x;
+  m.mean /= double(v.size());
+  for (float x : v)
+    m.stddev += (x - m.mean) * (x - m.mean);
+  m.stddev = std::sqrt(m.stddev / double(v.size()));
+  return m;
+}
+
+// Inputs for 8 rows: x[r] = (r, -r) / 8, so every row differs.
+std::vector<float> rowsOfX(int rows) {
+  std::vector<float> x(size_t(rows) * kFeatures);
+  for (int r = 0; r < rows; ++r) {
+    x[size_t(r) * 2] = float(r + 1) / 8;
+    x[size_t(r) * 2 + 1] = -float(r + 1) / 8;
+  }
+  return x;
+}
+
+} // namespace
+
+TEST_CASE("runtime: dlc_create refuses another ABI version and an inconsistent descriptor") {
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  m.desc.abi_version = DLC_ABI_VERSION + 1;
+  CHECK(dlc_create(&m.desc, 1) == nullptr);
+  CHECK(std::string(dlc_error(nullptr)).find("ABI") != std::string::npos);
+  dlc_destroy(nullptr); // must be harmless
+
+  // A variable past the end of the state block would be written out of bounds.
+  ModelBuilder overflowing("toy", kBatch);
+  buildToy(overflowing);
+  overflowing.desc.state_bytes = 64;
+  CHECK(dlc_create(&overflowing.desc, 1) == nullptr);
+}
+
+TEST_CASE("runtime: variables initialise deterministically for a seed") {
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  dlc_context *a = dlc_create(&m.desc, 1), *b = dlc_create(&m.desc, 1), *c = dlc_create(&m.desc, 2);
+  REQUIRE((a && b && c));
+  CHECK(snapshot(a) == snapshot(b));
+  CHECK(floats(a, 0) != floats(c, 0));
+  CHECK(floats(a, 1) == std::vector<float>{0, 0});
+  CHECK(*static_cast<int32_t *>(dlc_var_data(a, 2)) == 0);
+  CHECK(reinterpret_cast<uintptr_t>(dlc_var_data(a, 0)) % 64 == 0);
+  CHECK(dlc_model(a) == &m.desc);
+  CHECK(dlc_var_data(a, 4) == nullptr);
+  CHECK(dlc_var_data(a, -1) == nullptr);
+  dlc_destroy(a);
+  dlc_destroy(b);
+  dlc_destroy(c);
+}
+
+TEST_CASE("runtime: a variable's initial values do not depend on the other variables") {
+  ModelBuilder plain("toy", kBatch), extended("toy", kBatch);
+  buildToy(plain);
+  extended.addVar("aaa.first", DLC_F32, {100}, DLC_INIT_NORMAL, 0, 1);
+  extended.addVar("dense.w", DLC_F32, {2, 2}, DLC_INIT_NORMAL, 0.0f, 0.5f);
+  extended.finish(1);
+  dlc_context *a = dlc_create(&plain.desc, 9), *b = dlc_create(&extended.desc, 9);
+  REQUIRE((a && b));
+  CHECK(floats(a, 0) == floats(b, 1));
+  dlc_destroy(a);
+  dlc_destroy(b);
+}
+
+TEST_CASE("runtime: init kinds follow their distributions") {
+  ModelBuilder m("dist", 0);
+  m.addVar("normal", DLC_F32, {200, 100}, DLC_INIT_NORMAL, 1.0f, 2.0f);
+  m.addVar("uniform", DLC_F32, {20000}, DLC_INIT_UNIFORM, -3.0f, -1.0f);
+  m.addVar("constant", DLC_F32, {5}, DLC_INIT_CONSTANT, 0.25f);
+  m.addVar("count", DLC_I32, {3}, DLC_INIT_CONSTANT, 7.0f);
+  m.addVar("zeros", DLC_F32, {5}, DLC_INIT_ZEROS, 3.0f);
+  m.finish(1);
+  dlc_context *ctx = dlc_create(&m.desc, 2024);
+  REQUIRE(ctx);
+
+  // 20000 samples: the standard error of the mean is 2/sqrt(20000) = 0.014.
+  const Moments normal = moments(floats(ctx, 0));
+  CHECK(std::fabs(normal.mean - 1.0) < 0.06);
+  CHECK(std::fabs(normal.stddev - 2.0) < 0.06);
+
+  const std::vector<float> uniform = floats(ctx, 1);
+  bool inRange = true;
+  for (float v : uniform)
+    inRange = inRange && v >= -3.0f && v < -1.0f;
+  CHECK(inRange);
+  const Moments u = moments(uniform);
+  CHECK(std::fabs(u.mean + 2.0) < 0.02);
+  CHECK(std::fabs(u.stddev - 2.0 / std::sqrt(12.0)) < 0.02);
+
+  CHECK(floats(ctx, 2) == std::vector<float>(5, 0.25f));
+  const int32_t *count = static_cast<const int32_t *>(dlc_var_data(ctx, 3));
+  CHECK(std::vector<int32_t>(count, count + 3) == std::vector<int32_t>{7, 7, 7});
+  CHECK(floats(ctx, 4) == std::vector<float>(5, 0.0f));
+  dlc_destroy(ctx);
+}
+
+TEST_CASE("runtime: a full batch runs on the caller's buffers") {
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  dlc_context *ctx = dlc_create(&m.desc, 1);
+  REQUIRE(ctx);
+  std::vector<float> x = rowsOfX(kBatch), probs(kBatch * kClasses, -1.0f);
+  const void *in[] = {x.data()};
+  void *out[] = {probs.data()};
+  REQUIRE(dlc_run(ctx, 0, in, out, kBatch) == DLC_OK);
+  CHECK(probe.input == x.data());
+  CHECK(probe.arenaAligned);
+  for (int r = 0; r < kBatch; ++r)
+    CHECK(probs[size_t(r) * 2] + probs[size_t(r) * 2 + 1] == doctest::Approx(1.0f));
+  CHECK(std::string(dlc_error(ctx)).empty());
+  dlc_destroy(ctx);
+}
+
+TEST_CASE("runtime: a partial batch is staged, zero-padded and copied back row by row") {
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  dlc_context *ctx = dlc_create(&m.desc, 1);
+  REQUIRE(ctx);
+  std::vector<float> full = rowsOfX(kBatch), fullProbs(kBatch * kClasses);
+  const void *fullIn[] = {full.data()};
+  void *fullOut[] = {fullProbs.data()};
+  REQUIRE(dlc_run(ctx, 0, fullIn, fullOut, kBatch) == DLC_OK);
+
+  // 5 rows, then 3: the second run must not see the first run's rows 3..4.
+  for (int rows : {5, 3}) {
+    CAPTURE(rows);
+    std::vector<float> x = rowsOfX(rows);
+    std::vector<float> probs(size_t(rows + 1) * kClasses, -7.0f); // one sentinel row
+    const void *in[] = {x.data()};
+    void *out[] = {probs.data()};
+    REQUIRE(dlc_run(ctx, 0, in, out, rows) == DLC_OK);
+    CHECK(probe.input != x.data());
+    for (int i = 0; i < kBatch * kFeatures; ++i)
+      CHECK(probe.x[i] == (i < rows * kFeatures ? x[size_t(i)] : 0.0f));
+    for (int i = 0; i < rows * kClasses; ++i)
+      CHECK(probs[size_t(i)] == fullProbs[size_t(i)]);
+    CHECK(probs[size_t(rows) * kClasses] == -7.0f);
+    CHECK(probs[size_t(rows) * kClasses + 1] == -7.0f);
+  }
+  dlc_destroy(ctx);
+}
+
+TEST_CASE("runtime: dlc_run refuses bad arguments with a message") {
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  dlc_context *ctx = dlc_create(&m.desc, 1);
+  REQUIRE(ctx);
+  std::vector<float> x = rowsOfX(kBatch), probs(kBatch * kClasses);
+  std::vector<int32_t> y(kBatch, 0);
+  float loss = 0;
+  const void *in[] = {x.data()};
+  void *out[] = {probs.data()};
+  const void *nullIn[] = {nullptr};
+  void *nullOut[] = {nullptr};
+  const void *trainIn[] = {y.data(), x.data()};
+  void *trainOut[] = {&loss};
+  const int calls = probe.calls;
+
+  auto refused = [&](int rc, const char *fragment) {
+    CHECK(rc == DLC_ERR_ARG);
+    const std::string message = dlc_error(ctx);
+    CHECK_MESSAGE(message.find(fragment) != std::string::npos, message);
+  };
+  refused(dlc_run(ctx, 2, in, out, kBatch), "no entry #2");
+  refused(dlc_run(ctx, -1, in, out, kBatch), "no entry #-1");
+  refused(dlc_run(ctx, 0, in, out, 0), "rows must be in 1..8, got 0");
+  refused(dlc_run(ctx, 0, in, out, 9), "rows must be in 1..8, got 9");
+  refused(dlc_run(ctx, 0, nullptr, out, kBatch), "inputs is NULL");
+  refused(dlc_run(ctx, 0, in, nullptr, kBatch), "outputs is NULL");
+  refused(dlc_run(ctx, 0, nullIn, out, kBatch), "input 'x' is NULL");
+  refused(dlc_run(ctx, 0, in, nullOut, kBatch), "output 'probs' is NULL");
+  refused(dlc_run(ctx, 1, trainIn, trainOut, 4), "needs a full batch of 8 rows, got 4");
+  CHECK(probe.calls == calls); // nothing ran
+  CHECK(dlc_run(nullptr, 0, in, out, kBatch) == DLC_ERR_ARG);
+
+  REQUIRE(dlc_run(ctx, 1, trainIn, trainOut, kBatch) == DLC_OK);
+  CHECK(std::string(dlc_error(ctx)).empty()); // a success clears the last error
+  CHECK(*static_cast<int32_t *>(dlc_var_data(ctx, 2)) == 1);
+  dlc_destroy(ctx);
+}
+
+TEST_CASE("runtime: entries are found by name") {
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  CHECK(dlc_find_entry(&m.desc, "predict") == 0);
+  CHECK(dlc_find_entry(&m.desc, "step") == 1);
+  CHECK(dlc_find_entry(&m.desc, "train") == -1);
+  CHECK(dlc_find_entry(&m.desc, nullptr) == -1);
+  CHECK(dlc_find_entry(nullptr, "step") == -1);
+}
+
+TEST_CASE("runtime: a model without a batch dimension runs whatever rows says") {
+  ModelBuilder m("unbatched", 0);
+  m.addInput("x", DLC_F32, {kBatch, kFeatures});
+  m.addVar("dense.w", DLC_F32, {kFeatures, kClasses}, DLC_INIT_NORMAL, 0.0f, 0.5f);
+  m.addVar("dense.b", DLC_F32, {kClasses}, DLC_INIT_ZEROS);
+  m.addEntry("predict", false, {0}, {m.tensor("probs", DLC_F32, {kBatch, kClasses})}, 64,
+             predictEntry);
+  m.finish(1);
+  dlc_context *ctx = dlc_create(&m.desc, 1);
+  REQUIRE(ctx);
+  std::vector<float> x = rowsOfX(kBatch), probs(kBatch * kClasses);
+  const void *in[] = {x.data()};
+  void *out[] = {probs.data()};
+  CHECK(dlc_run(ctx, 0, in, out, 0) == DLC_OK);
+  CHECK(probe.input == x.data());
+  dlc_destroy(ctx);
+}
