@@ -247,9 +247,13 @@ bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
   std::string soTmp = soPath + ".tmp" + std::to_string(getpid());
   // --exclude-libs keeps the runtime's symbols out of the dynamic table, so a
   // host exporting its own dlc_* functions cannot interpose on the model's.
-  std::vector<std::string> argv{"cc",     "-shared", "-o",         soTmp,
-                                objPath,  runtime,   "-lm",        "-lpthread",
-                                "-Wl,--exclude-libs,ALL"};
+  // The soname is the file's own name, so a program linked against it by
+  // path finds it again through its rpath instead of recording the path.
+  std::string soName = soPath.substr(soPath.find_last_of('/') + 1);
+  std::vector<std::string> argv{"cc",      "-shared", "-o",
+                                soTmp,     objPath,   runtime,
+                                "-lm",     "-lpthread", "-Wl,--exclude-libs,ALL",
+                                "-Wl,-soname," + soName};
   int rc = runProgram(argv, errPath);
   if (rc != 0) {
     unlink(soTmp.c_str());
