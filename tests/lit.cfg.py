@@ -21,3 +21,12 @@ fashion = "/usr/share/datasets/fashion-mnist"
 config.substitutions.append(("%fashion", fashion))
 if os.path.exists(os.path.join(fashion, "t10k-labels-idx1-ubyte.gz")):
     config.available_features.add("fashion-mnist")
+
+# Vector-code checks need the CPU features they look for.
+try:
+    with open("/proc/cpuinfo") as f:
+        flags = f.read()
+    if " avx2" in flags and " fma" in flags:
+        config.available_features.add("host-avx2-fma")
+except OSError:
+    pass

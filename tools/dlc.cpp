@@ -211,12 +211,19 @@ std::unique_ptr<Module> loadModule(const Options &o) {
 void stopForEmit(Options &o, PassManager &pm) {
   if (o.emit == "grad" && o.passes.stopAfter.empty())
     o.passes.stopAfter = "optimizer";
-  if (!o.passes.stopAfter.empty() && !pm.hasPass(o.passes.stopAfter))
-    throw UsageError("unknown pass '" + o.passes.stopAfter + "' (see dlc --list-passes)");
+  auto check = [&](const std::string &name) {
+    if (pm.hasPass(name))
+      return;
+    std::string known;
+    for (auto &p : pm.passes())
+      known += (known.empty() ? "" : ", ") + p.name;
+    throw UsageError("unknown pass '" + name + "'; the passes are " + known);
+  };
+  if (!o.passes.stopAfter.empty())
+    check(o.passes.stopAfter);
   for (auto *set : {&o.passes.printBefore, &o.passes.printAfter})
     for (auto &name : *set)
-      if (!pm.hasPass(name))
-        throw UsageError("unknown pass '" + name + "' (see dlc --list-passes)");
+      check(name);
 }
 
 // Runs the pass pipeline; false when --stop-after cut it short.
