@@ -10,6 +10,9 @@
 
 namespace dlc {
 
+// runtime/dlc_abi.h, embedded at build time (cmake/EmbedText.cmake).
+extern const char *const kAbiHeaderText;
+
 namespace {
 
 using codegen::cIdentifier;
@@ -46,56 +49,6 @@ std::string shapeText(const TensorType &t, int64_t batch, bool rows) {
   return s + "]";
 }
 
-// The runtime's descriptor types, so <m>_metadata() is usable without
-// dlc_runtime.h; skipped when that header came first.
-const char *kDescTypes = R"(#ifndef DLC_RUNTIME_H
-#define DLC_ABI_VERSION 1u
-enum { DLC_F32 = 0, DLC_I32 = 1 };
-enum { DLC_INIT_ZEROS = 0, DLC_INIT_CONSTANT = 1, DLC_INIT_NORMAL = 2, DLC_INIT_UNIFORM = 3 };
-enum { DLC_OK = 0, DLC_ERR_ARG = 1, DLC_ERR_IO = 2, DLC_ERR_FORMAT = 3, DLC_ERR_NOMEM = 4 };
-
-typedef struct dlc_tensor_desc {
-  const char *name;     /* verbatim from the DSL */
-  int32_t dtype;        /* DLC_F32 / DLC_I32 */
-  int32_t rank;
-  const int64_t *dims;  /* rank entries */
-  int64_t numel;
-  int64_t offset;       /* variables: byte offset in the state block */
-  int32_t init;         /* variables: DLC_INIT_* */
-  int32_t trainable;    /* variables: 1 = param, 0 = optimizer state */
-  float init_a, init_b;
-} dlc_tensor_desc;
-
-typedef void (*dlc_entry_fn)(char *state, char *arena, const void *const *inputs,
-                             void *const *outputs);
-
-typedef struct dlc_entry_desc {
-  const char *name;
-  int32_t is_train;
-  int32_t n_inputs;
-  const int32_t *inputs;  /* indices into dlc_model_desc.inputs */
-  int32_t n_outputs;
-  const dlc_tensor_desc *outputs;
-  int64_t arena_bytes;
-  dlc_entry_fn fn;
-} dlc_entry_desc;
-
-typedef struct dlc_model_desc {
-  uint32_t abi_version;
-  const char *name;
-  uint64_t signature;
-  int64_t batch;
-  int32_t n_inputs;
-  const dlc_tensor_desc *inputs;
-  int32_t n_vars;
-  const dlc_tensor_desc *vars;
-  int64_t state_bytes;
-  int32_t n_entries;
-  const dlc_entry_desc *entries;
-} dlc_model_desc;
-#endif /* DLC_RUNTIME_H */
-)";
-
 } // namespace
 
 std::string generateHeader(const Module &m) {
@@ -116,7 +69,9 @@ std::string generateHeader(const Module &m) {
        " * state: separate contexts may run on separate threads. */\n";
   h << "#ifndef DLC_MODEL_" << M << "_H\n#define DLC_MODEL_" << M << "_H\n\n";
   h << "#include <stddef.h>\n#include <stdint.h>\n\n";
-  h << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n" << kDescTypes << "\n";
+  h << "/* The descriptor types of <m>_metadata(), from dlc's runtime/dlc_abi.h. */\n"
+    << kAbiHeaderText << "\n"
+    << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
 
   h << "/* Rows in a full batch (0: the model has no common batch dimension). */\n"
     << "#define " << M << "_BATCH " << batch << "\n";

@@ -3,6 +3,7 @@
 // one; a declared type that disagrees with its op's rule is a located error.
 // Malformed input of any kind is an error value, never a crash or a throw.
 #include "ir/IRParser.h"
+#include "ir/OpRules.h"
 #include "ir/Builder.h"
 #include "ir/Support.h"
 
@@ -29,23 +30,6 @@ bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 // Tensors larger than this are certainly a typo (and their byte counts would
 // overflow later arithmetic).
 constexpr int64_t kMaxElements = int64_t(1) << 40;
-
-// Shape rules read attributes by kind (Attrs::getInts, getInt): a wrong kind
-// would throw there, so it is a parse error here. "" when `v` fits `key`.
-std::string attrKindProblem(const std::string &key, const AttrValue &v) {
-  if (key == "name" && !std::holds_alternative<std::string>(v))
-    return "must be a string";
-  if (key == "value" && !std::holds_alternative<double>(v) &&
-      !std::holds_alternative<int64_t>(v))
-    return "must be a number";
-  if (key == "axes" && !std::holds_alternative<std::vector<int64_t>>(v))
-    return "must be a list of integers";
-  if ((key == "transpose_a" || key == "transpose_b") &&
-      !(std::holds_alternative<int64_t>(v) &&
-        (std::get<int64_t>(v) == 0 || std::get<int64_t>(v) == 1)))
-    return "must be 0 or 1";
-  return "";
-}
 
 class Parser {
 public:

@@ -23,6 +23,21 @@ bool needF32(OpKind op, const TensorType &t, std::string &error) {
 
 } // namespace
 
+std::string attrKindProblem(const std::string &key, const AttrValue &v) {
+  if (key == "name" && !std::holds_alternative<std::string>(v))
+    return "must be a string";
+  if (key == "value" && !std::holds_alternative<double>(v) &&
+      !std::holds_alternative<int64_t>(v))
+    return "must be a number";
+  if (key == "axes" && !std::holds_alternative<std::vector<int64_t>>(v))
+    return "must be a list of integers";
+  if ((key == "transpose_a" || key == "transpose_b") &&
+      !(std::holds_alternative<int64_t>(v) &&
+        (std::get<int64_t>(v) == 0 || std::get<int64_t>(v) == 1)))
+    return "must be 0 or 1";
+  return "";
+}
+
 std::optional<TensorType> inferType(OpKind op, const std::vector<TensorType> &in,
                                     const Attrs &attrs,
                                     const TensorType *requested,

@@ -23,6 +23,12 @@ std::optional<TensorType> inferType(OpKind op,
                                     const TensorType *requested,
                                     std::string &error);
 
+// The kind each attribute must hold ("name" a string, "value" a number,
+// "axes" an integer list, "transpose_a"/"transpose_b" 0 or 1): shape rules
+// read attributes by kind, so the parser and verifier check kinds first.
+// Returns "" when `v` suits `key`, else what is wrong ("must be a string").
+std::string attrKindProblem(const std::string &key, const AttrValue &v);
+
 // Gradient rule: given forward node `fwd` and the adjoint `dy` of its result
 // (same type as fwd), returns one adjoint per operand of fwd, each with the
 // operand's type, or nullptr where no gradient flows (integer labels, or an

@@ -23,23 +23,6 @@ bool validName(const std::string &s) {
   });
 }
 
-// The kind each attribute must hold: shape rules read them by kind, and a
-// wrong kind there would be an exception instead of a message.
-std::string attrKindProblem(const std::string &key, const AttrValue &v) {
-  if (key == "name" && !std::holds_alternative<std::string>(v))
-    return "must be a string";
-  if (key == "value" && !std::holds_alternative<double>(v) &&
-      !std::holds_alternative<int64_t>(v))
-    return "must be a number";
-  if (key == "axes" && !std::holds_alternative<std::vector<int64_t>>(v))
-    return "must be a list of integers";
-  if ((key == "transpose_a" || key == "transpose_b") &&
-      !(std::holds_alternative<int64_t>(v) &&
-        (std::get<int64_t>(v) == 0 || std::get<int64_t>(v) == 1)))
-    return "must be 0 or 1";
-  return "";
-}
-
 class FunctionVerifier {
 public:
   FunctionVerifier(const Module &m, const Function &f, std::vector<std::string> &out)

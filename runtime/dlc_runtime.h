@@ -11,67 +11,18 @@
 #ifndef DLC_RUNTIME_H
 #define DLC_RUNTIME_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include "dlc_abi.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define DLC_ABI_VERSION 1u
-
-enum { DLC_F32 = 0, DLC_I32 = 1 };
-enum { DLC_INIT_ZEROS = 0, DLC_INIT_CONSTANT = 1, DLC_INIT_NORMAL = 2, DLC_INIT_UNIFORM = 3 };
-enum { DLC_OK = 0, DLC_ERR_ARG = 1, DLC_ERR_IO = 2, DLC_ERR_FORMAT = 3, DLC_ERR_NOMEM = 4 };
-
-typedef struct dlc_tensor_desc {
-  const char *name;     /* verbatim from the DSL: "x", "probs", "dense_1.w" */
-  int32_t dtype;        /* DLC_F32 / DLC_I32 */
-  int32_t rank;
-  const int64_t *dims;  /* rank entries */
-  int64_t numel;
-  int64_t offset;       /* variables: byte offset in the context's state block */
-  int32_t init;         /* variables: DLC_INIT_* */
-  int32_t trainable;    /* variables: 1 = param, 0 = optimizer state */
-  float init_a, init_b; /* constant: a; normal: mean a, stddev b; uniform: [a, b) */
-} dlc_tensor_desc;
-
-/* A compiled entry point. `state` is the variables' block, `arena` scratch of
- * arena_bytes (64-byte aligned); inputs/outputs point at full-batch tensors in
- * the entry's own order. Entries never allocate. */
-typedef void (*dlc_entry_fn)(char *state, char *arena, const void *const *inputs,
-                             void *const *outputs);
-
-typedef struct dlc_entry_desc {
-  const char *name;       /* "predict", "step" */
-  int32_t is_train;
-  int32_t n_inputs;
-  const int32_t *inputs;  /* indices into dlc_model_desc.inputs */
-  int32_t n_outputs;
-  const dlc_tensor_desc *outputs;
-  int64_t arena_bytes;
-  dlc_entry_fn fn;
-} dlc_entry_desc;
-
-typedef struct dlc_model_desc {
-  uint32_t abi_version;   /* DLC_ABI_VERSION */
-  const char *name;       /* model name from the DSL */
-  uint64_t signature;     /* hash of variable names, dtypes and shapes */
-  int64_t batch;          /* leading dim of every input and output; 0 if none */
-  int32_t n_inputs;
-  const dlc_tensor_desc *inputs;
-  int32_t n_vars;
-  const dlc_tensor_desc *vars;
-  int64_t state_bytes;
-  int32_t n_entries;
-  const dlc_entry_desc *entries;
-} dlc_model_desc;
-
 typedef struct dlc_context dlc_context;
 
 /* Allocates everything a context will ever need (state, arena, staging for
- * partial batches) and initialises the variables from `seed`. NULL only when
- * memory is exhausted or the descriptor's ABI version differs. */
+ * partial batches) and initialises the variables from `seed`. NULL when
+ * memory is exhausted, or the descriptor's ABI version differs or it is
+ * inconsistent (variables overflowing the state block, unknown inputs). */
 dlc_context *dlc_create(const dlc_model_desc *model, uint64_t seed);
 void dlc_destroy(dlc_context *ctx);
 

@@ -334,7 +334,8 @@ int evaluateAndReport(Options &o, Session &s) {
     std::cerr << "dlc: error: " << error << "\n";
     return 1;
   }
-  std::printf("test accuracy: %.2f%% (%lld images)\n", 100 * r.accuracy, (long long)r.count);
+  std::printf("evaluated %lld test images\n", (long long)r.count);
+  std::printf("test accuracy: %.2f%%\n", 100 * r.accuracy);
   return 0;
 }
 

@@ -82,7 +82,7 @@ TEST_CASE("codegen: AOT model.so runs through its C API and header") {
 
   std::string header = readText(h);
   for (const char *want :
-       {"#ifndef DLC_MODEL_LIN_H", "extern \"C\"", "#include <stdint.h>", "#ifndef DLC_RUNTIME_H",
+       {"#ifndef DLC_MODEL_LIN_H", "extern \"C\"", "#include <stdint.h>", "#ifndef DLC_ABI_H",
         "typedef struct lin lin;", "lin *lin_create(uint64_t seed);",
         "void lin_destroy(lin *ctx);",
         "int lin_predict(lin *ctx, const float *x, size_t n, float *y);",
