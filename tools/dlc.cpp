@@ -9,6 +9,7 @@
 #include "ir/Verifier.h"
 #include "passes/Pipeline.h"
 #include "runtime/dlc_runtime.h"
+#include "runtime/host/Bench.h"
 #include "runtime/host/Trainer.h"
 
 #include <chrono>
@@ -27,6 +28,7 @@ const char *kUsage = R"(usage:
   dlc FILE [options]                  compile a model (.dl) or IR text (.ir)
   dlc train FILE --data DIR [options] compile in-process and train
   dlc eval FILE --data DIR --load CKPT
+  dlc bench FILE [--rounds N]         time each entry (medians of N rounds)
   dlc --list-passes | --help | --version
 
 compile options:
@@ -53,6 +55,9 @@ train / eval options:
   --resume PATH          load a checkpoint before training
   --load PATH            (eval) the checkpoint to evaluate
   --progress, --no-progress   redraw a progress line (default: when stdout is a terminal)
+
+bench options:
+  --rounds N             timed rounds per figure (default 7); --seed S as above
 )";
 
 struct Options {
@@ -65,6 +70,7 @@ struct Options {
   CodegenOptions codegen;
   std::string data, save, resume, load;
   int epochs = 1;
+  int rounds = 7;
   uint64_t seed = 0;
   int progress = -1; // -1: when stdout is a terminal
 };
@@ -96,7 +102,7 @@ Options parseArgs(int argc, char **argv) {
   Options o;
   std::vector<std::string> args(argv + 1, argv + argc);
   size_t i = 0;
-  if (!args.empty() && (args[0] == "train" || args[0] == "eval"))
+  if (!args.empty() && (args[0] == "train" || args[0] == "eval" || args[0] == "bench"))
     o.command = args[i++];
   auto value = [&](const std::string &arg, const char *flag) -> std::string {
     std::string eq = std::string(flag) + "=";
@@ -144,6 +150,8 @@ Options parseArgs(int argc, char **argv) {
       o.data = value(a, "--data");
     else if (is(a, "--epochs"))
       o.epochs = (int)parseInteger(value(a, "--epochs"), "--epochs");
+    else if (is(a, "--rounds"))
+      o.rounds = (int)parseInteger(value(a, "--rounds"), "--rounds");
     else if (is(a, "--seed"))
       o.seed = (uint64_t)parseInteger(value(a, "--seed"), "--seed");
     else if (is(a, "--save"))
@@ -174,12 +182,14 @@ Options parseArgs(int argc, char **argv) {
                      "' (expected ast, ir, grad, opt, dot, llvm or asm)");
   if (o.command != "compile" && (!o.emit.empty() || !o.output.empty()))
     throw UsageError("--emit and -o belong to 'dlc FILE', not 'dlc " + o.command + "'");
-  if (o.command != "compile" && o.data.empty())
+  if ((o.command == "train" || o.command == "eval") && o.data.empty())
     throw UsageError("'dlc " + o.command + "' needs --data DIR");
   if (o.command == "eval" && o.load.empty())
     throw UsageError("'dlc eval' needs --load CKPT");
   if (o.epochs < 0)
     throw UsageError("--epochs must be at least 0");
+  if (o.rounds < 1)
+    throw UsageError("--rounds must be at least 1");
   return o;
 }
 
@@ -375,6 +385,28 @@ int evalCommand(Options &o) {
   return evaluateAndReport(o, s);
 }
 
+int benchCommand(Options &o) {
+  Session s;
+  if (!startSession(o, s))
+    return 1;
+  BenchOptions b;
+  b.rounds = o.rounds;
+  b.seed = o.seed;
+  std::vector<BenchFigure> figures;
+  std::string error;
+  if (!benchModel(s.ctx, b, figures, error)) {
+    std::cerr << "dlc: error: " << error << "\n";
+    return 1;
+  }
+  std::printf("%-10s %6s %12s %14s   %s\n", "entry", "rows", "median", "rows/s",
+              "spread over rounds");
+  for (const BenchFigure &f : figures)
+    std::printf("%-10s %6lld %9.1f us %14.0f   min %.1f us, max %.1f us, %d rounds x %lld calls\n",
+                f.entry.c_str(), (long long)f.rows, f.median * 1e6, f.rows / f.median,
+                f.min * 1e6, f.max * 1e6, o.rounds, (long long)f.callsPerRound);
+  return 0;
+}
+
 int listPasses() {
   PassManager pm;
   addDefaultPipeline(pm);
@@ -403,6 +435,8 @@ int main(int argc, char **argv) {
       return trainCommand(o);
     if (o.command == "eval")
       return evalCommand(o);
+    if (o.command == "bench")
+      return benchCommand(o);
     return compileCommand(o);
   } catch (const UsageError &e) {
     std::cerr << "dlc: error: " << e.what() << " (see dlc --help)\n";

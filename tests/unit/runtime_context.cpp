@@ -139,6 +139,27 @@ TEST_CASE("runtime: a full batch runs on the caller's buffers") {
   dlc_destroy(ctx);
 }
 
+#if defined(__SSE2__)
+TEST_CASE("runtime: entries run with denormals flushed; the caller's mode is restored") {
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  dlc_context *ctx = dlc_create(&m.desc, 1);
+  REQUIRE(ctx);
+  std::vector<float> x = rowsOfX(kBatch), probs(kBatch * kClasses);
+  const void *in[] = {x.data()};
+  void *out[] = {probs.data()};
+  const unsigned int callerMode = _mm_getcsr();
+  REQUIRE((callerMode & 0x8040u) == 0); // the test process runs IEEE-exact
+  for (int64_t rows : {kBatch, int64_t(3)}) {
+    CAPTURE(rows);
+    REQUIRE(dlc_run(ctx, 0, in, out, rows) == DLC_OK);
+    CHECK((probe.fpMode & 0x8040u) == 0x8040u); // FTZ and DAZ inside
+    CHECK(_mm_getcsr() == callerMode);
+  }
+  dlc_destroy(ctx);
+}
+#endif
+
 TEST_CASE("runtime: a partial batch is staged, zero-padded and copied back row by row") {
   ModelBuilder m("toy", kBatch);
   buildToy(m);

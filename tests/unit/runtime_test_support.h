@@ -11,6 +11,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -153,6 +156,7 @@ struct Probe {
   const void *input = nullptr;
   float x[kBatch * kFeatures] = {};
   bool arenaAligned = false;
+  unsigned int fpMode = 0; // MXCSR inside the entry (x86)
   int calls = 0;
 };
 inline Probe probe;
@@ -179,6 +183,9 @@ inline void record(const void *input, const char *arena) {
   probe.input = input;
   std::memcpy(probe.x, input, sizeof probe.x);
   probe.arenaAligned = reinterpret_cast<uintptr_t>(arena) % 64 == 0;
+#if defined(__SSE2__)
+  probe.fpMode = _mm_getcsr();
+#endif
   ++probe.calls;
 }
 
