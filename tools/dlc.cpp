@@ -385,6 +385,18 @@ int evalCommand(Options &o) {
   return evaluateAndReport(o, s);
 }
 
+// "812 ns", "254.1 us", "1.94 ms": three or four significant digits.
+std::string duration(double seconds) {
+  char buf[32];
+  if (seconds < 1e-6)
+    std::snprintf(buf, sizeof buf, "%.0f ns", seconds * 1e9);
+  else if (seconds < 1e-3)
+    std::snprintf(buf, sizeof buf, "%.1f us", seconds * 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f ms", seconds * 1e3);
+  return buf;
+}
+
 int benchCommand(Options &o) {
   Session s;
   if (!startSession(o, s))
@@ -401,9 +413,10 @@ int benchCommand(Options &o) {
   std::printf("%-10s %6s %12s %14s   %s\n", "entry", "rows", "median", "rows/s",
               "spread over rounds");
   for (const BenchFigure &f : figures)
-    std::printf("%-10s %6lld %9.1f us %14.0f   min %.1f us, max %.1f us, %d rounds x %lld calls\n",
-                f.entry.c_str(), (long long)f.rows, f.median * 1e6, f.rows / f.median,
-                f.min * 1e6, f.max * 1e6, o.rounds, (long long)f.callsPerRound);
+    std::printf("%-10s %6lld %12s %14.0f   min %s, max %s, %d rounds x %lld calls\n",
+                f.entry.c_str(), (long long)f.rows, duration(f.median).c_str(),
+                f.rows / f.median, duration(f.min).c_str(), duration(f.max).c_str(),
+                o.rounds, (long long)f.callsPerRound);
   return 0;
 }
 
