@@ -25,19 +25,24 @@ std::string upper(std::string s) {
 
 const char *cType(DType t) { return t == DType::F32 ? "float" : "int32_t"; }
 
-// A parameter name from a DSL name that cannot clash with C or with the
-// wrapper's own parameters (ctx, n).
-std::string paramName(const std::string &name) {
-  static const std::set<std::string> reserved = {
-      "ctx",    "n",      "auto",   "break",  "case",     "char",   "const",
-      "continue", "default", "do",  "double", "else",     "enum",   "extern",
-      "float",  "for",    "goto",   "if",     "inline",   "int",    "long",
-      "register", "restrict", "return", "short", "signed", "sizeof", "static",
-      "struct", "switch", "typedef", "union", "unsigned", "void",   "volatile",
-      "while",  "bool",   "true",   "false"};
-  std::string s = cIdentifier(name);
-  return reserved.count(s) ? s + "_" : s;
-}
+// Parameter names of one prototype, from DSL names: C identifiers that are
+// neither reserved (a tensor may be called `new` or `size_t`) nor taken by
+// another parameter ("label.ids" and "label_ids" meet as label_ids), nor the
+// model's typedef. A trailing '_' is added until the name is free.
+class ParamNames {
+public:
+  explicit ParamNames(const std::string &modelId) : used_{"ctx", "n", modelId} {}
+  std::string operator()(const std::string &dslName) {
+    std::string s = cIdentifier(dslName);
+    while (codegen::isReservedCName(s) || used_.count(s))
+      s += "_";
+    used_.insert(s);
+    return s;
+  }
+
+private:
+  std::set<std::string> used_;
+};
 
 // "f32[n, 28, 28]" for a batched tensor of a row-count entry, else the type.
 std::string shapeText(const TensorType &t, int64_t batch, bool rows) {
@@ -85,7 +90,8 @@ std::string generateHeader(const Module &m) {
     << "#define " << M << "_STATE_BYTES " << state.bytes << "\n\n";
 
   // _SIZE: elements per example (per row of the batch); _NUMEL: elements of
-  // the whole tensor. A name used twice with different shapes keeps the first.
+  // the whole tensor. An output of several entries with different shapes keeps
+  // the first; different names meeting in one macro are refused by checkApiNames.
   std::set<std::string> defined;
   auto sizes = [&](const std::string &name, const TensorType &t, const char *what) {
     std::string N = upper(cIdentifier(name));
@@ -115,6 +121,7 @@ std::string generateHeader(const Module &m) {
     doc << "/* " << (f.isTrain() ? "Train entry '" : "Entry '") << f.name << "' on "
         << (e.takesRows ? "n rows (1.." + M + "_BATCH)" : "a full batch") << ": ";
     args << id << " *ctx";
+    ParamNames paramName(id);
     std::string sep;
     for (const std::string &in : f.inputNames()) {
       const InputDecl *d = m.findInput(in);
@@ -138,7 +145,8 @@ std::string generateHeader(const Module &m) {
     h << doc.str() << "int " << e.symbol << "(" << args.str() << ");\n";
   }
 
-  h << "/* Writes every variable to `path` atomically, with a checksum. */\n"
+  h << "/* Writes every variable to `path` atomically, with a checksum; an existing file\n"
+       " * there is replaced only if it is a checkpoint. */\n"
     << "int " << id << "_save(const " << id << " *ctx, const char *path);\n";
   h << "/* Reads a checkpoint of this model; a bad file leaves ctx unchanged. */\n"
     << "int " << id << "_load(" << id << " *ctx, const char *path);\n";

@@ -3,6 +3,7 @@
 #include "ir/Support.h"
 
 #include <cctype>
+#include <map>
 #include <set>
 
 namespace dlc::codegen {
@@ -114,6 +115,31 @@ std::string cIdentifier(const std::string &name) {
   return s;
 }
 
+bool isReservedCName(const std::string &id) {
+  static const std::set<std::string> reserved = {
+      // C11 and C23 keywords
+      "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
+      "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
+      "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
+      "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "alignas",
+      "alignof", "bool", "constexpr", "false", "nullptr", "static_assert", "thread_local",
+      "true", "typeof", "typeof_unqual",
+      // C++ keywords and alternative tokens (the header is extern "C" for C++)
+      "and", "and_eq", "asm", "bitand", "bitor", "catch", "char8_t", "char16_t",
+      "char32_t", "class", "compl", "concept", "consteval", "constinit", "const_cast",
+      "co_await", "co_return", "co_yield", "decltype", "delete", "dynamic_cast",
+      "explicit", "export", "friend", "mutable", "namespace", "new", "noexcept", "not",
+      "not_eq", "operator", "or", "or_eq", "private", "protected", "public",
+      "reinterpret_cast", "requires", "static_cast", "template", "this", "throw", "try",
+      "typeid", "typename", "using", "virtual", "wchar_t", "xor", "xor_eq",
+      // names from <stddef.h>, <stdint.h> and dlc_abi.h, which the header includes
+      "NULL", "offsetof", "size_t", "ptrdiff_t", "max_align_t", "int8_t", "int16_t",
+      "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intptr_t",
+      "uintptr_t", "intmax_t", "uintmax_t", "dlc_tensor_desc", "dlc_entry_desc",
+      "dlc_model_desc", "dlc_entry_fn"};
+  return reserved.count(id) != 0;
+}
+
 std::vector<ApiEntry> apiEntries(const Module &m) {
   std::vector<ApiEntry> out;
   std::string prefix = cIdentifier(m.name) + "_";
@@ -131,11 +157,55 @@ std::vector<std::string> apiFixedSymbols(const Module &m) {
 }
 
 bool checkApiNames(const Module &m, std::string &error) {
+  std::string id = cIdentifier(m.name);
+  if (isReservedCName(id)) {
+    error = "model '" + m.name + "' cannot be compiled to a library: its header would "
+            "declare `typedef struct " + id + " " + id + ";`, and " + id +
+            " is reserved in C or C++; rename the model";
+    return false;
+  }
+  // model.so links the runtime; a C API function of the same name would be
+  // renamed by LLVM and the header's prototype would name nothing.
+  static const std::set<std::string> runtime = {
+      "dlc_create", "dlc_destroy", "dlc_run", "dlc_find_entry", "dlc_save",
+      "dlc_load", "dlc_error", "dlc_model", "dlc_var_data", "dlc_context"};
+  for (const std::string &s : apiFixedSymbols(m))
+    if (runtime.count(s)) {
+      error = "model '" + m.name + "' would define the C function " + s +
+              ", which is the dlc runtime's own; rename the model";
+      return false;
+    }
+  // <M>_<NAME>_SIZE for every input and output: two different names must
+  // not become one macro ("x" and "X", "label.ids" and "label_ids").
+  auto upper = [](std::string s) {
+    for (char &c : s)
+      c = (char)toupper((unsigned char)c);
+    return s;
+  };
+  std::map<std::string, std::string> macros; // macro stem -> the DSL name
+  auto macro = [&](const std::string &name) {
+    std::string stem = upper(cIdentifier(name));
+    auto [it, fresh] = macros.emplace(stem, name);
+    if (fresh || it->second == name)
+      return true;
+    error = "'" + it->second + "' and '" + name + "' of model '" + m.name +
+            "' would both define the header macro " + upper(id) + "_" + stem +
+            "_SIZE; rename one";
+    return false;
+  };
+  for (const InputDecl &in : m.inputs)
+    if (!macro(in.name))
+      return false;
+  for (const auto &f : m.functions)
+    for (const auto &[name, node] : f->outputs)
+      if (!macro(name))
+        return false;
   std::set<std::string> seen;
   for (const std::string &s : apiFixedSymbols(m))
     seen.insert(s);
   for (const ApiEntry &e : apiEntries(m))
-    if (!seen.insert(e.symbol).second) {
+    if (!seen.insert(e.symbol).second || runtime.count(e.symbol) ||
+        isReservedCName(e.symbol)) {
       error = "entry '" + e.fn->name + "' of model '" + m.name +
               "' would define the C function " + e.symbol +
               ", which is already taken; rename the entry";

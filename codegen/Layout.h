@@ -60,6 +60,10 @@ int64_t modelBatch(const Module &m);
 
 // `name` made a C identifier (dots and other characters become '_').
 std::string cIdentifier(const std::string &name);
+// True for identifiers the generated header cannot use as a name of its own:
+// C and C++ keywords, the standard types it names (size_t, int32_t, ...) and
+// the dlc_abi.h types it embeds.
+bool isReservedCName(const std::string &id);
 
 // One entry point of the generated C API: `<m>_predict` for a non-train
 // entry named predict (`<m>_<entry>` for other non-train entries, which also
@@ -73,7 +77,9 @@ struct ApiEntry {
 std::vector<ApiEntry> apiEntries(const Module &m);
 // The fixed functions every model has: create, destroy, save, load, ...
 std::vector<std::string> apiFixedSymbols(const Module &m);
-// False + error when two C API functions would get the same symbol.
+// False + error when the C API cannot be declared as named: the model's name
+// is reserved in C/C++ (`typedef struct int int;`), or a function would
+// collide with another or with the runtime linked into model.so.
 bool checkApiNames(const Module &m, std::string &error);
 
 } // namespace dlc::codegen

@@ -230,7 +230,7 @@ bool isInitializerName(const std::string &name) {
   return false;
 }
 
-bool isOptimizerName(const std::string &name) { return name == "sgd" || name == "adam"; }
+bool isOptimizerName(const std::string &name) { return findOptimizer(name) != nullptr; }
 
 bool Lowerer::evalInit(const Expr &e, const TensorType &t, Init &out) {
   const InitRule *rule = nullptr;

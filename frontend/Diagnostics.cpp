@@ -8,18 +8,15 @@ namespace dlc {
 
 std::shared_ptr<const std::string> DiagEngine::addFile(const std::string &path,
                                                       const std::string &text) {
-  auto it = files_.find(path);
-  if (it != files_.end())
-    return it->second.first;
   auto name = std::make_shared<const std::string>(path);
-  files_[path] = {name, text};
+  files_[name.get()] = {name, text};
   return name;
 }
 
 std::string DiagEngine::excerpt(const SourceLoc &loc) const {
   if (!loc.known())
     return "";
-  auto it = files_.find(*loc.file);
+  auto it = files_.find(loc.file.get());
   if (it == files_.end())
     return "";
   const std::string &text = it->second.second;

@@ -26,7 +26,8 @@ public:
       : out_(out), limit_(limit) {}
 
   // Registers a file's text (for the source-line excerpt) and returns the
-  // shared name every SourceLoc into that file uses.
+  // shared name every SourceLoc into that file uses. Files are told apart by
+  // that pointer, not by path: a user's own file may be named prelude.dl.
   std::shared_ptr<const std::string> addFile(const std::string &path,
                                              const std::string &text);
 
@@ -48,8 +49,8 @@ private:
   std::ostream &out_;
   size_t limit_;
   size_t errors_ = 0;
-  std::map<std::string, std::pair<std::shared_ptr<const std::string>, std::string>>
-      files_; // path -> (shared name, text)
+  std::map<const std::string *, std::pair<std::shared_ptr<const std::string>, std::string>>
+      files_; // shared name -> (itself, text)
 };
 
 // The distance-1/2 spelling suggestion used by "did you mean 'x'?" hints.

@@ -37,11 +37,12 @@ bool readFile(const std::string &path, std::string &text, std::ostream &errs) {
   return true;
 }
 
-// Lexes and parses one file; false when it had syntax errors.
+// Lexes and parses one file, registered with `diags` as `file`; false when it
+// had syntax errors.
 bool parseFile(const std::string &path, const std::string &text, DiagEngine &diags,
-               Program &out) {
+               Program &out, std::shared_ptr<const std::string> &file) {
   size_t before = diags.errorCount();
-  auto file = diags.addFile(path, text);
+  file = diags.addFile(path, text);
   std::vector<Token> toks = lex(text, file, diags);
   out = parseProgram(toks, diags);
   return diags.errorCount() == before;
@@ -56,18 +57,19 @@ std::unique_ptr<Module> compileModelSource(const std::string &path,
   DiagEngine diags(errs);
   try {
     Program prelude, user;
-    if (!parseFile(preludeName(), preludeSource(), diags, prelude))
+    std::shared_ptr<const std::string> preludeFile, userFile;
+    if (!parseFile(preludeName(), preludeSource(), diags, prelude, preludeFile))
       internalError("the built-in prelude does not parse");
-    if (!parseFile(path, text, diags, user))
+    if (!parseFile(path, text, diags, user, userFile))
       return nullptr;
     if (!user.model) {
       SourceLoc start;
-      start.file = diags.addFile(path, text);
+      start.file = userFile;
       start.line = start.col = 1;
       diags.error(start, "no model in this file (expected 'model NAME(...) { ... }')");
       return nullptr;
     }
-    Lowerer lowerer(diags, diags.addFile(preludeName(), preludeSource()), opts);
+    Lowerer lowerer(diags, preludeFile, opts);
     return lowerer.run(user, prelude);
   } catch (CompileError &) {
     return nullptr; // the error limit was reached; all of them are printed
@@ -89,7 +91,8 @@ bool dumpAst(const std::string &path, std::ostream &out, std::ostream &errs) {
   DiagEngine diags(errs);
   try {
     Program p;
-    if (!parseFile(path, text, diags, p))
+    std::shared_ptr<const std::string> file;
+    if (!parseFile(path, text, diags, p, file))
       return false;
     printAst(p, out);
     return true;

@@ -152,9 +152,13 @@ std::vector<Token> lex(const std::string &text,
         if (errno == ERANGE)
           diags.error(t.loc, "integer '" + t.text + "' is too large");
       }
-      if (i < n && isIdentStart(text[i]))
+      if (i < n && isIdentStart(text[i])) {
         diags.error(locAt(i), "unexpected '" + std::string(1, text[i]) +
                                   "' after number '" + t.text + "'");
+        // Swallow the rest of the word ("3x", "1.5f"): one mistake, one message.
+        while (i < n && (isIdentStart(text[i]) || isDigit(text[i])))
+          ++i;
+      }
     } else if (punct.count(c)) {
       push(punct.at(c), i, i + 1);
       ++i;

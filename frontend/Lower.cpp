@@ -16,8 +16,6 @@ constexpr int kMaxCallDepth = 64;
 // many calls (`fn f(x) { return g(x) + g(x) }`, nested); stop, don't hang.
 constexpr int kMaxCalls = 100000;
 constexpr size_t kMaxNodes = 1000000;
-// Largest tensor, in elements; keeps every size computation far from overflow.
-constexpr int64_t kMaxElements = int64_t(1) << 40;
 
 std::string numStr(double v) {
   char buf[40];
@@ -120,7 +118,7 @@ Value Lowerer::emit(OpKind op, std::vector<Node *> operands, const SourceLoc &lo
   }
   Node *n = builder_.tryCreate(op, std::move(operands), std::move(attrs), "$", type, err);
   if (n) {
-    names_[n] = nodeName(op == OpKind::Constant ? "c" : "t");
+    names_[n] = {nodeName(op == OpKind::Constant ? "c" : "t"), false};
     return Value::tensor(n);
   }
   std::string irName = std::string(opName(op)) + ":";
@@ -468,7 +466,7 @@ bool Lowerer::evalType(const TypeExpr &t, TensorType &out) {
     dims.push_back(v);
     elements *= (double)v;
   }
-  if (ok && elements > (double)kMaxElements) {
+  if (ok && elements > (double)kMaxTensorElements) {
     error(t.loc, "tensor type " + t.dtype + dimsStr(dims) + " is too large (more than 2^40 elements)");
     ok = false;
   }
@@ -518,7 +516,7 @@ void Lowerer::lowerStmt(const Stmt &s) {
     if (v.kind == Value::Tensor)
       for (size_t k = mark; k < graph_.nodes.size(); ++k)
         if (graph_.nodes[k].get() == v.node)
-          names_[v.node] = nodeName(s.name);
+          names_[v.node] = {nodeName(s.name), true};
     if (s.kind == Stmt::Output) {
       if (!cur_->env.count(s.name) && v.ok())
         outputs_.push_back({s.name, v.node});
@@ -563,38 +561,52 @@ void Lowerer::lowerTrain(const Stmt &s) {
   // The optimizer: a call (or a bare name) of a known optimizer whose
   // hyper-parameters are compile-time numbers.
   const Expr &opt = *slots[1];
-  static const std::map<std::string, std::vector<std::string>> optimizers = {
-      {"sgd", {"lr"}}, {"adam", {"lr", "beta1", "beta2", "eps"}}};
-  auto oit = optimizers.find(opt.name);
-  if ((opt.kind != Expr::Call && opt.kind != Expr::Ident) || oit == optimizers.end()) {
+  const OptimizerInfo *info =
+      opt.kind == Expr::Call || opt.kind == Expr::Ident ? findOptimizer(opt.name) : nullptr;
+  if (!info) {
     std::string msg = opt.kind == Expr::Call || opt.kind == Expr::Ident
                           ? "unknown optimizer '" + opt.name + "'"
                           : std::string("expected an optimizer");
-    error(opt.loc, msg + " (expected sgd(lr) or adam(lr, beta1, beta2, eps))");
+    std::string expected;
+    const std::vector<OptimizerInfo> &all = optimizers();
+    for (size_t k = 0; k < all.size(); ++k) {
+      expected += k == 0 ? "" : k + 1 == all.size() ? " or " : ", ";
+      expected += all[k].name + "(";
+      for (size_t h = 0; h < all[k].hyper.size(); ++h)
+        expected += (h ? ", " : "") + all[k].hyper[h];
+      expected += ")";
+    }
+    error(opt.loc, msg + " (expected " + expected + ")");
     return;
   }
-  entry.spec.optimizer = oit->first;
+  entry.spec.optimizer = info->name;
   if (opt.kind == Expr::Call) {
     std::vector<const Expr *> hs;
-    if (!bindArgs(opt, opt.name, oit->second, 0, "hyper-parameter", hs))
+    if (!bindArgs(opt, opt.name, info->hyper, 0, "hyper-parameter", hs))
       return;
     for (size_t k = 0; k < hs.size(); ++k) {
       if (!hs[k])
         continue;
+      const std::string &name = info->hyper[k];
       Value h = eval(*hs[k]);
       if (!h.ok())
         return;
-      if (!h.isNumber() || !std::isfinite(h.num())) {
-        error(hs[k]->loc, opt.name + ": hyper-parameter '" + oit->second[k] +
-                              "' must be a number, got " + h.describe());
+      std::string problem;
+      if (!h.isNumber() || !std::isfinite(h.num()))
+        problem = "must be a number, got " + h.describe();
+      else if (name == "lr" && h.num() <= 0)
+        problem = "must be positive, got " + numStr(h.num());
+      // A beta of 1 or more makes Adam's bias correction 1 - beta^t zero or
+      // negative: NaN or a diverging update from the first step.
+      else if ((name == "beta1" || name == "beta2") && !(h.num() >= 0 && h.num() < 1))
+        problem = "must be at least 0 and less than 1, got " + numStr(h.num());
+      else if (h.num() < 0)
+        problem = "must not be negative, got " + numStr(h.num());
+      if (!problem.empty()) {
+        error(hs[k]->loc, opt.name + ": hyper-parameter '" + name + "' " + problem);
         return;
       }
-      if (h.num() < 0 || (k == 0 && h.num() == 0)) {
-        error(hs[k]->loc, opt.name + ": hyper-parameter '" + oit->second[k] +
-                              "' must be positive, got " + numStr(h.num()));
-        return;
-      }
-      entry.spec.hyper.push_back({oit->second[k], h.num()});
+      entry.spec.hyper.push_back({name, h.num()});
     }
   }
   if (!ok)
@@ -602,18 +614,9 @@ void Lowerer::lowerTrain(const Stmt &s) {
   // The params to train: every trainable variable the loss reads, in
   // declaration order.
   std::set<std::string> used;
-  std::vector<Node *> work{loss.node};
-  std::set<Node *> seen;
-  while (!work.empty()) {
-    Node *n = work.back();
-    work.pop_back();
-    if (!seen.insert(n).second)
-      continue;
+  for (const Node *n : reachableFrom({loss.node}))
     if (n->op == OpKind::Var)
       used.insert(n->attrs.getString("name"));
-    for (Node *o : n->operands)
-      work.push_back(o);
-  }
   for (auto &v : module_->vars)
     if (v.trainable && used.count(v.name))
       entry.spec.params.push_back(v.name);
@@ -664,27 +667,32 @@ void Lowerer::lowerModel(const ModelDecl &m) {
 
 void Lowerer::extractFunction(Function &dst, std::vector<Node *> roots,
                               std::map<const Node *, Node *> &map) {
-  std::set<const Node *> live;
-  while (!roots.empty()) {
-    Node *n = roots.back();
-    roots.pop_back();
-    if (!live.insert(n).second)
-      continue;
-    for (Node *o : n->operands)
-      roots.push_back(o);
-  }
+  std::unordered_set<const Node *> live = reachableFrom(std::move(roots));
   // graph_ is in topological order, so copying in its order keeps dst's.
+  // Names are given after copying, in three rounds: inputs and params, then
+  // bindings, then temporaries, so that a name the user wrote never loses to
+  // a temporary that happens to come first (`%c.1 = var {name = "c"}`
+  // because a constant took "c").
+  std::vector<std::pair<Node *, std::string>> rounds[3];
   for (auto &n : graph_.nodes) {
     if (!live.count(n.get()))
       continue;
     auto c = std::make_unique<Node>(*n);
-    auto name = names_.find(n.get());
-    if (name != names_.end())
-      c->name = name->second;
+    c->name = "$";
     for (Node *&o : c->operands)
       o = map.at(o);
-    map[n.get()] = dst.append(std::move(c));
+    Node *copy = dst.append(std::move(c));
+    map[n.get()] = copy;
+    if (n->op == OpKind::Input || n->op == OpKind::Var) {
+      rounds[0].push_back({copy, n->attrs.getString("name")});
+    } else {
+      const NodeName &nm = names_.at(n.get());
+      rounds[nm.bound ? 1 : 2].push_back({copy, nm.name});
+    }
   }
+  for (auto &round : rounds)
+    for (auto &[node, name] : round)
+      node->name = dst.uniqueName(name);
 }
 
 std::unique_ptr<Module> Lowerer::run(const Program &user, const Program &prelude) {

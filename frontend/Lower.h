@@ -141,8 +141,14 @@ private:
   std::unique_ptr<Module> module_;
   Function graph_{"model"}; // every node of the model; entries copy from it
   Builder builder_{graph_};
-  std::map<const Node *, std::string> names_; // node -> name it should print as
-  std::set<std::string> reported_;            // "loc\nmessage" already shown
+  // The name a node made by emit() should print as, and whether it comes from
+  // a binding (`h = ...`) rather than being a temporary ("t", "c").
+  struct NodeName {
+    std::string name;
+    bool bound = false;
+  };
+  std::map<const Node *, NodeName> names_;
+  std::set<std::string> reported_; // "loc\nmessage" already shown
   Frame *cur_ = nullptr;
   int callDepth_ = 0;
   int calls_ = 0;

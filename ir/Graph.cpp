@@ -49,7 +49,7 @@ const std::string &Attrs::getString(const std::string &k) const {
   return *v;
 }
 
-// --- Init, TrainSpec ---------------------------------------------------------
+// --- Init, optimizers, TrainSpec --------------------------------------------
 
 static std::string num(double v) {
   char buf[32];
@@ -65,6 +65,19 @@ std::string Init::str() const {
   case Uniform: return "uniform(" + num(a) + ", " + num(b) + ")";
   }
   return "?";
+}
+
+const std::vector<OptimizerInfo> &optimizers() {
+  static const std::vector<OptimizerInfo> table = {
+      {"sgd", {"lr"}}, {"adam", {"lr", "beta1", "beta2", "eps"}}};
+  return table;
+}
+
+const OptimizerInfo *findOptimizer(const std::string &name) {
+  for (const OptimizerInfo &o : optimizers())
+    if (o.name == name)
+      return &o;
+  return nullptr;
 }
 
 double TrainSpec::hyperOr(const std::string &k, double dflt) const {
@@ -117,17 +130,19 @@ std::vector<Node *> Function::roots() const {
   return r;
 }
 
-size_t Function::removeDeadNodes() {
-  std::unordered_set<const Node *> live;
-  std::vector<Node *> work = roots();
-  while (!work.empty()) {
-    Node *n = work.back();
-    work.pop_back();
-    if (!live.insert(n).second)
-      continue;
-    for (Node *op : n->operands)
-      work.push_back(op);
+std::unordered_set<const Node *> reachableFrom(std::vector<Node *> roots) {
+  std::unordered_set<const Node *> seen;
+  while (!roots.empty()) {
+    Node *n = roots.back();
+    roots.pop_back();
+    if (seen.insert(n).second)
+      roots.insert(roots.end(), n->operands.begin(), n->operands.end());
   }
+  return seen;
+}
+
+size_t Function::removeDeadNodes() {
+  std::unordered_set<const Node *> live = reachableFrom(roots());
   size_t before = nodes.size();
   // gradOf notes may point at dead forward nodes; they are only notes.
   for (auto &n : nodes)
@@ -148,39 +163,6 @@ std::vector<std::string> Function::inputNames() const {
         names.push_back(nm);
     }
   return names;
-}
-
-void Function::sortTopologically() {
-  std::unordered_map<const Node *, size_t> index;
-  for (size_t i = 0; i < nodes.size(); ++i)
-    index[nodes[i].get()] = i;
-  std::vector<std::unique_ptr<Node>> sorted;
-  std::vector<char> state(nodes.size(), 0); // 0 new, 1 visiting, 2 done
-  std::vector<std::unique_ptr<Node>> old = std::move(nodes);
-  // Iterative DFS in original order keeps the result stable.
-  for (size_t start = 0; start < old.size(); ++start) {
-    if (state[start])
-      continue;
-    std::vector<std::pair<size_t, size_t>> stack{{start, 0}};
-    state[start] = 1;
-    while (!stack.empty()) {
-      auto &[i, k] = stack.back();
-      Node *n = old[i].get();
-      if (k < n->operands.size()) {
-        size_t j = index.at(n->operands[k++]);
-        DLC_ASSERT(state[j] != 1, "cycle in function " + name);
-        if (state[j] == 0) {
-          state[j] = 1;
-          stack.push_back({j, 0});
-        }
-        continue;
-      }
-      state[i] = 2;
-      sorted.push_back(std::move(old[i]));
-      stack.pop_back();
-    }
-  }
-  nodes = std::move(sorted);
 }
 
 void Function::replaceAllUses(Node *from, Node *to) {

@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -72,6 +73,16 @@ struct VarDecl {
   SourceLoc loc;
 };
 
+// The optimizers a train entry may name, with the hyper-parameters each
+// takes: the frontend and the IR parser check train statements against this
+// one list; passes/OptimizerUpdate.cpp expands each and owns the defaults.
+struct OptimizerInfo {
+  std::string name;               // "adam"
+  std::vector<std::string> hyper; // "lr", "beta1", ...
+};
+const std::vector<OptimizerInfo> &optimizers();
+const OptimizerInfo *findOptimizer(const std::string &name);
+
 // What a train entry asks for; autodiff and the optimizer pass consume it.
 struct TrainSpec {
   Node *loss = nullptr;                 // scalar f32
@@ -109,8 +120,6 @@ public:
   size_t removeDeadNodes();
   // Input names this function reads, in first-use order.
   std::vector<std::string> inputNames() const;
-  // Restores topological order after a pass inserted out of order (stable).
-  void sortTopologically();
   // Replaces every use of `from` (operands and roots) by `to`.
   void replaceAllUses(Node *from, Node *to);
 
@@ -134,6 +143,9 @@ public:
   // Persistent variables' total size (the context's state block).
   int64_t varBytes() const;
 };
+
+// Every node that `roots` depend on, the roots included.
+std::unordered_set<const Node *> reachableFrom(std::vector<Node *> roots);
 
 // Deep copy (used by tests: fused vs unfused, compiled vs interpreted).
 std::unique_ptr<Module> cloneModule(const Module &m);

@@ -27,10 +27,6 @@ bool isDigit(char c) { return c >= '0' && c <= '9'; }
 bool isIdentChar(char c) { return isIdentStart(c) || isDigit(c) || c == '.'; }
 bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-// Tensors larger than this are certainly a typo (and their byte counts would
-// overflow later arithmetic).
-constexpr int64_t kMaxElements = int64_t(1) << 40;
-
 class Parser {
 public:
   Parser(const std::string &text, const std::string &filename)
@@ -314,9 +310,9 @@ private:
     if (!accept(']')) {
       do {
         int64_t n;
-        if (!integer(n, 1, kMaxElements, "dimension"))
+        if (!integer(n, 1, kMaxTensorElements, "dimension"))
           return false;
-        if (n > kMaxElements / numel)
+        if (n > kMaxTensorElements / numel)
           return fail(at, "type is too large (more than 2^40 elements)");
         numel *= n;
         dims.push_back(n);
@@ -603,17 +599,39 @@ private:
       return fail(at, "a function has at most one 'train' line");
     TrainSpec t;
     if (!keyword("loss") || !expect('=') || !use(fs, t.loss) || !expect(',') ||
-        !keyword("optimizer") || !expect('=') || !ident(t.optimizer, "an optimizer name") ||
-        !expect('('))
+        !keyword("optimizer") || !expect('='))
+      return false;
+    size_t optAt = (skipSpace(), pos_);
+    if (!ident(t.optimizer, "an optimizer name"))
+      return false;
+    // The passes expand only these; anything else is the file's mistake,
+    // which must not surface later as an internal error.
+    const OptimizerInfo *opt = findOptimizer(t.optimizer);
+    if (!opt) {
+      std::string known;
+      for (const OptimizerInfo &o : optimizers())
+        known += (known.empty() ? "" : ", ") + o.name;
+      return fail(optAt, "unknown optimizer '" + t.optimizer + "' (expected one of " +
+                             known + ")");
+    }
+    if (!expect('('))
       return false;
     if (t.loss->type != TensorType::f32({}))
       return fail(at, "the train loss %" + t.loss->name + " is " + t.loss->type.str() +
                           ", expected f32[]");
     if (!accept(')')) {
       do {
+        size_t kat = (skipSpace(), pos_);
         std::string k;
         double v;
-        if (!ident(k, "a hyperparameter name") || !expect('=') || !real(v))
+        if (!ident(k, "a hyperparameter name"))
+          return false;
+        if (std::find(opt->hyper.begin(), opt->hyper.end(), k) == opt->hyper.end())
+          return fail(kat, opt->name + " has no hyperparameter '" + k + "'");
+        for (auto &h : t.hyper)
+          if (h.first == k)
+            return fail(kat, "duplicate hyperparameter '" + k + "'");
+        if (!expect('=') || !real(v))
           return false;
         t.hyper.push_back({k, v});
       } while (accept(','));
@@ -628,8 +646,13 @@ private:
         std::string p;
         if (!ident(p, "a variable name"))
           return false;
-        if (!m_->findVar(p))
+        const VarDecl *v = m_->findVar(p);
+        if (!v)
           return fail(pat, "unknown variable '" + p + "'");
+        if (!v->trainable || v->type.dtype != DType::F32)
+          return fail(pat, "'" + p + "' is not a trainable f32 param");
+        if (std::find(t.params.begin(), t.params.end(), p) != t.params.end())
+          return fail(pat, "'" + p + "' is listed twice");
         t.params.push_back(p);
       } while (accept(','));
       if (!expect(']'))

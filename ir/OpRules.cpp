@@ -38,16 +38,13 @@ std::string attrKindProblem(const std::string &key, const AttrValue &v) {
   return "";
 }
 
-std::optional<TensorType> inferType(OpKind op, const std::vector<TensorType> &in,
-                                    const Attrs &attrs,
-                                    const TensorType *requested,
-                                    std::string &error) {
+namespace {
+
+// The shape rule proper; inferType adds the checks every op shares.
+std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &in,
+                                     const Attrs &attrs, const TensorType *requested,
+                                     std::string &error) {
   const OpInfo &info = opInfo(op);
-  if ((int)in.size() != info.arity) {
-    error = std::string(info.name) + ": expected " + std::to_string(info.arity) +
-            " operands, got " + std::to_string(in.size());
-    return std::nullopt;
-  }
   switch (op) {
   case OpKind::Input:
   case OpKind::Var:
@@ -144,9 +141,15 @@ std::optional<TensorType> inferType(OpKind op, const std::vector<TensorType> &in
     return in[0];
 
   case OpKind::SoftmaxGrad:
-    if (in[0] != in[1] || in[0].dtype != DType::F32 || in[0].rank() < 1) {
+    if (!needF32(op, in[0], error) || !needF32(op, in[1], error))
+      return std::nullopt;
+    if (in[0] != in[1]) {
       error = "softmax_grad: operand types differ: " + in[0].str() + " and " +
               in[1].str();
+      return std::nullopt;
+    }
+    if (in[0].rank() < 1) {
+      error = "softmax_grad: expected at least one axis, got " + in[0].str();
       return std::nullopt;
     }
     return in[0];
@@ -197,6 +200,30 @@ std::optional<TensorType> inferType(OpKind op, const std::vector<TensorType> &in
   }
   }
   internalError("inferType: unhandled op");
+}
+
+} // namespace
+
+std::optional<TensorType> inferType(OpKind op, const std::vector<TensorType> &in,
+                                    const Attrs &attrs,
+                                    const TensorType *requested,
+                                    std::string &error) {
+  const OpInfo &info = opInfo(op);
+  if ((int)in.size() != info.arity) {
+    error = std::string(info.name) + ": expected " + std::to_string(info.arity) +
+            " operands, got " + std::to_string(in.size());
+    return std::nullopt;
+  }
+  auto t = resultType(op, in, attrs, requested, error);
+  // Broadcasting and matmul can make a result far larger than any operand
+  // ([n, 1] + [1, n]); past the limit its element count would overflow.
+  if (t && !withinSizeLimits(t->dims)) {
+    bool empty = std::any_of(t->dims.begin(), t->dims.end(), [](int64_t d) { return d < 1; });
+    error = std::string(info.name) + ": result " + t->str() +
+            (empty ? " has a dimension below 1" : " is too large (more than 2^40 elements)");
+    return std::nullopt;
+  }
+  return t;
 }
 
 // --- Gradient rules ------------------------------------------------------------

@@ -22,6 +22,16 @@ int64_t TensorType::numel() const {
   return n;
 }
 
+bool withinSizeLimits(const Dims &d) {
+  int64_t n = 1;
+  for (int64_t x : d) {
+    if (x < 1 || x > kMaxTensorElements / n)
+      return false;
+    n *= x;
+  }
+  return true;
+}
+
 std::string dimsStr(const Dims &d) {
   std::string s = "[";
   for (size_t i = 0; i < d.size(); ++i) {

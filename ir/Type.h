@@ -17,6 +17,14 @@ inline int64_t dtypeSize(DType) { return 4; }
 
 using Dims = std::vector<int64_t>;
 
+// The largest tensor dlc accepts, in elements. Far beyond any real model, and
+// far enough below 2^63 that byte counts and offsets cannot overflow.
+constexpr int64_t kMaxTensorElements = int64_t(1) << 40;
+
+// Whether every dimension is at least 1 and the element count is at most
+// kMaxTensorElements (computed without overflow).
+bool withinSizeLimits(const Dims &d);
+
 struct TensorType {
   DType dtype = DType::F32;
   Dims dims;

@@ -167,11 +167,18 @@ private:
     else if (t.loss->type != TensorType::f32({}))
       problem("train: loss %" + t.loss->name + " is " + t.loss->type.str() +
               ", expected f32[]");
-    if (!validName(t.optimizer))
-      problem("train: optimizer '" + t.optimizer + "' is not a valid name");
-    for (auto &p : t.params)
-      if (!m_.findVar(p))
+    if (!findOptimizer(t.optimizer))
+      problem("train: unknown optimizer '" + t.optimizer + "'");
+    std::set<std::string> seen;
+    for (auto &p : t.params) {
+      const VarDecl *v = m_.findVar(p);
+      if (!v)
         problem("train: unknown variable '" + p + "'");
+      else if (!v->trainable || v->type.dtype != DType::F32)
+        problem("train: '" + p + "' is not a trainable f32 param");
+      if (!seen.insert(p).second)
+        problem("train: param '" + p + "' is listed twice");
+    }
   }
 };
 
@@ -182,12 +189,17 @@ std::vector<std::string> verifyModule(const Module &m) {
   if (!validName(m.name))
     out.push_back("model name '" + m.name + "' is not a valid IR name");
   std::set<std::string> decls;
+  auto checkDecl = [&](const char *kind, const std::string &name, const TensorType &t) {
+    if (!validName(name) || !decls.insert(name).second)
+      out.push_back(std::string(kind) + " '" + name + "': invalid or duplicate name");
+    if (!withinSizeLimits(t.dims))
+      out.push_back(std::string(kind) + " '" + name + "': type " + t.str() +
+                    " has a dimension below 1 or more than 2^40 elements");
+  };
   for (auto &in : m.inputs)
-    if (!validName(in.name) || !decls.insert(in.name).second)
-      out.push_back("input '" + in.name + "': invalid or duplicate name");
+    checkDecl("input", in.name, in.type);
   for (auto &v : m.vars)
-    if (!validName(v.name) || !decls.insert(v.name).second)
-      out.push_back("variable '" + v.name + "': invalid or duplicate name");
+    checkDecl("variable", v.name, v.type);
   std::set<std::string> funcs;
   for (auto &f : m.functions) {
     if (!validName(f->name) || !funcs.insert(f->name).second)

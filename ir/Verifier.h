@@ -14,7 +14,9 @@ namespace dlc {
 // to the same function, names are unique, each node's type equals its op's
 // shape rule, attributes are those the op declares, input/var nodes name
 // declared inputs/variables with matching types, outputs/updates/grads refer
-// to nodes of the function, an update's type equals its variable's.
+// to nodes of the function, an update's type equals its variable's, every
+// type is within the size limits (ir/Type.h), a train entry names a known
+// optimizer and distinct trainable f32 params.
 std::vector<std::string> verifyModule(const Module &m);
 
 // Throws InternalError listing the problems, naming the pass that ran last.

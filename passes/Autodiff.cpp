@@ -45,14 +45,7 @@ std::unordered_set<const Node *> activeNodes(const std::vector<Node *> &fwd,
 // (the input of a matmul, say) are never used. Drop them so the dump shows
 // only the adjoint graph that matters.
 void removeDeadNewNodes(Function &f, size_t firstNew) {
-  std::unordered_set<const Node *> live;
-  std::vector<Node *> work = f.roots();
-  while (!work.empty()) {
-    Node *n = work.back();
-    work.pop_back();
-    if (live.insert(n).second)
-      work.insert(work.end(), n->operands.begin(), n->operands.end());
-  }
+  std::unordered_set<const Node *> live = reachableFrom(f.roots());
   std::vector<std::unique_ptr<Node>> kept;
   for (size_t i = 0; i < f.nodes.size(); ++i)
     if (i < firstNew || live.count(f.nodes[i].get()))

@@ -10,12 +10,13 @@
  *   per variable: str name, u32 dtype, u32 rank, rank x i64 dims,
  *                 u64 byte count, the data (little-endian elements)
  *   u32 CRC-32 (IEEE 802.3, as zlib's crc32) of every byte before it */
-#define _XOPEN_SOURCE 700 /* fsync, fileno, getpid, XSI strerror_r */
+#define _XOPEN_SOURCE 700 /* fsync, fileno, fdopen, getpid, XSI strerror_r */
 
 #include "runtime_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,29 +158,80 @@ static void sync_parent_dir(const char *path) {
   }
 }
 
+/* A fresh temp file beside `path`, so the rename stays on one file system.
+ * The pid alone is not enough: two threads of one process saving to the same
+ * path would share it, and one could publish the other's half-written file.
+ * O_EXCL plus a process-wide counter gives every save its own file; 0666
+ * lets the umask decide the checkpoint's permissions, as for any new file. */
+static FILE *create_temp(const char *path, char **tmp_out) {
+  static atomic_uint counter;
+  const size_t size = strlen(path) + 48;
+  char *tmp = malloc(size);
+  if (!tmp) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    snprintf(tmp, size, "%s.tmp.%ld.%u", path, (long)getpid(),
+             atomic_fetch_add(&counter, 1u));
+    const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd < 0 && errno == EEXIST)
+      continue; /* left behind by a crashed process that had our pid */
+    if (fd < 0)
+      break;
+    FILE *file = fdopen(fd, "wb");
+    if (!file) {
+      const int err = errno;
+      close(fd);
+      unlink(tmp);
+      errno = err;
+      break;
+    }
+    *tmp_out = tmp;
+    return file;
+  }
+  free(tmp);
+  return NULL;
+}
+
+/* An existing file at `path` is replaced only if it is a checkpoint (or
+ * empty): a slip such as `--save model.dl` must not destroy the user's
+ * source. Anything unreadable is left for the write itself to report. */
+static int replaces_foreign_file(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+    return 0;
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return 0;
+  char magic[sizeof ckpt_magic];
+  const size_t got = fread(magic, 1, sizeof magic, f);
+  fclose(f);
+  return got != sizeof magic || memcmp(magic, ckpt_magic, sizeof magic) != 0;
+}
+
 int dlc_save(dlc_context *ctx, const char *path) {
   if (!ctx)
     return DLC_ERR_ARG;
   ctx->error[0] = '\0';
   if (!path || !*path)
     return dlcrt_fail(ctx, DLC_ERR_ARG, "dlc_save: empty checkpoint path");
-
-  /* The pid keeps two processes saving to one path from sharing a temp file. */
-  const size_t tmp_size = strlen(path) + 32;
-  char *tmp = malloc(tmp_size);
-  if (!tmp)
-    return dlcrt_fail(ctx, DLC_ERR_NOMEM, "cannot save checkpoint '%s': out of memory", path);
-  snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
+  if (replaces_foreign_file(path))
+    return dlcrt_fail(ctx, DLC_ERR_IO,
+                      "cannot write checkpoint '%s': the file exists and is not a dlc "
+                      "checkpoint (refusing to replace it)",
+                      path);
 
   char why[256];
+  char *tmp = NULL;
   ckpt_writer w = {0};
   crc32_init(&w.crc);
-  w.file = fopen(tmp, "wb");
+  w.file = create_temp(path, &tmp);
   if (!w.file) {
     error_text(errno, why, sizeof why);
-    free(tmp);
     return dlcrt_fail(ctx, DLC_ERR_IO, "cannot write checkpoint '%s': %s", path, why);
   }
+  errno = 0;
   write_checkpoint(&w, ctx);
   int err = w.failed ? (errno ? errno : EIO) : 0;
   if (!err && fflush(w.file) != 0)

@@ -35,7 +35,9 @@ int dlc_find_entry(const dlc_model_desc *model, const char *name); /* -1 if none
 
 /* Checkpoints: all variables (params and optimizer state), written atomically
  * (temp file + rename) with a format version, the model's signature and a
- * checksum. A bad file is refused with a message and leaves ctx unchanged. */
+ * checksum. A bad file is refused with a message and leaves ctx unchanged.
+ * dlc_save replaces an existing file only if it is a checkpoint (or empty),
+ * and contexts may be saved from several threads at once, even to one path. */
 int dlc_save(dlc_context *ctx, const char *path);
 int dlc_load(dlc_context *ctx, const char *path);
 

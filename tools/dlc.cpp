@@ -12,12 +12,18 @@
 #include "runtime/host/Bench.h"
 #include "runtime/host/Trainer.h"
 
+#include <cctype>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <set>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace dlc;
@@ -98,13 +104,56 @@ int64_t parseInteger(const std::string &text, const std::string &what) {
   throw UsageError("expected an integer for " + what + ", got '" + text + "'");
 }
 
+// A count such as --epochs: checked against its range here, because a
+// narrowing cast would turn 4294967297 epochs into one.
+int parseCount(const std::string &text, const std::string &what, int min) {
+  int64_t v = parseInteger(text, what);
+  if (v < min || v > INT_MAX)
+    throw UsageError(what + " must be from " + std::to_string(min) + " to " +
+                     std::to_string(INT_MAX) + ", got " + text);
+  return (int)v;
+}
+
+// Seeds cover all of uint64_t; stoull alone would accept "-1" as 2^64 - 1.
+uint64_t parseSeed(const std::string &text) {
+  try {
+    size_t used = 0;
+    if (!text.empty() && std::isdigit((unsigned char)text[0])) {
+      unsigned long long v = std::stoull(text, &used);
+      if (used == text.size())
+        return v;
+    }
+  } catch (const std::exception &) {
+  }
+  throw UsageError("expected a seed from 0 to 18446744073709551615 for --seed, got '" +
+                   text + "'");
+}
+
+// The commands an option means something to. Anything else is refused: an
+// ignored `--load` would silently train from scratch, and `--cpu` given to
+// the JIT would run another CPU's instructions on this one.
+const std::map<std::string, std::set<std::string>> kOptionCommands = {
+    {"-o", {"compile"}},         {"--emit", {"compile"}},
+    {"--cpu", {"compile"}},      {"--data", {"train", "eval"}},
+    {"--epochs", {"train"}},     {"--save", {"train"}},
+    {"--resume", {"train"}},     {"--load", {"eval"}},
+    {"--rounds", {"bench"}},     {"--seed", {"train", "eval", "bench"}},
+    {"--progress", {"train", "eval"}}, {"--no-progress", {"train", "eval"}},
+};
+
+std::string commandName(const std::string &command) {
+  return command == "compile" ? "'dlc FILE'" : "'dlc " + command + "'";
+}
+
 Options parseArgs(int argc, char **argv) {
   Options o;
   std::vector<std::string> args(argv + 1, argv + argc);
   size_t i = 0;
   if (!args.empty() && (args[0] == "train" || args[0] == "eval" || args[0] == "bench"))
     o.command = args[i++];
+  std::set<std::string> given; // options that take a value, and --[no-]progress
   auto value = [&](const std::string &arg, const char *flag) -> std::string {
+    given.insert(flag);
     std::string eq = std::string(flag) + "=";
     if (startsWith(arg, eq.c_str()))
       return arg.substr(eq.size());
@@ -149,21 +198,21 @@ Options parseArgs(int argc, char **argv) {
     else if (is(a, "--data"))
       o.data = value(a, "--data");
     else if (is(a, "--epochs"))
-      o.epochs = (int)parseInteger(value(a, "--epochs"), "--epochs");
+      o.epochs = parseCount(value(a, "--epochs"), "--epochs", 0);
     else if (is(a, "--rounds"))
-      o.rounds = (int)parseInteger(value(a, "--rounds"), "--rounds");
+      o.rounds = parseCount(value(a, "--rounds"), "--rounds", 1);
     else if (is(a, "--seed"))
-      o.seed = (uint64_t)parseInteger(value(a, "--seed"), "--seed");
+      o.seed = parseSeed(value(a, "--seed"));
     else if (is(a, "--save"))
       o.save = value(a, "--save");
     else if (is(a, "--resume"))
       o.resume = value(a, "--resume");
     else if (is(a, "--load"))
       o.load = value(a, "--load");
-    else if (a == "--progress")
-      o.progress = 1;
-    else if (a == "--no-progress")
-      o.progress = 0;
+    else if (a == "--progress" || a == "--no-progress") {
+      o.progress = a == "--progress";
+      given.insert(a);
+    }
     else if (startsWith(a, "-") && a != "-")
       throw UsageError("unknown option '" + a + "'");
     else if (o.file.empty())
@@ -180,16 +229,25 @@ Options parseArgs(int argc, char **argv) {
   if (!known)
     throw UsageError("unknown --emit kind '" + o.emit +
                      "' (expected ast, ir, grad, opt, dot, llvm or asm)");
-  if (o.command != "compile" && (!o.emit.empty() || !o.output.empty()))
-    throw UsageError("--emit and -o belong to 'dlc FILE', not 'dlc " + o.command + "'");
+  for (const std::string &flag : given) {
+    auto scope = kOptionCommands.find(flag);
+    if (scope == kOptionCommands.end() || scope->second.count(o.command))
+      continue; // options such as -D or --stop-after mean something everywhere
+    const std::set<std::string> &commands = scope->second;
+    std::string owners;
+    for (const std::string &c : commands)
+      owners += (owners.empty() ? "" : " or ") + commandName(c);
+    std::string hint = flag == "--load" && o.command == "train"
+                           ? "; to continue training from a checkpoint use --resume"
+                       : flag == "--cpu" ? "; the JIT always compiles for this host"
+                                         : "";
+    throw UsageError(flag + " belongs to " + owners + ", not " + commandName(o.command) +
+                     hint);
+  }
   if ((o.command == "train" || o.command == "eval") && o.data.empty())
     throw UsageError("'dlc " + o.command + "' needs --data DIR");
   if (o.command == "eval" && o.load.empty())
     throw UsageError("'dlc eval' needs --load CKPT");
-  if (o.epochs < 0)
-    throw UsageError("--epochs must be at least 0");
-  if (o.rounds < 1)
-    throw UsageError("--rounds must be at least 1");
   return o;
 }
 
@@ -281,6 +339,14 @@ int compileCommand(Options &o) {
   if (!o.output.empty()) {
     std::string header = o.output;
     header = (endsWith(header, ".so") ? header.substr(0, header.size() - 3) : header) + ".h";
+    for (const std::string &out : {o.output, header}) {
+      std::error_code ec; // false, not an error, when `out` does not exist yet
+      if (std::filesystem::equivalent(o.file, out, ec)) {
+        std::cerr << "dlc: error: -o " << o.output << " would overwrite the input file "
+                  << o.file << "\n";
+        return 1;
+      }
+    }
     if (!emitSharedLibrary(*m, o.codegen, o.output, header, error)) {
       std::cerr << "dlc: error: " << error << "\n";
       return 1;
@@ -307,7 +373,10 @@ bool startSession(Options &o, Session &s) {
     return false;
   double tFront = secondsSince(t0);
   auto t1 = std::chrono::steady_clock::now();
-  runPipeline(o, *s.module);
+  // A model cut short before the optimizer pass would "train" without
+  // updating anything.
+  if (!runPipeline(o, *s.module))
+    throw UsageError("--stop-after cannot be combined with 'dlc " + o.command + "'");
   double tPasses = secondsSince(t1);
   auto t2 = std::chrono::steady_clock::now();
   std::string error;
@@ -349,7 +418,22 @@ int evaluateAndReport(Options &o, Session &s) {
   return 0;
 }
 
+// dlc_save refuses to replace a file that is not a checkpoint; asking before
+// training saves the user an epoch's work lost to a mistyped --save.
+bool replacesForeignFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  if (!in || !in.read(magic, sizeof magic))
+    return in.gcount() > 0; // a short non-empty file is not a checkpoint either
+  return std::memcmp(magic, "DLCCKPT", sizeof magic) != 0; // with its NUL
+}
+
 int trainCommand(Options &o) {
+  if (!o.save.empty() && replacesForeignFile(o.save)) {
+    std::cerr << "dlc: error: --save " << o.save
+              << " exists and is not a dlc checkpoint; refusing to replace it\n";
+    return 1;
+  }
   Session s;
   if (!startSession(o, s))
     return 1;
@@ -444,6 +528,13 @@ int main(int argc, char **argv) {
     return listPasses();
   try {
     Options o = parseArgs(argc, argv);
+    // A directory opens as an empty stream on Linux and would be reported as
+    // a file with no model in it.
+    struct stat st;
+    if (stat(o.file.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      std::cerr << "dlc: error: " << o.file << " is a directory, not a model file\n";
+      return 1;
+    }
     if (o.command == "train")
       return trainCommand(o);
     if (o.command == "eval")

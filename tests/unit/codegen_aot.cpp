@@ -204,3 +204,70 @@ TEST_CASE("codegen: bad targets and missing tools are errors, not crashes") {
   CHECK_FALSE(emitSharedLibrary(*clash, {}, so, h, error));
   CHECK(error.find("lin_create") != std::string::npos);
 }
+
+TEST_CASE("codegen: names that are C or C++ keywords still give a usable header") {
+  pointAtRuntime();
+  // Inputs named new, size_t and new_ (the escape of new), an output named
+  // class: the prototypes must compile as C and as C++, and the library must
+  // still define what the header declares.
+  auto m = std::make_unique<Module>();
+  m->name = "kw";
+  m->inputs = {{"new", TensorType::f32({2, 3}), {}},
+               {"size_t", TensorType::f32({2, 3}), {}},
+               {"new_", TensorType::f32({2, 3}), {}}};
+  Function &f = m->addFunction("predict");
+  Builder b(f);
+  Node *sum = b.add(b.add(b.input("new", m->inputs[0].type), b.input("size_t", m->inputs[1].type)),
+                    b.input("new_", m->inputs[2].type));
+  f.outputs = {{"class", sum}};
+  TempDir dir;
+  std::string so = dir.path + "/kw.so", h = dir.path + "/kw.h", error;
+  REQUIRE_MESSAGE(emitSharedLibrary(*m, {}, so, h, error), error);
+  std::string header = readText(h);
+  CHECK_MESSAGE(header.find("int kw_predict(kw *ctx, const float *new_, const float *size_t_, "
+                            "const float *new__, size_t n, float *class_);") != std::string::npos,
+                header);
+  std::string c = dir.path + "/use.c", cpp = dir.path + "/use.cpp";
+  const char *program = "#include \"kw.h\"\nint main(void) { float a[6] = {0}, y[6];\n"
+                        "  return kw_predict(kw_create(1), a, a, a, 2, y); }\n";
+  std::ofstream(c) << program;
+  std::ofstream(cpp) << program;
+  CHECK(system(("cc -std=c11 -Wall -Werror -fsyntax-only -I" + dir.path + " " + c).c_str()) == 0);
+  CHECK(system(("c++ -std=c++17 -Wall -Werror -fsyntax-only -I" + dir.path + " " + cpp).c_str()) == 0);
+  // The library defines the declared function (checked in-process: an
+  // instrumented build's runtime archive needs the sanitizer runtime).
+  void *lib = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+  REQUIRE_MESSAGE(lib, dlerror());
+  auto create = (void *(*)(uint64_t))dlsym(lib, "kw_create");
+  auto destroy = (void (*)(void *))dlsym(lib, "kw_destroy");
+  auto predict = (int (*)(void *, const float *, const float *, const float *, size_t,
+                          float *))dlsym(lib, "kw_predict");
+  REQUIRE((create && destroy && predict));
+  void *ctx = create(1);
+  float a[6] = {1, 2, 3, 4, 5, 6}, y[6] = {0};
+  CHECK(predict(ctx, a, a, a, 2, y) == 0);
+  CHECK(y[5] == 18);
+  destroy(ctx);
+  dlclose(lib);
+}
+
+TEST_CASE("codegen: a model name the header or the runtime owns is refused") {
+  pointAtRuntime();
+  TempDir dir;
+  std::string so = dir.path + "/x.so", h = dir.path + "/x.h", error;
+  auto m = linModel();
+  m->name = "int"; // typedef struct int int;
+  CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, error));
+  CHECK_MESSAGE(error.find("typedef struct int int") != std::string::npos, error);
+  m->name = "dlc"; // dlc_create is the runtime's, linked into the same .so
+  error.clear();
+  CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, error));
+  CHECK_MESSAGE(error.find("dlc_create") != std::string::npos, error);
+  m = linModel();
+  m->inputs.push_back({"X", TensorType::f32({4, 3}), {}}); // LIN_X_SIZE twice
+  error.clear();
+  CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, error));
+  CHECK_MESSAGE(error.find("LIN_X_SIZE") != std::string::npos, error);
+  struct stat st;
+  CHECK(stat(so.c_str(), &st) != 0); // nothing written
+}

@@ -261,6 +261,47 @@ TEST_CASE("codegen: reduce_sum and reduce_mean over any axes") {
   checkClose(got["y"].f32, want);
 }
 
+TEST_CASE("codegen: rank-0 tensors, size-1 dims and leading broadcasts") {
+  TensorMap ins{{"s", f32Tensor({}, {1.5f})},
+                {"row", f32Tensor({1, 7}, data(7, -1, 1, 30))},
+                {"m", f32Tensor({5, 7}, data(35, -1, 1, 31))},
+                {"t", f32Tensor({5, 1, 1}, data(5, -1, 1, 32))},
+                {"u", f32Tensor({1, 4, 3}, data(12, -1, 1, 33))},
+                {"q", f32Tensor({1, 5, 1, 6}, data(30, -1, 1, 34))},
+                {"one", f32Tensor({1}, {0.25f})},
+                {"l1", f32Tensor({3, 1}, data(3, -2, 2, 35))},
+                {"y1", i32Tensor({3}, {0, 0, 0})}};
+  TensorMap got = runBoth(
+      [&](Builder &b, Module &) {
+        auto &outs = b.function().outputs;
+        Node *s = in(b, "s", ins), *m = in(b, "m", ins), *q = in(b, "q", ins);
+        outs.push_back({"exp_s", b.unary(OpKind::Exp, s)});
+        outs.push_back({"s_plus_s", b.add(s, s)});
+        outs.push_back({"sum_s", b.reduceSum(s, {})});
+        outs.push_back({"row_m", b.sub(in(b, "row", ins), m)}); // [1,7] over [5,7]
+        outs.push_back({"t_u", b.mul(in(b, "t", ins), in(b, "u", ins))});
+        outs.push_back({"q03", b.reduceSum(q, {0, 3})});
+        outs.push_back({"q12", b.reduceMean(q, {1, 2})});
+        outs.push_back({"q_all", b.reduceMean(q, {0, 1, 2, 3})});
+        outs.push_back({"m0", b.reduceSum(m, {0})});
+        outs.push_back({"soft1", b.unary(OpKind::Softmax, in(b, "one", ins))});
+        Node *l1 = in(b, "l1", ins), *y1 = in(b, "y1", ins);
+        outs.push_back({"xent1", b.binary(OpKind::SparseXent, l1, y1)});
+        outs.push_back({"xent1_g", b.create(OpKind::SparseXentGrad,
+                                            {b.constant(1.0, TensorType::f32({3})), l1, y1})});
+      },
+      ins);
+  CHECK(got["exp_s"].f32 == std::vector<float>{std::exp(1.5f)});
+  CHECK(got["sum_s"].f32 == std::vector<float>{1.5f});
+  CHECK(got["soft1"].f32 == std::vector<float>{1.0f});
+  CHECK(got["xent1"].f32 == std::vector<float>(3, 0.0f)); // one class: log 1
+  std::vector<float> want;
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 7; ++j)
+      want.push_back(ins["row"].f32[j] - ins["m"].f32[i * 7 + j]);
+  checkClose(got["row_m"].f32, want);
+}
+
 TEST_CASE("codegen: softmax and softmax_grad over the last axis") {
   TensorMap ins{{"x", f32Tensor({13, 7}, data(91, -30, 30, 11))},
                 {"dy", f32Tensor({13, 7}, data(91, -1, 1, 12))},
@@ -329,8 +370,11 @@ TEST_CASE("codegen: sparse cross-entropy and its gradient") {
 }
 
 TEST_CASE("codegen: matmul in all four transpose forms") {
+  // N = 8, 16, 24, 40 hit each mix of 2-vector tiles, 1-vector tiles and
+  // no scalar tail; K = 1 a single FMA per tile.
   for (auto [M, K, N] : {std::tuple<int64_t, int64_t, int64_t>{13, 7, 9}, {37, 61, 45},
-                         {1, 1, 1}, {6, 17, 3}})
+                         {1, 1, 1}, {6, 17, 3}, {3, 2, 8}, {4, 3, 16}, {1, 5, 24},
+                         {5, 1, 40}, {9, 1, 7}})
     for (int ta = 0; ta < 2; ++ta)
       for (int tb = 0; tb < 2; ++tb) {
         INFO(M << "x" << K << "x" << N << " ta=" << ta << " tb=" << tb);

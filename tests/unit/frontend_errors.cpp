@@ -120,6 +120,24 @@ TEST_CASE("errors: every error line has a position, a source line and a caret") 
                       "                 ^\n");
 }
 
+TEST_CASE("errors: a user's file named prelude.dl is not taken for the built-in prelude") {
+  // Files were once told apart by path: the excerpt showed the built-in
+  // prelude's line, and errors in the user's functions were moved to their
+  // call sites as if they were the compiler's code.
+  std::ostringstream errs;
+  compileModelSource("prelude.dl",
+                     "fn sq(x) {\n  return x @ x\n}\n"
+                     "model m {\n  input x : f32[4, 3]\n  output y = sq(x)\n}\n",
+                     errs);
+  CHECK(errs.str() == "prelude.dl:2:12: error: matmul: inner dimensions differ: "
+                      "f32[4, 3] @ f32[4, 3]\n"
+                      "  return x @ x\n"
+                      "           ^\n"
+                      "prelude.dl:6:14: note: in call to 'sq' here\n"
+                      "  output y = sq(x)\n"
+                      "             ^\n");
+}
+
 TEST_CASE("errors: an unreadable file is a diagnostic") {
   std::ostringstream errs;
   CHECK(!compileModelFile("/nonexistent/m.dl", errs));

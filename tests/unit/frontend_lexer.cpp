@@ -81,3 +81,17 @@ TEST_CASE("lexer: describe() names tokens the way messages quote them") {
   CHECK(describe(toks[2]) == "end of line");
   CHECK(describe(toks[3]) == "end of file");
 }
+
+TEST_CASE("lexer: a word glued to a number is one error, and the word is dropped") {
+  std::string errs;
+  auto toks = lexText("y = 3x2 + 1.5f\n", &errs);
+  // Without swallowing the word the parser would report "x2" a second time.
+  CHECK(kinds(toks) == std::vector<Tok>{Tok::Ident, Tok::Equal, Tok::Int, Tok::Plus,
+                                        Tok::Float, Tok::Newline, Tok::Eof});
+  CHECK(errs == "t.dl:1:6: error: unexpected 'x' after number '3'\n"
+                "y = 3x2 + 1.5f\n"
+                "     ^\n"
+                "t.dl:1:14: error: unexpected 'f' after number '1.5'\n"
+                "y = 3x2 + 1.5f\n"
+                "             ^\n");
+}

@@ -182,6 +182,19 @@ TEST_CASE("lowering: params of functions are named by instance, nested too") {
   CHECK(*p->find("a")->loc.file == "prelude.dl");
 }
 
+TEST_CASE("lowering: names the user wrote win over temporaries that come first") {
+  // The constant 2 is made before `param c` and `t` is bound after a
+  // temporary "t": names are given sources first, then bindings.
+  Compiled c = compile("model m {\n  input x : f32[2]\n  h = x * 2 + 1\n"
+                       "  param c : f32[2] = ones()\n  t = h + c\n  output y = t\n}\n");
+  REQUIRE_MESSAGE(c.module, c.errs);
+  Function *p = c.module->findFunction("predict");
+  CHECK(nodeNames(*p) == std::vector<std::string>{"x", "c.1", "t.1", "c.2", "h", "c", "t"});
+  CHECK(p->find("c")->op == OpKind::Var);
+  CHECK(p->find("t")->op == OpKind::Add);
+  CHECK(p->find("t")->operands[1] == p->find("c"));
+}
+
 TEST_CASE("lowering: initializers resolve to Init kinds from the param's shape") {
   Compiled c = compile("model m {\n  input x : f32[2, 6]\n"
                        "  param a : f32[6, 3] = he_normal()\n"

@@ -105,6 +105,42 @@ TEST_CASE("ir: builder shape errors name both shapes") {
   CHECK_THROWS_AS(b.matmul(x, w), InternalError);
 }
 
+TEST_CASE("ir: a result past the size limit is a shape error, not an overflow") {
+  Function f("predict");
+  Builder b(f);
+  int64_t big = kMaxTensorElements;
+  Node *col = b.input("col", TensorType::f32({big, 1}));
+  Node *row = b.input("row", TensorType::f32({1, big}));
+  std::string err;
+  // [2^40, 1] + [1, 2^40] has 2^80 elements: numel() would wrap around.
+  CHECK(b.tryCreate(OpKind::Add, {col, row}, {}, "s", nullptr, err) == nullptr);
+  CHECK(err == "add: result f32[1099511627776, 1099511627776] is too large "
+               "(more than 2^40 elements)");
+  err.clear();
+  CHECK(b.tryCreate(OpKind::MatMul, {col, row}, {}, "m", nullptr, err) == nullptr);
+  CHECK(err.find("matmul: result f32[1099511627776, 1099511627776] is too large") == 0);
+  err.clear();
+  TensorType empty = TensorType::f32({0, 3});
+  CHECK(b.tryCreate(OpKind::Constant, {}, {}, "c", &empty, err) == nullptr);
+  CHECK(err == "const: result f32[0, 3] has a dimension below 1");
+  CHECK(withinSizeLimits({big}));
+  CHECK(withinSizeLimits({}));
+  CHECK_FALSE(withinSizeLimits({big, 2}));
+  CHECK_FALSE(withinSizeLimits({3, -1}));
+}
+
+TEST_CASE("ir: softmax_grad says what is wrong with its operands") {
+  Function f("predict");
+  Builder b(f);
+  Node *s = b.input("s", TensorType::f32({}));
+  Node *v = b.input("v", TensorType::f32({3}));
+  std::string err;
+  CHECK(b.tryCreate(OpKind::SoftmaxGrad, {s, s}, {}, "g", nullptr, err) == nullptr);
+  CHECK(err == "softmax_grad: expected at least one axis, got f32[]");
+  CHECK(b.tryCreate(OpKind::SoftmaxGrad, {v, s}, {}, "g", nullptr, err) == nullptr);
+  CHECK(err == "softmax_grad: operand types differ: f32[3] and f32[]");
+}
+
 TEST_CASE("ir: value names are unique and parsed names survive") {
   Function f("f");
   CHECK(f.uniqueName("h") == "h");

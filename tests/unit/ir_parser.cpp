@@ -118,11 +118,40 @@ TEST_CASE("ir parser: diagnostics for each kind of mistake") {
        "small.ir:10:6: error: redefinition of function 'predict'"},
       {"func predict {", "input z : f32[1]\nfunc predict {\n}\ninput q : f32[1]\nfunc p2 {",
        "small.ir:9:1: error: declarations must come before the first function"},
+      // A train line the passes could not run must fail here, located, not
+      // later as an internal compiler error.
+      {"  output t = %t\n",
+       "  %l = reduce_sum(%t) {axes = [0, 1]} : f32[]\n"
+       "  train loss = %l, optimizer = rmsprop(), params = [w]\n",
+       "small.ir:11:32: error: unknown optimizer 'rmsprop' (expected one of sgd, adam)"},
+      {"  output t = %t\n",
+       "  %l = reduce_sum(%t) {axes = [0, 1]} : f32[]\n"
+       "  train loss = %l, optimizer = sgd(momentum = 0.9), params = [w]\n",
+       "small.ir:11:36: error: sgd has no hyperparameter 'momentum'"},
+      {"  output t = %t\n",
+       "  %l = reduce_sum(%t) {axes = [0, 1]} : f32[]\n"
+       "  train loss = %l, optimizer = sgd(lr = 1, lr = 2), params = [w]\n",
+       "small.ir:11:44: error: duplicate hyperparameter 'lr'"},
+      {"  output t = %t\n",
+       "  %l = reduce_sum(%t) {axes = [0, 1]} : f32[]\n"
+       "  train loss = %l, optimizer = sgd(), params = [w, w]\n",
+       "small.ir:11:52: error: 'w' is listed twice"},
   };
   for (const Case &c : cases) {
     std::string err = errorFor(c.from, c.to);
     CHECK_MESSAGE(contains(err, c.expected), "got: " << err << "\nwanted: " << std::string(c.expected));
   }
+}
+
+TEST_CASE("ir parser: train params must be trainable f32 variables") {
+  std::string text = kSmall;
+  text.replace(text.find("param w"), 5, "state");
+  text.replace(text.find("  output t = %t\n"), 16,
+               "  %l = reduce_sum(%t) {axes = [0, 1]} : f32[]\n"
+               "  train loss = %l, optimizer = sgd(), params = [w]\n");
+  std::string err;
+  CHECK_FALSE(parseModuleText(text, "small.ir", err));
+  CHECK(contains(err, "small.ir:11:49: error: 'w' is not a trainable f32 param"));
 }
 
 TEST_CASE("ir parser: errors at the end of input point after the last token") {

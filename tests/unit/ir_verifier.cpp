@@ -152,6 +152,29 @@ TEST_CASE("ir verifier: a train loss that is not a scalar, a bad grad_of") {
   CHECK(problems[1] == "func step: train: loss %xent is f32[4], expected f32[]");
 }
 
+TEST_CASE("ir verifier: a train entry's optimizer and params") {
+  Fixture fx;
+  fx.step.train->optimizer = "rmsprop";
+  fx.step.train->params = {"w", "step.sgd.t", "w"};
+  auto problems = verifyModule(*fx.m);
+  REQUIRE(problems.size() == 3);
+  CHECK(problems[0] == "func step: train: unknown optimizer 'rmsprop'");
+  CHECK(problems[1] == "func step: train: 'step.sgd.t' is not a trainable f32 param");
+  CHECK(problems[2] == "func step: train: param 'w' is listed twice");
+}
+
+TEST_CASE("ir verifier: types outside the size limits") {
+  Fixture fx;
+  fx.m->inputs[0].type = TensorType::f32({4, 0});
+  fx.node(fx.predict, "x")->type = TensorType::f32({4, 0});
+  auto problems = verifyModule(*fx.m);
+  REQUIRE(problems.size() >= 2);
+  CHECK(problems[0] == "input 'x': type f32[4, 0] has a dimension below 1 or more "
+                       "than 2^40 elements");
+  CHECK(problems[1] == "func predict: %x = input: input: result f32[4, 0] has a "
+                       "dimension below 1");
+}
+
 TEST_CASE("ir verifier: names the text form could not read back") {
   Fixture fx;
   fx.node(fx.predict, "t")->name = "1t";

@@ -5,7 +5,10 @@
 #include <doctest/doctest.h>
 #include <zlib.h>
 
+#include <csignal>
 #include <string>
+#include <sys/resource.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -201,16 +204,75 @@ TEST_CASE("checkpoint: a failed save reports why and keeps the previous checkpoi
   REQUIRE(dlc_save(ctx, path.c_str()) == DLC_OK);
   const std::vector<uint8_t> original = readBytes(path);
   trainSomeSteps(ctx, 1);
-  // Root ignores permissions, so block the temp file's name with a directory.
-  const std::string blocker = path + ".tmp." + std::to_string(getpid());
-  REQUIRE(std::filesystem::create_directory(blocker));
-  CHECK(dlc_save(ctx, path.c_str()) == DLC_ERR_IO);
+  // A write that fails half way (root ignores permissions, so a file size
+  // limit does the failing: with SIGXFSZ ignored, write() gets EFBIG).
+  struct rlimit saved;
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  void (*oldHandler)(int) = signal(SIGXFSZ, SIG_IGN);
+  struct rlimit tiny = saved;
+  tiny.rlim_cur = 16;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &tiny) == 0);
+  const int rc = dlc_save(ctx, path.c_str());
+  setrlimit(RLIMIT_FSIZE, &saved);
+  signal(SIGXFSZ, oldHandler);
+  CHECK(rc == DLC_ERR_IO);
   CHECK_MESSAGE(contains(dlc_error(ctx), path), dlc_error(ctx));
   CHECK(readBytes(path) == original);
-  std::filesystem::remove(blocker);
+  CHECK(std::distance(std::filesystem::directory_iterator(tmp.root()),
+                      std::filesystem::directory_iterator()) == 1); // no temp left
   CHECK(dlc_save(ctx, path.c_str()) == DLC_OK);
   CHECK(readBytes(path) != original);
   CHECK(dlc_save(ctx, "") == DLC_ERR_ARG);
   CHECK(dlc_load(ctx, nullptr) == DLC_ERR_ARG);
   dlc_destroy(ctx);
+}
+
+TEST_CASE("checkpoint: a file that is not a checkpoint is never replaced") {
+  TempDir tmp;
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  dlc_context *ctx = dlc_create(&m.desc, 1);
+  REQUIRE(ctx);
+  // `dlc train model.dl --save model.dl` must not destroy the model's source.
+  const std::string source = tmp.path("model.dl");
+  const std::vector<uint8_t> text = {'m', 'o', 'd', 'e', 'l', ' ', 'x', '\n'};
+  writeBytes(source, text);
+  CHECK(dlc_save(ctx, source.c_str()) == DLC_ERR_IO);
+  CHECK_MESSAGE(contains(dlc_error(ctx), "not a dlc checkpoint"), std::string(dlc_error(ctx)));
+  CHECK(readBytes(source) == text);
+  // An empty file and an older checkpoint are fine to replace.
+  const std::string empty = tmp.path("empty.ckpt");
+  writeBytes(empty, {});
+  CHECK(dlc_save(ctx, empty.c_str()) == DLC_OK);
+  trainSomeSteps(ctx, 1);
+  CHECK(dlc_save(ctx, empty.c_str()) == DLC_OK);
+  dlc_destroy(ctx);
+}
+
+TEST_CASE("checkpoint: contexts saved from two threads to one path never mix") {
+  // Each thread has its own context of one model; every save must succeed and
+  // the file must always be one whole checkpoint of one of them.
+  TempDir tmp;
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  dlc_context *a = dlc_create(&m.desc, 1), *b = dlc_create(&m.desc, 2);
+  REQUIRE((a && b));
+  const std::vector<uint8_t> stateA = snapshot(a), stateB = snapshot(b);
+  const std::string path = tmp.path("shared.ckpt");
+  int failedA = 0, failedB = 0;
+  auto saveMany = [&](dlc_context *ctx, int &failed) {
+    for (int i = 0; i < 60; ++i)
+      failed += dlc_save(ctx, path.c_str()) != DLC_OK;
+  };
+  std::thread ta(saveMany, a, std::ref(failedA)), tb(saveMany, b, std::ref(failedB));
+  ta.join();
+  tb.join();
+  CHECK(failedA == 0);
+  CHECK(failedB == 0);
+  CHECK_MESSAGE(dlc_load(a, path.c_str()) == DLC_OK, std::string(dlc_error(a)));
+  CHECK((snapshot(a) == stateA || snapshot(a) == stateB));
+  CHECK(std::distance(std::filesystem::directory_iterator(tmp.root()),
+                      std::filesystem::directory_iterator()) == 1); // no temp left
+  dlc_destroy(a);
+  dlc_destroy(b);
 }
