@@ -30,3 +30,7 @@ try:
         config.available_features.add("host-avx2-fma")
 except OSError:
     pass
+
+import shutil
+if shutil.which("dot"):
+    config.available_features.add("graphviz")
