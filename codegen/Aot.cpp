@@ -160,8 +160,8 @@ bool fileExists(const std::string &p) {
   return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-// libdlcrt.a: $DLC_RUNTIME_LIB, else beside the running executable (the
-// build puts it next to `dlc`).
+// libdlcrt.a: $DLC_RUNTIME_LIB, else beside the running executable (where the
+// build puts it), else in ../lib/dlc (where `cmake --install` puts it).
 std::string findRuntimeArchive(std::string &error) {
   if (const char *env = getenv("DLC_RUNTIME_LIB"); env && *env) {
     if (fileExists(env))
@@ -172,12 +172,14 @@ std::string findRuntimeArchive(std::string &error) {
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   std::string dir = n > 0 ? std::string(exe, n) : std::string(".");
-  dir = dir.substr(0, dir.find_last_of('/') == std::string::npos ? 0 : dir.find_last_of('/'));
-  std::string lib = (dir.empty() ? "." : dir) + "/libdlcrt.a";
-  if (fileExists(lib))
-    return lib;
-  error = "runtime archive not found: " + lib +
-          " (set DLC_RUNTIME_LIB to the path of libdlcrt.a)";
+  size_t slash = dir.find_last_of('/');
+  dir = slash == std::string::npos ? "." : dir.substr(0, slash); // "" for "/dlc"
+  const std::string candidates[] = {dir + "/libdlcrt.a", dir + "/../lib/dlc/libdlcrt.a"};
+  for (const std::string &lib : candidates)
+    if (fileExists(lib))
+      return lib;
+  error = "runtime archive not found: looked for " + candidates[0] + " and " +
+          candidates[1] + " (set DLC_RUNTIME_LIB to the path of libdlcrt.a)";
   return "";
 }
 
