@@ -1,9 +1,19 @@
 #!/bin/sh
 # Configures (once) and builds dlc into ./build (override with BUILD_DIR).
+# SANITIZE=address,undefined builds a Debug tree with those sanitizers into
+# ./build-sanitize instead, for `SANITIZE=address,undefined tools/test.sh`.
 set -eu
 cd "$(dirname "$0")/.."
-BUILD_DIR=${BUILD_DIR:-build}
+SANITIZE=${SANITIZE:-}
+if [ -n "$SANITIZE" ]; then
+  BUILD_DIR=${BUILD_DIR:-build-sanitize}
+  flags="-fsanitize=$SANITIZE -fno-sanitize-recover=all -fno-omit-frame-pointer"
+  set -- -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS=$flags" "-DCMAKE_CXX_FLAGS=$flags"
+else
+  BUILD_DIR=${BUILD_DIR:-build}
+  set -- -DCMAKE_BUILD_TYPE=Release
+fi
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  cmake -S . -B "$BUILD_DIR" -G Ninja "$@"
 fi
 cmake --build "$BUILD_DIR" -j"$(nproc)"
