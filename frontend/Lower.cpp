@@ -334,6 +334,20 @@ bool Lowerer::bindArgs(const Expr &call, const std::string &fname,
   return true;
 }
 
+bool Lowerer::evalArgs(const Expr &call, const std::string &fname,
+                       const std::vector<std::string> &params, size_t required,
+                       std::vector<Value> &args) {
+  std::vector<const Expr *> slots;
+  if (!bindArgs(call, fname, params, required, "keyword argument", slots))
+    return false;
+  for (const Expr *slot : slots) {
+    args.push_back(slot ? eval(*slot) : Value::absent());
+    if (!args.back().ok())
+      return false;
+  }
+  return true;
+}
+
 Value Lowerer::evalCall(const Expr &e) {
   // A local name holding a function (an `activation` argument) wins over a
   // global function of the same name, as in Python.
@@ -356,15 +370,9 @@ Value Lowerer::evalCall(const Expr &e) {
     reportUnknown(callee, e.loc, true);
     return Value();
   }
-  std::vector<const Expr *> slots;
-  if (!bindArgs(e, callee, b->params, b->required, "keyword argument", slots))
-    return Value();
   std::vector<Value> args;
-  for (const Expr *s : slots) {
-    args.push_back(s ? eval(*s) : Value::absent());
-    if (!args.back().ok())
-      return Value();
-  }
+  if (!evalArgs(e, callee, b->params, b->required, args))
+    return Value();
   return b->apply(*this, e, args);
 }
 
@@ -376,15 +384,9 @@ Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
     if (!p.dflt)
       required = names.size();
   }
-  std::vector<const Expr *> slots;
-  if (!bindArgs(call, f.name, names, required, "keyword argument", slots))
-    return Value();
   std::vector<Value> args;
-  for (const Expr *s : slots) {
-    args.push_back(s ? eval(*s) : Value::absent());
-    if (!args.back().ok())
-      return Value();
-  }
+  if (!evalArgs(call, f.name, names, required, args))
+    return Value();
   if (callDepth_ >= kMaxCallDepth) {
     error(call.loc, "calls nested more than " + std::to_string(kMaxCallDepth) +
                         " deep; is '" + f.name + "' recursive?");
@@ -406,7 +408,7 @@ Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
   ++callDepth_;
   for (size_t k = 0; k < f.params.size(); ++k) {
     // Defaults are evaluated in the callee, so they may use earlier arguments.
-    Value v = slots[k] ? args[k] : eval(*f.params[k].dflt);
+    Value v = args[k].kind != Value::Absent ? args[k] : eval(*f.params[k].dflt);
     frame.env[f.params[k].name] = Binding{v, Binding::Arg, f.params[k].loc};
   }
   for (const Stmt &s : f.body) {

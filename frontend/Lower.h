@@ -92,6 +92,11 @@ public:
   bool bindArgs(const Expr &call, const std::string &fname,
                 const std::vector<std::string> &params, size_t required,
                 const char *what, std::vector<const Expr *> &slots);
+  // bindArgs, then evaluates each argument (absent ones as Value::absent());
+  // false after a diagnostic.
+  bool evalArgs(const Expr &call, const std::string &fname,
+                const std::vector<std::string> &params, size_t required,
+                std::vector<Value> &args);
   Value eval(const Expr &e);
 
 private:
