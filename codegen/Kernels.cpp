@@ -4,6 +4,8 @@
 #include "codegen/KernelBuilder.h"
 #include "codegen/Layout.h"
 #include "codegen/Lowering.h"
+#include "codegen/Scalar.h"
+#include "ir/Formulas.h"
 #include "ir/Support.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -220,25 +222,6 @@ void emitMap(KernelBuilder &k, const std::function<Value *(std::vector<Value *> 
       vals.push_back(k.load(k.elemType(n.operands[i]->type.dtype), k.in(i), at[i + 1]));
     k.store(fn(vals), k.out(), at[0]);
   });
-}
-
-Value *scalarOp(KernelBuilder &k, OpKind op, std::vector<Value *> &v) {
-  IRBuilder<> &b = k.b;
-  switch (op) {
-  case OpKind::Neg: return b.CreateFNeg(v[0]);
-  case OpKind::Relu: return b.CreateSelect(b.CreateFCmpOGT(v[0], k.f(0)), v[0], k.f(0));
-  case OpKind::Exp: return k.unary(Intrinsic::exp, v[0]);
-  case OpKind::Log: return k.unary(Intrinsic::log, v[0]);
-  case OpKind::Sqrt: return k.unary(Intrinsic::sqrt, v[0]);
-  case OpKind::Add: return b.CreateFAdd(v[0], v[1]);
-  case OpKind::Sub: return b.CreateFSub(v[0], v[1]);
-  case OpKind::Mul: return b.CreateFMul(v[0], v[1]);
-  case OpKind::Div: return b.CreateFDiv(v[0], v[1]);
-  case OpKind::Pow: return k.binary(Intrinsic::pow, v[0], v[1]);
-  case OpKind::ReluGrad:
-    return b.CreateSelect(b.CreateFCmpOGT(v[1], k.f(0)), v[0], k.f(0));
-  default: internalError(std::string("codegen: not an elementwise op: ") + opName(op));
-  }
 }
 
 void emitConstant(KernelBuilder &k) {
@@ -536,18 +519,15 @@ llvm::Function *emitKernel(llvm::Module &mod, const Node &n, const std::string &
   case OpKind::Reshape:
     break; // excluded above
   case OpKind::Constant: emitConstant(k); break;
-  case OpKind::Neg:
-  case OpKind::Relu:
-  case OpKind::Exp:
-  case OpKind::Log:
-  case OpKind::Sqrt:
-  case OpKind::Add:
-  case OpKind::Sub:
-  case OpKind::Mul:
-  case OpKind::Div:
-  case OpKind::Pow:
-  case OpKind::ReluGrad:
-    emitMap(k, [&](std::vector<Value *> &v) { return scalarOp(k, n.op, v); });
+#define DLC_OP(Enum, Name, Operands, Kind, Schema, Flags) DLC_MAP_CASE_##Kind(Enum)
+#include "ir/Ops.def"
+    // every elementwise and broadcast op: its formula (ir/Formulas.h)
+    emitMap(k, [&](std::vector<Value *> &v) {
+      std::vector<Scalar> x;
+      for (Value *e : v)
+        x.push_back({&k.b, e});
+      return mapFormula<Scalar>(n.op, x.data()).v;
+    });
     break;
   case OpKind::Broadcast:
     emitMap(k, [](std::vector<Value *> &v) { return v[0]; });

@@ -25,12 +25,13 @@ StateLayout layoutState(const Module &m) {
 }
 
 Storage storageOf(const Node &n) {
-  switch (n.op) {
-  case OpKind::Input: return Storage::Input;
-  case OpKind::Var: return Storage::State;
-  case OpKind::Reshape: return Storage::Alias; // same bytes, new dims
-  default: return Storage::Slot;
-  }
+  if (n.op == OpKind::Input)
+    return Storage::Input;
+  if (n.op == OpKind::Var)
+    return Storage::State;
+  if (n.info().isView())
+    return Storage::Alias; // same bytes, new dims
+  return Storage::Slot;
 }
 
 const Node *storageRoot(const Node *n) {

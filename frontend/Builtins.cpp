@@ -13,9 +13,32 @@ namespace {
 
 using Args = std::vector<Value>;
 
-Value unary(Lowerer &L, const Expr &c, Args &a, OpKind op) {
-  Node *x = L.asTensor(a[0], c.loc, c.name + ": argument 'x'");
-  return x ? L.emit(op, {x}, c.loc) : Value();
+// The parameter names of an op called by its name: x for one operand,
+// a, b, c for more.
+std::vector<std::string> operandParams(int n) {
+  if (n == 1)
+    return {"x"};
+  std::vector<std::string> p;
+  for (int i = 0; i < n; ++i)
+    p.push_back(std::string(1, char('a' + i)));
+  return p;
+}
+
+// An op of ir/Ops.def flagged Builtin: its operands are its arguments.
+Builtin opBuiltin(const OpInfo &info) {
+  std::vector<std::string> params = operandParams(info.operands);
+  OpKind op = info.kind;
+  return {info.name, params, params.size(),
+          [op, params](Lowerer &L, const Expr &c, Args &a) {
+            std::vector<Node *> operands;
+            for (size_t i = 0; i < a.size(); ++i) {
+              Node *x = L.asTensor(a[i], c.loc, c.name + ": argument '" + params[i] + "'");
+              if (!x)
+                return Value();
+              operands.push_back(x);
+            }
+            return L.emit(op, operands, c.loc);
+          }};
 }
 
 // A tensor argument that must really be a tensor (dims are queried).
@@ -138,12 +161,8 @@ Value dimQuery(Lowerer &L, const Expr &c, Args &a) {
 }
 
 const std::vector<Builtin> &builtins() {
-  static const std::vector<Builtin> table = {
-      {"relu", {"x"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return unary(L, c, a, OpKind::Relu); }},
-      {"exp", {"x"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return unary(L, c, a, OpKind::Exp); }},
-      {"log", {"x"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return unary(L, c, a, OpKind::Log); }},
-      {"sqrt", {"x"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return unary(L, c, a, OpKind::Sqrt); }},
-      {"softmax", {"x"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return unary(L, c, a, OpKind::Softmax); }},
+  static const std::vector<Builtin> table = [] {
+    std::vector<Builtin> t = {
       // The identity, for "no activation".
       {"none", {"x"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return a[0]; }},
       {"matmul", {"a", "b"}, 2,
@@ -162,7 +181,12 @@ const std::vector<Builtin> &builtins() {
          Node *x = tensorArg(L, c, a[0], "x");
          return x ? Value::integer(x->type.rank()) : Value();
        }},
-  };
+    };
+    for (const OpInfo &info : allOps())
+      if (info.isBuiltin())
+        t.push_back(opBuiltin(info));
+    return t;
+  }();
   return table;
 }
 

@@ -13,6 +13,7 @@
 #include "ir/Builder.h"
 
 #include <map>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -45,13 +46,14 @@ struct Value {
 };
 
 class Lowerer;
-// A primitive function implemented in C++ (Builtins.cpp). `args` holds one
-// Value per declared parameter, Absent where an optional one was omitted.
+// A primitive function implemented in C++ (Builtins.cpp), or an op of
+// ir/Ops.def flagged Builtin. `args` holds one Value per declared parameter,
+// Absent where an optional one was omitted.
 struct Builtin {
   std::string name;
   std::vector<std::string> params;
   size_t required;
-  Value (*apply)(Lowerer &, const Expr &call, std::vector<Value> &args);
+  std::function<Value(Lowerer &, const Expr &call, std::vector<Value> &args)> apply;
 };
 const Builtin *findBuiltin(const std::string &name);
 std::vector<std::string> builtinNames();

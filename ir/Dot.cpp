@@ -26,12 +26,12 @@ std::string q(const std::string &s) {
 }
 
 std::string nodeStyle(const Node &n) {
-  switch (n.op) {
-  case OpKind::Input: return "shape=invhouse, style=filled, fillcolor=\"#cfe2f3\"";
-  case OpKind::Var: return "shape=cylinder, style=filled, fillcolor=\"#fff2cc\"";
-  case OpKind::Constant: return "shape=ellipse, style=filled, fillcolor=\"#eeeeee\"";
-  default: break;
-  }
+  if (n.op == OpKind::Input)
+    return "shape=invhouse, style=filled, fillcolor=\"#cfe2f3\"";
+  if (n.op == OpKind::Var)
+    return "shape=cylinder, style=filled, fillcolor=\"#fff2cc\"";
+  if (n.op == OpKind::Constant)
+    return "shape=ellipse, style=filled, fillcolor=\"#eeeeee\"";
   if (n.gradOf)
     return "shape=box, style=\"rounded,filled\", fillcolor=\"#f4cccc\", color=\"#990000\"";
   return "shape=box, style=rounded";

@@ -20,9 +20,6 @@
 
 namespace dlc {
 
-// Attribute values: integers, floats, integer lists (axes), strings (names).
-using AttrValue = std::variant<int64_t, double, std::vector<int64_t>, std::string>;
-
 class Attrs {
 public:
   bool has(const std::string &k) const { return map_.count(k) != 0; }

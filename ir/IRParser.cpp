@@ -6,6 +6,7 @@
 #include "ir/OpRules.h"
 #include "ir/Builder.h"
 #include "ir/Support.h"
+#include "ir/Verifier.h"
 
 #include <algorithm>
 #include <cctype>
@@ -460,13 +461,8 @@ private:
       std::string key;
       if (!ident(key, "an attribute name") || !expect('='))
         return false;
-      if (std::find(info.attrs.begin(), info.attrs.end(), key) == info.attrs.end()) {
-        std::string takes;
-        for (auto &a : info.attrs)
-          takes += (takes.empty() ? "" : ", ") + a;
-        return fail(at, std::string(info.name) + " has no attribute '" + key +
-                            "' (it takes " + (takes.empty() ? "none" : takes) + ")");
-      }
+      if (!info.findAttr(key)) // before the value: the key is what is wrong
+        return fail(at, attrProblem(info.kind, key, AttrValue()));
       if (out.has(key))
         return fail(at, "duplicate attribute '" + key + "'");
       size_t vat = (skipSpace(), pos_);
@@ -492,36 +488,11 @@ private:
       } else if (!number(v, vat)) {
         return false;
       }
-      if (std::string p = attrKindProblem(key, v); !p.empty())
-        return fail(vat, "attribute '" + key + "' " + p);
+      if (std::string p = attrProblem(info.kind, key, v); !p.empty())
+        return fail(vat, p);
       out.set(key, std::move(v));
     } while (accept(','));
     return expect('}');
-  }
-
-  // The declaration an input/var node reads, with the node's type checked.
-  bool checkSource(OpKind op, const Attrs &a, const TensorType &t, size_t at) {
-    if (op == OpKind::Constant && !a.has("value"))
-      return fail(at, "const needs a 'value' attribute");
-    if (op != OpKind::Input && op != OpKind::Var)
-      return true;
-    if (!a.has("name"))
-      return fail(at, std::string(opName(op)) + " needs a 'name' attribute");
-    const std::string &n = a.getString("name");
-    const TensorType *declared = nullptr;
-    if (op == OpKind::Input) {
-      if (auto *d = m_->findInput(n))
-        declared = &d->type;
-    } else if (auto *d = m_->findVar(n)) {
-      declared = &d->type;
-    }
-    if (!declared)
-      return fail(at, std::string(op == OpKind::Input ? "input" : "variable") +
-                          " '" + n + "' is not declared");
-    if (*declared != t)
-      return fail(at, "'" + n + "' is declared " + declared->str() + ", used as " +
-                          t.str());
-    return true;
   }
 
   bool node(FunctionState &fs) {
@@ -571,18 +542,14 @@ private:
       if (!valueName(gradTarget))
         return false;
     }
-    if (!checkSource(*op, a, declared, opAt))
-      return false;
-
     Builder b(*fs.f);
     b.setLoc(l);
-    bool fromRequest = *op == OpKind::Input || *op == OpKind::Var ||
-                       *op == OpKind::Constant || *op == OpKind::Reshape ||
-                       *op == OpKind::Broadcast;
     std::string err;
-    Node *n = b.tryCreate(*op, operands, a, name, fromRequest ? &declared : nullptr, err);
+    Node *n = b.tryCreate(*op, operands, a, name, info.typed() ? &declared : nullptr, err);
     if (!n)
       return fail(opAt, err);
+    if (std::string p = sourceProblem(*m_, *op, a, declared); !p.empty())
+      return fail(opAt, p);
     if (n->type != declared)
       return fail(typeAt, "type mismatch: declared " + declared.str() + ", but " +
                               info.name + " gives " + n->type.str());

@@ -1,8 +1,9 @@
 // The reference interpreter: every op of ir/Ops.def as plain loops over flat
-// row-major buffers. Values are stored as float; sums (reductions, matmul,
-// softmax) accumulate in double so the oracle is more accurate than the code
-// it checks, never less.
+// row-major buffers of doubles, so the oracle is more accurate than the float
+// code it checks, never less. Elementwise ops evaluate ir/Formulas.h, the
+// same formulas the kernels are generated from.
 #include "ir/Interpreter.h"
+#include "ir/Formulas.h"
 #include "ir/Support.h"
 
 #include <algorithm>
@@ -15,11 +16,28 @@ namespace dlc {
 Tensor Tensor::zeros(const TensorType &t) {
   Tensor r;
   r.type = t;
-  if (t.dtype == DType::F32)
-    r.f32.assign((size_t)t.numel(), 0.0f);
-  else
-    r.i32.assign((size_t)t.numel(), 0);
+  r.data.assign((size_t)t.numel(), 0.0);
   return r;
+}
+
+Tensor Tensor::of(const TensorType &t, std::vector<double> values) {
+  DLC_ASSERT((int64_t)values.size() == t.numel(),
+             "Tensor::of: " + std::to_string(values.size()) + " values for " + t.str());
+  Tensor r;
+  r.type = t;
+  r.data = std::move(values);
+  return r;
+}
+
+std::vector<float> Tensor::floats() const {
+  return std::vector<float>(data.begin(), data.end());
+}
+
+std::vector<int32_t> Tensor::ints() const {
+  std::vector<int32_t> out;
+  for (double v : data)
+    out.push_back((int32_t)v);
+  return out;
 }
 
 namespace {
@@ -62,20 +80,20 @@ void rowsCols(const TensorType &t, int64_t &rows, int64_t &cols) {
   rows = cols == 0 ? 0 : t.numel() / cols;
 }
 
-void softmaxRow(const float *x, float *y, int64_t cols) {
+void softmaxRow(const double *x, double *y, int64_t cols) {
   double mx = -INFINITY;
   for (int64_t j = 0; j < cols; ++j)
-    mx = std::max(mx, (double)x[j]);
+    mx = std::max(mx, x[j]);
   double sum = 0;
   for (int64_t j = 0; j < cols; ++j)
-    sum += std::exp((double)x[j] - mx);
+    sum += std::exp(x[j] - mx);
   for (int64_t j = 0; j < cols; ++j)
-    y[j] = (float)(std::exp((double)x[j] - mx) / sum);
+    y[j] = std::exp(x[j] - mx) / sum;
 }
 
 int32_t checkedLabel(const Node &n, const Tensor &labels, int64_t row,
                      int64_t classes) {
-  int32_t l = labels.i32[(size_t)row];
+  int32_t l = (int32_t)labels.data[(size_t)row];
   if (l < 0 || l >= classes)
     internalError(std::string(opName(n.op)) + " %" + n.name + ": label " +
                   std::to_string(l) + " of row " + std::to_string(row) +
@@ -83,32 +101,9 @@ int32_t checkedLabel(const Node &n, const Tensor &labels, int64_t row,
   return l;
 }
 
-float unaryOp(OpKind op, float x) {
-  switch (op) {
-  case OpKind::Neg: return -x;
-  case OpKind::Relu: return x > 0 ? x : 0.0f;
-  case OpKind::Exp: return std::exp(x);
-  case OpKind::Log: return std::log(x);
-  case OpKind::Sqrt: return std::sqrt(x);
-  default: internalError("unaryOp: not a unary op");
-  }
-}
-
-float binaryOp(OpKind op, float a, float b) {
-  switch (op) {
-  case OpKind::Add: return a + b;
-  case OpKind::Sub: return a - b;
-  case OpKind::Mul: return a * b;
-  case OpKind::Div: return a / b;
-  case OpKind::Pow: return std::pow(a, b);
-  case OpKind::ReluGrad: return b > 0 ? a : 0.0f; // (dy, x)
-  default: internalError("binaryOp: not a binary op");
-  }
-}
-
 Tensor evalNode(const Node &n, const std::vector<const Tensor *> &in) {
   Tensor out = Tensor::zeros(n.type);
-  std::vector<float> &y = out.f32;
+  std::vector<double> &y = out.data;
   switch (n.op) {
   case OpKind::Input:
   case OpKind::Var:
@@ -116,48 +111,35 @@ Tensor evalNode(const Node &n, const std::vector<const Tensor *> &in) {
 
   case OpKind::Constant: {
     double v = n.attrs.getFloat("value");
-    if (n.type.dtype == DType::F32)
-      std::fill(y.begin(), y.end(), (float)v);
-    else
-      std::fill(out.i32.begin(), out.i32.end(), (int32_t)v);
+    // An i32 constant holds what the kernel stores: the value truncated.
+    std::fill(y.begin(), y.end(), n.type.dtype == DType::F32 ? v : (double)(int32_t)v);
     return out;
   }
 
-  case OpKind::Neg:
-  case OpKind::Relu:
-  case OpKind::Exp:
-  case OpKind::Log:
-  case OpKind::Sqrt:
-    for (size_t i = 0; i < y.size(); ++i)
-      y[i] = unaryOp(n.op, in[0]->f32[i]);
-    return out;
+#define DLC_OP(Enum, Name, Operands, Kind, Schema, Flags) DLC_MAP_CASE_##Kind(Enum)
+#include "ir/Ops.def"
+  { // every elementwise and broadcast op: its formula at each element
 
-  case OpKind::Add:
-  case OpKind::Sub:
-  case OpKind::Mul:
-  case OpKind::Div:
-  case OpKind::Pow:
-  case OpKind::ReluGrad: {
-    auto ia = broadcastIndex(n.type.dims, in[0]->type.dims);
-    auto ib = broadcastIndex(n.type.dims, in[1]->type.dims);
-    for (size_t i = 0; i < y.size(); ++i)
-      y[i] = binaryOp(n.op, in[0]->f32[ia[i]], in[1]->f32[ib[i]]);
+    std::vector<std::vector<int64_t>> index;
+    for (const Tensor *t : in)
+      index.push_back(broadcastIndex(n.type.dims, t->type.dims));
+    std::vector<double> x(in.size());
+    for (size_t i = 0; i < y.size(); ++i) {
+      for (size_t k = 0; k < in.size(); ++k)
+        x[k] = in[k]->data[(size_t)index[k][i]];
+      y[i] = mapFormula<double>(n.op, x.data());
+    }
     return out;
   }
 
   case OpKind::Reshape:
-    out.f32 = in[0]->f32;
-    out.i32 = in[0]->i32;
+    out.data = in[0]->data;
     return out;
 
   case OpKind::Broadcast: {
     auto ix = broadcastIndex(n.type.dims, in[0]->type.dims);
-    for (size_t i = 0; i < ix.size(); ++i) {
-      if (n.type.dtype == DType::F32)
-        y[i] = in[0]->f32[ix[i]];
-      else
-        out.i32[i] = in[0]->i32[ix[i]];
-    }
+    for (size_t i = 0; i < ix.size(); ++i)
+      y[i] = in[0]->data[(size_t)ix[i]];
     return out;
   }
 
@@ -173,12 +155,11 @@ Tensor evalNode(const Node &n, const std::vector<const Tensor *> &in) {
       count *= xd[a];
     }
     auto ix = broadcastIndex(xd, keep);
-    std::vector<double> acc(y.size(), 0.0);
     for (size_t i = 0; i < ix.size(); ++i)
-      acc[ix[i]] += in[0]->f32[i];
-    double scale = n.op == OpKind::ReduceMean ? 1.0 / (double)count : 1.0;
-    for (size_t i = 0; i < y.size(); ++i)
-      y[i] = (float)(acc[i] * scale);
+      y[(size_t)ix[i]] += in[0]->data[i];
+    if (n.op == OpKind::ReduceMean)
+      for (double &v : y)
+        v /= (double)count;
     return out;
   }
 
@@ -186,21 +167,20 @@ Tensor evalNode(const Node &n, const std::vector<const Tensor *> &in) {
     int64_t rows, cols;
     rowsCols(n.type, rows, cols);
     for (int64_t r = 0; r < rows; ++r)
-      softmaxRow(&in[0]->f32[r * cols], &y[r * cols], cols);
+      softmaxRow(&in[0]->data[r * cols], &y[r * cols], cols);
     return out;
   }
 
   case OpKind::SoftmaxGrad: { // y * (dy - sum(dy * y)) per row
     int64_t rows, cols;
     rowsCols(n.type, rows, cols);
-    const float *dy = in[0]->f32.data(), *sy = in[1]->f32.data();
+    const double *dy = in[0]->data.data(), *sy = in[1]->data.data();
     for (int64_t r = 0; r < rows; ++r) {
       double dot = 0;
       for (int64_t j = 0; j < cols; ++j)
-        dot += (double)dy[r * cols + j] * sy[r * cols + j];
+        dot += dy[r * cols + j] * sy[r * cols + j];
       for (int64_t j = 0; j < cols; ++j)
-        y[r * cols + j] =
-            (float)(sy[r * cols + j] * ((double)dy[r * cols + j] - dot));
+        y[r * cols + j] = sy[r * cols + j] * (dy[r * cols + j] - dot);
     }
     return out;
   }
@@ -211,23 +191,23 @@ Tensor evalNode(const Node &n, const std::vector<const Tensor *> &in) {
     const Tensor &logits = *in[isGrad ? 1 : 0];
     const Tensor &labels = *in[isGrad ? 2 : 1];
     int64_t rows = logits.type.dims[0], cols = logits.type.dims[1];
-    std::vector<float> p((size_t)cols);
+    std::vector<double> p((size_t)cols);
     for (int64_t r = 0; r < rows; ++r) {
-      const float *x = &logits.f32[r * cols];
+      const double *x = &logits.data[r * cols];
       int32_t label = checkedLabel(n, labels, r, cols);
       if (!isGrad) { // logsumexp(x) - x[label], stable
         double mx = -INFINITY, sum = 0;
         for (int64_t j = 0; j < cols; ++j)
-          mx = std::max(mx, (double)x[j]);
+          mx = std::max(mx, x[j]);
         for (int64_t j = 0; j < cols; ++j)
-          sum += std::exp((double)x[j] - mx);
-        y[r] = (float)(mx + std::log(sum) - x[label]);
+          sum += std::exp(x[j] - mx);
+        y[r] = mx + std::log(sum) - x[label];
         continue;
       }
       softmaxRow(x, p.data(), cols); // dy[r] * (softmax(x) - onehot(label))
-      float dy = in[0]->f32[r];
+      double dy = in[0]->data[r];
       for (int64_t j = 0; j < cols; ++j)
-        y[r * cols + j] = dy * (p[j] - (j == label ? 1.0f : 0.0f));
+        y[r * cols + j] = dy * (p[j] - (j == label ? 1.0 : 0.0));
     }
     return out;
   }
@@ -236,7 +216,7 @@ Tensor evalNode(const Node &n, const std::vector<const Tensor *> &in) {
     bool ta = n.attrs.getInt("transpose_a", 0), tb = n.attrs.getInt("transpose_b", 0);
     const Dims &ad = in[0]->type.dims, &bd = in[1]->type.dims;
     int64_t m = n.type.dims[0], nn = n.type.dims[1], k = ta ? ad[0] : ad[1];
-    const float *a = in[0]->f32.data(), *b = in[1]->f32.data();
+    const double *a = in[0]->data.data(), *b = in[1]->data.data();
     // Element (i, p) of op(a) and (p, j) of op(b), for either layout.
     int64_t aRow = ta ? 1 : ad[1], aCol = ta ? ad[1] : 1;
     int64_t bRow = tb ? 1 : bd[1], bCol = tb ? bd[1] : 1;
@@ -244,8 +224,8 @@ Tensor evalNode(const Node &n, const std::vector<const Tensor *> &in) {
       for (int64_t j = 0; j < nn; ++j) {
         double acc = 0;
         for (int64_t p = 0; p < k; ++p)
-          acc += (double)a[i * aRow + p * aCol] * b[p * bRow + j * bCol];
-        y[i * nn + j] = (float)acc;
+          acc += a[i * aRow + p * aCol] * b[p * bRow + j * bCol];
+        y[i * nn + j] = acc;
       }
     return out;
   }
@@ -259,7 +239,7 @@ const Tensor &lookup(const TensorMap &map, const char *what, const Node &n) {
   if (it == map.end())
     internalError(std::string("interpret: missing ") + what + " '" + name + "'");
   const Tensor &t = it->second;
-  size_t have = t.type.dtype == DType::F32 ? t.f32.size() : t.i32.size();
+  size_t have = t.data.size();
   if (t.type != n.type || have != (size_t)n.type.numel())
     internalError(std::string("interpret: ") + what + " '" + name + "' is " +
                   t.type.str() + " with " + std::to_string(have) +
@@ -339,10 +319,8 @@ TensorMap initVarsForTest(const Module &m, uint64_t seed) {
       case Init::Normal: x = v.init.a + v.init.b * rng.normal(); break;
       case Init::Uniform: x = v.init.a + (v.init.b - v.init.a) * rng.uniform(); break;
       }
-      if (v.type.dtype == DType::F32)
-        t.f32[(size_t)i] = (float)x;
-      else
-        t.i32[(size_t)i] = (int32_t)x;
+      // Rounded as the compiled model would store it, so both see one value.
+      t.data[(size_t)i] = v.type.dtype == DType::F32 ? (double)(float)x : (double)(int32_t)x;
     }
     vars[v.name] = std::move(t);
   }

@@ -1,6 +1,7 @@
 // A plain reference interpreter of the graph IR: straightforward loops in
-// float arithmetic, written for clarity, not speed. It is the
-// numerical oracle that compiled code, fusion and autodiff are checked against.
+// double arithmetic, written for clarity, not speed. It is the numerical
+// oracle that compiled code, fusion and autodiff are checked against, and
+// being exact to double lets finite differences check gradients tightly.
 #pragma once
 
 #include "ir/Graph.h"
@@ -11,13 +12,19 @@
 
 namespace dlc {
 
+// A tensor's elements, row-major, held as doubles whatever its dtype (an
+// i32 tensor holds integers, exactly).
 struct Tensor {
   TensorType type;
-  std::vector<float> f32;   // used when type.dtype == F32
-  std::vector<int32_t> i32; // used when type.dtype == I32
+  std::vector<double> data;
 
   static Tensor zeros(const TensorType &t);
+  // An InternalError when `values` does not have t's element count.
+  static Tensor of(const TensorType &t, std::vector<double> values);
   int64_t numel() const { return type.numel(); }
+  // The elements as compiled code stores them (f32 rounds to nearest).
+  std::vector<float> floats() const;
+  std::vector<int32_t> ints() const;
 };
 
 using TensorMap = std::map<std::string, Tensor>;

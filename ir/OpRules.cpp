@@ -23,21 +23,6 @@ bool needF32(OpKind op, const TensorType &t, std::string &error) {
 
 } // namespace
 
-std::string attrKindProblem(const std::string &key, const AttrValue &v) {
-  if (key == "name" && !std::holds_alternative<std::string>(v))
-    return "must be a string";
-  if (key == "value" && !std::holds_alternative<double>(v) &&
-      !std::holds_alternative<int64_t>(v))
-    return "must be a number";
-  if (key == "axes" && !std::holds_alternative<std::vector<int64_t>>(v))
-    return "must be a list of integers";
-  if ((key == "transpose_a" || key == "transpose_b") &&
-      !(std::holds_alternative<int64_t>(v) &&
-        (std::get<int64_t>(v) == 0 || std::get<int64_t>(v) == 1)))
-    return "must be 0 or 1";
-  return "";
-}
-
 namespace {
 
 // The shape rule proper; inferType adds the checks every op shares.
@@ -55,30 +40,23 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
     }
     return *requested;
 
-  case OpKind::Neg:
-  case OpKind::Relu:
-  case OpKind::Exp:
-  case OpKind::Log:
-  case OpKind::Sqrt:
-    if (!needF32(op, in[0], error))
-      return std::nullopt;
-    return in[0];
-
-  case OpKind::Add:
-  case OpKind::Sub:
-  case OpKind::Mul:
-  case OpKind::Div:
-  case OpKind::Pow:
-  case OpKind::ReluGrad: {
-    if (!needF32(op, in[0], error) || !needF32(op, in[1], error))
-      return std::nullopt;
-    auto d = broadcastDims(in[0].dims, in[1].dims);
-    if (!d) {
-      error = std::string(info.name) + ": shapes do not broadcast: " +
-              in[0].str() + " and " + in[1].str();
-      return std::nullopt;
+#define DLC_OP(Enum, Name, Operands, Kind, Schema, Flags) DLC_MAP_CASE_##Kind(Enum)
+#include "ir/Ops.def"
+  { // Every map: f32 operands under numpy broadcasting (one operand: its type).
+    for (const TensorType &t : in)
+      if (!needF32(op, t, error))
+        return std::nullopt;
+    Dims d = in[0].dims;
+    for (size_t k = 1; k < in.size(); ++k) {
+      auto b = broadcastDims(d, in[k].dims);
+      if (!b) {
+        error = std::string(info.name) + ": shapes do not broadcast: " +
+                TensorType::f32(d).str() + " and " + in[k].str();
+        return std::nullopt;
+      }
+      d = *b;
     }
-    return TensorType::f32(*d);
+    return TensorType::f32(d);
   }
 
   case OpKind::Reshape:
@@ -111,10 +89,6 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
   case OpKind::ReduceMean: {
     if (!needF32(op, in[0], error))
       return std::nullopt;
-    if (!attrs.has("axes")) {
-      error = std::string(info.name) + ": needs an 'axes' attribute";
-      return std::nullopt;
-    }
     std::vector<int64_t> axes = attrs.getInts("axes");
     std::sort(axes.begin(), axes.end());
     for (size_t i = 0; i < axes.size(); ++i)
@@ -209,9 +183,15 @@ std::optional<TensorType> inferType(OpKind op, const std::vector<TensorType> &in
                                     const TensorType *requested,
                                     std::string &error) {
   const OpInfo &info = opInfo(op);
-  if ((int)in.size() != info.arity) {
-    error = std::string(info.name) + ": expected " + std::to_string(info.arity) +
+  if ((int)in.size() != info.operands) {
+    error = std::string(info.name) + ": expected " + std::to_string(info.operands) +
             " operands, got " + std::to_string(in.size());
+    return std::nullopt;
+  }
+  // Shape rules read attributes without checking their kinds: this is where
+  // every node's attributes meet the op's schema.
+  if (std::string p = attrsProblem(op, attrs.items()); !p.empty()) {
+    error = std::string(info.name) + ": " + p;
     return std::nullopt;
   }
   auto t = resultType(op, in, attrs, requested, error);

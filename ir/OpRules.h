@@ -14,7 +14,8 @@ class Builder;
 
 // Result type of `op` on operands of types `in`. `requested` is the declared
 // result type for ops whose result is not implied by their operands (input,
-// var, const, reshape, broadcast) and ignored otherwise. On an ill-typed
+// var, const, reshape, broadcast: OpInfo::typed) and ignored otherwise. The
+// attributes are checked against the op's schema first. On an ill-typed
 // application, returns nullopt and sets `error` to a message that names the
 // shapes involved, e.g. "matmul: inner dimensions differ: f32[128, 784] @ f32[100, 10]".
 std::optional<TensorType> inferType(OpKind op,
@@ -22,12 +23,6 @@ std::optional<TensorType> inferType(OpKind op,
                                     const Attrs &attrs,
                                     const TensorType *requested,
                                     std::string &error);
-
-// The kind each attribute must hold ("name" a string, "value" a number,
-// "axes" an integer list, "transpose_a"/"transpose_b" 0 or 1): shape rules
-// read attributes by kind, so the parser and verifier check kinds first.
-// Returns "" when `v` suits `key`, else what is wrong ("must be a string").
-std::string attrKindProblem(const std::string &key, const AttrValue &v);
 
 // Gradient rule: given forward node `fwd` and the adjoint `dy` of its result
 // (same type as fwd), returns one adjoint per operand of fwd, each with the

@@ -61,7 +61,6 @@ private:
   bool inFunction(const Node *n) const { return n && index_.count(n); }
 
   void checkNode(const Node &n, size_t i) {
-    const OpInfo &info = n.info();
     bool operandsOk = true;
     for (const Node *o : n.operands) {
       if (!o) {
@@ -74,62 +73,28 @@ private:
         report(n, "operand %" + o->name + " is not defined before its use");
       }
     }
-    bool attrsOk = true;
-    for (auto &[key, v] : n.attrs.items()) {
-      if (std::find(info.attrs.begin(), info.attrs.end(), key) == info.attrs.end()) {
-        report(n, "unexpected attribute '" + key + "'");
-        attrsOk = false;
-      } else if (std::string p = attrKindProblem(key, v); !p.empty()) {
-        report(n, "attribute '" + key + "' " + p);
-        attrsOk = false;
-      }
-    }
     if (n.gradOf && !inFunction(n.gradOf))
       report(n, "grad_of refers to a node outside the function");
-    if (operandsOk && attrsOk)
+    std::string attrs = attrsProblem(n.op, n.attrs.items());
+    if (!attrs.empty())
+      report(n, attrs);
+    else if (operandsOk)
       checkType(n);
-    checkSource(n);
+    if (std::string p = sourceProblem(m_, n.op, n.attrs, n.type); !p.empty())
+      report(n, p);
   }
 
+  // The shape rule must give the node's own type.
   void checkType(const Node &n) {
     std::vector<TensorType> in;
     for (const Node *o : n.operands)
       in.push_back(o->type);
-    bool fromRequest = n.op == OpKind::Input || n.op == OpKind::Var ||
-                       n.op == OpKind::Constant || n.op == OpKind::Reshape ||
-                       n.op == OpKind::Broadcast;
     std::string err;
-    auto t = inferType(n.op, in, n.attrs, fromRequest ? &n.type : nullptr, err);
+    auto t = inferType(n.op, in, n.attrs, n.info().typed() ? &n.type : nullptr, err);
     if (!t)
       report(n, err);
     else if (*t != n.type)
       report(n, "type is " + n.type.str() + " but the shape rule gives " + t->str());
-  }
-
-  void checkSource(const Node &n) {
-    if (n.op == OpKind::Constant && !n.attrs.has("value"))
-      report(n, "missing attribute 'value'");
-    if (n.op != OpKind::Input && n.op != OpKind::Var)
-      return;
-    auto it = n.attrs.items().find("name");
-    if (it == n.attrs.items().end() || !std::holds_alternative<std::string>(it->second)) {
-      report(n, "missing attribute 'name'");
-      return;
-    }
-    const std::string &name = std::get<std::string>(it->second);
-    const TensorType *declared = nullptr;
-    if (n.op == OpKind::Input) {
-      if (auto *d = m_.findInput(name))
-        declared = &d->type;
-    } else if (auto *d = m_.findVar(name)) {
-      declared = &d->type;
-    }
-    if (!declared)
-      report(n, std::string(n.op == OpKind::Input ? "input" : "variable") + " '" +
-                    name + "' is not declared");
-    else if (*declared != n.type)
-      report(n, "'" + name + "' is declared " + declared->str() + ", node has " +
-                    n.type.str());
   }
 
   void checkRoots(const std::string &kind,
@@ -183,6 +148,29 @@ private:
 };
 
 } // namespace
+
+std::string sourceProblem(const Module &m, OpKind op, const Attrs &attrs,
+                          const TensorType &type) {
+  if (op != OpKind::Input && op != OpKind::Var)
+    return "";
+  auto it = attrs.items().find("name");
+  if (it == attrs.items().end() || !std::holds_alternative<std::string>(it->second))
+    return ""; // the schema check reports it
+  const std::string &name = std::get<std::string>(it->second);
+  const TensorType *declared = nullptr;
+  if (op == OpKind::Input) {
+    if (auto *d = m.findInput(name))
+      declared = &d->type;
+  } else if (auto *d = m.findVar(name)) {
+    declared = &d->type;
+  }
+  if (!declared)
+    return std::string(op == OpKind::Input ? "input" : "variable") + " '" + name +
+           "' is not declared";
+  if (*declared != type)
+    return "'" + name + "' is declared " + declared->str() + ", used as " + type.str();
+  return "";
+}
 
 std::vector<std::string> verifyModule(const Module &m) {
   std::vector<std::string> out;

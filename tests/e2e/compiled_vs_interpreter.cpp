@@ -7,6 +7,8 @@
 #include "passes/Pipeline.h"
 #include "runtime/dlc_runtime.h"
 
+#include "tests/unit/jit_support.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -16,6 +18,7 @@
 #include <sstream>
 
 using namespace dlc;
+using namespace dlc::testing;
 
 namespace {
 
@@ -45,11 +48,8 @@ Tensor readVar(dlc_context *ctx, int i) {
   Tensor t;
   t.type = TensorType(d.dtype == DLC_F32 ? DType::F32 : DType::I32,
                       Dims(d.dims, d.dims + d.rank));
-  const void *p = dlc_var_data(ctx, i);
-  if (d.dtype == DLC_F32)
-    t.f32.assign((const float *)p, (const float *)p + d.numel);
-  else
-    t.i32.assign((const int32_t *)p, (const int32_t *)p + d.numel);
+  t.data.resize((size_t)d.numel);
+  readRaw(t, dlc_var_data(ctx, i));
   return t;
 }
 
@@ -68,10 +68,8 @@ TensorMap randomInputs(const Module &m, uint64_t seed) {
   TensorMap inputs;
   for (const InputDecl &in : m.inputs) {
     Tensor t = Tensor::zeros(in.type);
-    for (float &v : t.f32)
-      v = pixel(rng);
-    for (int32_t &v : t.i32)
-      v = (int32_t)(rng() % 10);
+    for (double &v : t.data)
+      v = in.type.dtype == DType::F32 ? pixel(rng) : (double)(rng() % 10);
     inputs[in.name] = t;
   }
   return inputs;
@@ -84,33 +82,36 @@ TensorMap runCompiled(dlc_context *ctx, const std::string &name,
   int e = dlc_find_entry(m, name.c_str());
   REQUIRE(e >= 0);
   const dlc_entry_desc &entry = m->entries[e];
+  std::vector<RawTensor> inRaw;
+  for (int k = 0; k < entry.n_inputs; ++k)
+    inRaw.emplace_back(inputs.at(m->inputs[entry.inputs[k]].name));
   std::vector<const void *> in;
-  for (int k = 0; k < entry.n_inputs; ++k) {
-    const Tensor &t = inputs.at(m->inputs[entry.inputs[k]].name);
-    in.push_back(t.type.dtype == DType::F32 ? (const void *)t.f32.data()
-                                            : (const void *)t.i32.data());
-  }
+  for (RawTensor &r : inRaw)
+    in.push_back(r.words.data());
   TensorMap outs;
+  std::vector<std::vector<uint32_t>> outRaw;
   std::vector<void *> out;
   for (int k = 0; k < entry.n_outputs; ++k) {
     const dlc_tensor_desc &d = entry.outputs[k];
-    Tensor t = Tensor::zeros(TensorType::f32(Dims(d.dims, d.dims + d.rank)));
-    outs[d.name] = t;
+    outs[d.name] = Tensor::zeros(TensorType::f32(Dims(d.dims, d.dims + d.rank)));
+    outRaw.emplace_back((size_t)d.numel);
   }
-  for (int k = 0; k < entry.n_outputs; ++k)
-    out.push_back(outs[entry.outputs[k].name].f32.data());
+  for (auto &r : outRaw)
+    out.push_back(r.data());
   int rc = dlc_run(ctx, e, in.data(), out.data(), m->batch);
   REQUIRE_MESSAGE(rc == DLC_OK, dlc_error(ctx));
+  for (int k = 0; k < entry.n_outputs; ++k)
+    readRaw(outs[entry.outputs[k].name], outRaw[(size_t)k].data());
   return outs;
 }
 
 // Largest |a - b| / max(|b|, floor) over the tensor: elementwise relative error.
 double maxRelError(const Tensor &a, const Tensor &b, double floor = 1e-3) {
-  REQUIRE(a.f32.size() == b.f32.size());
+  REQUIRE(a.data.size() == b.data.size());
   double worst = 0;
-  for (size_t i = 0; i < a.f32.size(); ++i) {
-    double d = std::fabs((double)a.f32[i] - b.f32[i]);
-    worst = std::max(worst, d / std::max<double>(std::fabs(b.f32[i]), floor));
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    double d = std::fabs((double)a.data[i] - b.data[i]);
+    worst = std::max(worst, d / std::max<double>(std::fabs(b.data[i]), floor));
   }
   return worst;
 }
@@ -118,11 +119,11 @@ double maxRelError(const Tensor &a, const Tensor &b, double floor = 1e-3) {
 // max |a - b| / max |b|: relative error in the max norm, the measure that
 // stays meaningful for sums that cancel (gradients, second moments ~1e-6).
 double normRelError(const Tensor &a, const Tensor &b) {
-  REQUIRE(a.f32.size() == b.f32.size());
+  REQUIRE(a.data.size() == b.data.size());
   double diff = 0, scale = 0;
-  for (size_t i = 0; i < a.f32.size(); ++i) {
-    diff = std::max(diff, std::fabs((double)a.f32[i] - b.f32[i]));
-    scale = std::max(scale, std::fabs((double)b.f32[i]));
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    diff = std::max(diff, std::fabs((double)a.data[i] - b.data[i]));
+    scale = std::max(scale, std::fabs((double)b.data[i]));
   }
   return scale > 0 ? diff / scale : diff;
 }

@@ -5,6 +5,7 @@
 #include "codegen/Codegen.h"
 #include "ir/Builder.h"
 #include "ir/Interpreter.h"
+#include "tests/unit/jit_support.h"
 
 #include <doctest/doctest.h>
 
@@ -14,110 +15,15 @@
 #include <functional>
 
 using namespace dlc;
+using namespace dlc::testing;
 
 namespace {
-
-// Deterministic test data in [lo, hi).
-std::vector<float> data(int64_t n, float lo, float hi, uint32_t seed = 1) {
-  std::vector<float> v((size_t)n);
-  uint32_t s = seed * 2654435761u + 12345u;
-  for (float &x : v) {
-    s = s * 1664525u + 1013904223u;
-    x = lo + (hi - lo) * (float)(s >> 8) / (float)(1u << 24);
-  }
-  return v;
-}
-
-Tensor f32Tensor(const Dims &d, std::vector<float> v) {
-  Tensor t = Tensor::zeros(TensorType::f32(d));
-  REQUIRE(v.size() == t.f32.size());
-  t.f32 = std::move(v);
-  return t;
-}
-
-Tensor i32Tensor(const Dims &d, std::vector<int32_t> v) {
-  Tensor t = Tensor::zeros(TensorType::i32(d));
-  REQUIRE(v.size() == t.i32.size());
-  t.i32 = std::move(v);
-  return t;
-}
-
-struct AlignedBuf {
-  void *p = nullptr;
-  explicit AlignedBuf(int64_t bytes) {
-    p = std::aligned_alloc(64, (size_t)std::max<int64_t>(64, (bytes + 63) / 64 * 64));
-    std::memset(p, 0xCD, (size_t)std::max<int64_t>(64, (bytes + 63) / 64 * 64));
-  }
-  ~AlignedBuf() { std::free(p); }
-  char *c() { return static_cast<char *>(p); }
-};
-
-// Compiles `m`, runs entry `entry` through its descriptor (no runtime), and
-// returns the outputs by name; `vars` is read into the state block and
-// written back from it afterwards.
-TensorMap jitRun(const Module &m, int entry, const TensorMap &inputs, TensorMap &vars,
-                 const CodegenOptions &opts = {}) {
-  std::string error;
-  auto jit = jitCompile(m, opts, error);
-  REQUIRE_MESSAGE(jit, error);
-  const dlc_model_desc *d = jit->desc();
-  REQUIRE(entry < d->n_entries);
-  const dlc_entry_desc &e = d->entries[entry];
-  AlignedBuf state(d->state_bytes), arena(e.arena_bytes);
-  for (int i = 0; i < d->n_vars; ++i) {
-    const Tensor &t = vars.at(d->vars[i].name);
-    std::memcpy(state.c() + d->vars[i].offset,
-                t.type.dtype == DType::F32 ? (const void *)t.f32.data() : t.i32.data(),
-                (size_t)t.numel() * 4);
-  }
-  std::vector<const void *> ins;
-  for (int i = 0; i < e.n_inputs; ++i) {
-    const Tensor &t = inputs.at(d->inputs[e.inputs[i]].name);
-    ins.push_back(t.type.dtype == DType::F32 ? (const void *)t.f32.data() : t.i32.data());
-  }
-  TensorMap outs;
-  std::vector<void *> outPtrs;
-  for (int o = 0; o < e.n_outputs; ++o) {
-    const dlc_tensor_desc &td = e.outputs[o];
-    Dims dims(td.dims, td.dims + td.rank);
-    Tensor &t = outs[td.name] = Tensor::zeros(
-        td.dtype == DLC_F32 ? TensorType::f32(dims) : TensorType::i32(dims));
-    (void)t;
-  }
-  for (int o = 0; o < e.n_outputs; ++o) {
-    Tensor &t = outs[e.outputs[o].name];
-    outPtrs.push_back(t.type.dtype == DType::F32 ? (void *)t.f32.data() : t.i32.data());
-  }
-  e.fn(state.c(), arena.c(), ins.data(), outPtrs.data());
-  for (int i = 0; i < d->n_vars; ++i) {
-    Tensor &t = vars.at(d->vars[i].name);
-    std::memcpy(t.type.dtype == DType::F32 ? (void *)t.f32.data() : t.i32.data(),
-                state.c() + d->vars[i].offset, (size_t)t.numel() * 4);
-  }
-  return outs;
-}
-
-bool close(float got, float want, float tol = 1e-5f) {
-  if (std::isnan(want))
-    return std::isnan(got);
-  return std::fabs(got - want) <= tol * std::max(1.0f, std::fabs(want));
-}
-
-void checkClose(const std::vector<float> &got, const std::vector<float> &want,
-                float tol = 1e-5f) {
-  REQUIRE(got.size() == want.size());
-  size_t bad = 0;
-  for (size_t i = 0; i < got.size(); ++i)
-    if (!close(got[i], want[i], tol) && bad++ < 5)
-      MESSAGE("element " << i << ": got " << got[i] << ", want " << want[i]);
-  CHECK(bad == 0);
-}
 
 // A one-function model "t" whose function "f" is filled by `build`; it is
 // run compiled and interpreted on `inputs`, outputs compared elementwise.
 // Returns the compiled outputs for test-specific checks.
 TensorMap runBoth(const std::function<void(Builder &, Module &)> &build,
-                  const TensorMap &inputs, float tol = 1e-5f) {
+                  const TensorMap &inputs, double tol = 1e-5) {
   Module m;
   m.name = "t";
   Function &f = m.addFunction("f");
@@ -133,13 +39,13 @@ TensorMap runBoth(const std::function<void(Builder &, Module &)> &build,
     INFO("output " << name);
     REQUIRE(got.count(name));
     if (t.type.dtype == DType::F32)
-      checkClose(got[name].f32, t.f32, tol);
+      checkClose(got[name].data, t.data, tol);
     else
-      CHECK(got[name].i32 == t.i32);
+      CHECK(got[name].data == t.data);
   }
   for (auto &[name, t] : ref.updates) {
     INFO("update " << name);
-    checkClose(vars.at(name).f32, t.f32, tol);
+    checkClose(vars.at(name).data, t.data, tol);
   }
   return got;
 }
@@ -162,15 +68,15 @@ TEST_CASE("codegen: unary elementwise kernels at 13x7") {
               {"y", b.unary(op, in(b, positive ? "x" : "s", ins))});
         },
         ins);
-    const std::vector<float> &x = ins.at(positive ? "x" : "s").f32;
-    std::vector<float> want;
+    const std::vector<double> &x = ins.at(positive ? "x" : "s").data;
+    std::vector<double> want;
     for (float v : x)
       want.push_back(op == OpKind::Neg    ? -v
                      : op == OpKind::Relu ? (v > 0 ? v : 0)
                      : op == OpKind::Exp  ? std::exp(v)
                      : op == OpKind::Log  ? std::log(v)
                                           : std::sqrt(v));
-    checkClose(got["y"].f32, want);
+    checkClose(got["y"].data, want);
   }
 }
 
@@ -194,18 +100,18 @@ TEST_CASE("codegen: binary kernels broadcast like numpy") {
           },
           ins, 1e-5f);
       if (op == OpKind::Add && c.a == Dims{5, 1}) { // hand-computed broadcast
-        std::vector<float> want;
+        std::vector<double> want;
         for (int i = 0; i < 5; ++i)
           for (int j = 0; j < 7; ++j)
-            want.push_back(ins["a"].f32[i] + ins["b"].f32[j]);
-        checkClose(got["y"].f32, want);
+            want.push_back(ins["a"].data[i] + ins["b"].data[j]);
+        checkClose(got["y"].data, want);
       }
       if (op == OpKind::Mul && c.a == Dims{3}) {
-        std::vector<float> want;
+        std::vector<double> want;
         for (int i = 0; i < 4; ++i)
           for (int j = 0; j < 3; ++j)
-            want.push_back(ins["a"].f32[j] * ins["b"].f32[i * 3 + j]);
-        checkClose(got["y"].f32, want);
+            want.push_back(ins["a"].data[j] * ins["b"].data[i * 3 + j]);
+        checkClose(got["y"].data, want);
       }
     }
 }
@@ -225,12 +131,12 @@ TEST_CASE("codegen: broadcast, reshape and constants") {
         outs.push_back({"cs", b.constant(1.25)});
       },
       ins);
-  CHECK(got["bc"].f32[5 * 2 + 3] == ins["x"].f32[2]); // [0][2][3] reads x[2]
-  CHECK(got["rs"].f32 == ins["r"].f32);
-  CHECK(got["li"].i32 == ins["l"].i32);
-  CHECK(got["c"].f32 == std::vector<float>(91, 2.5f));
-  CHECK(got["ci"].i32 == std::vector<int32_t>(9, -3));
-  CHECK(got["cs"].f32 == std::vector<float>{1.25f});
+  CHECK(got["bc"].data[5 * 2 + 3] == ins["x"].data[2]); // [0][2][3] reads x[2]
+  CHECK(got["rs"].data == ins["r"].data);
+  CHECK(got["li"].data == ins["l"].data);
+  CHECK(got["c"].data == std::vector<double>(91, 2.5f));
+  CHECK(got["ci"].data == std::vector<double>(9, -3));
+  CHECK(got["cs"].data == std::vector<double>{1.25f});
 }
 
 TEST_CASE("codegen: reduce_sum and reduce_mean over any axes") {
@@ -254,11 +160,11 @@ TEST_CASE("codegen: reduce_sum and reduce_mean over any axes") {
         b.function().outputs.push_back({"y", b.reduceSum(in(b, "v", ins), {0})});
       },
       ins);
-  std::vector<float> want(7, 0);
+  std::vector<double> want(7, 0);
   for (int i = 0; i < 13; ++i)
     for (int j = 0; j < 7; ++j)
-      want[j] += ins["v"].f32[i * 7 + j];
-  checkClose(got["y"].f32, want);
+      want[j] += ins["v"].data[i * 7 + j];
+  checkClose(got["y"].data, want);
 }
 
 TEST_CASE("codegen: rank-0 tensors, size-1 dims and leading broadcasts") {
@@ -291,15 +197,15 @@ TEST_CASE("codegen: rank-0 tensors, size-1 dims and leading broadcasts") {
                                             {b.constant(1.0, TensorType::f32({3})), l1, y1})});
       },
       ins);
-  CHECK(got["exp_s"].f32 == std::vector<float>{std::exp(1.5f)});
-  CHECK(got["sum_s"].f32 == std::vector<float>{1.5f});
-  CHECK(got["soft1"].f32 == std::vector<float>{1.0f});
-  CHECK(got["xent1"].f32 == std::vector<float>(3, 0.0f)); // one class: log 1
-  std::vector<float> want;
+  CHECK(got["exp_s"].data == std::vector<double>{std::exp(1.5f)});
+  CHECK(got["sum_s"].data == std::vector<double>{1.5f});
+  CHECK(got["soft1"].data == std::vector<double>{1.0f});
+  CHECK(got["xent1"].data == std::vector<double>(3, 0.0f)); // one class: log 1
+  std::vector<double> want;
   for (int i = 0; i < 5; ++i)
     for (int j = 0; j < 7; ++j)
-      want.push_back(ins["row"].f32[j] - ins["m"].f32[i * 7 + j]);
-  checkClose(got["row_m"].f32, want);
+      want.push_back(ins["row"].data[j] - ins["m"].data[i * 7 + j]);
+  checkClose(got["row_m"].data, want);
 }
 
 TEST_CASE("codegen: softmax and softmax_grad over the last axis") {
@@ -318,13 +224,13 @@ TEST_CASE("codegen: softmax and softmax_grad over the last axis") {
   for (int r = 0; r < 13; ++r) { // rows are distributions even for |x| = 30
     float s = 0;
     for (int j = 0; j < 7; ++j)
-      s += got["y"].f32[r * 7 + j];
+      s += got["y"].data[r * 7 + j];
     CHECK(s == doctest::Approx(1.0f).epsilon(1e-5));
   }
 }
 
 TEST_CASE("codegen: sparse cross-entropy and its gradient") {
-  std::vector<int32_t> labels;
+  std::vector<double> labels;
   for (int i = 0; i < 13; ++i)
     labels.push_back((i * 5) % 7);
   TensorMap ins{{"x", f32Tensor({13, 7}, data(91, -4, 4, 14))},
@@ -338,12 +244,12 @@ TEST_CASE("codegen: sparse cross-entropy and its gradient") {
         outs.push_back({"g", b.create(OpKind::SparseXentGrad, {in(b, "d", ins), x, y})});
       },
       ins);
-  const std::vector<float> &x = ins["x"].f32;
+  const std::vector<double> &x = ins["x"].data;
   for (int r = 0; r < 13; ++r) {
     double s = 0;
     for (int j = 0; j < 7; ++j)
       s += std::exp((double)x[r * 7 + j]);
-    CHECK(close(got["loss"].f32[r], (float)(std::log(s) - x[r * 7 + labels[r]])));
+    CHECK(close(got["loss"].data[r], (float)(std::log(s) - x[r * 7 + labels[r]])));
   }
 
   // Out-of-range labels give NaN rows instead of reading out of bounds.
@@ -361,12 +267,12 @@ TEST_CASE("codegen: sparse cross-entropy and its gradient") {
                          {{"x", f32Tensor({3, 7}, data(21, -1, 1))},
                           {"y", i32Tensor({3}, {2, -1, 1000000})}},
                          vars);
-  CHECK(std::isfinite(out["loss"].f32[0]));
-  CHECK(std::isnan(out["loss"].f32[1]));
-  CHECK(std::isnan(out["loss"].f32[2]));
-  CHECK(std::isfinite(out["g"].f32[3]));
-  CHECK(std::isnan(out["g"].f32[7]));
-  CHECK(std::isnan(out["g"].f32[20]));
+  CHECK(std::isfinite(out["loss"].data[0]));
+  CHECK(std::isnan(out["loss"].data[1]));
+  CHECK(std::isnan(out["loss"].data[2]));
+  CHECK(std::isfinite(out["g"].data[3]));
+  CHECK(std::isnan(out["g"].data[7]));
+  CHECK(std::isnan(out["g"].data[20]));
 }
 
 TEST_CASE("codegen: matmul in all four transpose forms") {
@@ -387,8 +293,8 @@ TEST_CASE("codegen: matmul in all four transpose forms") {
                   {"c", b.matmul(in(b, "a", ins), in(b, "b", ins), ta, tb)});
             },
             ins, 1e-4f);
-        const std::vector<float> &A = ins["a"].f32, &B = ins["b"].f32;
-        std::vector<float> want;
+        const std::vector<double> &A = ins["a"].data, &B = ins["b"].data;
+        std::vector<double> want;
         for (int64_t i = 0; i < M; ++i)
           for (int64_t j = 0; j < N; ++j) {
             double s = 0;
@@ -396,7 +302,7 @@ TEST_CASE("codegen: matmul in all four transpose forms") {
               s += (double)A[ta ? p * M + i : i * K + p] * B[tb ? j * K + p : p * N + j];
             want.push_back((float)s);
           }
-        checkClose(got["c"].f32, want, 1e-4f);
+        checkClose(got["c"].data, want, 1e-4f);
       }
 }
 
@@ -420,11 +326,11 @@ TEST_CASE("codegen: entry copies outputs before it writes updates") {
                  {"b", f32Tensor({5}, {0, 0, 0, 0, 0})},
                  {"c", f32Tensor({3}, {9, 9, 9})}};
   TensorMap out = jitRun(m, 0, {{"x", f32Tensor({3}, {10, 20, 30})}}, vars);
-  CHECK(out["old_a"].f32 == std::vector<float>{1, 2, 3});
-  CHECK(out["sum"].f32 == std::vector<float>{11, 22, 33});
-  CHECK(vars["a"].f32 == std::vector<float>{11, 22, 33});
-  CHECK(vars["c"].f32 == std::vector<float>{1, 2, 3});
-  CHECK(vars["b"].f32 == std::vector<float>(5, 7));
+  CHECK(out["old_a"].data == std::vector<double>{1, 2, 3});
+  CHECK(out["sum"].data == std::vector<double>{11, 22, 33});
+  CHECK(vars["a"].data == std::vector<double>{11, 22, 33});
+  CHECK(vars["c"].data == std::vector<double>{1, 2, 3});
+  CHECK(vars["b"].data == std::vector<double>(5, 7));
 }
 
 TEST_CASE("codegen: the model descriptor matches the module") {
@@ -520,8 +426,8 @@ TEST_CASE("codegen: every optimisation level computes the same") {
     o.optLevel = level;
     TensorMap vars = vars0;
     TensorMap got = jitRun(m, 0, ins, vars, o);
-    checkClose(got["p"].f32, want["p"].f32);
-    checkClose(got["l"].f32, want["l"].f32);
+    checkClose(got["p"].data, want["p"].data);
+    checkClose(got["l"].data, want["l"].data);
   }
 }
 

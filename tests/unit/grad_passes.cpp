@@ -50,15 +50,15 @@ struct TwoParamModel {
     f->outputs = {{"loss", loss}};
     vars = initVarsForTest(m, 3);
     inputs["r"] = Tensor::zeros(F({2, 3}));
-    inputs["r"].f32 = {0.5f, -1.0f, 2.0f, 1.5f, 0.25f, -0.75f};
+    inputs["r"].data = {0.5f, -1.0f, 2.0f, 1.5f, 0.25f, -0.75f};
   }
 
   std::vector<double> grad(const std::string &p, const TensorMap &v) const {
-    const std::vector<float> &r = inputs.at("r").f32;
+    const std::vector<double> &r = inputs.at("r").data;
     std::vector<double> g;
     if (p == "w")
       for (size_t i = 0; i < 6; ++i)
-        g.push_back(2.0 * v.at("w").f32[i] * r[i]);
+        g.push_back(2.0 * v.at("w").data[i] * r[i]);
     else
       for (size_t j = 0; j < 3; ++j)
         g.push_back((double)r[j] + r[3 + j]);
@@ -84,14 +84,14 @@ struct TwoParamModel {
 };
 
 void checkClose(const Tensor &got, const std::vector<double> &want, const char *what) {
-  REQUIRE(got.f32.size() == want.size());
+  REQUIRE(got.data.size() == want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     INFO(what << " element " << i);
-    CHECK(got.f32[i] == doctest::Approx(want[i]).epsilon(1e-5));
+    CHECK(got.data[i] == doctest::Approx(want[i]).epsilon(1e-5));
   }
 }
 
-std::vector<double> asDouble(const Tensor &t) { return {t.f32.begin(), t.f32.end()}; }
+std::vector<double> asDouble(const Tensor &t) { return {t.data.begin(), t.data.end()}; }
 
 } // namespace
 
@@ -104,7 +104,7 @@ TEST_CASE("grad passes: SGD is w - lr * g for three steps") {
     TensorMap refVars = model.vars;
     for (auto &[p, w] : ref) {
       for (size_t i = 0; i < w.size(); ++i)
-        refVars[p].f32[i] = (float)w[i];
+        refVars[p].data[i] = (float)w[i];
     }
     for (auto &[p, w] : ref) {
       std::vector<double> g = model.grad(p, refVars);
@@ -130,7 +130,7 @@ TEST_CASE("grad passes: Adam matches the Keras/PyTorch formula for three steps")
   };
   std::map<std::string, Ref> ref;
   for (const char *p : {"w", "b"}) {
-    size_t n = model.vars.at(p).f32.size();
+    size_t n = model.vars.at(p).data.size();
     ref[p] = {asDouble(model.vars.at(p)), std::vector<double>(n), std::vector<double>(n)};
   }
   model.train(3, [&](int t, const TensorMap &before) {
@@ -147,7 +147,7 @@ TEST_CASE("grad passes: Adam matches the Keras/PyTorch formula for three steps")
       checkClose(model.vars.at("step.adam.m." + p), s.m, "m");
       checkClose(model.vars.at("step.adam.v." + p), s.v, "v");
     }
-    CHECK(model.vars.at("step.adam.t").f32.at(0) == (float)t);
+    CHECK(model.vars.at("step.adam.t").data.at(0) == (float)t);
   });
 
   // State: zero-initialised, not trainable, shaped like its param.

@@ -12,17 +12,17 @@ using namespace dlc;
 
 namespace {
 
-Tensor tf(Dims d, std::vector<float> v) {
+Tensor tf(Dims d, std::vector<double> v) {
   Tensor t = Tensor::zeros(TensorType::f32(std::move(d)));
-  REQUIRE(v.size() == t.f32.size());
-  t.f32 = std::move(v);
+  REQUIRE(v.size() == t.data.size());
+  t.data = std::move(v);
   return t;
 }
 
-Tensor ti(Dims d, std::vector<int32_t> v) {
+Tensor ti(Dims d, std::vector<double> v) {
   Tensor t = Tensor::zeros(TensorType::i32(std::move(d)));
-  REQUIRE(v.size() == t.i32.size());
-  t.i32 = std::move(v);
+  REQUIRE(v.size() == t.data.size());
+  t.data = std::move(v);
   return t;
 }
 
@@ -42,12 +42,12 @@ struct Scratch {
   }
 };
 
-void checkF32(const Tensor &t, const TensorType &type, std::vector<float> want) {
+void checkF32(const Tensor &t, const TensorType &type, std::vector<double> want) {
   CHECK(t.type == type);
-  REQUIRE(t.f32.size() == want.size());
+  REQUIRE(t.data.size() == want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     INFO("element " << i);
-    CHECK(t.f32[i] == doctest::Approx(want[i]).epsilon(1e-6));
+    CHECK(t.data[i] == doctest::Approx(want[i]).epsilon(1e-6));
   }
 }
 
@@ -61,7 +61,7 @@ TEST_CASE("interp: const fills f32 and i32") {
            TensorType::f32({2, 2}), {2.5, 2.5, 2.5, 2.5});
   Scratch s2;
   Tensor t = s2.run(s2.b.constant(3, TensorType::i32({3})));
-  CHECK(t.i32 == std::vector<int32_t>{3, 3, 3});
+  CHECK(t.data == std::vector<double>{3, 3, 3});
 }
 
 TEST_CASE("interp: unary elementwise ops") {
@@ -75,12 +75,12 @@ TEST_CASE("interp: unary elementwise ops") {
   checkF32(run(OpKind::Relu), t, {0, 0, 1, 4});
   checkF32(run(OpKind::Exp), t, {std::exp(-2.0f), 1, std::exp(1.0f), std::exp(4.0f)});
   Tensor lx = run(OpKind::Log);
-  CHECK(std::isnan(lx.f32[0]));
-  CHECK(std::isinf(lx.f32[1]));
-  CHECK(lx.f32[3] == doctest::Approx(std::log(4.0)));
+  CHECK(std::isnan(lx.data[0]));
+  CHECK(std::isinf(lx.data[1]));
+  CHECK(lx.data[3] == doctest::Approx(std::log(4.0)));
   Tensor sq = run(OpKind::Sqrt);
-  CHECK(sq.f32[2] == 1.0f);
-  CHECK(sq.f32[3] == 2.0f);
+  CHECK(sq.data[2] == 1.0f);
+  CHECK(sq.data[3] == 2.0f);
 }
 
 TEST_CASE("interp: binary ops broadcast like numpy") {
@@ -151,7 +151,7 @@ TEST_CASE("interp: reshape and broadcast move data") {
     Node *r = s.b.broadcast(s.b.reshape(s.in("l", ti({2}, {4, 5})), {2, 1}), {2, 2});
     Tensor t = s.run(r);
     CHECK(t.type == TensorType::i32({2, 2}));
-    CHECK(t.i32 == std::vector<int32_t>{4, 4, 5, 5});
+    CHECK(t.data == std::vector<double>{4, 4, 5, 5});
   }
 }
 
@@ -214,7 +214,7 @@ TEST_CASE("interp: sparse_xent and its gradient") {
   for (int32_t bad : {2, -1}) {
     Scratch s;
     Node *r = s.b.create(OpKind::SparseXent,
-                         {s.in("x", logits), s.in("l", ti({3}, {0, bad, 1}))});
+                         {s.in("x", logits), s.in("l", ti({3}, {0, (double)bad, 1}))});
     CHECK_THROWS_WITH_AS(s.run(r), doctest::Contains("outside [0, 2)"), InternalError);
   }
 }
@@ -245,8 +245,8 @@ TEST_CASE("interp: missing or mistyped tensors are internal errors") {
   CHECK_THROWS_WITH_AS(interpret(f, in, {{"w", tf({3}, {1, 2, 3})}}),
                        doctest::Contains("expected f32[2]"), InternalError);
   InterpResult r = interpret(f, in, {{"w", tf({2}, {10, 20})}});
-  CHECK(r.outputs.at("y").f32 == std::vector<float>{11, 22});
-  CHECK(r.values.at("x").f32 == std::vector<float>{1, 2}); // every node, by name
+  CHECK(r.outputs.at("y").data == std::vector<double>{11, 22});
+  CHECK(r.values.at("x").data == std::vector<double>{1, 2}); // every node, by name
 }
 
 TEST_CASE("interp: initVarsForTest follows each initializer, deterministically") {
@@ -256,19 +256,19 @@ TEST_CASE("interp: initVarsForTest follows each initializer, deterministically")
   m.vars.push_back({"u", TensorType::f32({1000}), {Init::Uniform, -2, 3}, true, {}});
   m.vars.push_back({"n", TensorType::f32({4000}), {Init::Normal, 1, 0.5}, true, {}});
   TensorMap a = initVarsForTest(m, 7), b = initVarsForTest(m, 7), c = initVarsForTest(m, 8);
-  CHECK(a.at("z").f32 == std::vector<float>{0, 0, 0});
-  CHECK(a.at("c").f32 == std::vector<float>{1.5, 1.5});
-  CHECK(a.at("u").f32 == b.at("u").f32);
-  CHECK(a.at("u").f32 != c.at("u").f32);
+  CHECK(a.at("z").data == std::vector<double>{0, 0, 0});
+  CHECK(a.at("c").data == std::vector<double>{1.5, 1.5});
+  CHECK(a.at("u").data == b.at("u").data);
+  CHECK(a.at("u").data != c.at("u").data);
   float lo = 1e9, hi = -1e9;
-  for (float v : a.at("u").f32)
+  for (float v : a.at("u").data)
     lo = std::min(lo, v), hi = std::max(hi, v);
   CHECK(lo >= -2.0f);
   CHECK(lo < -1.9f);
   CHECK(hi < 3.0f);
   CHECK(hi > 2.9f);
   double sum = 0, sq = 0;
-  for (float v : a.at("n").f32)
+  for (float v : a.at("n").data)
     sum += v, sq += (double)v * v;
   double mean = sum / 4000, sd = std::sqrt(sq / 4000 - mean * mean);
   CHECK(mean == doctest::Approx(1.0).epsilon(0.05));

@@ -43,18 +43,69 @@ TEST_CASE("ir: op table lookups agree with Ops.def") {
   CHECK_FALSE(opByName("conv2d_unknown").has_value());
   CHECK_FALSE(opByName("").has_value());
   CHECK(std::string(opName(OpKind::ReluGrad)) == "relu_grad");
-  CHECK(opInfo(OpKind::SparseXentGrad).arity == 3);
-  CHECK(opInfo(OpKind::Input).arity == 0);
-  CHECK(opInfo(OpKind::MatMul).category == OpCategory::Contraction);
-  CHECK(opInfo(OpKind::MatMul).attrs ==
-        std::vector<std::string>{"transpose_a", "transpose_b"});
+  CHECK(opInfo(OpKind::SparseXentGrad).operands == 3);
+  CHECK(opInfo(OpKind::Input).operands == 0);
+  CHECK(opInfo(OpKind::MatMul).fusion == FusionKind::Contraction);
+  CHECK(opInfo(OpKind::Softmax).fusion == FusionKind::RowWise);
+  CHECK(opInfo(OpKind::SparseXent).fusion == FusionKind::RowWise);
+  CHECK(std::string(fusionKindName(FusionKind::RowWise)) == "row-wise");
+  // The schema: matmul's transposes are optional booleans; axes required.
+  const auto &mm = opInfo(OpKind::MatMul).attrs;
+  REQUIRE(mm.size() == 2);
+  CHECK(mm[0].name == "transpose_a");
+  CHECK(mm[0].kind == AttrKind::Bool);
+  CHECK(mm[0].optional);
+  CHECK(mm[1].name == "transpose_b");
+  const auto &rs = opInfo(OpKind::ReduceSum).attrs;
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].kind == AttrKind::Ints);
+  CHECK_FALSE(rs[0].optional);
   CHECK(opInfo(OpKind::Relu).attrs.empty());
-  CHECK(std::string(categoryName(OpCategory::Reduction)) == "reduction");
+  // Flags: typed results, views, in-place operands, DSL builtins.
+  CHECK(opInfo(OpKind::Reshape).typed());
+  CHECK(opInfo(OpKind::Reshape).isView());
+  CHECK_FALSE(opInfo(OpKind::Broadcast).isView());
+  CHECK_FALSE(opInfo(OpKind::Add).typed());
+  CHECK(opInfo(OpKind::Add).mayOverwrite(0));
+  CHECK(opInfo(OpKind::Add).mayOverwrite(1));
+  CHECK_FALSE(opInfo(OpKind::MatMul).mayOverwrite(0));
+  CHECK(opInfo(OpKind::SparseXentGrad).mayOverwrite(1));
+  CHECK_FALSE(opInfo(OpKind::SparseXentGrad).mayOverwrite(0));
+  CHECK(opInfo(OpKind::Relu).isBuiltin());
+  CHECK_FALSE(opInfo(OpKind::ReluGrad).isBuiltin());
   // Every op is found by its own name, and the table is indexed by kind.
   for (const OpInfo &i : allOps()) {
     CHECK(opByName(i.name) == i.kind);
     CHECK(&opInfo(i.kind) == &i);
   }
+}
+
+TEST_CASE("ir: attributes are checked against the op's schema in one place") {
+  CHECK(attrProblem(OpKind::MatMul, "transpose_a", int64_t(1)) == "");
+  CHECK(attrProblem(OpKind::MatMul, "transpose_a", int64_t(2)) ==
+        "attribute 'transpose_a' must be 0 or 1");
+  CHECK(attrProblem(OpKind::MatMul, "axes", int64_t(0)) ==
+        "unexpected attribute 'axes' (matmul takes transpose_a, transpose_b)");
+  CHECK(attrProblem(OpKind::Relu, "x", int64_t(0)) ==
+        "unexpected attribute 'x' (relu takes none)");
+  CHECK(attrProblem(OpKind::Constant, "value", int64_t(3)) == "");
+  CHECK(attrProblem(OpKind::Constant, "value", 2.5) == "");
+  CHECK(attrProblem(OpKind::Constant, "value", std::string("a")) ==
+        "attribute 'value' must be a number");
+  std::map<std::string, AttrValue> none;
+  CHECK(attrsProblem(OpKind::ReduceSum, none) == "missing attribute 'axes'");
+  CHECK(attrsProblem(OpKind::MatMul, none) == "");
+  // The Builder goes through the same check: a bad attribute never makes a node.
+  Function f("f");
+  Builder b(f);
+  Node *x = b.input("x", TensorType::f32({2, 3}));
+  Attrs bad;
+  bad.set("axes", std::string("0"));
+  std::string error;
+  CHECK(b.tryCreate(OpKind::ReduceSum, {x}, bad, "", nullptr, error) == nullptr);
+  CHECK(error == "reduce_sum: attribute 'axes' must be a list of integers");
+  CHECK(b.tryCreate(OpKind::ReduceSum, {x}, {}, "", nullptr, error) == nullptr);
+  CHECK(error == "reduce_sum: missing attribute 'axes'");
 }
 
 TEST_CASE("ir: the builder types nodes by the shape rules") {
@@ -121,7 +172,9 @@ TEST_CASE("ir: a result past the size limit is a shape error, not an overflow") 
   CHECK(err.find("matmul: result f32[1099511627776, 1099511627776] is too large") == 0);
   err.clear();
   TensorType empty = TensorType::f32({0, 3});
-  CHECK(b.tryCreate(OpKind::Constant, {}, {}, "c", &empty, err) == nullptr);
+  Attrs one;
+  one.set("value", 1.0);
+  CHECK(b.tryCreate(OpKind::Constant, {}, one, "c", &empty, err) == nullptr);
   CHECK(err == "const: result f32[0, 3] has a dimension below 1");
   CHECK(withinSizeLimits({big}));
   CHECK(withinSizeLimits({}));

@@ -94,7 +94,7 @@ TEST_CASE("ir parser: diagnostics for each kind of mistake") {
        "small.ir:8:8: error: 'w' is declared f32[3, 2], used as f32[2, 3]"},
       {"{name = \"w\"}", "{name = 3}", "small.ir:8:20: error: attribute 'name' must be a string"},
       {"{name = \"w\"}", "{nom = \"w\"}",
-       "small.ir:8:13: error: var has no attribute 'nom' (it takes name)"},
+       "small.ir:8:13: error: unexpected attribute 'nom' (var takes name)"},
       {"%w) : f32[4, 2]", "%w) {transpose_a = 2} : f32[4, 2]",
        "small.ir:9:38: error: attribute 'transpose_a' must be 0 or 1"},
       {"{name = \"w\"}", "{name = \"w}", "small.ir:8:20: error: unterminated string"},

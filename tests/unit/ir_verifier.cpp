@@ -88,7 +88,7 @@ TEST_CASE("ir verifier: a variable read with the wrong type") {
   // Both reads of b, its gradient and its update disagree with the declaration.
   auto problems = verifyModule(*fx.m);
   REQUIRE(problems.size() == 4);
-  CHECK(problems[0] == "func predict: %b = var: 'b' is declared f32[1, 2], node has f32[2]");
+  CHECK(problems[0] == "func predict: %b = var: 'b' is declared f32[1, 2], used as f32[2]");
   CHECK(problems[2] == "func step: grad b: variable is f32[1, 2], value %d.b is f32[2]");
   CHECK(problems[3] ==
         "func step: update b: variable is f32[1, 2], value %b.new is f32[2]");
@@ -137,7 +137,7 @@ TEST_CASE("ir verifier: attributes the op does not declare, or of the wrong kind
   fx.node(fx.step, "d.w")->attrs.set("transpose_a", std::string("yes"));
   auto problems = verifyModule(*fx.m);
   REQUIRE(problems.size() == 2);
-  CHECK(problems[0] == "func predict: %h.1 = relu: unexpected attribute 'axes'");
+  CHECK(problems[0] == "func predict: %h.1 = relu: unexpected attribute 'axes' (relu takes none)");
   CHECK(problems[1] == "func step: %d.w = matmul: attribute 'transpose_a' must be 0 or 1");
 }
 

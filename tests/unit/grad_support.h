@@ -1,0 +1,85 @@
+// Finite-difference checking of autodiff: random operands, and a check of
+// every element of every param's gradient against central differences of
+// the loss, all in the interpreter's double arithmetic.
+#pragma once
+
+#include "ir/Interpreter.h"
+#include "ir/Verifier.h"
+#include "passes/Autodiff.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+
+namespace dlc::testing {
+
+// The verifier's complaints as one string, so a failure shows them.
+inline std::string problems(const Module &m) {
+  std::string all;
+  for (const std::string &p : verifyModule(m))
+    all += p + "\n";
+  return all;
+}
+
+// An operand of a test graph: its type and the range its values come from.
+struct Operand {
+  TensorType type;
+  float lo = -1, hi = 1;
+  float minMagnitude = 0; // keeps kinks (relu) and poles (div) out of reach
+};
+
+// Values drawn from `o`'s range, each a float (compiled code and the
+// interpreter then read the same numbers); i32 values in [lo, hi).
+inline Tensor randomTensor(const Operand &o, std::mt19937 &rng) {
+  Tensor t = Tensor::zeros(o.type);
+  std::uniform_real_distribution<float> u(o.lo, o.hi);
+  std::uniform_int_distribution<int32_t> l((int32_t)o.lo, (int32_t)o.hi - 1);
+  for (double &v : t.data) {
+    if (o.type.dtype == DType::I32) {
+      v = l(rng);
+      continue;
+    }
+    float x;
+    do
+      x = u(rng);
+    while (std::fabs(x) < o.minMagnitude);
+    v = x;
+  }
+  return t;
+}
+
+// Runs autodiff on `m`, then checks d loss / d var for every element of
+// every param of `f` against f64 central differences of the interpreted
+// loss. The interpreter is exact to double, so the step can be tiny and the
+// tolerance tight: a rule that is wrong in the 6th digit fails.
+inline void checkGradients(Module &m, Function &f, const TensorMap &inputs, TensorMap vars,
+                           const std::string &lossName, double eps = 1e-6,
+                           double tol = 1e-6) {
+  REQUIRE(runAutodiff(m));
+  CHECK(problems(m) == "");
+  REQUIRE(f.grads.size() == f.train->params.size());
+  InterpResult analytic = interpret(f, inputs, vars);
+  auto lossAt = [&](const TensorMap &v) {
+    return interpret(f, inputs, v).values.at(lossName).data.at(0);
+  };
+  for (const std::string &p : f.train->params) {
+    const Tensor &g = analytic.grads.at(p);
+    REQUIRE(g.type == vars.at(p).type);
+    for (size_t i = 0; i < g.data.size(); ++i) {
+      double orig = vars[p].data[i];
+      vars[p].data[i] = orig + eps;
+      double up = lossAt(vars);
+      vars[p].data[i] = orig - eps;
+      double down = lossAt(vars);
+      vars[p].data[i] = orig;
+      double numeric = (up - down) / (2.0 * eps), got = g.data[i];
+      INFO("param " << p << " element " << i << ": autodiff " << got
+                    << ", finite difference " << numeric);
+      CHECK(std::fabs(got - numeric) <= tol * (1 + std::fabs(numeric)));
+    }
+  }
+}
+
+} // namespace dlc::testing

@@ -1,0 +1,253 @@
+// Every op of ir/Ops.def, checked the same two ways from one table of cases:
+//   - its gradient rule (autodiff) against f64 central finite differences of
+//     loss = sum(op(operands) * r), r fixed and random, params = the f32
+//     operands;
+//   - its JIT-compiled kernel against the reference interpreter.
+// A walk over the op table fails for an op that has no case, so a new op
+// cannot land unchecked: adding one means adding a line to opCases().
+#include "ir/Builder.h"
+#include "ir/Formulas.h"
+#include "tests/unit/grad_support.h"
+#include "tests/unit/jit_support.h"
+
+#include <doctest/doctest.h>
+
+#include <random>
+
+using namespace dlc;
+using namespace dlc::testing;
+
+namespace {
+
+struct OpCase {
+  std::string label;
+  OpKind op;
+  std::vector<Operand> operands;
+  Attrs attrs = {};
+  std::optional<TensorType> result = {}; // the node's type, for Typed ops
+  double tol = 1e-5;                     // compiled float vs interpreter double
+};
+
+TensorType F(Dims d) { return TensorType::f32(std::move(d)); }
+TensorType I(Dims d) { return TensorType::i32(std::move(d)); }
+Operand any(Dims d) { return {F(std::move(d))}; }
+Operand pos(Dims d) { return {F(std::move(d)), 0.5f, 2.0f}; }
+Operand nonzero(Dims d) { return {F(std::move(d)), -2.0f, 2.0f, 0.5f}; }
+Operand awayFromZero(Dims d) { return {F(std::move(d)), -1, 1, 0.05f}; }
+Operand labels(int64_t n, int classes) { return {I({n}), 0, (float)classes}; }
+
+Attrs attr(const std::string &k, AttrValue v) {
+  Attrs a;
+  a.set(k, std::move(v));
+  return a;
+}
+Attrs transposes(bool ta, bool tb) {
+  Attrs a;
+  if (ta)
+    a.set("transpose_a", int64_t(1));
+  if (tb)
+    a.set("transpose_b", int64_t(1));
+  return a;
+}
+
+// Shapes are small for the finite differences (each element of each param
+// costs two interpretations) but awkward for the kernels: odd sizes leave
+// vector remainders, size-1 and rank-0 dims exercise broadcasting.
+const std::vector<OpCase> &opCases() {
+  static const std::vector<OpCase> cases = [] {
+    std::vector<OpCase> c = {
+        {"const f32", OpKind::Constant, {}, attr("value", 2.5), F({3, 5})},
+        {"const i32", OpKind::Constant, {}, attr("value", int64_t(-3)), I({9})},
+        {"const scalar", OpKind::Constant, {}, attr("value", 1.25), F({})},
+
+        {"neg", OpKind::Neg, {any({3, 5})}},
+        {"relu", OpKind::Relu, {awayFromZero({3, 5})}},
+        {"exp", OpKind::Exp, {any({3, 5})}},
+        {"log", OpKind::Log, {pos({3, 5})}},
+        {"sqrt", OpKind::Sqrt, {pos({3, 5})}},
+
+        {"add same shape", OpKind::Add, {any({3, 4}), any({3, 4})}},
+        {"add rank-3 + row", OpKind::Add, {any({2, 3, 5}), any({5})}},
+        {"add column + row", OpKind::Add, {any({3, 1}), any({1, 5})}},
+        {"add scalar + matrix", OpKind::Add, {any({}), any({2, 3})}},
+        {"sub row", OpKind::Sub, {any({3, 4}), any({4})}},
+        {"sub rank-3 - rank-2", OpKind::Sub, {any({2, 1, 3}), any({4, 1})}},
+        {"mul same shape", OpKind::Mul, {any({3, 4}), any({3, 4})}},
+        {"mul by scalar", OpKind::Mul, {any({3, 4}), any({})}},
+        {"mul stretch both", OpKind::Mul, {any({2, 3, 1}), any({3, 4})}},
+        {"div same shape", OpKind::Div, {any({3, 4}), nonzero({3, 4})}},
+        {"div by column", OpKind::Div, {any({3, 4}), nonzero({3, 1})}},
+        {"pow same shape", OpKind::Pow, {pos({3, 4}), {F({3, 4}), -1.5f, 1.5f}}},
+        {"pow scalar exponent", OpKind::Pow, {pos({3, 4}), {F({}), 1.0f, 2.5f}}},
+        {"pow row base", OpKind::Pow, {pos({3}), {F({2, 3}), -1.5f, 1.5f}}},
+        // x gets a zero gradient (relu_grad is flat in x away from 0).
+        {"relu_grad", OpKind::ReluGrad, {any({3, 4}), awayFromZero({3, 4})}},
+        {"relu_grad broadcast dy", OpKind::ReluGrad, {any({4}), awayFromZero({3, 4})}},
+
+        {"reshape", OpKind::Reshape, {any({2, 3, 4})}, {}, F({6, 4})},
+        {"reshape to scalar", OpKind::Reshape, {any({1, 1})}, {}, F({})},
+        {"reshape i32", OpKind::Reshape, {labels(6, 5)}, {}, I({2, 3})},
+        {"broadcast column", OpKind::Broadcast, {any({3, 1})}, {}, F({2, 3, 5})},
+        {"broadcast row", OpKind::Broadcast, {any({4})}, {}, F({3, 4})},
+        {"broadcast scalar", OpKind::Broadcast, {any({})}, {}, F({2, 2})},
+        {"broadcast i32", OpKind::Broadcast, {labels(3, 5)}, {}, I({2, 3})},
+
+        {"softmax", OpKind::Softmax, {{F({3, 5}), -2, 2}}},
+        {"softmax rank 3", OpKind::Softmax, {{F({2, 3, 9}), -2, 2}}},
+        {"softmax_grad", OpKind::SoftmaxGrad, {any({3, 4}), {F({3, 4}), 0.05f, 1}}},
+        {"sparse_xent", OpKind::SparseXent, {{F({4, 5}), -2, 2}, labels(4, 5)}},
+        {"sparse_xent_grad", OpKind::SparseXentGrad,
+         {any({4}), {F({4, 5}), -2, 2}, labels(4, 5)}},
+
+        {"matmul wide", OpKind::MatMul, {any({5, 7}), any({7, 3})}},
+        // 18 columns: two 8-wide vectors and a scalar tail; 6 rows: a 4-row
+        // tile and a remainder.
+        {"matmul tiles", OpKind::MatMul, {any({6, 3}), any({3, 18})}},
+    };
+    for (OpKind k : {OpKind::ReduceSum, OpKind::ReduceMean}) {
+      std::string n = opName(k);
+      c.push_back({n + " outer axes", k, {any({2, 3, 4})}, attr("axes", std::vector<int64_t>{0, 2})});
+      c.push_back({n + " middle axis", k, {any({2, 3, 4})}, attr("axes", std::vector<int64_t>{1})});
+      c.push_back({n + " all axes", k, {any({2, 3, 4})}, attr("axes", std::vector<int64_t>{0, 1, 2})});
+    }
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb) {
+        Dims a = ta ? Dims{4, 3} : Dims{3, 4}, b = tb ? Dims{2, 4} : Dims{4, 2};
+        c.push_back({"matmul ta=" + std::to_string(ta) + " tb=" + std::to_string(tb),
+                     OpKind::MatMul, {any(a), any(b)}, transposes(ta, tb)});
+      }
+    return c;
+  }();
+  return cases;
+}
+
+bool hasF32Operand(const OpCase &c) {
+  for (const Operand &o : c.operands)
+    if (o.type.dtype == DType::F32)
+      return true;
+  return false;
+}
+
+// f = sum(op(p0, p1, ...) * r): the f32 operands are params, i32 ones inputs.
+void checkGradient(const OpCase &c) {
+  std::mt19937 rng(1234);
+  Module m;
+  m.name = "t";
+  Function &f = m.addFunction("step");
+  Builder b(f);
+  TensorMap inputs, vars;
+  std::vector<Node *> ops;
+  std::vector<std::string> params;
+  for (size_t i = 0; i < c.operands.size(); ++i) {
+    const Operand &o = c.operands[i];
+    std::string name = "p" + std::to_string(i);
+    Tensor t = randomTensor(o, rng);
+    if (o.type.dtype == DType::I32) {
+      inputs[name] = t;
+      m.inputs.push_back({name, o.type, {}});
+      ops.push_back(b.input(name, o.type));
+      continue;
+    }
+    m.vars.push_back({name, o.type, {}, true, {}});
+    vars[name] = t;
+    params.push_back(name);
+    ops.push_back(b.var(name, o.type));
+  }
+  Node *y = b.create(c.op, ops, c.attrs, "y", c.result ? &*c.result : nullptr);
+  Node *r = b.input("r", y->type);
+  m.inputs.push_back({"r", y->type, {}});
+  inputs["r"] = randomTensor({y->type}, rng);
+  std::vector<int64_t> all;
+  for (int64_t i = 0; i < y->type.rank(); ++i)
+    all.push_back(i);
+  Node *prod = b.mul(y, r);
+  Node *loss = all.empty() ? prod : b.reduceSum(prod, all);
+  f.train = TrainSpec{loss, params, "sgd", {}};
+  checkGradients(m, f, inputs, vars, loss->name);
+}
+
+// y = op(p0, p1, ...) with every operand an input, compiled and interpreted.
+void checkCompiled(const OpCase &c) {
+  std::mt19937 rng(4321);
+  Module m;
+  m.name = "t";
+  Function &f = m.addFunction("predict");
+  Builder b(f);
+  TensorMap inputs, noVars;
+  std::vector<Node *> ops;
+  for (size_t i = 0; i < c.operands.size(); ++i) {
+    std::string name = "p" + std::to_string(i);
+    inputs[name] = randomTensor(c.operands[i], rng);
+    m.inputs.push_back({name, c.operands[i].type, {}});
+    ops.push_back(b.input(name, c.operands[i].type));
+  }
+  Node *y = b.create(c.op, ops, c.attrs, "y", c.result ? &*c.result : nullptr);
+  f.outputs.push_back({"y", y});
+  CHECK(problems(m) == "");
+  TensorMap got = jitRun(m, 0, inputs, noVars);
+  Tensor want = interpret(f, inputs, noVars).outputs.at("y");
+  REQUIRE(got.at("y").type == want.type);
+  if (want.type.dtype == DType::F32)
+    checkClose(got.at("y").data, want.data, c.tol);
+  else
+    CHECK(got.at("y").data == want.data);
+}
+
+} // namespace
+
+TEST_CASE("op table: every op has a finite-difference case and a compiled case") {
+  for (const OpInfo &info : allOps()) {
+    // Every case reads its operands through input and var nodes.
+    if (info.kind == OpKind::Input || info.kind == OpKind::Var)
+      continue;
+    bool compiled = false, differentiated = false;
+    for (const OpCase &c : opCases())
+      if (c.op == info.kind) {
+        compiled = true;
+        differentiated |= hasF32Operand(c);
+      }
+    CHECK_MESSAGE(compiled, info.name << " has no case in opCases(): add one");
+    // An op without operands has no gradient to check.
+    if (info.operands > 0)
+      CHECK_MESSAGE(differentiated,
+                    info.name << " has no case with an f32 operand to differentiate");
+  }
+}
+
+TEST_CASE("op table: gradient rules match f64 finite differences") {
+  for (const OpCase &c : opCases())
+    if (hasF32Operand(c)) {
+      INFO(c.label);
+      checkGradient(c);
+    }
+}
+
+TEST_CASE("op table: compiled kernels match the interpreter") {
+  for (const OpCase &c : opCases()) {
+    INFO(c.label);
+    checkCompiled(c);
+  }
+}
+
+TEST_CASE("op table: the map ops, and only they, have a formula") {
+  double x[3] = {0.5, 2.0, 1.0};
+  for (const OpInfo &info : allOps()) {
+    INFO(std::string(info.name));
+    if (info.isMap())
+      CHECK_NOTHROW(mapFormula<double>(info.kind, x));
+    else
+      CHECK_THROWS_AS(mapFormula<double>(info.kind, x), InternalError);
+  }
+}
+
+TEST_CASE("op table: flags that passes rely on are consistent") {
+  for (const OpInfo &info : allOps()) {
+    INFO(std::string(info.name));
+    if (info.fusion == FusionKind::Source)
+      CHECK(info.typed()); // a source's type is declared, never inferred
+    if (info.isView())
+      CHECK(info.operands == 1);
+    for (int k = info.operands; k < 8; ++k)
+      CHECK_FALSE(info.mayOverwrite(k)); // only real operands, InPlaceAll masked
+  }
+}
