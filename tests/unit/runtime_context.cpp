@@ -140,7 +140,7 @@ TEST_CASE("runtime: a full batch runs on the caller's buffers") {
 }
 
 #if defined(__SSE2__)
-TEST_CASE("runtime: entries run with denormals flushed; the caller's mode is restored") {
+TEST_CASE("runtime: entries run with denormals flushed, and the caller's mode is restored") {
   ModelBuilder m("toy", kBatch);
   buildToy(m);
   dlc_context *ctx = dlc_create(&m.desc, 1);
