@@ -87,7 +87,12 @@ std::string generateHeader(const Module &m) {
     << "#define " << M << "_NUM_PARAMS " << params << "\n"
     << "#define " << M << "_NUM_PARAM_TENSORS " << trainable << "\n"
     << "#define " << M << "_NUM_VARS " << m.vars.size() << "\n"
-    << "#define " << M << "_STATE_BYTES " << state.bytes << "\n\n";
+    << "#define " << M << "_STATE_BYTES " << state.bytes << "\n";
+  h << "/* Scratch bytes each entry needs (its memory-planned arena). */\n";
+  for (const auto &f : m.functions)
+    h << "#define " << M << "_" << upper(cIdentifier(f->name)) << "_ARENA_BYTES "
+      << f->plan.arenaBytes << "\n";
+  h << "\n";
 
   // _SIZE: elements per example (per row of the batch); _NUMEL: elements of
   // the whole tensor. An output of several entries with different shapes keeps

@@ -14,18 +14,29 @@
 
 namespace dlc::codegen {
 
+// What a kernel argument is to the kernel: read only, written only, both.
+enum class ArgUse { In, Out, InOut };
+
 class KernelBuilder {
 public:
-  // Creates `void name(ptr out, ptr in0, ...)` for node `n` (one pointer per
-  // operand) and positions the builder in its entry block.
-  KernelBuilder(llvm::Module &mod, const Node &n, const std::string &name);
+  // Creates `void name(ptr, ptr, ...)`, one pointer per entry of `args`, and
+  // positions the builder in its entry block. The caller guarantees that no
+  // two arguments share bytes (the memory plan does), so all are noalias.
+  KernelBuilder(llvm::Module &mod, const std::vector<ArgUse> &args, const std::string &name);
 
   llvm::IRBuilder<> b;
   llvm::Type *f32, *i32, *i64;
+  llvm::Function *function() const { return fn_; }
+  llvm::Value *arg(unsigned i) const { return fn_->getArg(i); }
 
-  const Node &node() const { return node_; }
-  llvm::Value *out() const { return fn_->getArg(0); }
-  llvm::Value *in(unsigned i) const { return fn_->getArg(i + 1); }
+  // The node an op emitter (Kernels.cpp) computes, where its operands are
+  // and where its result goes; set before calling emitOp.
+  const Node *op = nullptr;
+  std::vector<llvm::Value *> operandPtrs;
+  llvm::Value *resultPtr = nullptr;
+  const Node &node() const { return *op; }
+  llvm::Value *out() const { return resultPtr; }
+  llvm::Value *in(unsigned i) const { return operandPtrs.at(i); }
 
   llvm::Type *elemType(DType t) const { return t == DType::F32 ? f32 : i32; }
   llvm::Value *idx(int64_t v) { return b.getInt64(v); }
@@ -57,8 +68,35 @@ public:
   llvm::Function *finish(); // returns void, verifies (InternalError if broken)
 
 private:
-  const Node &node_;
   llvm::Function *fn_;
 };
+
+using Strides = std::vector<int64_t>;
+Strides contiguousStrides(const Dims &d);
+// Strides that read `operand` at the coordinates of `out` under numpy
+// broadcasting: stretched dims get stride 0.
+Strides broadcastStrides(const Dims &operand, const Dims &out);
+
+// A loop nest over `dims` where access k walks memory with strides[k].
+// Coalescing drops unit dims and merges neighbours every access walks
+// contiguously, so a no-broadcast loop is one flat loop and a trailing
+// broadcast ([5,1] + [1,7]) keeps a stride-0/stride-1 inner loop, both of
+// which the vectoriser handles.
+struct LoopNest {
+  Dims dims;
+  std::vector<Strides> strides; // per access, parallel to dims
+
+  LoopNest(const Dims &d, std::vector<Strides> s);
+  // body(element offset of each access), once per point of the nest.
+  void emit(KernelBuilder &k, const std::function<void(std::vector<llvm::Value *> &)> &body);
+
+private:
+  void level(KernelBuilder &k, size_t d, std::vector<llvm::Value *> base,
+             const std::function<void(std::vector<llvm::Value *> &)> &body);
+};
+
+// Kernels.cpp: the loops of one op that is not a map (matmul, reductions,
+// row-wise ops, broadcast, fills), reading k.in(i) and writing k.out().
+void emitOp(KernelBuilder &k);
 
 } // namespace dlc::codegen

@@ -1,8 +1,8 @@
-// One kernel emitter per op of ir/Ops.def (emitKernel's switch), specialised
-// to the node's static shapes. Fusion will later hand several nodes to one
-// emitter; for now each node gets its own function.
+// The loops of each op (emitOp's switch), specialised to static shapes, and
+// the KernelBuilder they are written with. A fused kernel
+// (codegen/FusedKernel.cpp) calls emitOp for its anchor, then runs its
+// epilogue as one more loop.
 #include "codegen/KernelBuilder.h"
-#include "codegen/Layout.h"
 #include "codegen/Lowering.h"
 #include "codegen/Scalar.h"
 #include "ir/Formulas.h"
@@ -20,27 +20,26 @@ namespace dlc::codegen {
 
 // --- KernelBuilder -----------------------------------------------------------
 
-KernelBuilder::KernelBuilder(llvm::Module &mod, const Node &n, const std::string &name)
-    : b(mod.getContext()), f32(b.getFloatTy()), i32(b.getInt32Ty()),
-      i64(b.getInt64Ty()), node_(n) {
-  std::vector<Type *> params(n.operands.size() + 1, b.getPtrTy());
+KernelBuilder::KernelBuilder(llvm::Module &mod, const std::vector<ArgUse> &args,
+                             const std::string &name)
+    : b(mod.getContext()), f32(b.getFloatTy()), i32(b.getInt32Ty()), i64(b.getInt64Ty()) {
+  std::vector<Type *> params(args.size(), b.getPtrTy());
   auto *ty = FunctionType::get(b.getVoidTy(), params, false);
   fn_ = llvm::Function::Create(ty, GlobalValue::InternalLinkage, name, mod);
   // noalias is what lets the vectoriser skip runtime overlap checks; it holds
-  // because every kernel writes only its own arena slot. noinline keeps one
-  // function per kernel in --emit=asm (fusion, not the inliner, merges them).
+  // because the memory plan never passes one kernel two buffers that share
+  // bytes. noinline keeps one function per kernel in --emit=asm (fusion, not
+  // the inliner, decides what runs together).
   fn_->addFnAttr(Attribute::NoUnwind);
   fn_->addFnAttr(Attribute::NoInline);
   for (unsigned i = 0; i < fn_->arg_size(); ++i) {
     fn_->addParamAttr(i, Attribute::NoAlias);
     fn_->addParamAttr(i, Attribute::NoCapture);
     fn_->addParamAttr(i, Attribute::NoUndef);
-    if (i > 0)
+    if (args[i] == ArgUse::In)
       fn_->addParamAttr(i, Attribute::ReadOnly);
+    fn_->getArg(i)->setName(args[i] == ArgUse::In ? "in" : args[i] == ArgUse::Out ? "out" : "inout");
   }
-  fn_->getArg(0)->setName("out");
-  for (unsigned i = 1; i < fn_->arg_size(); ++i)
-    fn_->getArg(i)->setName("in" + std::to_string(i - 1));
   b.SetInsertPoint(BasicBlock::Create(mod.getContext(), "entry", fn_));
   // contract turns a*b+c into FMA; reassoc is added only in reduce().
   FastMathFlags fmf;
@@ -132,10 +131,6 @@ llvm::Function *KernelBuilder::finish() {
 
 // --- Strided loop nests (elementwise, broadcasting, fills) ---------------------
 
-namespace {
-
-using Strides = std::vector<int64_t>;
-
 Strides contiguousStrides(const Dims &d) {
   Strides s(d.size());
   int64_t acc = 1;
@@ -146,8 +141,6 @@ Strides contiguousStrides(const Dims &d) {
   return s;
 }
 
-// Strides that read `operand` at the coordinates of `out` under numpy
-// broadcasting: stretched dims get stride 0.
 Strides broadcastStrides(const Dims &operand, const Dims &out) {
   Strides own = contiguousStrides(operand);
   Strides s(out.size(), 0);
@@ -157,57 +150,47 @@ Strides broadcastStrides(const Dims &operand, const Dims &out) {
   return s;
 }
 
-// A loop nest over `dims` where access k walks memory with strides[k].
-// Coalescing drops unit dims and merges neighbours every access walks
-// contiguously, so a no-broadcast op is one flat loop and a trailing
-// broadcast ([5,1] + [1,7]) keeps a stride-0/stride-1 inner loop, both of
-// which the vectoriser handles.
-struct LoopNest {
-  Dims dims;
-  std::vector<Strides> strides; // per access, parallel to dims
-
-  LoopNest(const Dims &d, std::vector<Strides> s) {
-    for (size_t i = 0; i < d.size(); ++i) {
-      if (d[i] == 1)
-        continue;
-      bool merge = !dims.empty();
-      for (size_t k = 0; k < s.size() && merge; ++k)
-        merge = strides[k].back() == s[k][i] * d[i];
-      if (merge) {
-        dims.back() *= d[i];
-        for (size_t k = 0; k < s.size(); ++k)
-          strides[k].back() = s[k][i];
-        continue;
-      }
-      if (strides.empty())
-        strides.resize(s.size());
-      dims.push_back(d[i]);
+LoopNest::LoopNest(const Dims &d, std::vector<Strides> s) {
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (d[i] == 1)
+      continue;
+    bool merge = !dims.empty();
+    for (size_t k = 0; k < s.size() && merge; ++k)
+      merge = strides[k].back() == s[k][i] * d[i];
+    if (merge) {
+      dims.back() *= d[i];
       for (size_t k = 0; k < s.size(); ++k)
-        strides[k].push_back(s[k][i]);
+        strides[k].back() = s[k][i];
+      continue;
     }
     if (strides.empty())
       strides.resize(s.size());
+    dims.push_back(d[i]);
+    for (size_t k = 0; k < s.size(); ++k)
+      strides[k].push_back(s[k][i]);
   }
+  if (strides.empty())
+    strides.resize(s.size());
+}
 
-  // body(index of each access), once per point of the nest.
-  void emit(KernelBuilder &k, const std::function<void(std::vector<Value *> &)> &body) {
-    std::vector<Value *> base(strides.size(), k.idx(0));
-    level(k, 0, base, body);
-  }
+void LoopNest::emit(KernelBuilder &k, const std::function<void(std::vector<Value *> &)> &body) {
+  std::vector<Value *> base(strides.size(), k.idx(0));
+  level(k, 0, base, body);
+}
 
-private:
-  void level(KernelBuilder &k, size_t d, std::vector<Value *> base,
-             const std::function<void(std::vector<Value *> &)> &body) {
-    if (d == dims.size())
-      return body(base);
-    k.loop(dims[d], [&](Value *i) {
-      std::vector<Value *> at(base.size());
-      for (size_t a = 0; a < base.size(); ++a)
-        at[a] = strides[a][d] == 0 ? base[a] : k.add(base[a], k.mul(i, strides[a][d]));
-      level(k, d + 1, at, body);
-    });
-  }
-};
+void LoopNest::level(KernelBuilder &k, size_t d, std::vector<Value *> base,
+                     const std::function<void(std::vector<Value *> &)> &body) {
+  if (d == dims.size())
+    return body(base);
+  k.loop(dims[d], [&](Value *i) {
+    std::vector<Value *> at(base.size());
+    for (size_t a = 0; a < base.size(); ++a)
+      at[a] = strides[a][d] == 0 ? base[a] : k.add(base[a], k.mul(i, strides[a][d]));
+    level(k, d + 1, at, body);
+  });
+}
+
+namespace {
 
 // out[p] = fn(operand_0[p'], operand_1[p''], ...) with numpy broadcasting.
 void emitMap(KernelBuilder &k, const std::function<Value *(std::vector<Value *> &)> &fn) {
@@ -413,7 +396,7 @@ void emitSparseXentGrad(KernelBuilder &k) {
 // which LLVM vectorises. With transpose_b, B's rows are the contiguous k
 // axis, so C[i,j] is a reassociable dot product.
 constexpr int64_t kLanes = 8;    // floats per AVX2 vector; narrower targets split it
-constexpr int64_t kTileRows = 4; // 8 accumulators + 2 B vectors + 1 broadcast fit 16 ymm
+constexpr int64_t kTileRows = 6; // 12 accumulators + 2 B vectors + 1 broadcast fit 16 ymm
 
 void emitMatMul(KernelBuilder &k) {
   const Node &n = k.node();
@@ -508,16 +491,14 @@ void emitMatMul(KernelBuilder &k) {
 
 // --- The dispatch: every op in ir/Ops.def has a case ---------------------------
 
-llvm::Function *emitKernel(llvm::Module &mod, const Node &n, const std::string &name) {
-  if (storageOf(n) != Storage::Slot)
-    internalError(std::string("codegen: ") + n.info().name +
-                  " has no kernel; the entry reads it in place");
-  KernelBuilder k(mod, n, name);
+void emitOp(KernelBuilder &k) {
+  const Node &n = k.node();
   switch (n.op) {
   case OpKind::Input:
   case OpKind::Var:
   case OpKind::Reshape:
-    break; // excluded above
+    internalError(std::string("codegen: ") + n.info().name +
+                  " has no kernel; kernels read it in place");
   case OpKind::Constant: emitConstant(k); break;
 #define DLC_OP(Enum, Name, Operands, Kind, Schema, Flags) DLC_MAP_CASE_##Kind(Enum)
 #include "ir/Ops.def"
@@ -540,7 +521,6 @@ llvm::Function *emitKernel(llvm::Module &mod, const Node &n, const std::string &
   case OpKind::SparseXentGrad: emitSparseXentGrad(k); break;
   case OpKind::MatMul: emitMatMul(k); break;
   }
-  return k.finish();
 }
 
 } // namespace dlc::codegen

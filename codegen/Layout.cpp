@@ -1,4 +1,4 @@
-// State layout, arena slot assignment, model signature and batch size.
+// State layout, model signature and batch size, C API names.
 #include "codegen/Layout.h"
 #include "ir/Support.h"
 
@@ -22,40 +22,6 @@ StateLayout layoutState(const Module &m) {
     s.bytes += alignUp(v.type.bytes());
   }
   return s;
-}
-
-Storage storageOf(const Node &n) {
-  if (n.op == OpKind::Input)
-    return Storage::Input;
-  if (n.op == OpKind::Var)
-    return Storage::State;
-  if (n.info().isView())
-    return Storage::Alias; // same bytes, new dims
-  return Storage::Slot;
-}
-
-const Node *storageRoot(const Node *n) {
-  while (storageOf(*n) == Storage::Alias)
-    n = n->operands[0];
-  return n;
-}
-
-ArenaPlan planArena(const Function &f) {
-  ArenaPlan p;
-  for (const auto &n : f.nodes)
-    if (storageOf(*n) == Storage::Slot) {
-      p.slot[n.get()] = p.bytes;
-      p.bytes += alignUp(n->type.bytes());
-    }
-  for (const auto &[var, value] : f.updates) {
-    const Node *root = storageRoot(value);
-    bool readsOtherVar = root->op == OpKind::Var &&
-                         root->attrs.getString("name") != var;
-    p.updateStage.push_back(readsOtherVar ? p.bytes : -1);
-    if (readsOtherVar)
-      p.bytes += alignUp(value->type.bytes());
-  }
-  return p;
 }
 
 namespace {

@@ -1,6 +1,7 @@
-// Where every value of a compiled model lives: variables in the state block,
-// intermediates in the entry's arena, inputs in the caller's buffers. Kept
-// free of LLVM so the header generator and (later) the memory planner share it.
+// The LLVM-free layout decisions codegen and the header generator share:
+// variables in the state block, the model's signature and batch, and the
+// names of the generated C API. (Where intermediates live is the memory
+// plan's: ir/BufferIR.h, passes/MemoryPlan.)
 #pragma once
 
 #include "ir/Graph.h"
@@ -25,29 +26,6 @@ struct StateLayout {
   int64_t offsetOf(const Module &m, const std::string &var) const;
 };
 StateLayout layoutState(const Module &m);
-
-// How the entry function gets at a node's value.
-enum class Storage {
-  Input, // the caller's inputs[i]
-  State, // state + the variable's offset
-  Alias, // the operand's storage, reinterpreted (reshape)
-  Slot,  // its own arena slot, written by the node's kernel
-};
-Storage storageOf(const Node &n);
-// Follows Alias links to the node that owns the storage.
-const Node *storageRoot(const Node *n);
-
-// Arena slots of one entry. Simple bump allocation: every Slot node gets a
-// fresh 64-byte-aligned range. The memory planner replaces planArena.
-struct ArenaPlan {
-  std::unordered_map<const Node *, int64_t> slot; // Storage::Slot nodes
-  // Per Function::updates entry: where its value is staged before the state
-  // is written, or -1. Staging is needed when the value lives in another
-  // variable's state, which an earlier update of this entry may overwrite.
-  std::vector<int64_t> updateStage;
-  int64_t bytes = 0;
-};
-ArenaPlan planArena(const Function &f);
 
 // FNV-1a 64 over each variable's name (with its NUL), dtype (u32 LE), rank
 // (u32 LE) and dims (i64 LE): a checkpoint fits a model iff these agree.

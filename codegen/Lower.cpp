@@ -1,6 +1,7 @@
-// Assembles the LLVM module of a model: one kernel per node, one entry
-// function per Function calling them on arena slots, and the constant
-// dlc_model_desc (runtime/dlc_runtime.h) the runtime drives it through.
+// Assembles the LLVM module of a model from its buffer IR: one function per
+// kernel, one entry function per Function calling them on the planned
+// buffers, and the constant dlc_model_desc (runtime/dlc_runtime.h) the
+// runtime drives it through.
 #include "codegen/Layout.h"
 #include "codegen/Lowering.h"
 #include "ir/Support.h"
@@ -11,6 +12,7 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include <algorithm>
+#include <map>
 
 using namespace llvm;
 
@@ -63,6 +65,7 @@ private:
   std::unique_ptr<llvm::Module> mod_;
   DescTypes types_;
   StateLayout state_;
+  std::map<std::string, llvm::Function *> kernels_; // by kernelSignature
 
   Constant *i32(int64_t v) { return ConstantInt::get(Type::getInt32Ty(ctx_), v); }
   Constant *i64(int64_t v) { return ConstantInt::get(Type::getInt64Ty(ctx_), v); }
@@ -127,65 +130,58 @@ private:
     IRBuilder<> b(BasicBlock::Create(ctx_, "entry", fn));
 
     std::vector<std::string> inputNames = f.inputNames();
-    ArenaPlan plan = planArena(f);
-    std::unordered_map<const Node *, Value *> where;
-    auto slotPtr = [&](int64_t offset) {
-      return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, offset);
-    };
-    for (const auto &np : f.nodes) {
-      const Node &n = *np;
-      switch (storageOf(n)) {
-      case Storage::Input: {
-        auto it = std::find(inputNames.begin(), inputNames.end(), n.attrs.getString("name"));
+    const Plan &plan = f.plan;
+    if (!plan.planned)
+      internalError("codegen: entry " + f.name + " has no memory plan; run the pipeline "
+                    "(passes/Pipeline.h) before codegen");
+    // Where each buffer of the plan is, as a pointer.
+    std::vector<Value *> where;
+    for (const Buffer &buf : plan.buffers) {
+      switch (buf.kind) {
+      case BufferKind::Arena:
+        where.push_back(b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, buf.offset));
+        break;
+      case BufferKind::State:
+        where.push_back(b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), state,
+                                                     state_.offsetOf(m_, buf.ref)));
+        break;
+      case BufferKind::Input: {
+        auto it = std::find(inputNames.begin(), inputNames.end(), buf.ref);
+        DLC_ASSERT(it != inputNames.end(), "codegen: " + f.name + " reads input '" +
+                                               buf.ref + "' it does not declare");
         Value *slot = b.CreateConstInBoundsGEP1_64(ptr, inputs, it - inputNames.begin());
-        where[&n] = b.CreateLoad(ptr, slot, n.name);
+        where.push_back(b.CreateLoad(ptr, slot, buf.ref));
         break;
       }
-      case Storage::State:
-        where[&n] = b.CreateConstInBoundsGEP1_64(
-            b.getInt8Ty(), state, state_.offsetOf(m_, n.attrs.getString("name")), n.name);
-        break;
-      case Storage::Alias:
-        where[&n] = where.at(n.operands[0]);
-        break;
-      case Storage::Slot: {
-        Value *out = slotPtr(plan.slot.at(&n));
-        std::vector<Value *> args{out};
-        for (const Node *op : n.operands)
-          args.push_back(where.at(op));
-        std::string kname = entrySymbol(m_, f) + "." + n.name + "." + n.info().name;
-        b.CreateCall(emitKernel(*mod_, n, kname), args);
-        where[&n] = out;
+      case BufferKind::Output: {
+        size_t j = 0;
+        while (j < f.outputs.size() && f.outputs[j].first != buf.ref)
+          ++j;
+        DLC_ASSERT(j < f.outputs.size(), "codegen: no output '" + buf.ref + "'");
+        where.push_back(
+            b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, outputs, j), buf.ref));
         break;
       }
       }
     }
-    // Outputs first, then staged updates, then the state: no kernel and no
-    // output may observe a half-updated variable.
-    for (size_t j = 0; j < f.outputs.size(); ++j) {
-      const Node *n = f.outputs[j].second;
-      Value *dst = b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, outputs, j));
-      b.CreateMemCpy(dst, Align(4), where.at(n), Align(4), n->type.bytes());
+    for (size_t c = 0; c < plan.calls.size(); ++c) {
+      std::vector<Value *> args;
+      for (const KernelArg &a : plan.calls[c].args)
+        args.push_back(where[a.buffer]);
+      const Kernel &k = plan.kernels[plan.calls[c].kernel];
+      // Named after its first node (the anchor, if any): "<m>__step.k9.d.dense_1.w".
+      std::string kname = entrySymbol(m_, f) + ".k" + std::to_string(c) + "." +
+                          (k.nodes.empty() ? std::string("kernel") : k.nodes.front()->name);
+      llvm::Function *&kernel = kernels_[kernelSignature(f, c)];
+      if (!kernel)
+        kernel = emitKernel(*mod_, f, c, kname);
+      b.CreateCall(kernel, args);
     }
-    std::vector<Value *> sources;
-    for (size_t u = 0; u < f.updates.size(); ++u) {
-      const Node *n = f.updates[u].second;
-      Value *src = where.at(n);
-      if (plan.updateStage[u] >= 0) {
-        Value *stage = slotPtr(plan.updateStage[u]);
-        b.CreateMemCpy(stage, Align(kAlignment), src, Align(4), n->type.bytes());
-        src = stage;
-      }
-      sources.push_back(src);
-    }
-    for (size_t u = 0; u < f.updates.size(); ++u) {
-      const auto &[var, n] = f.updates[u];
-      Value *dst = b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), state,
-                                                state_.offsetOf(m_, var));
-      if (storageRoot(n)->op == OpKind::Var && storageRoot(n)->attrs.getString("name") == var)
-        continue; // the variable keeps its value
-      b.CreateMemCpy(dst, Align(kAlignment), sources[u], Align(4), n->type.bytes());
-    }
+    // Outputs first, then staged updates, then the state (the plan's order):
+    // no output may observe a half-updated variable.
+    for (const BufferCopy &c : plan.copies)
+      b.CreateMemCpy(where[c.to], Align(4), where[c.from], Align(4),
+                     plan.buffers[c.to].type.bytes());
     b.CreateRetVoid();
 
     std::vector<Constant *> inIdx, outDescs;
@@ -204,7 +200,7 @@ private:
     return ConstantStruct::get(
         types_.entry, {string(f.name), i32(f.isTrain()), i32(inIdx.size()), inArr,
                        i32(outDescs.size()), tensorArray(outDescs, ".outputs"),
-                       i64(plan.bytes), fn});
+                       i64(plan.arenaBytes), fn});
   }
 
   void emitDesc(const std::vector<Constant *> &entries) {

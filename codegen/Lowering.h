@@ -26,10 +26,15 @@ std::string descSymbol(const Module &m);
 // the dlc_model_desc constant. Unoptimised; the caller picks the target.
 std::unique_ptr<llvm::Module> lowerModule(const Module &m, llvm::LLVMContext &ctx);
 
-// Kernels.cpp: the kernel computing node `n` into its own buffer, as an
-// internal function `void name(ptr out, ptr operand0, ...)`. Source and alias
-// nodes (storageOf != Slot) have no kernel.
-llvm::Function *emitKernel(llvm::Module &mod, const Node &n, const std::string &name);
+// FusedKernel.cpp: the function of call `call` of f's plan (ir/BufferIR.h),
+// `void name(ptr, ...)` with one pointer per argument of the call.
+llvm::Function *emitKernel(llvm::Module &mod, const Function &f, size_t call,
+                           const std::string &name);
+// What the function of call `call` depends on, as text: its arguments' uses,
+// and for each node its op, type, attributes, operands (local, argument or
+// immediate) and where it is stored. Calls with equal signatures share one
+// function, so a deep model's repeated layers are emitted once.
+std::string kernelSignature(const Function &f, size_t call);
 
 // Target.cpp: a TargetMachine for the host, or opts.cpu/features (validated:
 // an unknown CPU or feature is an error, not LLVM's stderr warning).

@@ -5,6 +5,7 @@
 // topological order (operands always come earlier in `nodes`).
 #pragma once
 
+#include "ir/BufferIR.h"
 #include "ir/Op.h"
 #include "ir/SourceLoc.h"
 #include "ir/Type.h"
@@ -101,6 +102,10 @@ public:
   std::vector<std::pair<std::string, Node *>> updates; // var name <- new value
   std::vector<std::pair<std::string, Node *>> grads;   // var name -> d loss/d var
   std::optional<TrainSpec> train;                       // set for train entries
+  // The buffer IR (ir/BufferIR.h): kernels from fusion, buffers and the
+  // schedule from memory planning. Empty until those passes run; a pass that
+  // edits the graph afterwards must clear it.
+  Plan plan;
 
   bool isTrain() const { return train.has_value(); }
 
@@ -144,7 +149,9 @@ public:
 // Every node that `roots` depend on, the roots included.
 std::unordered_set<const Node *> reachableFrom(std::vector<Node *> roots);
 
-// Deep copy (used by tests: fused vs unfused, compiled vs interpreted).
+// Deep copy of the graph (used by tests: fused vs unfused, compiled vs
+// interpreted). The plan is not copied: run fusion and memory planning on
+// the copy.
 std::unique_ptr<Module> cloneModule(const Module &m);
 
 } // namespace dlc

@@ -193,6 +193,9 @@ std::vector<std::string> verifyModule(const Module &m) {
     if (!validName(f->name) || !funcs.insert(f->name).second)
       out.push_back("func '" + f->name + "': invalid or duplicate name");
     FunctionVerifier(m, *f, out).run();
+    if (!f->plan.kernels.empty() || f->plan.planned)
+      for (std::string &p : verifyPlan(*f))
+        out.push_back(std::move(p));
   }
   return out;
 }

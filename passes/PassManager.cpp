@@ -33,7 +33,7 @@ bool PassManager::run(Module &m) {
     if (opts_.printAfterAll || opts_.printAfter.count(p.name)) {
       out << "; *** IR after " << p.name << " ***";
       if (changed)
-        out << "\n" << printModule(m) << "\n";
+        out << "\n" << (p.print ? p.print(m) : printModule(m)) << "\n";
       else
         out << " (unchanged)\n\n";
     }

@@ -26,6 +26,9 @@ struct Pass {
   std::string name;        // as used by --print-after=NAME
   std::string description; // one line, for `dlc --list-passes`
   std::function<bool(Module &)> run; // returns whether it changed the module
+  // What --print-after shows; the graph IR text when unset. Fusion and
+  // memory planning print the buffer IR they build.
+  std::function<std::string(const Module &)> print = nullptr;
 };
 
 class PassManager {

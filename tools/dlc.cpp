@@ -2,6 +2,7 @@
 // in-process through the JIT. `dlc --help` lists everything.
 #include "codegen/Codegen.h"
 #include "frontend/Frontend.h"
+#include "ir/BufferIR.h"
 #include "ir/Dot.h"
 #include "ir/IRParser.h"
 #include "ir/Printer.h"
@@ -41,8 +42,10 @@ compile options:
   -o PATH.so             write a shared library and PATH.h beside it
   --emit=KIND            print a stage and stop: ast, ir (after the frontend),
                          grad (after autodiff and the optimizer), opt (after
-                         every pass), dot (Graphviz of the last stage run),
-                         llvm (optimised LLVM IR), asm (host assembly)
+                         the graph passes), fused (the kernels fusion made),
+                         memplan (buffers, schedule and arena), dot (Graphviz
+                         of the last stage run), llvm (optimised LLVM IR),
+                         asm (host assembly)
   -DNAME=VALUE           override a model constant, e.g. -Dbatch=32
   -O0 .. -O3             LLVM optimisation level (default -O3)
   --cpu=NAME             target CPU for -o and --emit=asm (default: this host)
@@ -51,6 +54,7 @@ compile options:
   --print-before-all, --print-after-all
   --stop-after=PASS      run the pipeline only up to PASS
   --verify-each          run the IR verifier after every pass
+  --no-fusion            one kernel per node (to compare with the fused code)
   --time-passes          print how long each pass took
 
 train / eval options:
@@ -73,6 +77,7 @@ struct Options {
   std::string emit;
   FrontendOptions frontend;
   PassOptions passes;
+  PipelineOptions pipeline;
   CodegenOptions codegen;
   std::string data, save, resume, load;
   int epochs = 1;
@@ -193,6 +198,8 @@ Options parseArgs(int argc, char **argv) {
       o.passes.stopAfter = value(a, "--stop-after");
     else if (a == "--verify-each")
       o.passes.verifyEach = true;
+    else if (a == "--no-fusion")
+      o.pipeline.fusion = false;
     else if (a == "--time-passes")
       o.passes.timePasses = true;
     else if (is(a, "--data"))
@@ -222,13 +229,14 @@ Options parseArgs(int argc, char **argv) {
   }
   if (o.file.empty())
     throw UsageError("no input file");
-  static const char *kinds[] = {"", "ast", "ir", "grad", "opt", "dot", "llvm", "asm"};
+  static const char *kinds[] = {"",    "ast",     "ir",  "grad", "opt",
+                                "fused", "memplan", "dot", "llvm", "asm"};
   bool known = false;
   for (const char *k : kinds)
     known |= o.emit == k;
   if (!known)
     throw UsageError("unknown --emit kind '" + o.emit +
-                     "' (expected ast, ir, grad, opt, dot, llvm or asm)");
+                     "' (expected ast, ir, grad, opt, fused, memplan, dot, llvm or asm)");
   for (const std::string &flag : given) {
     auto scope = kOptionCommands.find(flag);
     if (scope == kOptionCommands.end() || scope->second.count(o.command))
@@ -279,6 +287,10 @@ std::unique_ptr<Module> loadModule(const Options &o) {
 void stopForEmit(Options &o, PassManager &pm) {
   if (o.emit == "grad" && o.passes.stopAfter.empty())
     o.passes.stopAfter = "optimizer";
+  if (o.emit == "opt" && o.passes.stopAfter.empty())
+    o.passes.stopAfter = "simplify";
+  if (o.emit == "fused" && o.passes.stopAfter.empty())
+    o.passes.stopAfter = "fusion";
   auto check = [&](const std::string &name) {
     if (pm.hasPass(name))
       return;
@@ -297,10 +309,10 @@ void stopForEmit(Options &o, PassManager &pm) {
 // Runs the pass pipeline; false when --stop-after cut it short.
 bool runPipeline(Options &o, Module &m) {
   PassManager probe;
-  addDefaultPipeline(probe);
+  addDefaultPipeline(probe, o.pipeline);
   stopForEmit(o, probe);
   PassManager pm(o.passes);
-  addDefaultPipeline(pm);
+  addDefaultPipeline(pm, o.pipeline);
   return pm.run(m);
 }
 
@@ -317,6 +329,15 @@ int compileCommand(Options &o) {
   bool complete = runPipeline(o, *m);
   if (o.emit == "ir" || o.emit == "grad" || o.emit == "opt") {
     std::cout << printModule(*m);
+    return 0;
+  }
+  if (o.emit == "fused" || o.emit == "memplan") {
+    const std::string &stop = o.passes.stopAfter;
+    bool reached = complete || stop == "memplan" || (o.emit == "fused" && stop == "fusion");
+    if (!reached)
+      throw UsageError("--emit=" + o.emit + " needs the pipeline to run past '" + stop + "'");
+    for (auto &f : m->functions)
+      std::cout << (o.emit == "fused" ? printFused(*f) : printMemPlan(*f));
     return 0;
   }
   if (o.emit == "dot") {

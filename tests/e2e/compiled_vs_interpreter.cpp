@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -29,12 +30,15 @@ struct Compiled {
   ~Compiled() { dlc_destroy(ctx); }
 };
 
-void compile(const std::string &path, const std::string &source, Compiled &c) {
+void compile(const std::string &path, const std::string &source, Compiled &c,
+             const PipelineOptions &opts = {}) {
   std::ostringstream errs;
   c.module = compileModelSource(path, source, errs);
   REQUIRE_MESSAGE(c.module, errs.str());
-  PassManager pm;
-  addDefaultPipeline(pm);
+  PassOptions check;
+  check.verifyEach = true; // the graph and the buffer IR after every pass
+  PassManager pm(check);
+  addDefaultPipeline(pm, opts);
   pm.run(*c.module);
   std::string error;
   c.jit = jitCompile(*c.module, CodegenOptions{}, error);
@@ -192,4 +196,43 @@ TEST_CASE("mnist_mlp (adam): compiled predict, loss, moments and update match "
   // near eps (1e-7) that ratio magnifies float-vs-double rounding in g by up
   // to ~1/eps, so params get 1e-4 while the moments (the gradients) hold 1e-5.
   CHECK(compareTraining("mnist_mlp.dl", source, 3) < 1e-4);
+}
+
+// Every example, fused and with --no-fusion, from the same initial state on
+// the same data: each non-train entry's outputs, then each train entry's
+// outputs and every variable after it, for two rounds. The kernels differ
+// (epilogues, in-place buffers, hoisted scalars); the arithmetic must not.
+TEST_CASE("examples: fused code equals unfused code to 1e-6") {
+  for (const auto &entry : std::filesystem::directory_iterator(DLC_SOURCE_DIR "/examples")) {
+    if (entry.path().extension() != ".dl")
+      continue;
+    std::string path = entry.path().string();
+    CAPTURE(path);
+    std::string source = readFile(path);
+    Compiled fused, unfused;
+    compile(path, source, fused);
+    PipelineOptions off;
+    off.fusion = false;
+    compile(path, source, unfused, off);
+    const Module &m = *fused.module;
+    for (int round = 0; round < 2; ++round) {
+      TensorMap inputs = randomInputs(m, 500 + round);
+      for (bool train : {false, true})
+        for (const auto &f : m.functions) {
+          if (f->isTrain() != train)
+            continue;
+          CAPTURE(f->name);
+          CAPTURE(round);
+          TensorMap a = runCompiled(fused.ctx, f->name, inputs);
+          TensorMap b = runCompiled(unfused.ctx, f->name, inputs);
+          for (auto &[name, t] : a)
+            CHECK(normRelError(t, b.at(name)) <= 1e-6);
+          TensorMap va = readVars(fused.ctx), vb = readVars(unfused.ctx);
+          for (auto &[name, t] : va) {
+            CAPTURE(name);
+            CHECK(normRelError(t, vb.at(name)) <= 1e-6);
+          }
+        }
+    }
+  }
 }

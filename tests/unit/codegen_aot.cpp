@@ -3,6 +3,7 @@
 // missing runtime archive, no C compiler) that must be errors, not crashes.
 #include "codegen/Codegen.h"
 #include "ir/Builder.h"
+#include "passes/Pipeline.h"
 
 #include <doctest/doctest.h>
 
@@ -43,6 +44,7 @@ std::unique_ptr<Module> linModel() {
     f.outputs = {{"loss", loss}};
     f.updates = {{"dense.w", b.sub(w, b.constant(0.25))}};
   }
+  planForCodegen(*m);
   return m;
 }
 
@@ -88,6 +90,7 @@ TEST_CASE("codegen: AOT model.so runs through its C API and header") {
         "int lin_predict(lin *ctx, const float *x, size_t n, float *y);",
         "int lin_step(lin *ctx, const float *x, const int32_t *label_ids, float *loss);",
         "int lin_save(const lin *ctx, const char *path);",
+        "#define LIN_PREDICT_ARENA_BYTES ", "#define LIN_STEP_ARENA_BYTES ",
         "int lin_load(lin *ctx, const char *path);",
         "const char *lin_error(const lin *ctx);",
         "const dlc_model_desc *lin_metadata(void);", "#define LIN_BATCH 4",
@@ -220,6 +223,7 @@ TEST_CASE("codegen: names that are C or C++ keywords still give a usable header"
   Node *sum = b.add(b.add(b.input("new", m->inputs[0].type), b.input("size_t", m->inputs[1].type)),
                     b.input("new_", m->inputs[2].type));
   f.outputs = {{"class", sum}};
+  planForCodegen(*m);
   TempDir dir;
   std::string so = dir.path + "/kw.so", h = dir.path + "/kw.h", error;
   REQUIRE_MESSAGE(emitSharedLibrary(*m, {}, so, h, error), error);
@@ -265,6 +269,7 @@ TEST_CASE("codegen: a model name the header or the runtime owns is refused") {
   CHECK_MESSAGE(error.find("dlc_create") != std::string::npos, error);
   m = linModel();
   m->inputs.push_back({"X", TensorType::f32({4, 3}), {}}); // LIN_X_SIZE twice
+  planForCodegen(*m);
   error.clear();
   CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, error));
   CHECK_MESSAGE(error.find("LIN_X_SIZE") != std::string::npos, error);

@@ -5,6 +5,7 @@
 #include "codegen/Codegen.h"
 #include "ir/Builder.h"
 #include "ir/Interpreter.h"
+#include "passes/Pipeline.h"
 #include "tests/unit/jit_support.h"
 
 #include <doctest/doctest.h>
@@ -358,6 +359,7 @@ TEST_CASE("codegen: the model descriptor matches the module") {
     s.updates = {{"t", b.add(b.var("t", m.vars[1].type), b.constant(1))}};
   }
   std::string error;
+  planForCodegen(m);
   auto jit = jitCompile(m, {}, error);
   REQUIRE_MESSAGE(jit, error);
   const dlc_model_desc *d = jit->desc();
@@ -385,7 +387,10 @@ TEST_CASE("codegen: the model descriptor matches the module") {
   CHECK(d->entries[1].inputs[0] == 1);
   CHECK(d->entries[1].inputs[1] == 0);
   CHECK(d->entries[0].arena_bytes % 64 == 0);
-  CHECK(d->entries[0].arena_bytes >= 3 * 128); // matmul, add, softmax: 8x4 floats each
+  // The planned arena: the matmul's 8x4 floats, which the fused bias add
+  // overwrites in place; softmax writes straight into the caller's output.
+  CHECK(d->entries[0].arena_bytes == 128);
+  CHECK(d->entries[0].arena_bytes == m.functions[0]->plan.arenaBytes);
   CHECK(std::string(d->entries[0].outputs[0].name) == "probs");
   CHECK(d->entries[0].outputs[0].numel == 32);
   CHECK(d->entries[1].outputs[0].rank == 0);
@@ -393,6 +398,7 @@ TEST_CASE("codegen: the model descriptor matches the module") {
   // The signature depends on variable names and shapes only.
   auto sig = d->signature;
   auto m2 = cloneModule(m);
+  planForCodegen(*m2);
   auto jit2 = jitCompile(*m2, {}, error);
   REQUIRE(jit2);
   CHECK(jit2->desc()->signature == sig);
@@ -438,6 +444,7 @@ TEST_CASE("codegen: --emit=llvm and --emit=asm show vectorised FMA matmul") {
   Function &f = m.addFunction("predict");
   Builder b(f);
   f.outputs = {{"c", b.matmul(b.input("a", m.inputs[0].type), b.input("b", m.inputs[1].type))}};
+  planForCodegen(m);
   std::string ir, as, error;
   REQUIRE_MESSAGE(emitLLVMText(m, {}, ir, error), error);
   CHECK(ir.find("define void @mm__predict(") != std::string::npos);

@@ -5,6 +5,7 @@
 
 #include "codegen/Codegen.h"
 #include "ir/Interpreter.h"
+#include "passes/Pipeline.h"
 
 #include <doctest/doctest.h>
 
@@ -85,7 +86,10 @@ inline void readRaw(Tensor &t, const void *p) {
 inline TensorMap jitRun(const Module &m, int entry, const TensorMap &inputs, TensorMap &vars,
                         const CodegenOptions &opts = {}) {
   std::string error;
-  auto jit = jitCompile(m, opts, error);
+  // Graphs built by hand get the buffer IR the pipeline would give them.
+  std::unique_ptr<Module> planned = cloneModule(m);
+  planForCodegen(*planned);
+  auto jit = jitCompile(*planned, opts, error);
   REQUIRE_MESSAGE(jit, error);
   const dlc_model_desc *d = jit->desc();
   REQUIRE(entry < d->n_entries);

@@ -1,0 +1,293 @@
+// One LLVM function per kernel of the buffer IR (ir/BufferIR.h). A kernel
+// runs in three parts:
+//   1. hoisted scalars: computed once at entry (and stored when planned so);
+//   2. its anchor, if any: the op's own loops (Kernels.cpp), into its buffer;
+//   3. its other nodes: one loop nest over their shape, each element the
+//      composition of their formulas (ir/Formulas.h), reading what the kernel
+//      does not compute from memory (constants as immediates) and storing
+//      only the values the plan says leave the kernel. Every element's loads
+//      come before its stores, which is what makes in-place buffers safe.
+#include "codegen/KernelBuilder.h"
+#include "codegen/Lowering.h"
+#include "codegen/Scalar.h"
+#include "ir/Formulas.h"
+#include "ir/Support.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+using namespace llvm;
+
+namespace dlc::codegen {
+
+namespace {
+
+const Node *rootOf(const Node *n) {
+  while (n->info().isView())
+    n = n->operands[0];
+  return n;
+}
+
+class FusedKernelEmitter {
+public:
+  FusedKernelEmitter(llvm::Module &mod, const Function &f, size_t call, const std::string &name)
+      : mod_(mod), p_(f.plan), call_(p_.calls.at(call)), kern_(p_.kernels.at(call_.kernel)),
+        k_(mod, argUses(), name) {
+    for (size_t a = 0; a < call_.args.size(); ++a)
+      argOf_[call_.args[a].buffer] = k_.arg((unsigned)a);
+    mine_.insert(kern_.nodes.begin(), kern_.nodes.end());
+    stored_.insert(kern_.stores.begin(), kern_.stores.end());
+  }
+
+  llvm::Function *run() {
+    for (const Node *h : kern_.hoisted)
+      hoist(h);
+    if (kern_.anchor)
+      emitAnchor();
+    emitElementwise();
+    return k_.finish();
+  }
+
+private:
+  llvm::Module &mod_;
+  const Plan &p_;
+  const KernelCall &call_;
+  const Kernel &kern_;
+  KernelBuilder k_;
+  std::unordered_map<int, Value *> argOf_;
+  std::set<const Node *> mine_, stored_;
+  std::unordered_map<const Node *, Scalar> uniform_;
+
+  std::vector<ArgUse> argUses() const {
+    std::vector<ArgUse> uses;
+    for (const KernelArg &a : call_.args)
+      uses.push_back(a.access == Access::In    ? ArgUse::In
+                     : a.access == Access::Out ? ArgUse::Out
+                                               : ArgUse::InOut);
+    return uses;
+  }
+
+  // The kernel argument holding n's value (views share their root's).
+  Value *ptr(const Node *n) const {
+    auto b = p_.bufferOf.find(n);
+    if (b == p_.bufferOf.end())
+      b = p_.bufferOf.find(rootOf(n));
+    DLC_ASSERT(b != p_.bufferOf.end(), "codegen: %" + n->name + " has no buffer");
+    auto a = argOf_.find(b->second);
+    DLC_ASSERT(a != argOf_.end(),
+               "codegen: the plan does not pass %" + n->name + "'s buffer to its kernel");
+    return a->second;
+  }
+
+  Type *elemType(const Node *n) const { return k_.elemType(n->type.dtype); }
+
+  Scalar immediate(const Node *c) {
+    double v = c->attrs.getFloat("value");
+    Value *imm = c->type.dtype == DType::F32 ? (Value *)k_.f(v) : k_.b.getInt32((int32_t)v);
+    return {&k_.b, imm};
+  }
+
+  // A scalar value at kernel entry: a constant, a hoisted value, or element
+  // 0 of a buffer.
+  Scalar scalarOf(const Node *n) {
+    if (n->op == OpKind::Constant && !p_.bufferOf.count(n))
+      return immediate(n);
+    auto it = uniform_.find(n);
+    if (it != uniform_.end())
+      return it->second;
+    return {&k_.b, k_.load(elemType(n), ptr(n), k_.idx(0))};
+  }
+
+  void hoist(const Node *h) {
+    std::vector<Scalar> x;
+    for (const Node *o : h->operands)
+      x.push_back(scalarOf(o));
+    Scalar v = mapFormula<Scalar>(h->op, x.data());
+    uniform_.emplace(h, v);
+    if (stored_.count(h))
+      k_.store(v.v, ptr(h), k_.idx(0));
+  }
+
+  // A constant operand of the anchor, as read-only data in the module: the
+  // op's loops read memory, and no kernel has to fill it at run time.
+  Value *constantData(const Node *c) {
+    double v = c->attrs.getFloat("value");
+    size_t count = (size_t)c->type.numel();
+    Constant *init;
+    if (c->type.dtype == DType::F32) {
+      std::vector<float> data(count, (float)v);
+      init = ConstantDataArray::get(mod_.getContext(), data);
+    } else {
+      std::vector<uint32_t> data(count, (uint32_t)(int32_t)v);
+      init = ConstantDataArray::get(mod_.getContext(), data);
+    }
+    auto *g = new GlobalVariable(mod_, init->getType(), true, GlobalValue::PrivateLinkage,
+                                 init, "const." + c->name);
+    g->setUnnamedAddr(GlobalValue::UnnamedAddr::Global);
+    g->setAlignment(Align(64));
+    return g;
+  }
+
+  void emitAnchor() {
+    const Node *a = kern_.anchor;
+    k_.op = a;
+    k_.operandPtrs.clear();
+    for (const Node *o : a->operands) {
+      const Node *r = rootOf(o);
+      if (r->op == OpKind::Constant && !p_.bufferOf.count(r))
+        k_.operandPtrs.push_back(constantData(r));
+      else if (uniform_.count(o)) {
+        // A hoisted scalar the anchor reads as a tensor: it was stored.
+        k_.operandPtrs.push_back(ptr(o));
+      } else
+        k_.operandPtrs.push_back(ptr(o));
+    }
+    k_.resultPtr = ptr(a);
+    emitOp(k_);
+  }
+
+  // The nodes after the anchor, as one loop nest over their shape.
+  void emitElementwise() {
+    std::vector<const Node *> members;
+    for (const Node *n : kern_.nodes)
+      if (n != kern_.anchor)
+        members.push_back(n);
+    if (members.empty())
+      return;
+    const Dims &domain = members.front()->type.dims;
+    for (const Node *n : members)
+      DLC_ASSERT(n->type.dims == domain, "codegen: %" + n->name + " of a fused kernel is " +
+                                             n->type.str() + ", not the kernel's shape");
+    // Accesses: the stores, then one load per value read from memory.
+    std::vector<Strides> strides;
+    std::vector<const Node *> stores, loads;
+    for (const Node *n : members)
+      if (stored_.count(n)) {
+        stores.push_back(n);
+        strides.push_back(contiguousStrides(domain));
+      }
+    auto readsMemory = [&](const Node *o) {
+      if (mine_.count(o) && o != kern_.anchor)
+        return false;
+      if (uniform_.count(o))
+        return false;
+      return !(o->op == OpKind::Constant && !p_.bufferOf.count(o));
+    };
+    for (const Node *n : members)
+      for (const Node *o : n->operands)
+        if (readsMemory(o) && std::find(loads.begin(), loads.end(), o) == loads.end()) {
+          loads.push_back(o);
+          strides.push_back(broadcastStrides(o->type.dims, domain));
+        }
+    LoopNest nest(domain, strides);
+    nest.emit(k_, [&](std::vector<Value *> &at) {
+      std::unordered_map<const Node *, Scalar> value;
+      auto get = [&](const Node *o) -> Scalar {
+        auto it = value.find(o);
+        if (it != value.end())
+          return it->second;
+        auto u = uniform_.find(o);
+        if (u != uniform_.end())
+          return u->second;
+        if (o->op == OpKind::Constant && !p_.bufferOf.count(o))
+          return immediate(o);
+        size_t l = std::find(loads.begin(), loads.end(), o) - loads.begin();
+        DLC_ASSERT(l < loads.size(), "codegen: %" + o->name + " is read but never loaded");
+        Scalar s{&k_.b, k_.load(elemType(o), ptr(o), at[stores.size() + l])};
+        value.emplace(o, s);
+        return s;
+      };
+      for (const Node *n : members) {
+        Scalar v;
+        if (n->op == OpKind::Constant)
+          v = immediate(n);
+        else if (n->op == OpKind::Broadcast)
+          v = get(n->operands[0]);
+        else {
+          std::vector<Scalar> x;
+          for (const Node *o : n->operands)
+            x.push_back(get(o));
+          v = mapFormula<Scalar>(n->op, x.data());
+        }
+        value[n] = v;
+      }
+      for (size_t s = 0; s < stores.size(); ++s)
+        k_.store(value.at(stores[s]).v, ptr(stores[s]), at[s]);
+    });
+  }
+};
+
+std::string attrText(const AttrValue &v) {
+  if (auto *i = std::get_if<int64_t>(&v))
+    return std::to_string(*i);
+  if (auto *d = std::get_if<double>(&v)) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", *d);
+    return buf;
+  }
+  if (auto *l = std::get_if<std::vector<int64_t>>(&v)) {
+    std::string s = "[";
+    for (int64_t x : *l)
+      s += std::to_string(x) + ",";
+    return s + "]";
+  }
+  return "\"" + std::get<std::string>(v) + "\"";
+}
+
+} // namespace
+
+std::string kernelSignature(const Function &f, size_t call) {
+  const Plan &p = f.plan;
+  const KernelCall &c = p.calls.at(call);
+  const Kernel &k = p.kernels.at(c.kernel);
+  std::unordered_map<int, size_t> argOf;
+  std::string sig;
+  for (size_t a = 0; a < c.args.size(); ++a) {
+    argOf[c.args[a].buffer] = a;
+    sig += accessName(c.args[a].access);
+    sig += ",";
+  }
+  std::unordered_map<const Node *, size_t> local;
+  std::vector<const Node *> all(k.hoisted.begin(), k.hoisted.end());
+  all.insert(all.end(), k.nodes.begin(), k.nodes.end());
+  std::set<const Node *> stored(k.stores.begin(), k.stores.end());
+  auto bufferArg = [&](const Node *n) -> std::string {
+    auto b = p.bufferOf.find(n);
+    if (b == p.bufferOf.end())
+      b = p.bufferOf.find(rootOf(n));
+    if (b == p.bufferOf.end())
+      return "none";
+    auto a = argOf.find(b->second);
+    return a == argOf.end() ? "none" : "a" + std::to_string(a->second);
+  };
+  for (const Node *n : all) {
+    bool hoisted = local.size() < k.hoisted.size();
+    sig += hoisted ? "\nH " : n == k.anchor ? "\nA " : "\nM ";
+    sig += std::string(opName(n->op)) + " " + n->type.str();
+    for (auto &[key, v] : n->attrs.items())
+      sig += " " + key + "=" + attrText(v);
+    for (const Node *o : n->operands) {
+      auto l = local.find(o);
+      if (l != local.end())
+        sig += " L" + std::to_string(l->second);
+      else if (o->op == OpKind::Constant && !p.bufferOf.count(o))
+        sig += " C" + o->type.str() + attrText(o->attrs.items().at("value"));
+      else
+        sig += " " + bufferArg(o) + ":" + o->type.str();
+    }
+    if (stored.count(n))
+      sig += " -> " + bufferArg(n);
+    local.emplace(n, local.size());
+  }
+  return sig;
+}
+
+llvm::Function *emitKernel(llvm::Module &mod, const Function &f, size_t call,
+                           const std::string &name) {
+  return FusedKernelEmitter(mod, f, call, name).run();
+}
+
+} // namespace dlc::codegen

@@ -1,0 +1,335 @@
+// Operator fusion: the grouping rules of passes/Fusion.h, in one place.
+#include "passes/Fusion.h"
+#include "ir/Support.h"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace dlc {
+
+namespace {
+
+bool isSourceOrView(const Node *n) {
+  return n->info().fusion == FusionKind::Source || n->info().isView();
+}
+
+// Maps and broadcasts are computed per element of a kernel's loop.
+bool isElementwise(const Node *n) {
+  return n->info().isMap() || n->op == OpKind::Broadcast;
+}
+
+// A scalar map whose inputs are constants and scalar inputs or variables:
+// cheap enough to recompute at the entry of every kernel that needs it.
+bool isUniform(const Node *n, const std::unordered_set<const Node *> &uniform) {
+  if (!n->info().isMap() || n->type.numel() != 1 || n->type.dtype != DType::F32)
+    return false;
+  for (const Node *o : n->operands) {
+    bool scalarSource = o->info().fusion == FusionKind::Source && o->type.numel() == 1;
+    if (!scalarSource && !uniform.count(o))
+      return false;
+  }
+  return true;
+}
+
+std::string kernelName(size_t i) { return "k" + std::to_string(i); }
+
+class Fuser {
+public:
+  Fuser(Function &f, bool fuse) : f_(f), fuse_(fuse) {}
+
+  void run() {
+    for (Node *r : f_.roots())
+      roots_.insert(r);
+    for (auto &np : f_.nodes)
+      for (Node *o : np->operands)
+        users_[o].push_back(np.get());
+    if (fuse_)
+      for (auto &np : f_.nodes)
+        if (isUniform(np.get(), uniform_))
+          uniform_.insert(np.get());
+    for (auto &np : f_.nodes)
+      place(np.get());
+    if (fuse_)
+      hoistUniforms();
+    Plan &p = f_.plan;
+    p = Plan();
+    p.fused = fuse_;
+    for (auto &np : f_.nodes)
+      p.computeNodes += !isSourceOrView(np.get());
+    std::unordered_map<const Node *, size_t> index;
+    for (size_t i = 0; i < f_.nodes.size(); ++i)
+      index[f_.nodes[i].get()] = i;
+    for (Group &g : groups_)
+      if (!g.merged) {
+        // Merged groups interleave: back to graph order, anchor first.
+        std::stable_sort(g.kernel.nodes.begin(), g.kernel.nodes.end(),
+                         [&](const Node *a, const Node *b) {
+                           if ((a == g.kernel.anchor) != (b == g.kernel.anchor))
+                             return a == g.kernel.anchor;
+                           return index.at(a) < index.at(b);
+                         });
+        p.kernels.push_back(std::move(g.kernel));
+      }
+  }
+
+private:
+  struct Group {
+    Kernel kernel;
+    TensorType domain;     // the shape its elementwise loop runs over
+    std::set<int> reads;   // groups whose results it reads
+    bool merged = false;   // emptied into another group
+  };
+
+  Function &f_;
+  bool fuse_;
+  std::vector<Group> groups_;
+  std::unordered_map<const Node *, int> groupOf_;
+  std::unordered_set<const Node *> uniform_, roots_;
+  std::unordered_map<const Node *, std::vector<Node *>> users_;
+
+  // Whether group `from` reads, directly or through other groups, group `to`.
+  bool dependsOn(int from, int to) const {
+    std::vector<int> stack{from};
+    std::set<int> seen;
+    while (!stack.empty()) {
+      int g = stack.back();
+      stack.pop_back();
+      if (g == to)
+        return true;
+      if (seen.insert(g).second)
+        stack.insert(stack.end(), groups_[g].reads.begin(), groups_[g].reads.end());
+    }
+    return false;
+  }
+
+  int newGroup(Node *n, Node *anchor) {
+    Group g;
+    g.kernel.anchor = anchor;
+    g.kernel.nodes.push_back(n);
+    g.domain = n->type;
+    groups_.push_back(std::move(g));
+    int id = (int)groups_.size() - 1;
+    addReads(id, n);
+    groupOf_[n] = id;
+    return id;
+  }
+
+  // Records the groups whose results n reads, looking through views.
+  void addReads(int g, const Node *n) {
+    for (const Node *o : n->operands) {
+      while (o->info().isView())
+        o = o->operands[0];
+      auto it = groupOf_.find(o);
+      if (it != groupOf_.end() && it->second != g)
+        groups_[g].reads.insert(it->second);
+    }
+  }
+
+  // Does a constant need bytes of its own? Kernels read constants as
+  // immediates, but a view cannot, and the caller or the state must get one.
+  bool needsFill(const Node *n) const {
+    if (roots_.count(n))
+      return true;
+    auto it = users_.find(n);
+    if (it != users_.end())
+      for (const Node *u : it->second)
+        if (u->info().isView())
+          return true;
+    return false;
+  }
+
+  // Why n may not join group g, or "" when it may.
+  std::string refusal(const Node *n, int g) const {
+    const Group &grp = groups_[g];
+    if (grp.kernel.nodes.size() >= kMaxKernelNodes)
+      return "the kernel already has " + std::to_string(kMaxKernelNodes) + " nodes";
+    if (n->type.dims != grp.domain.dims)
+      return "its shape " + n->type.str() + " differs from the kernel's " +
+             grp.domain.str() + " (fusing would recompute or scatter elements)";
+    if (n->op == OpKind::Broadcast && groupOf_.count(n->operands[0]) &&
+        groupOf_.at(n->operands[0]) == g)
+      return "it broadcasts a value of this kernel, which the loop computes only "
+             "at its own elements";
+    for (const Node *o : n->operands) {
+      auto it = groupOf_.find(o);
+      if (it == groupOf_.end() || it->second == g)
+        continue;
+      if (dependsOn(it->second, g))
+        return "it also reads %" + o->name + " of " + kernelName(it->second) +
+               ", which depends on this kernel: merging would make a cycle";
+    }
+    return "";
+  }
+
+  void place(Node *n) {
+    if (isSourceOrView(n)) {
+      if (n->op == OpKind::Constant && needsFill(n))
+        newGroup(n, nullptr);
+      return;
+    }
+    if (uniform_.count(n))
+      return; // hoisted into the kernels that use it (hoistUniforms)
+    if (!fuse_ || !isElementwise(n)) {
+      newGroup(n, isElementwise(n) ? nullptr : n);
+      return;
+    }
+    // Join the kernel of an operand, one with an anchor first (an epilogue
+    // saves a pass over memory); then pull the operands' other map-only
+    // kernels of the same shape in with it (the two arms of a diamond, or an
+    // optimizer's arithmetic on a variable joining its gradient's kernel).
+    std::vector<int> candidates;
+    for (const Node *o : n->operands) {
+      auto it = groupOf_.find(o);
+      if (it != groupOf_.end() &&
+          std::find(candidates.begin(), candidates.end(), it->second) == candidates.end())
+        candidates.push_back(it->second);
+    }
+    std::stable_sort(candidates.begin(), candidates.end(), [&](int a, int b) {
+      return groups_[a].kernel.anchor && !groups_[b].kernel.anchor;
+    });
+    int joined = -1;
+    for (int g : candidates) {
+      std::string why = refusal(n, g);
+      if (why.empty()) {
+        joined = g;
+        break;
+      }
+      groups_[g].kernel.refused.push_back("%" + n->name + ": " + why);
+    }
+    if (joined < 0) {
+      newGroup(n, nullptr);
+      return;
+    }
+    for (int g : candidates)
+      if (g != joined) {
+        std::string why = mergeRefusal(g, joined);
+        if (why.empty())
+          merge(g, joined);
+        else
+          groups_[joined].kernel.refused.push_back("merging " + describe(g) + ": " + why);
+      }
+    groups_[joined].kernel.nodes.push_back(n);
+    groupOf_[n] = joined;
+    addReads(joined, n);
+  }
+
+  std::string describe(int g) const {
+    return "the kernel of %" + groups_[g].kernel.nodes[0]->name;
+  }
+
+  // Why map-only group `from` may not be merged into group `into`, or "".
+  std::string mergeRefusal(int from, int into) const {
+    const Group &a = groups_[from], &b = groups_[into];
+    if (a.merged)
+      return "it was merged already";
+    if (a.kernel.anchor)
+      return "it has its own " + std::string(opName(a.kernel.anchor->op)) +
+             " (never computed twice)";
+    if (a.domain.dims != b.domain.dims)
+      return "its shape " + a.domain.str() + " differs from " + b.domain.str();
+    if (a.kernel.nodes.size() + b.kernel.nodes.size() >= kMaxKernelNodes)
+      return "together they would pass " + std::to_string(kMaxKernelNodes) + " nodes";
+    for (int r : a.reads)
+      if (r != into && dependsOn(r, into))
+        return "it reads " + describe(r) + ", which depends on this kernel";
+    for (int r : b.reads)
+      if (r != from && dependsOn(r, from))
+        return "this kernel reads " + describe(r) + ", which depends on it";
+    return "";
+  }
+
+  void merge(int from, int into) {
+    Group &a = groups_[from], &b = groups_[into];
+    for (Node *n : a.kernel.nodes) {
+      b.kernel.nodes.push_back(n);
+      groupOf_[n] = into;
+    }
+    b.kernel.refused.insert(b.kernel.refused.end(), a.kernel.refused.begin(),
+                            a.kernel.refused.end());
+    for (int r : a.reads)
+      if (r != into)
+        b.reads.insert(r);
+    b.reads.erase(from);
+    for (Group &g : groups_)
+      if (g.reads.erase(from))
+        g.reads.insert(into);
+    groups_[into].reads.erase(into);
+    a.kernel = Kernel();
+    a.reads.clear();
+    a.merged = true;
+  }
+
+  // Whether something other than elementwise code reads u: a root, or a
+  // user that is neither uniform nor a map or broadcast.
+  bool readAsWhole(const Node *u) const {
+    if (roots_.count(u))
+      return true;
+    auto it = users_.find(u);
+    if (it != users_.end())
+      for (const Node *user : it->second)
+        if (!uniform_.count(user) && !isElementwise(user))
+          return true;
+    return false;
+  }
+
+  // Every kernel recomputes the uniform values its nodes read. A uniform
+  // value that something else needs in memory (a root, a view, an anchor
+  // reading it as an operand) is stored by the first kernel that computes
+  // it, or by a kernel of its own when none does.
+  void hoistUniforms() {
+    std::unordered_set<const Node *> hoistedSomewhere;
+    for (Group &g : groups_) {
+      std::set<const Node *> need;
+      std::function<void(const Node *)> pull = [&](const Node *u) {
+        if (!uniform_.count(u) || !need.insert(u).second)
+          return;
+        for (const Node *o : u->operands)
+          pull(o);
+      };
+      for (const Node *n : g.kernel.nodes)
+        if (isElementwise(n))
+          for (const Node *o : n->operands)
+            pull(o);
+      for (auto &np : f_.nodes) // graph order, so operands come first
+        if (need.count(np.get())) {
+          g.kernel.hoisted.push_back(np.get());
+          hoistedSomewhere.insert(np.get());
+        }
+    }
+    for (auto &np : f_.nodes) {
+      Node *u = np.get();
+      if (!uniform_.count(u) || hoistedSomewhere.count(u) || !readAsWhole(u))
+        continue;
+      // No loop recomputes it, yet it is read as a whole (by an anchor, a
+      // view or the caller): a kernel of its own stores it.
+      int g = newGroup(u, nullptr);
+      std::function<void(const Node *)> pull = [&](const Node *v) {
+        for (const Node *o : v->operands)
+          if (uniform_.count(o)) {
+            pull(o);
+            auto &h = groups_[g].kernel.hoisted;
+            if (std::find(h.begin(), h.end(), o) == h.end())
+              h.push_back(const_cast<Node *>(o));
+          }
+      };
+      pull(u);
+      hoistedSomewhere.insert(u);
+    }
+  }
+};
+
+bool fuseModule(Module &m, bool fuse) {
+  for (auto &f : m.functions)
+    Fuser(*f, fuse).run();
+  return !m.functions.empty();
+}
+
+} // namespace
+
+bool runFusion(Module &m) { return fuseModule(m, true); }
+bool runNoFusion(Module &m) { return fuseModule(m, false); }
+
+} // namespace dlc

@@ -1,0 +1,26 @@
+// Scheduling and memory planning: the buffer IR of every entry.
+#pragma once
+
+#include "ir/Graph.h"
+
+namespace dlc {
+
+// For every function (after fusion): orders the kernels, gives every value
+// that must reach memory a buffer, and places the arena buffers.
+//   - Schedule: a topological order of the kernels; among the kernels ready
+//     to run, one that overwrites a variable still to be read by another
+//     waits, so that updates can be written in place.
+//   - Buffers: inputs and variables are read where they are; an update is
+//     written straight into its variable's state when no later kernel reads
+//     the old value; an output straight into the caller's buffer; anything
+//     else gets an arena buffer, reusing (in place) an operand's buffer of
+//     the same type that dies in the same kernel when every op of the
+//     kernel allows it (OpInfo::mayOverwrite).
+//   - Liveness over the whole entry, then arena offsets by best fit over
+//     several orders (passes/MemoryPlanner.h).
+//   - Whatever was not produced in place is copied after the last kernel:
+//     outputs first, then updates, so no output sees a half-updated state.
+// --emit=memplan prints the result. Returns whether anything changed.
+bool runMemoryPlan(Module &m);
+
+} // namespace dlc
