@@ -121,6 +121,11 @@ private:
     auto *fn = llvm::Function::Create(fnTy, GlobalValue::ExternalLinkage,
                                       entrySymbol(m_, f), *mod_);
     fn->addFnAttr(Attribute::NoUnwind);
+    // The entry is straight-line calls (thousands for a deep model) with no
+    // loop to optimise: O3 and the greedy register allocator only cost time
+    // on it, superlinearly in its length. Its kernels are optimised as usual.
+    fn->addFnAttr(Attribute::OptimizeNone);
+    fn->addFnAttr(Attribute::NoInline);
     Argument *state = fn->getArg(0), *arena = fn->getArg(1), *inputs = fn->getArg(2),
              *outputs = fn->getArg(3);
     state->setName("state");
@@ -134,40 +139,40 @@ private:
     if (!plan.planned)
       internalError("codegen: entry " + f.name + " has no memory plan; run the pipeline "
                     "(passes/Pipeline.h) before codegen");
-    // Where each buffer of the plan is, as a pointer.
-    std::vector<Value *> where;
-    for (const Buffer &buf : plan.buffers) {
+    // A pointer to buffer `id`, computed where it is used: values kept live
+    // across thousands of calls would make a deep model's entry a register
+    // allocator's nightmare.
+    std::map<std::string, int64_t> stateOffset;
+    for (size_t v = 0; v < m_.vars.size(); ++v)
+      stateOffset[m_.vars[v].name] = state_.offsets[v];
+    auto where = [&](int id) -> Value * {
+      const Buffer &buf = plan.buffers[id];
       switch (buf.kind) {
       case BufferKind::Arena:
-        where.push_back(b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, buf.offset));
-        break;
+        return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, buf.offset);
       case BufferKind::State:
-        where.push_back(b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), state,
-                                                     state_.offsetOf(m_, buf.ref)));
-        break;
+        return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), state, stateOffset.at(buf.ref));
       case BufferKind::Input: {
         auto it = std::find(inputNames.begin(), inputNames.end(), buf.ref);
         DLC_ASSERT(it != inputNames.end(), "codegen: " + f.name + " reads input '" +
                                                buf.ref + "' it does not declare");
         Value *slot = b.CreateConstInBoundsGEP1_64(ptr, inputs, it - inputNames.begin());
-        where.push_back(b.CreateLoad(ptr, slot, buf.ref));
-        break;
+        return b.CreateLoad(ptr, slot, buf.ref);
       }
       case BufferKind::Output: {
         size_t j = 0;
         while (j < f.outputs.size() && f.outputs[j].first != buf.ref)
           ++j;
         DLC_ASSERT(j < f.outputs.size(), "codegen: no output '" + buf.ref + "'");
-        where.push_back(
-            b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, outputs, j), buf.ref));
-        break;
+        return b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, outputs, j), buf.ref);
       }
       }
-    }
+      internalError("codegen: bad buffer kind");
+    };
     for (size_t c = 0; c < plan.calls.size(); ++c) {
       std::vector<Value *> args;
       for (const KernelArg &a : plan.calls[c].args)
-        args.push_back(where[a.buffer]);
+        args.push_back(where(a.buffer));
       const Kernel &k = plan.kernels[plan.calls[c].kernel];
       // Named after its first node (the anchor, if any): "<m>__step.k9.d.dense_1.w".
       std::string kname = entrySymbol(m_, f) + ".k" + std::to_string(c) + "." +
@@ -180,7 +185,7 @@ private:
     // Outputs first, then staged updates, then the state (the plan's order):
     // no output may observe a half-updated variable.
     for (const BufferCopy &c : plan.copies)
-      b.CreateMemCpy(where[c.to], Align(4), where[c.from], Align(4),
+      b.CreateMemCpy(where(c.to), Align(4), where(c.from), Align(4),
                      plan.buffers[c.to].type.bytes());
     b.CreateRetVoid();
 

@@ -43,6 +43,8 @@ public:
   void run() {
     for (Node *r : f_.roots())
       roots_.insert(r);
+    for (size_t i = 0; i < f_.nodes.size(); ++i)
+      index_[f_.nodes[i].get()] = i;
     for (auto &np : f_.nodes)
       for (Node *o : np->operands)
         users_[o].push_back(np.get());
@@ -80,6 +82,10 @@ private:
     Kernel kernel;
     TensorType domain;     // the shape its elementwise loop runs over
     std::set<int> reads;   // groups whose results it reads
+    std::set<int> readBy;  // groups that read its results
+    // Longer than any chain of reads below it: a group can only depend on
+    // groups of a lower level, which bounds the cycle search.
+    int level = 0;
     bool merged = false;   // emptied into another group
   };
 
@@ -89,20 +95,44 @@ private:
   std::unordered_map<const Node *, int> groupOf_;
   std::unordered_set<const Node *> uniform_, roots_;
   std::unordered_map<const Node *, std::vector<Node *>> users_;
+  std::unordered_map<const Node *, size_t> index_;
 
-  // Whether group `from` reads, directly or through other groups, group `to`.
+  // Whether group `from` reads, directly or through other groups, group
+  // `to`. Groups at or below `to`'s level cannot reach it, so the search
+  // stays among the few groups between the two.
   bool dependsOn(int from, int to) const {
     std::vector<int> stack{from};
-    std::set<int> seen;
+    ++epoch_;
     while (!stack.empty()) {
       int g = stack.back();
       stack.pop_back();
       if (g == to)
         return true;
-      if (seen.insert(g).second)
-        stack.insert(stack.end(), groups_[g].reads.begin(), groups_[g].reads.end());
+      if (groups_[g].level <= groups_[to].level || visited_[g] == epoch_)
+        continue;
+      visited_[g] = epoch_;
+      stack.insert(stack.end(), groups_[g].reads.begin(), groups_[g].reads.end());
     }
     return false;
+  }
+  mutable std::vector<int> visited_; // epoch stamps, one per group
+  mutable int epoch_ = 0;
+
+  // Records that group g reads group r, keeping levels consistent.
+  void addRead(int g, int r) {
+    if (g == r || !groups_[g].reads.insert(r).second)
+      return;
+    groups_[r].readBy.insert(g);
+    std::vector<std::pair<int, int>> raise{{g, groups_[r].level + 1}};
+    while (!raise.empty()) {
+      auto [h, level] = raise.back();
+      raise.pop_back();
+      if (groups_[h].level >= level)
+        continue;
+      groups_[h].level = level;
+      for (int q : groups_[h].readBy)
+        raise.push_back({q, level + 1});
+    }
   }
 
   int newGroup(Node *n, Node *anchor) {
@@ -111,6 +141,7 @@ private:
     g.kernel.nodes.push_back(n);
     g.domain = n->type;
     groups_.push_back(std::move(g));
+    visited_.push_back(0);
     int id = (int)groups_.size() - 1;
     addReads(id, n);
     groupOf_[n] = id;
@@ -123,8 +154,8 @@ private:
       while (o->info().isView())
         o = o->operands[0];
       auto it = groupOf_.find(o);
-      if (it != groupOf_.end() && it->second != g)
-        groups_[g].reads.insert(it->second);
+      if (it != groupOf_.end())
+        addRead(g, it->second);
     }
   }
 
@@ -249,16 +280,18 @@ private:
     }
     b.kernel.refused.insert(b.kernel.refused.end(), a.kernel.refused.begin(),
                             a.kernel.refused.end());
-    for (int r : a.reads)
-      if (r != into)
-        b.reads.insert(r);
-    b.reads.erase(from);
-    for (Group &g : groups_)
-      if (g.reads.erase(from))
-        g.reads.insert(into);
-    groups_[into].reads.erase(into);
-    a.kernel = Kernel();
+    std::set<int> reads = std::move(a.reads), readBy = std::move(a.readBy);
     a.reads.clear();
+    a.readBy.clear();
+    for (int r : reads) {
+      groups_[r].readBy.erase(from);
+      addRead(into, r);
+    }
+    for (int q : readBy) {
+      groups_[q].reads.erase(from);
+      addRead(q, into);
+    }
+    a.kernel = Kernel();
     a.merged = true;
   }
 
@@ -293,11 +326,14 @@ private:
         if (isElementwise(n))
           for (const Node *o : n->operands)
             pull(o);
-      for (auto &np : f_.nodes) // graph order, so operands come first
-        if (need.count(np.get())) {
-          g.kernel.hoisted.push_back(np.get());
-          hoistedSomewhere.insert(np.get());
-        }
+      std::vector<const Node *> order(need.begin(), need.end());
+      std::sort(order.begin(), order.end(), [&](const Node *a, const Node *b) {
+        return index_.at(a) < index_.at(b); // graph order: operands come first
+      });
+      for (const Node *u : order) {
+        g.kernel.hoisted.push_back(const_cast<Node *>(u));
+        hoistedSomewhere.insert(u);
+      }
     }
     for (auto &np : f_.nodes) {
       Node *u = np.get();

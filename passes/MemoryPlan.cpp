@@ -37,6 +37,18 @@ public:
         users_[o].push_back(np.get());
     for (Node *r : f_.roots())
       roots_.insert(r);
+    for (auto &[var, n] : f_.updates)
+      updatesOf_[n].push_back(var);
+    for (auto &[name, n] : f_.outputs)
+      outputsOf_[n].push_back(name);
+    // Variables the copies after the last kernel read as they were: an
+    // output or update that is the variable itself (or a view of it).
+    for (auto *list : {&f_.outputs, &f_.updates})
+      for (auto &[name, value] : *list) {
+        const Node *r = rootOf(value);
+        if (r->op == OpKind::Var)
+          copiedAtEnd_.insert(r->attrs.getString("name"));
+      }
     schedule();
     indexReads();
     assignBuffers();
@@ -56,6 +68,8 @@ private:
   std::map<std::string, int> inputBuf_, stateBuf_, outputBuf_;
   std::set<std::string> stateClaimed_;
   std::unordered_set<const Node *> roots_;
+  std::unordered_map<const Node *, std::vector<std::string>> updatesOf_, outputsOf_;
+  std::set<std::string> copiedAtEnd_;
   // After scheduling: what each call reads, the last call reading each
   // value and each variable, and per buffer the last call reading any value
   // it holds and whether it holds a root.
@@ -127,10 +141,11 @@ private:
   // Variables whose update value kernel k computes.
   std::set<std::string> varsUpdated(const Kernel &k) const {
     std::set<std::string> out;
-    std::set<const Node *> mine(k.nodes.begin(), k.nodes.end());
-    for (auto &[var, n] : f_.updates)
-      if (mine.count(n))
-        out.insert(var);
+    for (const Node *n : k.nodes) {
+      auto it = updatesOf_.find(n);
+      if (it != updatesOf_.end())
+        out.insert(it->second.begin(), it->second.end());
+    }
     return out;
   }
 
@@ -253,27 +268,19 @@ private:
     return false;
   }
 
-  // Whether the copies after the last kernel read variable `var` as it was
-  // (an output or update that is the variable itself, or a view of it).
-  bool copiedAtEnd(const std::string &var) const {
-    for (auto *list : {&f_.outputs, &f_.updates})
-      for (auto &[name, value] : *list) {
-        const Node *r = rootOf(value);
-        if (r->op == OpKind::Var && r->attrs.getString("name") == var)
-          return true;
-      }
-    return false;
-  }
-
   // The variable n is the new value of, if writing it into that variable's
   // state at step k is safe: nothing later (a kernel, or the copies at the
   // end) reads the old value.
   std::string inPlaceUpdate(const Node *n, size_t k) const {
-    for (auto &[var, value] : f_.updates) {
-      if (value != n || stateClaimed_.count(var))
+    auto updates = updatesOf_.find(n);
+    if (updates == updatesOf_.end())
+      return "";
+    for (const std::string &var : updates->second) {
+      if (stateClaimed_.count(var))
         continue;
       auto last = lastVarRead_.find(var);
-      bool readLater = copiedAtEnd(var) || (last != lastVarRead_.end() && last->second > (int)k);
+      bool readLater = copiedAtEnd_.count(var) ||
+                       (last != lastVarRead_.end() && last->second > (int)k);
       if (!readLater)
         return var;
     }
@@ -320,10 +327,6 @@ private:
       if (np->op == OpKind::Input || np->op == OpKind::Var)
         hold(sourceBuffer(np.get()), np.get());
     std::set<const Node *> storedHoisted;
-    std::map<std::string, const Node *> outputOf;
-    for (auto &[name, n] : f_.outputs)
-      if (!outputOf.count(name))
-        outputOf[name] = n;
     std::set<std::string> outputClaimed;
     for (size_t k = 0; k < p_.kernels.size(); ++k) {
       Kernel &kern = p_.kernels[k];
@@ -344,12 +347,14 @@ private:
                                                                   n->type, var}));
           stateClaimed_.insert(var);
         }
-        for (auto &[name, value] : f_.outputs)
-          if (b < 0 && value == n && !outputClaimed.count(name)) {
-            b = addBuffer({name, BufferKind::Output, n->type, name});
-            outputBuf_[name] = b;
-            outputClaimed.insert(name);
-          }
+        auto outs = outputsOf_.find(n);
+        if (outs != outputsOf_.end())
+          for (const std::string &name : outs->second)
+            if (b < 0 && !outputClaimed.count(name)) {
+              b = addBuffer({name, BufferKind::Output, n->type, name});
+              outputBuf_[name] = b;
+              outputClaimed.insert(name);
+            }
         if (b < 0)
           b = reusableBuffer(n, k, taken);
         if (b < 0)
