@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -45,9 +46,13 @@ public:
   llvm::Function *run() {
     for (const Node *h : kern_.hoisted)
       hoist(h);
+    for (const Node *n : kern_.nodes)
+      if (n != kern_.anchor)
+        members_.push_back(n);
     if (kern_.anchor)
       emitAnchor();
-    emitElementwise();
+    if (!inRegisters_)
+      emitElementwise();
     return k_.finish();
   }
 
@@ -60,6 +65,8 @@ private:
   std::unordered_map<int, Value *> argOf_;
   std::set<const Node *> mine_, stored_;
   std::unordered_map<const Node *, Scalar> uniform_;
+  std::vector<const Node *> members_; // the nodes after the anchor
+  bool inRegisters_ = false;          // the epilogue runs on the anchor's tiles
 
   std::vector<ArgUse> argUses() const {
     std::vector<ArgUse> uses;
@@ -145,16 +152,81 @@ private:
       } else
         k_.operandPtrs.push_back(ptr(o));
     }
-    k_.resultPtr = ptr(a);
+    k_.resultPtr = stored_.count(a) ? ptr(a) : nullptr;
+    // A matmul hands each register tile to the epilogue before storing it.
+    inRegisters_ = a->info().fusion == FusionKind::Contraction && !members_.empty();
+    if (inRegisters_)
+      k_.epilogue = [this](Value *row, Value *col, Value *v, unsigned width, Value *mask) {
+        tileEpilogue(row, col, v, width, mask);
+      };
     emitOp(k_);
+  }
+
+  // The epilogue at result elements (row, col .. col + width) of a matmul,
+  // `acc` their values: each member's formula on vectors of `width` lanes,
+  // external operands loaded with their broadcast strides (a vector where
+  // they vary along the row, one splatted float where they do not).
+  void tileEpilogue(Value *row, Value *col, Value *acc, unsigned width, Value *mask) {
+    const Dims &domain = kern_.anchor->type.dims;
+    Type *vecTy = width > 1 ? (Type *)FixedVectorType::get(k_.f32, width) : k_.f32;
+    auto splat = [&](Value *s) { return width > 1 ? k_.b.CreateVectorSplat(width, s) : s; };
+    auto at = [&](const Strides &s) {
+      Value *off = k_.mul(row, s[0]);
+      return s[1] == 0 ? off : k_.add(off, k_.mul(col, s[1]));
+    };
+    std::unordered_map<const Node *, Scalar> value{{kern_.anchor, {&k_.b, acc}}};
+    std::function<Scalar(const Node *)> get = [&](const Node *o) -> Scalar {
+      auto it = value.find(o);
+      if (it != value.end())
+        return it->second;
+      Value *v;
+      if (auto u = uniform_.find(o); u != uniform_.end())
+        v = splat(u->second.v);
+      else if (o->op == OpKind::Constant && !p_.bufferOf.count(o))
+        v = ConstantFP::get(vecTy, o->attrs.getFloat("value"));
+      else {
+        DLC_ASSERT(o->type.dtype == DType::F32, "codegen: a matmul epilogue reads i32 %" + o->name);
+        Strides s = broadcastStrides(o->type.dims, domain);
+        Value *p = k_.b.CreateInBoundsGEP(k_.f32, ptr(o), at(s));
+        if (width == 1 || s[1] == 0)
+          v = splat(k_.b.CreateLoad(k_.f32, p));
+        else if (mask)
+          v = k_.b.CreateMaskedLoad(vecTy, p, Align(4), mask, Constant::getNullValue(vecTy));
+        else
+          v = k_.b.CreateAlignedLoad(vecTy, p, Align(4));
+      }
+      return value.emplace(o, Scalar{&k_.b, v}).first->second;
+    };
+    for (const Node *n : members_) {
+      Scalar v;
+      if (n->op == OpKind::Broadcast)
+        v = get(n->operands[0]);
+      else {
+        std::vector<Scalar> x;
+        for (const Node *o : n->operands)
+          x.push_back(get(o));
+        v = mapFormula<Scalar>(n->op, x.data());
+      }
+      value[n] = v;
+    }
+    Value *offset = k_.add(k_.mul(row, domain[1]), col);
+    for (const Node *n : kern_.nodes) {
+      if (!stored_.count(n))
+        continue;
+      Value *p = k_.b.CreateInBoundsGEP(k_.f32, ptr(n), offset);
+      Value *v = value.at(n).v;
+      if (width == 1)
+        k_.b.CreateStore(v, p);
+      else if (mask)
+        k_.b.CreateMaskedStore(v, p, Align(4), mask);
+      else
+        k_.b.CreateAlignedStore(v, p, Align(4));
+    }
   }
 
   // The nodes after the anchor, as one loop nest over their shape.
   void emitElementwise() {
-    std::vector<const Node *> members;
-    for (const Node *n : kern_.nodes)
-      if (n != kern_.anchor)
-        members.push_back(n);
+    const std::vector<const Node *> &members = members_;
     if (members.empty())
       return;
     const Dims &domain = members.front()->type.dims;

@@ -35,6 +35,15 @@ public:
   std::vector<llvm::Value *> operandPtrs;
   llvm::Value *resultPtr = nullptr;
   const Node &node() const { return *op; }
+  // Where a matmul's result element (row, col) leaves its registers: `v` is
+  // one float (width 1) or `width` floats from col on, of which only the
+  // lanes of `mask` exist when it is set. By default stored into out(); a
+  // fused kernel sets `epilogue` to run its epilogue there instead.
+  void storeResult(llvm::Value *row, llvm::Value *col, llvm::Value *v, unsigned width,
+                   llvm::Value *mask);
+  std::function<void(llvm::Value *row, llvm::Value *col, llvm::Value *v, unsigned width,
+                     llvm::Value *mask)>
+      epilogue;
   llvm::Value *out() const { return resultPtr; }
   llvm::Value *in(unsigned i) const { return operandPtrs.at(i); }
 

@@ -120,6 +120,19 @@ KernelBuilder::reduceN(int64_t n, std::vector<Value *> init,
   return acc;
 }
 
+void KernelBuilder::storeResult(Value *row, Value *col, Value *v, unsigned width, Value *mask) {
+  if (epilogue)
+    return epilogue(row, col, v, width, mask);
+  Value *at = add(mul(row, op->type.dims[1]), col);
+  Value *ptr = b.CreateInBoundsGEP(f32, out(), at);
+  if (width == 1)
+    b.CreateStore(v, ptr);
+  else if (mask)
+    b.CreateMaskedStore(v, ptr, Align(4), mask);
+  else
+    b.CreateAlignedStore(v, ptr, Align(4));
+}
+
 llvm::Function *KernelBuilder::finish() {
   b.CreateRetVoid();
   std::string msg;
@@ -391,10 +404,11 @@ void emitSparseXentGrad(KernelBuilder &k) {
 // tiles of kTileRows rows x 2 vectors of kLanes columns: each step over k
 // loads two vectors of B's row k, broadcasts one A element per tile row and
 // issues kTileRows x 2 FMAs into accumulators that stay in registers for the
-// whole k loop (the vectoriser cannot find this reuse on its own). Columns
-// left over after the vector tiles run as an i-k-j loop with j innermost,
-// which LLVM vectorises. With transpose_b, B's rows are the contiguous k
-// axis, so C[i,j] is a reassociable dot product.
+// whole k loop (the vectoriser cannot find this reuse on its own). The last
+// columns, fewer than a vector, are one more tile whose loads and stores are
+// masked. With transpose_b, B's rows are the contiguous k axis, so C[i,j] is
+// a reassociable dot product. Every result leaves through k.storeResult,
+// where a fused kernel applies its epilogue while the tile is in registers.
 constexpr int64_t kLanes = 8;    // floats per AVX2 vector; narrower targets split it
 constexpr int64_t kTileRows = 6; // 12 accumulators + 2 B vectors + 1 broadcast fit 16 ymm
 
@@ -403,7 +417,7 @@ void emitMatMul(KernelBuilder &k) {
   bool ta = n.attrs.getInt("transpose_a", 0), tb = n.attrs.getInt("transpose_b", 0);
   const Dims &ad = n.operands[0]->type.dims;
   int64_t M = n.type.dims[0], N = n.type.dims[1], K = ad[ta ? 0 : 1];
-  Value *A = k.in(0), *B = k.in(1), *C = k.out();
+  Value *A = k.in(0), *B = k.in(1);
   auto aAt = [&](Value *i, Value *p) {
     return ta ? k.add(k.mul(p, M), i) : k.add(k.mul(i, K), p);
   };
@@ -416,7 +430,7 @@ void emitMatMul(KernelBuilder &k) {
         Value *dot = k.reduce(K, k.f(0), [&](Value *p, Value *s) {
           return k.b.CreateFAdd(s, k.b.CreateFMul(k.loadF(A, aAt(i, p)), k.loadF(B, bAt(p, j))));
         });
-        k.store(dot, C, k.add(k.mul(i, N), j));
+        k.storeResult(i, j, dot, 1, nullptr);
       });
     });
     return;
@@ -425,14 +439,18 @@ void emitMatMul(KernelBuilder &k) {
   auto vecPtr = [&](Value *base, Value *at) {
     return k.b.CreateInBoundsGEP(k.f32, base, at);
   };
-  // C[row0 .. +rows, col0 .. +vecs*kLanes) accumulated in registers.
-  auto tile = [&](Value *row0, int64_t rows, Value *col0, int64_t vecs) {
+  // C[row0 .. +rows, col0 .. +vecs*kLanes) accumulated in registers; with
+  // `mask`, one vector of which only the masked lanes exist.
+  auto tile = [&](Value *row0, int64_t rows, Value *col0, int64_t vecs, Value *mask) {
     std::vector<Value *> zero((size_t)(rows * vecs), Constant::getNullValue(vec));
     std::vector<Value *> acc = k.reduceN(K, zero, [&](Value *p, std::vector<Value *> &acc) {
       std::vector<Value *> bv;
-      for (int64_t v = 0; v < vecs; ++v)
-        bv.push_back(k.b.CreateAlignedLoad(
-            vec, vecPtr(B, bAt(p, k.add(col0, k.idx(v * kLanes)))), Align(4)));
+      for (int64_t v = 0; v < vecs; ++v) {
+        Value *ptr = vecPtr(B, bAt(p, k.add(col0, k.idx(v * kLanes))));
+        bv.push_back(mask ? (Value *)k.b.CreateMaskedLoad(vec, ptr, Align(4), mask,
+                                                 Constant::getNullValue(vec))
+                          : k.b.CreateAlignedLoad(vec, ptr, Align(4)));
+      }
       for (int64_t r = 0; r < rows; ++r) {
         Value *a = k.b.CreateVectorSplat(kLanes, k.loadF(A, aAt(k.add(row0, k.idx(r)), p)));
         for (int64_t v = 0; v < vecs; ++v)
@@ -441,45 +459,28 @@ void emitMatMul(KernelBuilder &k) {
       }
     });
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t v = 0; v < vecs; ++v) {
-        Value *at = k.add(k.mul(k.add(row0, k.idx(r)), N), k.add(col0, k.idx(v * kLanes)));
-        k.b.CreateAlignedStore(acc[r * vecs + v], vecPtr(C, at), Align(4));
-      }
+      for (int64_t v = 0; v < vecs; ++v)
+        k.storeResult(k.add(row0, k.idx(r)), k.add(col0, k.idx(v * kLanes)),
+                      acc[r * vecs + v], kLanes, mask);
   };
-  // Columns [j0, N) of rows [row0, row0 + rows), i-k-j.
-  auto columnTail = [&](Value *row0, int64_t rows, int64_t j0) {
-    int64_t width = N - j0;
-    for (int64_t r = 0; r < rows; ++r) {
-      Value *cRow = k.add(k.mul(k.add(row0, k.idx(r)), N), k.idx(j0));
-      k.loop(width, [&](Value *j) { k.store(k.f(0), C, k.add(cRow, j)); });
-    }
-    k.loop(K, [&](Value *p) {
-      Value *bRow = k.add(k.mul(p, N), k.idx(j0));
-      std::vector<Value *> a, cRow;
-      for (int64_t r = 0; r < rows; ++r) {
-        Value *i = k.add(row0, k.idx(r));
-        a.push_back(k.loadF(A, aAt(i, p)));
-        cRow.push_back(k.add(k.mul(i, N), k.idx(j0)));
-      }
-      k.loop(width, [&](Value *j) {
-        Value *bv = k.loadF(B, k.add(bRow, j));
-        for (int64_t r = 0; r < rows; ++r) {
-          Value *at = k.add(cRow[r], j);
-          k.store(k.b.CreateFAdd(k.loadF(C, at), k.b.CreateFMul(a[r], bv)), C, at);
-        }
-      });
-    });
-  };
+  int64_t tailWidth = N % kLanes;
+  Value *tailMask = nullptr;
+  if (tailWidth) {
+    std::vector<Constant *> lanes;
+    for (int64_t l = 0; l < kLanes; ++l)
+      lanes.push_back(k.b.getInt1(l < tailWidth));
+    tailMask = ConstantVector::get(lanes);
+  }
   auto panel = [&](Value *row0, int64_t rows) {
     int64_t wide = N / (2 * kLanes);
-    k.loop(wide, [&](Value *jb) { tile(row0, rows, k.mul(jb, 2 * kLanes), 2); });
+    k.loop(wide, [&](Value *jb) { tile(row0, rows, k.mul(jb, 2 * kLanes), 2, nullptr); });
     int64_t j = wide * 2 * kLanes;
     if (N - j >= kLanes) {
-      tile(row0, rows, k.idx(j), 1);
+      tile(row0, rows, k.idx(j), 1, nullptr);
       j += kLanes;
     }
-    if (j < N)
-      columnTail(row0, rows, j);
+    if (tailWidth)
+      tile(row0, rows, k.idx(j), 1, tailMask);
   };
   int64_t blocks = M / kTileRows;
   k.loop(blocks, [&](Value *bi) { panel(k.mul(bi, kTileRows), kTileRows); });

@@ -89,9 +89,15 @@ void differentiate(Module &m, Function &f) {
              "autodiff: loss of " + f.name + " is " + loss->type.str() +
                  ", expected f32[]");
   std::set<std::string> params(spec.params.begin(), spec.params.end());
+  // Module::findVar scans every variable; with one lookup per param that is
+  // quadratic in model depth, so index the declarations once (the first of a
+  // name wins, as with findVar). m.vars does not change during this pass.
+  std::unordered_map<std::string, const VarDecl *> decls;
+  for (const VarDecl &v : m.vars)
+    decls.emplace(v.name, &v);
   for (const std::string &p : spec.params) {
-    const VarDecl *v = m.findVar(p);
-    DLC_ASSERT(v && v->type.dtype == DType::F32,
+    auto v = decls.find(p);
+    DLC_ASSERT(v != decls.end() && v->second->type.dtype == DType::F32,
                "autodiff: param '" + p + "' of " + f.name + " is not a f32 variable");
   }
 
@@ -137,18 +143,23 @@ void differentiate(Module &m, Function &f) {
 
   // A variable read by several var nodes gets the sum of their adjoints; one
   // that no path joins to the loss gets an explicit zero gradient, so every
-  // param has a grad and the optimizer treats all alike.
+  // param has a grad and the optimizer treats all alike. The param var nodes
+  // with an adjoint are grouped by variable in one walk over `fwd` (rather
+  // than a walk per param, quadratic in depth); each group keeps fwd order,
+  // so the adds are made in the same order as before.
+  std::unordered_map<std::string, std::vector<Node *>> readsOf;
+  for (Node *n : fwd)
+    if (isParamVar(n, params) && adjoint.count(n))
+      readsOf[n->attrs.getString("name")].push_back(n);
   for (const std::string &p : spec.params) {
-    const VarDecl &decl = *m.findVar(p);
+    const VarDecl &decl = *decls.at(p);
     b.setLoc(decl.loc);
     Node *g = nullptr;
-    for (Node *n : fwd) {
-      auto a = adjoint.find(n);
-      if (!isParamVar(n, {p}) || a == adjoint.end())
-        continue;
-      b.setGradOf(n);
-      g = g ? b.add(g, a->second) : a->second;
-    }
+    if (auto reads = readsOf.find(p); reads != readsOf.end())
+      for (Node *n : reads->second) {
+        b.setGradOf(n);
+        g = g ? b.add(g, adjoint.at(n)) : adjoint.at(n);
+      }
     if (!g) {
       b.setGradOf(nullptr);
       g = b.constant(0.0, decl.type);

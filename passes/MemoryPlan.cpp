@@ -255,7 +255,9 @@ private:
     bool hoisted = std::find(kern.hoisted.begin(), kern.hoisted.end(), n) != kern.hoisted.end();
     if (hoisted && (storedHoisted.count(n) || kernelOf_.count(n)))
       return false;
-    if (n == kern.anchor || isRoot(n))
+    // A matmul applies its epilogue while the tile is in registers; any
+    // other anchor's result is read back by its epilogue loop.
+    if ((n == kern.anchor && !inRegisterEpilogue(kern)) || isRoot(n))
       return true;
     auto it = users_.find(n);
     if (it == users_.end())
@@ -268,6 +270,23 @@ private:
     return false;
   }
 
+  // Whether kernel k runs its epilogue inside the anchor's loops (a matmul,
+  // on each register tile) rather than in a loop after them.
+  static bool inRegisterEpilogue(const Kernel &k) {
+    return k.anchor && k.anchor->info().fusion == FusionKind::Contraction;
+  }
+
+  // What the anchor still reads while the epilogue writes: for a matmul its
+  // operands (the next tile needs them), which no result of the kernel may
+  // overwrite; nothing when the epilogue runs after the anchor's loops.
+  static std::set<const Node *> anchorReadsDuringEpilogue(const Kernel &k) {
+    std::set<const Node *> out;
+    if (inRegisterEpilogue(k))
+      for (const Node *o : k.anchor->operands)
+        out.insert(rootOf(o));
+    return out;
+  }
+
   // The variable n is the new value of, if writing it into that variable's
   // state at step k is safe: nothing later (a kernel, or the copies at the
   // end) reads the old value.
@@ -275,8 +294,14 @@ private:
     auto updates = updatesOf_.find(n);
     if (updates == updatesOf_.end())
       return "";
+    std::set<const Node *> busy = anchorReadsDuringEpilogue(p_.kernels[k]);
     for (const std::string &var : updates->second) {
       if (stateClaimed_.count(var))
+        continue;
+      bool readByAnchor = false;
+      for (const Node *r : busy)
+        readByAnchor |= r->op == OpKind::Var && r->attrs.getString("name") == var;
+      if (readByAnchor)
         continue;
       auto last = lastVarRead_.find(var);
       bool readLater = copiedAtEnd_.count(var) ||
@@ -307,7 +332,10 @@ private:
     std::vector<const Node *> candidates = readsOf_[k];
     if (kern.anchor)
       candidates.insert(candidates.begin(), kern.anchor);
+    std::set<const Node *> busy = anchorReadsDuringEpilogue(kern);
     for (const Node *c : candidates) {
+      if (busy.count(c))
+        continue;
       auto it = p_.bufferOf.find(c);
       if (it == p_.bufferOf.end() || taken.count(it->second))
         continue;

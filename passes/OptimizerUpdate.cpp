@@ -4,13 +4,25 @@
 #include "ir/Builder.h"
 #include "ir/Support.h"
 
+#include <unordered_map>
+
 namespace dlc {
 
 namespace {
 
 class UpdateEmitter {
 public:
-  UpdateEmitter(Module &m, Function &f) : m_(m), f_(f), b_(f) {}
+  // Both lookups the updates make per param (a variable's declaration, its
+  // var node) would scan the whole module or function each time, quadratic
+  // in model depth; index them once here and keep the indexes current as
+  // this emitter adds declarations and var nodes.
+  UpdateEmitter(Module &m, Function &f) : m_(m), f_(f), b_(f) {
+    for (size_t i = 0; i < m_.vars.size(); ++i)
+      declIndex_.emplace(m_.vars[i].name, i); // the first of a name, as findVar
+    for (auto &n : f_.nodes)
+      if (n->op == OpKind::Var)
+        varNodes_.emplace(n->attrs.getString("name"), n.get()); // the first
+  }
 
   void sgd() {
     const TrainSpec &spec = *f_.train;
@@ -83,18 +95,24 @@ private:
   // The function's var node for `name` (the first, when the frontend made
   // several), or a new one.
   Node *varNode(const std::string &name) {
-    for (auto &n : f_.nodes)
-      if (n->op == OpKind::Var && n->attrs.getString("name") == name)
-        return n.get();
-    const VarDecl *v = m_.findVar(name);
+    if (auto it = varNodes_.find(name); it != varNodes_.end())
+      return it->second;
+    const VarDecl *v = findVar(name);
     DLC_ASSERT(v, "optimizer update: no variable '" + name + "'");
-    return b_.var(name, v->type);
+    return varNodes_[name] = b_.var(name, v->type);
+  }
+
+  // Module::findVar through the index. It holds positions, not pointers:
+  // declareState appends to m_.vars, which may move the declarations.
+  const VarDecl *findVar(const std::string &name) const {
+    auto it = declIndex_.find(name);
+    return it == declIndex_.end() ? nullptr : &m_.vars[it->second];
   }
 
   // State is shared by name: a second train function gets its own (the
   // function name is part of it), a re-run finds what it declared.
   void declareState(const std::string &name, const TensorType &type) {
-    if (const VarDecl *v = m_.findVar(name)) {
+    if (const VarDecl *v = findVar(name)) {
       DLC_ASSERT(!v->trainable && v->type == type,
                  "optimizer update: variable '" + name + "' exists as " +
                      v->type.str() + (v->trainable ? " param" : " state"));
@@ -105,11 +123,12 @@ private:
     d.type = type;
     d.init.kind = Init::Zeros;
     d.trainable = false;
+    declIndex_.emplace(name, m_.vars.size());
     m_.vars.push_back(d);
   }
 
   void update(const std::string &param, Node *value) {
-    const VarDecl *v = m_.findVar(param);
+    const VarDecl *v = findVar(param);
     DLC_ASSERT(v && v->type == value->type,
                "optimizer update: new value of '" + param + "' has type " +
                    value->type.str());
@@ -119,6 +138,8 @@ private:
   Module &m_;
   Function &f_;
   Builder b_;
+  std::unordered_map<std::string, size_t> declIndex_; // var name -> m_.vars index
+  std::unordered_map<std::string, Node *> varNodes_;  // var name -> first var node
 };
 
 } // namespace
