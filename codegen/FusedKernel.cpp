@@ -40,6 +40,7 @@ public:
     for (size_t a = 0; a < call_.args.size(); ++a)
       argOf_[call_.args[a].buffer] = k_.arg((unsigned)a);
     mine_.insert(kern_.nodes.begin(), kern_.nodes.end());
+    mine_.insert(kern_.prologue.begin(), kern_.prologue.end());
     stored_.insert(kern_.stores.begin(), kern_.stores.end());
   }
 
@@ -142,9 +143,12 @@ private:
     const Node *a = kern_.anchor;
     k_.op = a;
     k_.operandPtrs.clear();
+    std::set<const Node *> prologue(kern_.prologue.begin(), kern_.prologue.end());
     for (const Node *o : a->operands) {
       const Node *r = rootOf(o);
-      if (r->op == OpKind::Constant && !p_.bufferOf.count(r))
+      if (prologue.count(o))
+        k_.operandPtrs.push_back(nullptr); // computed by prologueAt, never stored
+      else if (r->op == OpKind::Constant && !p_.bufferOf.count(r))
         k_.operandPtrs.push_back(constantData(r));
       else if (uniform_.count(o)) {
         // A hoisted scalar the anchor reads as a tensor: it was stored.
@@ -153,6 +157,8 @@ private:
         k_.operandPtrs.push_back(ptr(o));
     }
     k_.resultPtr = stored_.count(a) ? ptr(a) : nullptr;
+    if (!kern_.prologue.empty())
+      k_.operandAt = [this](unsigned i, Value *idx) { return prologueAt(i, idx); };
     // A matmul hands each register tile to the epilogue before storing it.
     inRegisters_ = a->info().fusion == FusionKind::Contraction && !members_.empty();
     if (inRegisters_)
@@ -160,6 +166,34 @@ private:
         tileEpilogue(row, col, v, width, mask);
       };
     emitOp(k_);
+  }
+
+  // Element idx of the anchor's operand i: computed by the prologue when it
+  // is a prologue node, else loaded. Prologue nodes have the operand's shape
+  // and read memory at the same flat index (or a single element: fusion
+  // refuses any other broadcast).
+  Value *prologueAt(unsigned i, Value *idx) {
+    std::set<const Node *> prologue(kern_.prologue.begin(), kern_.prologue.end());
+    std::unordered_map<const Node *, Scalar> value;
+    std::function<Scalar(const Node *)> get = [&](const Node *o) -> Scalar {
+      if (auto it = value.find(o); it != value.end())
+        return it->second;
+      if (auto u = uniform_.find(o); u != uniform_.end())
+        return u->second;
+      if (o->op == OpKind::Constant && !p_.bufferOf.count(o))
+        return immediate(o);
+      Scalar s;
+      if (prologue.count(o)) {
+        std::vector<Scalar> x;
+        for (const Node *in : o->operands)
+          x.push_back(get(in));
+        s = mapFormula<Scalar>(o->op, x.data());
+      } else {
+        s = {&k_.b, k_.loadF(ptr(o), o->type.numel() == 1 ? k_.idx(0) : idx)};
+      }
+      return value.emplace(o, s).first->second;
+    };
+    return get(kern_.anchor->operands[i]).v;
   }
 
   // The epilogue at result elements (row, col .. col + width) of a matmul,
@@ -324,7 +358,9 @@ std::string kernelSignature(const Function &f, size_t call) {
   }
   std::unordered_map<const Node *, size_t> local;
   std::vector<const Node *> all(k.hoisted.begin(), k.hoisted.end());
+  all.insert(all.end(), k.prologue.begin(), k.prologue.end());
   all.insert(all.end(), k.nodes.begin(), k.nodes.end());
+  std::set<const Node *> prologue(k.prologue.begin(), k.prologue.end());
   std::set<const Node *> stored(k.stores.begin(), k.stores.end());
   auto bufferArg = [&](const Node *n) -> std::string {
     auto b = p.bufferOf.find(n);
@@ -337,7 +373,7 @@ std::string kernelSignature(const Function &f, size_t call) {
   };
   for (const Node *n : all) {
     bool hoisted = local.size() < k.hoisted.size();
-    sig += hoisted ? "\nH " : n == k.anchor ? "\nA " : "\nM ";
+    sig += hoisted ? "\nH " : prologue.count(n) ? "\nP " : n == k.anchor ? "\nA " : "\nM ";
     sig += std::string(opName(n->op)) + " " + n->type.str();
     for (auto &[key, v] : n->attrs.items())
       sig += " " + key + "=" + attrText(v);

@@ -35,6 +35,11 @@ public:
   std::vector<llvm::Value *> operandPtrs;
   llvm::Value *resultPtr = nullptr;
   const Node &node() const { return *op; }
+  // Element idx (a flat index) of f32 operand i, as the op's loops read it:
+  // loaded from in(i), unless a fused kernel computes operands element by
+  // element through `operandAt` (a prologue).
+  llvm::Value *inAt(unsigned i, llvm::Value *idx);
+  std::function<llvm::Value *(unsigned i, llvm::Value *idx)> operandAt;
   // Where a matmul's result element (row, col) leaves its registers: `v` is
   // one float (width 1) or `width` floats from col on, of which only the
   // lanes of `mask` exist when it is set. By default stored into out(); a

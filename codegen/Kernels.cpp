@@ -120,6 +120,10 @@ KernelBuilder::reduceN(int64_t n, std::vector<Value *> init,
   return acc;
 }
 
+Value *KernelBuilder::inAt(unsigned i, Value *idx) {
+  return operandAt ? operandAt(i, idx) : loadF(in(i), idx);
+}
+
 void KernelBuilder::storeResult(Value *row, Value *col, Value *v, unsigned width, Value *mask) {
   if (epilogue)
     return epilogue(row, col, v, width, mask);
@@ -278,10 +282,10 @@ void emitReduce(KernelBuilder &k, bool mean) {
     Value *sum;
     if (innerReduced)
       sum = k.reduce(sizes.back(), k.f(0), [&](Value *j, Value *s) {
-        return k.b.CreateFAdd(s, k.loadF(k.in(0), k.add(at[0], j)));
+        return k.b.CreateFAdd(s, k.inAt(0, k.add(at[0], j)));
       });
     else
-      sum = k.loadF(k.in(0), at[0]);
+      sum = k.inAt(0, at[0]);
     k.store(k.b.CreateFAdd(k.loadF(k.out(), at[1]), sum), k.out(), at[1]);
   });
   if (mean && count != 1)
@@ -298,20 +302,21 @@ struct Rows {
       : rows(t.dims.back() ? t.numel() / t.dims.back() : 0), cols(t.dims.back()) {}
 };
 
-Value *rowMax(KernelBuilder &k, Value *x, Value *base, int64_t cols) {
+// The largest element of operand x's row starting at base.
+Value *rowMax(KernelBuilder &k, unsigned x, Value *base, int64_t cols) {
   return k.reduce(cols, k.f(-std::numeric_limits<float>::infinity()),
                   [&](Value *j, Value *m) {
-                    return k.binary(Intrinsic::maxnum, m, k.loadF(x, k.add(base, j)));
+                    return k.binary(Intrinsic::maxnum, m, k.inAt(x, k.add(base, j)));
                   });
 }
 
 // Writes exp(x - max) into out's row and returns the row's sum: the stable
 // softmax numerator, shared by softmax and the cross-entropy kernels.
-Value *rowExp(KernelBuilder &k, Value *x, Value *out, Value *base, int64_t cols,
+Value *rowExp(KernelBuilder &k, unsigned x, Value *out, Value *base, int64_t cols,
               Value *max) {
   return k.reduce(cols, k.f(0), [&](Value *j, Value *s) {
     Value *at = k.add(base, j);
-    Value *e = k.unary(Intrinsic::exp, k.b.CreateFSub(k.loadF(x, at), max));
+    Value *e = k.unary(Intrinsic::exp, k.b.CreateFSub(k.inAt(x, at), max));
     k.store(e, out, at);
     return k.b.CreateFAdd(s, e);
   });
@@ -321,7 +326,7 @@ void emitSoftmax(KernelBuilder &k) {
   Rows r(k.node().type);
   k.loop(r.rows, [&](Value *i) {
     Value *base = k.mul(i, r.cols);
-    Value *sum = rowExp(k, k.in(0), k.out(), base, r.cols, rowMax(k, k.in(0), base, r.cols));
+    Value *sum = rowExp(k, 0, k.out(), base, r.cols, rowMax(k, 0, base, r.cols));
     k.loop(r.cols, [&](Value *j) {
       Value *at = k.add(base, j);
       k.store(k.b.CreateFDiv(k.loadF(k.out(), at), sum), k.out(), at);
@@ -332,16 +337,16 @@ void emitSoftmax(KernelBuilder &k) {
 // softmax_grad(dy, y) = y * (dy - sum(dy * y)) per row.
 void emitSoftmaxGrad(KernelBuilder &k) {
   Rows r(k.node().type);
-  Value *dy = k.in(0), *y = k.in(1);
+  const unsigned dy = 0, y = 1;
   k.loop(r.rows, [&](Value *i) {
     Value *base = k.mul(i, r.cols);
     Value *dot = k.reduce(r.cols, k.f(0), [&](Value *j, Value *s) {
       Value *at = k.add(base, j);
-      return k.b.CreateFAdd(s, k.b.CreateFMul(k.loadF(dy, at), k.loadF(y, at)));
+      return k.b.CreateFAdd(s, k.b.CreateFMul(k.inAt(dy, at), k.inAt(y, at)));
     });
     k.loop(r.cols, [&](Value *j) {
       Value *at = k.add(base, j);
-      Value *v = k.b.CreateFMul(k.loadF(y, at), k.b.CreateFSub(k.loadF(dy, at), dot));
+      Value *v = k.b.CreateFMul(k.inAt(y, at), k.b.CreateFSub(k.inAt(dy, at), dot));
       k.store(v, k.out(), at);
     });
   });
@@ -362,17 +367,17 @@ Value *nan(KernelBuilder &k) { return ConstantFP::getNaN(k.f32); }
 // label outside [0, classes) gives a NaN loss for its row.
 void emitSparseXent(KernelBuilder &k) {
   Rows r(k.node().operands[0]->type);
-  Value *x = k.in(0);
+  const unsigned x = 0;
   k.loop(r.rows, [&](Value *i) {
     Value *base = k.mul(i, r.cols);
     Value *max = rowMax(k, x, base, r.cols);
     Value *sum = k.reduce(r.cols, k.f(0), [&](Value *j, Value *s) {
-      Value *e = k.unary(Intrinsic::exp, k.b.CreateFSub(k.loadF(x, k.add(base, j)), max));
+      Value *e = k.unary(Intrinsic::exp, k.b.CreateFSub(k.inAt(x, k.add(base, j)), max));
       return k.b.CreateFAdd(s, e);
     });
     Value *lse = k.b.CreateFAdd(max, k.unary(Intrinsic::log, sum));
     auto [label, valid] = rowLabel(k, k.in(1), i, r.cols);
-    Value *loss = k.b.CreateFSub(lse, k.loadF(x, k.add(base, label)));
+    Value *loss = k.b.CreateFSub(lse, k.inAt(x, k.add(base, label)));
     k.store(k.b.CreateSelect(valid, loss, nan(k)), k.out(), i);
   });
 }
@@ -382,12 +387,12 @@ void emitSparseXent(KernelBuilder &k) {
 // matching the NaN loss.
 void emitSparseXentGrad(KernelBuilder &k) {
   Rows r(k.node().type);
-  Value *dloss = k.in(0), *x = k.in(1);
+  const unsigned dloss = 0, x = 1;
   k.loop(r.rows, [&](Value *i) {
     Value *base = k.mul(i, r.cols);
     Value *sum = rowExp(k, x, k.out(), base, r.cols, rowMax(k, x, base, r.cols));
-    Value *scale = k.b.CreateFDiv(k.loadF(dloss, i), sum);
-    Value *g = k.loadF(dloss, i);
+    Value *g = k.inAt(dloss, i);
+    Value *scale = k.b.CreateFDiv(g, sum);
     auto [label, valid] = rowLabel(k, k.in(2), i, r.cols);
     k.loop(r.cols, [&](Value *j) {
       Value *at = k.add(base, j);

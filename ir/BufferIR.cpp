@@ -15,7 +15,8 @@ namespace dlc {
 
 std::string Kernel::kind() const {
   if (anchor)
-    return std::string(opName(anchor->op)) + (nodes.size() > 1 ? " + epilogue" : "");
+    return std::string(prologue.empty() ? "" : "prologue + ") + opName(anchor->op) +
+           (nodes.size() > 1 ? " + epilogue" : "");
   if (nodes.size() == 1 && nodes[0]->op == OpKind::Constant)
     return "fill";
   return "map";
@@ -46,7 +47,9 @@ namespace {
 // by file, runs of consecutive lines joined.
 std::string sourceLines(const Kernel &k) {
   std::map<std::string, std::set<int>> lines;
-  for (const Node *n : k.nodes)
+  std::vector<const Node *> all(k.prologue.begin(), k.prologue.end());
+  all.insert(all.end(), k.nodes.begin(), k.nodes.end());
+  for (const Node *n : all)
     if (n->loc.known()) {
       std::string file = *n->loc.file;
       size_t slash = file.rfind('/');
@@ -90,6 +93,8 @@ std::string printFused(const Function &f) {
     out << "  k" << i << ": " << k.kind() << "   # " << sourceLines(k) << "\n";
     for (const Node *n : k.hoisted)
       out << "    hoisted " << nodeLine(n) << "\n";
+    for (const Node *n : k.prologue)
+      out << "    prologue " << nodeLine(n) << "\n";
     for (const Node *n : k.nodes)
       out << "    " << nodeLine(n) << "\n";
     for (const std::string &r : k.refused)
@@ -141,7 +146,8 @@ std::vector<std::string> verifyPlan(const Function &f) {
   for (auto &n : f.nodes)
     inFunction.insert(n.get());
   for (size_t k = 0; k < p.kernels.size(); ++k)
-    for (const Node *n : p.kernels[k].nodes) {
+    for (const auto *list : {&p.kernels[k].prologue, &p.kernels[k].nodes})
+    for (const Node *n : *list) {
       if (!inFunction.count(n))
         problem("k" + std::to_string(k) + " computes a node of another function");
       else if (!kernelOf.emplace(n, (int)k).second)
@@ -167,7 +173,8 @@ std::vector<std::string> verifyPlan(const Function &f) {
   if (stepOf.size() != p.kernels.size())
     problem("not every kernel is called");
   for (auto &[k, s] : stepOf)
-    for (const Node *n : p.kernels[k].nodes)
+    for (const auto *list : {&p.kernels[k].prologue, &p.kernels[k].nodes})
+    for (const Node *n : *list)
       for (const Node *o : n->operands) {
         const auto &h = p.kernels[k].hoisted;
         if (std::find(h.begin(), h.end(), o) != h.end())

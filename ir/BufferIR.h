@@ -25,6 +25,9 @@ struct Kernel {
   // epilogue, one loop over the anchor's result shape.
   Node *anchor = nullptr;
   std::vector<Node *> nodes;   // computed here, in graph order, anchor first
+  // Maps the anchor (a reduction or row-wise op) computes as it reads its
+  // operand, element by element: never stored, used by nothing else.
+  std::vector<Node *> prologue;
   std::vector<Node *> hoisted; // scalar maps recomputed once at kernel entry
   std::vector<std::string> refused; // merges refused, each with its reason
   // From memory planning: the values this kernel writes to memory (the rest

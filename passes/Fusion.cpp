@@ -73,6 +73,8 @@ public:
                              return a == g.kernel.anchor;
                            return index.at(a) < index.at(b);
                          });
+        std::stable_sort(g.kernel.prologue.begin(), g.kernel.prologue.end(),
+                         [&](const Node *a, const Node *b) { return index.at(a) < index.at(b); });
         p.kernels.push_back(std::move(g.kernel));
       }
   }
@@ -204,6 +206,8 @@ private:
     if (uniform_.count(n))
       return; // hoisted into the kernels that use it (hoistUniforms)
     if (!fuse_ || !isElementwise(n)) {
+      if (fuse_ && adoptAsPrologue(n))
+        return;
       newGroup(n, isElementwise(n) ? nullptr : n);
       return;
     }
@@ -245,6 +249,71 @@ private:
     groups_[joined].kernel.nodes.push_back(n);
     groupOf_[n] = joined;
     addReads(joined, n);
+  }
+
+  // A reduction or row-wise op reads its operand element by element, so the
+  // map-only kernel that computes the operand (and nothing else) can run
+  // inside its loops instead of storing it: that kernel becomes n's, its
+  // nodes n's prologue. Returns whether n was placed so.
+  bool adoptAsPrologue(Node *n) {
+    FusionKind kind = n->info().fusion;
+    if (kind != FusionKind::Reduction && kind != FusionKind::RowWise)
+      return false;
+    std::vector<std::string> refused;
+    for (const Node *o : n->operands) {
+      auto it = groupOf_.find(o);
+      if (it == groupOf_.end())
+        continue;
+      int g = it->second;
+      std::string why = prologueRefusal(n, o, g);
+      if (!why.empty()) {
+        refused.push_back("%" + o->name + " as a prologue: " + why);
+        continue;
+      }
+      Group &grp = groups_[g];
+      grp.kernel.prologue = std::move(grp.kernel.nodes);
+      grp.kernel.nodes = {n};
+      grp.kernel.anchor = n;
+      grp.domain = n->type;
+      groupOf_[n] = g;
+      addReads(g, n);
+      grp.kernel.refused.insert(grp.kernel.refused.end(), refused.begin(), refused.end());
+      return true;
+    }
+    if (!refused.empty()) {
+      int g = newGroup(n, n);
+      groups_[g].kernel.refused = std::move(refused);
+      return true;
+    }
+    return false;
+  }
+
+  // Why group g may not become n's prologue (computing n's operand o), or "".
+  std::string prologueRefusal(const Node *n, const Node *o, int g) const {
+    const Group &grp = groups_[g];
+    if (grp.kernel.anchor)
+      return "its kernel has its own " + std::string(opName(grp.kernel.anchor->op));
+    if (grp.domain.dims != o->type.dims || o->type.dtype != DType::F32)
+      return "its kernel computes " + grp.domain.str() + ", not the operand's " + o->type.str();
+    std::set<const Node *> mine(grp.kernel.nodes.begin(), grp.kernel.nodes.end());
+    for (const Node *m : grp.kernel.nodes) {
+      if (roots_.count(m))
+        return "%" + m->name + " is a result of the entry";
+      if (m->op == OpKind::Broadcast)
+        return "it broadcasts, which the op's flat reads cannot follow";
+      auto users = users_.find(m);
+      if (users != users_.end())
+        for (const Node *u : users->second)
+          if (u != n && !mine.count(u))
+            return "%" + m->name + " is also read by %" + u->name;
+      for (const Node *x : m->operands)
+        if (!mine.count(x) && !uniform_.count(x) && x->op != OpKind::Constant &&
+            x->type.numel() != 1 && x->type.dims != o->type.dims)
+          return "it reads %" + x->name + " broadcast from " + x->type.str();
+    }
+    if (grp.kernel.nodes.size() >= kMaxKernelNodes)
+      return "the kernel already has " + std::to_string(kMaxKernelNodes) + " nodes";
+    return "";
   }
 
   std::string describe(int g) const {
@@ -322,10 +391,11 @@ private:
         for (const Node *o : u->operands)
           pull(o);
       };
-      for (const Node *n : g.kernel.nodes)
-        if (isElementwise(n))
-          for (const Node *o : n->operands)
-            pull(o);
+      for (const auto *list : {&g.kernel.prologue, &g.kernel.nodes})
+        for (const Node *n : *list)
+          if (isElementwise(n))
+            for (const Node *o : n->operands)
+              pull(o);
       std::vector<const Node *> order(need.begin(), need.end());
       std::sort(order.begin(), order.end(), [&](const Node *a, const Node *b) {
         return index_.at(a) < index_.at(b); // graph order: operands come first

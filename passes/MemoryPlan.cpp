@@ -27,6 +27,8 @@ public:
 
   void run() {
     for (size_t k = 0; k < p_.kernels.size(); ++k) {
+      for (const Node *n : p_.kernels[k].prologue)
+        kernelOf_[n] = (int)k;
       for (const Node *n : p_.kernels[k].nodes)
         kernelOf_[n] = (int)k;
     }
@@ -105,9 +107,11 @@ private:
     p_.bufferOf[n] = b;
   }
 
-  // Every node a kernel evaluates: hoisted scalars, then its own nodes.
+  // Every node a kernel evaluates: hoisted scalars, its prologue, then its
+  // own nodes.
   static std::vector<const Node *> evaluated(const Kernel &k) {
     std::vector<const Node *> v(k.hoisted.begin(), k.hoisted.end());
+    v.insert(v.end(), k.prologue.begin(), k.prologue.end());
     v.insert(v.end(), k.nodes.begin(), k.nodes.end());
     return v;
   }
@@ -116,6 +120,7 @@ private:
   std::vector<const Node *> reads(const Kernel &k) const {
     std::set<const Node *> mine(k.nodes.begin(), k.nodes.end());
     mine.insert(k.hoisted.begin(), k.hoisted.end());
+    mine.insert(k.prologue.begin(), k.prologue.end());
     std::vector<const Node *> out;
     for (const Node *n : evaluated(k))
       for (const Node *o : n->operands) {
@@ -218,8 +223,9 @@ private:
     p_.kernels = std::move(sorted);
     kernelOf_.clear();
     for (size_t k = 0; k < p_.kernels.size(); ++k)
-      for (const Node *m : p_.kernels[k].nodes)
-        kernelOf_[m] = (int)k;
+      for (const auto *list : {&p_.kernels[k].prologue, &p_.kernels[k].nodes})
+        for (const Node *m : *list)
+          kernelOf_[m] = (int)k;
     p_.calls.clear();
     for (size_t k = 0; k < p_.kernels.size(); ++k)
       p_.calls.push_back({(int)k, {}});

@@ -459,3 +459,43 @@ TEST_CASE("codegen: --emit=llvm and --emit=asm show vectorised FMA matmul") {
   CHECK(fma);
   CHECK(as.find("%ymm") != std::string::npos);
 }
+
+TEST_CASE("codegen: prologues run inside reductions and row-wise ops") {
+  TensorMap ins{{"x", f32Tensor({13, 7}, data(91, -2, 2, 21))},
+                {"t", f32Tensor({13, 7}, data(91, -1, 1, 22))},
+                {"d", f32Tensor({13}, data(13, 0.5f, 1.5f, 23))},
+                {"l", i32Tensor({13}, {0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5})}};
+  TensorMap got = runBoth(
+      [&](Builder &b, Module &) {
+        Node *x = in(b, "x", ins), *t = in(b, "t", ins);
+        Node *diff = b.sub(x, t);
+        Node *sq = b.mul(diff, diff);
+        auto &outs = b.function().outputs;
+        outs.push_back({"sum_sq", b.reduceSum(sq, {1})});
+        outs.push_back({"mse", b.reduceMean(b.mul(b.sub(t, x), b.sub(t, x)), {0, 1})});
+        outs.push_back({"soft", b.unary(OpKind::Softmax, b.mul(x, b.constant(2.0)))});
+        Node *logits = b.add(x, b.constant(0.5));
+        outs.push_back({"xent", b.create(OpKind::SparseXent, {logits, in(b, "l", ins)})});
+        Node *dl = b.mul(in(b, "d", ins), b.constant(3.0));
+        Node *lg = b.sub(x, b.constant(1.0));
+        outs.push_back({"xent_grad", b.create(OpKind::SparseXentGrad, {dl, lg, in(b, "l", ins)})});
+        outs.push_back({"sgrad", b.binary(OpKind::SoftmaxGrad, b.neg(t),
+                                          b.unary(OpKind::Softmax, x))});
+      },
+      ins);
+  CHECK(got.size() == 6);
+  // Every one of those reductions took its operand's maps as a prologue.
+  Module m;
+  m.name = "t";
+  m.inputs = {{"x", ins.at("x").type, {}}, {"t", ins.at("t").type, {}}};
+  Function &f = m.addFunction("f");
+  Builder b(f);
+  Node *x = b.input("x", ins.at("x").type), *t = b.input("t", ins.at("t").type);
+  Node *d = b.sub(x, t);
+  f.outputs = {{"y", b.reduceSum(b.mul(d, d), {1})}};
+  planForCodegen(m);
+  REQUIRE(f.plan.kernels.size() == 1);
+  CHECK(f.plan.kernels[0].prologue.size() == 2);
+  CHECK(f.plan.kernels[0].kind() == "prologue + reduce_sum");
+  CHECK(f.plan.arenaBytes == 0); // the squares never reach memory
+}
