@@ -12,6 +12,9 @@ namespace dlc {
 //     maps become one loop, and maps after a matmul, reduction or row-wise op
 //     become that kernel's epilogue (bias add, relu, the relu mask, a whole
 //     optimizer update);
+//   - the maps that compute a reduction's or row-wise op's operand, and
+//     nothing else, become its prologue: computed inside its loops as it
+//     reads them, never stored (a sum of squares, a mean squared error);
 //   - a scalar map of constants and scalar variables (Adam's bias
 //     corrections) is recomputed once at the entry of every kernel using it
 //     rather than launched on its own;
