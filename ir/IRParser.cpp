@@ -3,6 +3,7 @@
 // one; a declared type that disagrees with its op's rule is a located error.
 // Malformed input of any kind is an error value, never a crash or a throw.
 #include "ir/IRParser.h"
+#include "ir/BufferIR.h"
 #include "ir/OpRules.h"
 #include "ir/Builder.h"
 #include "ir/Support.h"
@@ -699,10 +700,223 @@ private:
     return true;
   }
 
+  // --- plans (the buffer IR, docs/IR.md) ------------------------------------
+
+  // "k3" or "b12": the next of a numbered sequence (`expected` is its index).
+  bool numbered(char prefix, const char *what, int &out, int limit) {
+    size_t at = (skipSpace(), pos_);
+    std::string w;
+    if (!ident(w, what))
+      return false;
+    if (w.size() < 2 || w[0] != prefix ||
+        !std::all_of(w.begin() + 1, w.end(), [](char c) { return isDigit(c); }) ||
+        w.size() > 10)
+      return fail(at, std::string("expected ") + what + " (" + prefix + "0, " + prefix +
+                          "1, ...), found '" + w + "'");
+    out = std::stoi(w.substr(1));
+    if (limit >= 0 && out >= limit)
+      return fail(at, std::string(prefix == 'k' ? "no kernel " : "no buffer ") + w +
+                          " (there are " + std::to_string(limit) + ")");
+    return true;
+  }
+
+  bool planValue(const std::unordered_map<std::string, Node *> &values, Node *&out) {
+    size_t at = (skipSpace(), pos_);
+    std::string n;
+    if (!valueName(n))
+      return false;
+    auto it = values.find(n);
+    if (it == values.end())
+      return fail(at, "the function has no value %" + n);
+    out = it->second;
+    return true;
+  }
+
+  bool planValues(const std::unordered_map<std::string, Node *> &values,
+                  std::vector<Node *> &out) {
+    while (peek() == '%') {
+      Node *n;
+      if (!planValue(values, n))
+        return false;
+      out.push_back(n);
+    }
+    return true;
+  }
+
+  bool kernelLine(Plan &p, const std::unordered_map<std::string, Node *> &values) {
+    int k;
+    if (!numbered('k', "a kernel", k, -1))
+      return false;
+    if (k != (int)p.kernels.size())
+      return fail(pos_, "kernels are numbered in order: expected k" +
+                            std::to_string(p.kernels.size()));
+    Kernel kern;
+    if (acceptKeyword("anchor") && !planValue(values, kern.anchor))
+      return false;
+    while (true) {
+      if (acceptKeyword("prologue")) {
+        if (!planValues(values, kern.prologue))
+          return false;
+      } else if (acceptKeyword("nodes")) {
+        if (!planValues(values, kern.nodes))
+          return false;
+      } else if (acceptKeyword("hoisted")) {
+        if (!planValues(values, kern.hoisted))
+          return false;
+      } else if (acceptKeyword("stores")) {
+        if (!planValues(values, kern.stores))
+          return false;
+      } else if (acceptKeyword("refused")) {
+        std::string r;
+        if (!stringLit(r))
+          return false;
+        kern.refused.push_back(r);
+      } else {
+        break;
+      }
+    }
+    if (kern.anchor && (kern.nodes.empty() || kern.nodes[0] != kern.anchor))
+      return fail(pos_, "a kernel's anchor must be the first of its nodes");
+    p.kernels.push_back(std::move(kern));
+    return true;
+  }
+
+  bool bufferLine(Plan &p, const std::unordered_map<std::string, Node *> &values) {
+    int b;
+    if (!numbered('b', "a buffer", b, -1))
+      return false;
+    if (b != (int)p.buffers.size())
+      return fail(pos_, "buffers are numbered in order: expected b" +
+                            std::to_string(p.buffers.size()));
+    Buffer buf;
+    size_t kindAt;
+    std::string kind;
+    if (!stringLit(buf.name) || ((kindAt = (skipSpace(), pos_)), !ident(kind, "a buffer kind")))
+      return false;
+    if (kind == "arena") {
+      buf.kind = BufferKind::Arena;
+      int64_t first, last;
+      if (!expect('@') || !integer(buf.offset, 0, INT64_MAX / 2, "offset") ||
+          !keyword("live") || !expect('[') || !integer(first, 0, 1 << 30, "step") ||
+          !expect(',') || !integer(last, first, 1 << 30, "step") || !expect(']'))
+        return false;
+      buf.first = (int)first;
+      buf.last = (int)last;
+    } else if (kind == "state" || kind == "input" || kind == "output") {
+      buf.kind = kind == "state"   ? BufferKind::State
+                 : kind == "input" ? BufferKind::Input
+                                   : BufferKind::Output;
+      if (!stringLit(buf.ref))
+        return false;
+    } else {
+      return fail(kindAt, "unknown buffer kind '" + kind +
+                              "' (expected arena, state, input or output)");
+    }
+    if (!expect(':') || !type(buf.type))
+      return false;
+    if (acceptKeyword("holds")) {
+      std::vector<Node *> held;
+      if (!planValues(values, held))
+        return false;
+      for (Node *n : held)
+        if (!p.bufferOf.emplace(n, b).second)
+          return fail(pos_, "%" + n->name + " is held by two buffers");
+    }
+    p.buffers.push_back(std::move(buf));
+    return true;
+  }
+
+  bool callLine(Plan &p) {
+    KernelCall c;
+    if (!numbered('k', "a kernel", c.kernel, (int)p.kernels.size()) || !expect('('))
+      return false;
+    if (!accept(')')) {
+      do {
+        size_t at = (skipSpace(), pos_);
+        std::string use;
+        if (!ident(use, "in, out or inout"))
+          return false;
+        KernelArg a;
+        if (use == "in")
+          a.access = Access::In;
+        else if (use == "out")
+          a.access = Access::Out;
+        else if (use == "inout")
+          a.access = Access::InOut;
+        else
+          return fail(at, "expected in, out or inout, found '" + use + "'");
+        if (!numbered('b', "a buffer", a.buffer, (int)p.buffers.size()))
+          return false;
+        c.args.push_back(a);
+      } while (accept(','));
+      if (!expect(')'))
+        return false;
+    }
+    p.calls.push_back(std::move(c));
+    return true;
+  }
+
+  // plan NAME [unfused] { kernel... buffer... call... copy... arena ... }
+  bool plan() {
+    size_t at = (skipSpace(), pos_);
+    std::string name;
+    if (!ident(name, "a function name"))
+      return false;
+    Function *f = m_->findFunction(name);
+    if (!f)
+      return fail(at, "plan for undefined function '" + name + "'");
+    if (!f->plan.kernels.empty() || f->plan.planned)
+      return fail(at, "a second plan for function '" + name + "'");
+    std::unordered_map<std::string, Node *> values;
+    for (auto &n : f->nodes)
+      values[n->name] = n.get();
+    Plan p;
+    p.fused = !acceptKeyword("unfused");
+    if (!expect('{'))
+      return false;
+    while (!accept('}')) {
+      size_t kwAt = (skipSpace(), pos_);
+      if (acceptKeyword("kernel")) {
+        if (!kernelLine(p, values))
+          return false;
+      } else if (acceptKeyword("buffer")) {
+        if (!bufferLine(p, values))
+          return false;
+      } else if (acceptKeyword("call")) {
+        if (!callLine(p))
+          return false;
+      } else if (acceptKeyword("copy")) {
+        BufferCopy c;
+        if (!numbered('b', "a buffer", c.to, (int)p.buffers.size()) || !expect('<') ||
+            !expect('-') || !numbered('b', "a buffer", c.from, (int)p.buffers.size()))
+          return false;
+        p.copies.push_back(c);
+      } else if (acceptKeyword("arena")) {
+        if (!integer(p.arenaBytes, 0, INT64_MAX / 2, "arena size") || !expect(',') ||
+            !keyword("lower_bound") || !integer(p.lowerBound, 0, INT64_MAX / 2, "bytes") ||
+            !expect(',') || !keyword("without_reuse") ||
+            !integer(p.withoutReuse, 0, INT64_MAX / 2, "bytes"))
+          return false;
+        p.planned = true;
+      } else {
+        return fail(kwAt, "expected 'kernel', 'buffer', 'call', 'copy', 'arena' or '}', "
+                          "found " + describeHere());
+      }
+    }
+    for (auto &n : f->nodes)
+      p.computeNodes += n->info().fusion != FusionKind::Source && !n->info().isView();
+    f->plan = std::move(p);
+    // A plan is read only if it is one the compiler could have made.
+    std::vector<std::string> problems = verifyPlan(*f);
+    if (!problems.empty())
+      return fail(at, "invalid plan: " + problems.front());
+    return true;
+  }
+
   bool parseModule() {
     if (!keyword("model") || !ident(m_->name, "the model's name"))
       return false;
-    bool sawFunction = false;
+    bool sawFunction = false, sawPlan = false;
     while (!atEnd()) {
       size_t at = pos_;
       std::string kw = scanIdent();
@@ -713,12 +927,19 @@ private:
         if (!decl(kw))
           return false;
       } else if (kw == "func") {
+        if (sawPlan)
+          return fail(at, "functions must come before the first plan");
         pos_ += kw.size();
         sawFunction = true;
         if (!function())
           return false;
+      } else if (kw == "plan") {
+        pos_ += kw.size();
+        sawPlan = true;
+        if (!plan())
+          return false;
       } else {
-        return fail(at, "expected 'input', 'param', 'state' or 'func', found " +
+        return fail(at, "expected 'input', 'param', 'state', 'func' or 'plan', found " +
                             describeHere());
       }
     }

@@ -153,7 +153,79 @@ std::string printModule(const Module &m) {
   }
   for (auto &f : m.functions)
     out += "\n" + printFunction(*f);
+  for (auto &f : m.functions)
+    if (!f->plan.kernels.empty() || f->plan.planned)
+      out += "\n" + printPlan(*f);
   return out;
+}
+
+std::string printPlan(const Function &f) {
+  const Plan &p = f.plan;
+  auto values = [](const char *kw, const std::vector<Node *> &nodes) {
+    std::string s;
+    if (nodes.empty())
+      return s;
+    s = std::string(" ") + kw;
+    for (const Node *n : nodes)
+      s += " %" + n->name;
+    return s;
+  };
+  std::string out = "plan " + f.name + (p.fused ? "" : " unfused") + " {\n";
+  for (size_t k = 0; k < p.kernels.size(); ++k) {
+    const Kernel &kern = p.kernels[k];
+    out += "  kernel k" + std::to_string(k);
+    if (kern.anchor)
+      out += " anchor %" + kern.anchor->name;
+    out += "\n";
+    for (const auto &[kw, list] : {std::pair<const char *, const std::vector<Node *> *>{
+                                       "prologue", &kern.prologue},
+                                   {"nodes", &kern.nodes},
+                                   {"hoisted", &kern.hoisted},
+                                   {"stores", &kern.stores}})
+      if (!list->empty())
+        out += "   " + values(kw, *list) + "\n";
+    for (const std::string &r : kern.refused)
+      out += "    refused " + quoted(r) + "\n";
+  }
+  if (p.planned) {
+    // Every value's buffer, listed with the buffer ("holds"), in graph order.
+    std::vector<std::vector<const Node *>> holds(p.buffers.size());
+    for (auto &n : f.nodes) {
+      auto it = p.bufferOf.find(n.get());
+      if (it != p.bufferOf.end())
+        holds[it->second].push_back(n.get());
+    }
+    for (size_t b = 0; b < p.buffers.size(); ++b) {
+      const Buffer &buf = p.buffers[b];
+      out += "  buffer b" + std::to_string(b) + " " + quoted(buf.name) + " " +
+             bufferKindName(buf.kind);
+      if (buf.kind == BufferKind::Arena)
+        out += " @" + std::to_string(buf.offset) + " live [" + std::to_string(buf.first) +
+               ", " + std::to_string(buf.last) + "]";
+      else
+        out += " " + quoted(buf.ref);
+      out += " : " + buf.type.str();
+      if (!holds[b].empty()) {
+        out += " holds";
+        for (const Node *n : holds[b])
+          out += " %" + n->name;
+      }
+      out += "\n";
+    }
+    for (const KernelCall &c : p.calls) {
+      out += "  call k" + std::to_string(c.kernel) + " (";
+      for (size_t a = 0; a < c.args.size(); ++a)
+        out += std::string(a ? ", " : "") + accessName(c.args[a].access) + " b" +
+               std::to_string(c.args[a].buffer);
+      out += ")\n";
+    }
+    for (const BufferCopy &c : p.copies)
+      out += "  copy b" + std::to_string(c.to) + " <- b" + std::to_string(c.from) + "\n";
+    out += "  arena " + std::to_string(p.arenaBytes) + ", lower_bound " +
+           std::to_string(p.lowerBound) + ", without_reuse " +
+           std::to_string(p.withoutReuse) + "\n";
+  }
+  return out + "}\n";
 }
 
 } // namespace dlc

@@ -8,7 +8,12 @@
 
 namespace dlc {
 
+// The module: declarations, each function, then the plan (buffer IR) of each
+// function that has one.
 std::string printModule(const Module &m);
 std::string printFunction(const Function &f);
+// `plan NAME { kernel ... buffer ... call ... copy ... arena ... }`: the
+// buffer IR of f in the text form the parser reads back.
+std::string printPlan(const Function &f);
 
 } // namespace dlc
