@@ -202,7 +202,7 @@ TEST_CASE("mnist_mlp (adam): compiled predict, loss, moments and update match "
 // the same data: each non-train entry's outputs, then each train entry's
 // outputs and every variable after it, for two rounds. The kernels differ
 // (epilogues, in-place buffers, hoisted scalars); the arithmetic must not.
-TEST_CASE("examples: fused code equals unfused code to 1e-6") {
+TEST_CASE("examples: fused code equals unfused code to 1e-6, and arenas are near their bound") {
   for (const auto &entry : std::filesystem::directory_iterator(DLC_SOURCE_DIR "/examples")) {
     if (entry.path().extension() != ".dl")
       continue;
@@ -215,6 +215,11 @@ TEST_CASE("examples: fused code equals unfused code to 1e-6") {
     off.fusion = false;
     compile(path, source, unfused, off);
     const Module &m = *fused.module;
+    // The planned arena is within 10% of the most bytes ever live at once.
+    for (const auto &f : m.functions) {
+      CAPTURE(f->name);
+      CHECK(f->plan.arenaBytes <= f->plan.lowerBound * 11 / 10);
+    }
     for (int round = 0; round < 2; ++round) {
       TensorMap inputs = randomInputs(m, 500 + round);
       for (bool train : {false, true})
