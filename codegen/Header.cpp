@@ -120,6 +120,8 @@ std::string generateHeader(const Module &m) {
   h << "/* Frees a context made by " << id << "_create. */\n"
     << "void " << id << "_destroy(" << id << " *ctx);\n";
 
+  h << "/* Entries write their outputs while they run: an output buffer must not\n"
+       " * overlap an input buffer or another output. */\n";
   for (const codegen::ApiEntry &e : codegen::apiEntries(m)) {
     const Function &f = *e.fn;
     std::ostringstream doc, args;

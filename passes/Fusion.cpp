@@ -103,6 +103,8 @@ private:
   // `to`. Groups at or below `to`'s level cannot reach it, so the search
   // stays among the few groups between the two.
   bool dependsOn(int from, int to) const {
+    if (groups_[to].readBy.empty())
+      return false; // nothing reads `to`, so nothing can depend on it
     std::vector<int> stack{from};
     ++epoch_;
     while (!stack.empty()) {

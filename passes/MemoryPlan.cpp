@@ -268,13 +268,29 @@ private:
     auto it = users_.find(n);
     if (it == users_.end())
       return false;
-    for (const Node *u : it->second) {
-      bool elementwiseUser = u->info().isMap() || u->op == OpKind::Broadcast;
-      if (hoisted ? !elementwiseUser : kernelOf_.count(u) == 0 || kernelOf_.at(u) != (int)k)
+    if (hoisted)
+      return readWhole(n);
+    for (const Node *u : it->second)
+      if (kernelOf_.count(u) == 0 || kernelOf_.at(u) != (int)k)
         return true;
-    }
     return false;
   }
+
+  // Whether a user of n reads it other than element by element (a view, an
+  // anchor): answered once per value, as a scalar hoisted into thousands of
+  // kernels would otherwise rescan its thousands of users each time.
+  bool readWhole(const Node *n) const {
+    auto cached = readWhole_.find(n);
+    if (cached != readWhole_.end())
+      return cached->second;
+    bool whole = false;
+    auto it = users_.find(n);
+    if (it != users_.end())
+      for (const Node *u : it->second)
+        whole |= !(u->info().isMap() || u->op == OpKind::Broadcast);
+    return readWhole_[n] = whole;
+  }
+  mutable std::unordered_map<const Node *, bool> readWhole_;
 
   // Whether kernel k runs its epilogue inside the anchor's loops (a matmul,
   // on each register tile) rather than in a loop after them.
