@@ -31,23 +31,29 @@ inline Scalar operator*(Scalar a, Scalar c) { return a.with(a.b->CreateFMul(a.v,
 inline Scalar operator/(Scalar a, Scalar c) { return a.with(a.b->CreateFDiv(a.v, c.v)); }
 inline Scalar operator-(Scalar a) { return a.with(a.b->CreateFNeg(a.v)); }
 
-// Ordered comparisons: false when either side is NaN, like C's.
+// Comparisons as C's: false when either side is NaN (ordered), except !=,
+// which is then true (unordered).
 inline Mask operator>(Scalar a, Scalar c) { return {a.b->CreateFCmpOGT(a.v, c.v)}; }
 inline Mask operator<(Scalar a, Scalar c) { return {a.b->CreateFCmpOLT(a.v, c.v)}; }
 inline Mask operator>=(Scalar a, Scalar c) { return {a.b->CreateFCmpOGE(a.v, c.v)}; }
 inline Mask operator<=(Scalar a, Scalar c) { return {a.b->CreateFCmpOLE(a.v, c.v)}; }
+inline Mask operator==(Scalar a, Scalar c) { return {a.b->CreateFCmpOEQ(a.v, c.v)}; }
+inline Mask operator!=(Scalar a, Scalar c) { return {a.b->CreateFCmpUNE(a.v, c.v)}; }
 inline Mask operator>(Scalar a, double c) { return a > a.constant(c); }
 inline Mask operator<(Scalar a, double c) { return a < a.constant(c); }
 inline Mask operator>=(Scalar a, double c) { return a >= a.constant(c); }
 inline Mask operator<=(Scalar a, double c) { return a <= a.constant(c); }
+inline Mask operator!=(Scalar a, double c) { return a != a.constant(c); }
 
 inline Scalar select(Mask m, Scalar a, Scalar c) {
   return a.with(a.b->CreateSelect(m.v, a.v, c.v));
 }
 
+inline Scalar abs(Scalar x) { return x.with(x.b->CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x.v)); }
 inline Scalar exp(Scalar x) { return x.with(x.b->CreateUnaryIntrinsic(llvm::Intrinsic::exp, x.v)); }
 inline Scalar log(Scalar x) { return x.with(x.b->CreateUnaryIntrinsic(llvm::Intrinsic::log, x.v)); }
 inline Scalar sqrt(Scalar x) { return x.with(x.b->CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x.v)); }
+inline Scalar tanh(Scalar x) { return x.with(x.b->CreateUnaryIntrinsic(llvm::Intrinsic::tanh, x.v)); }
 inline Scalar pow(Scalar x, Scalar y) {
   return x.with(x.b->CreateBinaryIntrinsic(llvm::Intrinsic::pow, x.v, y.v));
 }

@@ -23,7 +23,7 @@ struct Expr {
   int64_t intValue = 0;   // Int
   double floatValue = 0;  // Float
   std::string name;       // Ident, Call (callee)
-  char op = 0;            // Binary: + - * / @
+  std::string op;         // Binary: + - * / @ **
   std::vector<ExprPtr> args;          // operands, elements, call arguments
   std::vector<std::string> argNames;  // Call: keyword per argument, "" if positional
   std::vector<SourceLoc> argNameLocs; // Call: where each keyword is written

@@ -14,8 +14,11 @@ namespace {
 using Args = std::vector<Value>;
 
 // The parameter names of an op called by its name: x for one operand,
-// a, b, c for more.
-std::vector<std::string> operandParams(int n) {
+// a, b, c for more, unless an operand has a role worth naming.
+std::vector<std::string> operandParams(const OpInfo &info) {
+  if (info.kind == OpKind::Where)
+    return {"cond", "a", "b"};
+  int n = info.operands;
   if (n == 1)
     return {"x"};
   std::vector<std::string> p;
@@ -26,7 +29,7 @@ std::vector<std::string> operandParams(int n) {
 
 // An op of ir/Ops.def flagged Builtin: its operands are its arguments.
 Builtin opBuiltin(const OpInfo &info) {
-  std::vector<std::string> params = operandParams(info.operands);
+  std::vector<std::string> params = operandParams(info);
   OpKind op = info.kind;
   return {info.name, params, params.size(),
           [op, params](Lowerer &L, const Expr &c, Args &a) {

@@ -44,6 +44,7 @@ std::string spelling(Tok k) {
   case Tok::Plus: return "'+'";
   case Tok::Minus: return "'-'";
   case Tok::Star: return "'*'";
+  case Tok::StarStar: return "'**'";
   case Tok::Slash: return "'/'";
   case Tok::At: return "'@'";
   default:
@@ -159,6 +160,9 @@ std::vector<Token> lex(const std::string &text,
         while (i < n && (isIdentStart(text[i]) || isDigit(text[i])))
           ++i;
       }
+    } else if (c == '*' && i + 1 < n && text[i + 1] == '*') {
+      push(Tok::StarStar, i, i + 2);
+      i += 2;
     } else if (punct.count(c)) {
       push(punct.at(c), i, i + 1);
       ++i;

@@ -14,7 +14,7 @@ namespace dlc {
 enum class Tok {
   Ident, Int, Float, Newline, Eof,
   LParen, RParen, LBracket, RBracket, LBrace, RBrace,
-  Comma, Colon, Semicolon, Equal, Plus, Minus, Star, Slash, At,
+  Comma, Colon, Semicolon, Equal, Plus, Minus, Star, StarStar, Slash, At,
   // Reserved words.
   KwModel, KwFn, KwInput, KwParam, KwOutput, KwTrain, KwReturn,
 };

@@ -206,6 +206,23 @@ Value Lowerer::eval(const Expr &e) {
   internalError("eval: unknown expression kind");
 }
 
+namespace {
+
+// base ** exp for exp >= 0 by squaring; false on overflow.
+bool intPower(int64_t base, int64_t exp, int64_t &r) {
+  r = 1;
+  while (exp) {
+    if ((exp & 1) && __builtin_mul_overflow(r, base, &r))
+      return false;
+    // Squared only while bits remain: an unneeded square may overflow.
+    if ((exp >>= 1) && __builtin_mul_overflow(base, base, &base))
+      return false;
+  }
+  return true;
+}
+
+} // namespace
+
 Value Lowerer::evalBinary(const Expr &e) {
   Value a = eval(*e.args[0]);
   if (!a.ok())
@@ -213,18 +230,23 @@ Value Lowerer::evalBinary(const Expr &e) {
   Value b = eval(*e.args[1]);
   if (!b.ok())
     return b;
-  std::string opStr(1, e.op);
-  if (a.isNumber() && b.isNumber() && e.op != '@') {
+  const std::string &op = e.op;
+  if (a.isNumber() && b.isNumber() && op != "@") {
     // Compile-time arithmetic (dims, hyper-parameters). Integers stay
-    // integers while exact, so `batch / 2` can still be a dimension.
-    if (a.kind == Value::Int && b.kind == Value::Int) {
+    // integers while exact, so `batch / 2` or `2 ** depth` can still be a
+    // dimension; as in Python, an integer to a negative power is a number.
+    if (a.kind == Value::Int && b.kind == Value::Int && !(op == "**" && b.i < 0)) {
       int64_t r = 0;
       bool overflow = false;
-      switch (e.op) {
-      case '+': overflow = __builtin_add_overflow(a.i, b.i, &r); break;
-      case '-': overflow = __builtin_sub_overflow(a.i, b.i, &r); break;
-      case '*': overflow = __builtin_mul_overflow(a.i, b.i, &r); break;
-      case '/':
+      if (op == "+")
+        overflow = __builtin_add_overflow(a.i, b.i, &r);
+      else if (op == "-")
+        overflow = __builtin_sub_overflow(a.i, b.i, &r);
+      else if (op == "*")
+        overflow = __builtin_mul_overflow(a.i, b.i, &r);
+      else if (op == "**")
+        overflow = !intPower(a.i, b.i, r);
+      else { // "/"
         if (b.i == 0) {
           error(e.loc, "division by zero");
           return Value();
@@ -234,32 +256,42 @@ Value Lowerer::evalBinary(const Expr &e) {
         return Value::number((double)a.i / (double)b.i);
       }
       if (overflow) {
-        error(e.loc, "integer overflow in '" + opStr + "'");
+        error(e.loc, "integer overflow in '" + op + "'");
         return Value();
       }
       return Value::integer(r);
     }
     double x = a.num(), y = b.num();
-    switch (e.op) {
-    case '+': return Value::number(x + y);
-    case '-': return Value::number(x - y);
-    case '*': return Value::number(x * y);
-    default:
-      if (y == 0) {
-        error(e.loc, "division by zero");
+    if (op == "+")
+      return Value::number(x + y);
+    if (op == "-")
+      return Value::number(x - y);
+    if (op == "*")
+      return Value::number(x * y);
+    if (op == "**") {
+      // 0 ** -1, (-8) ** 0.5 and overflow have no finite real value.
+      double r = std::pow(x, y);
+      if (!std::isfinite(r)) {
+        auto str = [](double v) { return v < 0 ? "(" + numStr(v) + ")" : numStr(v); };
+        error(e.loc, str(x) + " ** " + str(y) + " is not a finite real number");
         return Value();
       }
-      return Value::number(x / y);
+      return Value::number(r);
     }
+    if (y == 0) {
+      error(e.loc, "division by zero");
+      return Value();
+    }
+    return Value::number(x / y);
   }
   bool tensors = (a.kind == Value::Tensor || a.isNumber()) &&
                  (b.kind == Value::Tensor || b.isNumber());
   if (!tensors) {
-    error(e.loc, "operator '" + opStr + "' cannot be applied to " + a.describe() +
+    error(e.loc, "operator '" + op + "' cannot be applied to " + a.describe() +
                      " and " + b.describe());
     return Value();
   }
-  if (e.op == '@' && (a.kind != Value::Tensor || b.kind != Value::Tensor)) {
+  if (op == "@" && (a.kind != Value::Tensor || b.kind != Value::Tensor)) {
     error(e.loc, "operator '@' needs two tensors, got " + a.describe() + " and " +
                      b.describe());
     return Value();
@@ -268,12 +300,13 @@ Value Lowerer::evalBinary(const Expr &e) {
   Node *y = asTensor(b, e.args[1]->loc, "operand");
   if (!x || !y)
     return Value();
-  OpKind op = e.op == '+'   ? OpKind::Add
-              : e.op == '-' ? OpKind::Sub
-              : e.op == '*' ? OpKind::Mul
-              : e.op == '/' ? OpKind::Div
-                            : OpKind::MatMul;
-  return emit(op, {x, y}, e.loc);
+  OpKind kind = op == "+"    ? OpKind::Add
+                : op == "-"  ? OpKind::Sub
+                : op == "*"  ? OpKind::Mul
+                : op == "/"  ? OpKind::Div
+                : op == "**" ? OpKind::Pow
+                             : OpKind::MatMul;
+  return emit(kind, {x, y}, e.loc);
 }
 
 // --- calls -------------------------------------------------------------------

@@ -105,7 +105,7 @@ private:
     explicit Nest(Parser &p) : p(p) { ++p.nest_; }
     ~Nest() { --p.nest_; }
   };
-  // Bounds recursion depth (nested parentheses, unary minus chains).
+  // Bounds recursion depth (nested parentheses, chains of unary minus or **).
   struct Depth {
     Parser &p;
     Depth(Parser &p, const SourceLoc &loc) : p(p) {
@@ -306,7 +306,7 @@ private:
       args.push_back(std::move(lhs));
       args.push_back(term());
       lhs = make(Expr::Binary, op.loc, std::move(args));
-      lhs->op = op.text[0];
+      lhs->op = op.text;
     }
     return lhs;
   }
@@ -319,7 +319,7 @@ private:
       args.push_back(std::move(lhs));
       args.push_back(unary());
       lhs = make(Expr::Binary, op.loc, std::move(args));
-      lhs->op = op.text[0];
+      lhs->op = op.text;
     }
     return lhs;
   }
@@ -332,7 +332,24 @@ private:
       args.push_back(unary());
       return make(Expr::Neg, op.loc, std::move(args));
     }
-    return primary();
+    return power();
+  }
+
+  // As in Python: ** binds tighter than a unary minus on its left (-x ** 2
+  // is -(x ** 2)), takes one on its right (2 ** -1), and groups to the
+  // right (a ** b ** c is a ** (b ** c)).
+  ExprPtr power() {
+    ExprPtr base = primary();
+    if (cur().kind != Tok::StarStar)
+      return base;
+    Token op = take();
+    Depth d(*this, op.loc);
+    std::vector<ExprPtr> args;
+    args.push_back(std::move(base));
+    args.push_back(unary());
+    ExprPtr e = make(Expr::Binary, op.loc, std::move(args));
+    e->op = op.text;
+    return e;
   }
 
   ExprPtr primary() {

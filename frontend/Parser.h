@@ -15,7 +15,8 @@
 //   type     := DTYPE "[" (expr ("," expr)*)? "]"
 //   expr     := term (("+" | "-") term)*
 //   term     := unary (("*" | "/" | "@") unary)*
-//   unary    := "-" unary | primary
+//   unary    := "-" unary | power
+//   power    := primary ("**" unary)?
 //   primary  := INT | FLOAT | NAME | call | "(" expr ")" | "[" (expr ("," expr)*)? "]"
 //   call     := NAME "(" (expr ("," expr)*)? (NAME "=" expr ("," NAME "=" expr)*)? ")"
 #pragma once
@@ -25,7 +26,7 @@
 
 namespace dlc {
 
-// Deepest nesting of parentheses, brackets and unary minus the parser accepts,
+// Deepest nesting of parentheses, brackets, unary minus and ** the parser accepts,
 // and the tallest expression tree (long operator chains); past them it
 // reports an error instead of exhausting the stack.
 constexpr int kMaxNesting = 200;

@@ -9,9 +9,9 @@
 // Interpreter and kernels therefore cannot disagree about an op's meaning.
 //
 // What T must offer (found by argument-dependent lookup for class types):
-// + - * / and unary -, comparisons > < >= <= yielding a mask type M, and
-//   select(M, T, T), like(T, double) (a constant of T's kind),
-//   exp, log, sqrt, pow.
+// + - * / and unary -, comparisons > < >= <= == != yielding a mask type M
+//   (ordered, so false for NaN, except !=), select(M, T, T),
+//   like(T, double) (a constant of T's kind), abs, exp, log, sqrt, tanh, pow.
 #pragma once
 
 #include "ir/Op.h"
@@ -26,7 +26,9 @@ inline double select(bool c, double a, double b) { return c ? a : b; }
 inline double like(double, double v) { return v; }
 
 template <class T> T mapFormula(OpKind op, const T *x) {
-  using std::exp, std::log, std::sqrt, std::pow;
+  using std::abs, std::exp, std::log, std::sqrt, std::tanh, std::pow;
+  // A comparison's mask as an f32 value.
+  auto mask = [&](auto m) { return select(m, like(x[0], 1.0), like(x[0], 0.0)); };
   switch (op) {
   case OpKind::Neg: return -x[0];
   // NaN fails x > 0 and becomes 0 in both instances: select, not max.
@@ -34,12 +36,31 @@ template <class T> T mapFormula(OpKind op, const T *x) {
   case OpKind::Exp: return exp(x[0]);
   case OpKind::Log: return log(x[0]);
   case OpKind::Sqrt: return sqrt(x[0]);
+  case OpKind::Abs: return abs(x[0]);
+  case OpKind::Sigmoid: {
+    // 1 / (1 + exp(-x)) for x >= 0, exp(x) / (1 + exp(x)) below: exp never
+    // overflows and the tail keeps its relative precision. Both arms are
+    // evaluated (codegen selects), so both are computed from e = exp(-|x|).
+    T e = exp(-abs(x[0]));
+    T r = like(x[0], 1.0) / (like(x[0], 1.0) + e);
+    return select(x[0] >= 0.0, r, e * r);
+  }
+  case OpKind::Tanh: return tanh(x[0]);
   case OpKind::Add: return x[0] + x[1];
   case OpKind::Sub: return x[0] - x[1];
   case OpKind::Mul: return x[0] * x[1];
   case OpKind::Div: return x[0] / x[1];
   case OpKind::Pow: return pow(x[0], x[1]);
   case OpKind::ReluGrad: return select(x[1] > 0.0, x[0], like(x[0], 0.0)); // (dy, x)
+  case OpKind::Maximum: return select(x[0] > x[1], x[0], x[1]);
+  case OpKind::Minimum: return select(x[0] < x[1], x[0], x[1]);
+  case OpKind::Greater: return mask(x[0] > x[1]);
+  case OpKind::Less: return mask(x[0] < x[1]);
+  case OpKind::GreaterEqual: return mask(x[0] >= x[1]);
+  case OpKind::LessEqual: return mask(x[0] <= x[1]);
+  case OpKind::Equal: return mask(x[0] == x[1]);
+  case OpKind::NotEqual: return mask(x[0] != x[1]);
+  case OpKind::Where: return select(x[0] != 0.0, x[1], x[2]); // (cond, a, b)
 
   // Every other op is a loop, not a formula (ir/Interpreter.cpp,
   // codegen/Kernels.cpp).

@@ -111,8 +111,11 @@ Tensor evalNode(const Node &n, const std::vector<const Tensor *> &in) {
 
   case OpKind::Constant: {
     double v = n.attrs.getFloat("value");
-    // An i32 constant holds what the kernel stores: the value truncated.
-    std::fill(y.begin(), y.end(), n.type.dtype == DType::F32 ? v : (double)(int32_t)v);
+    // A constant holds what the kernel stores: an f32 one the value rounded
+    // to float (a comparison with 0.1 must see the kernel's 0.1f), an i32
+    // one the value truncated.
+    std::fill(y.begin(), y.end(),
+              n.type.dtype == DType::F32 ? (double)(float)v : (double)(int32_t)v);
     return out;
   }
 

@@ -239,6 +239,7 @@ std::vector<Node *> gradient(Builder &b, Node *fwd, Node *dy) {
   Node *c = fwd->operands.size() > 1 ? fwd->operands[1] : nullptr;
   auto toA = [&](Node *g) { return b.sumToShape(g, a->type.dims); };
   auto toB = [&](Node *g) { return b.sumToShape(g, c->type.dims); };
+  auto where = [&](Node *cond, Node *x, Node *y) { return b.create(OpKind::Where, {cond, x, y}); };
 
   switch (fwd->op) {
   case OpKind::Input:
@@ -256,6 +257,13 @@ std::vector<Node *> gradient(Builder &b, Node *fwd, Node *dy) {
     return {b.div(dy, a)};
   case OpKind::Sqrt: // dx = dy / (2 sqrt(x)) = dy / (2 y)
     return {b.div(dy, b.mul(b.constant(2.0), y))};
+  case OpKind::Abs: // dx = dy * sign(x), sign(0) = 0 as in PyTorch
+    return {b.mul(dy, b.sub(b.binary(OpKind::Greater, a, b.constant(0.0)),
+                            b.binary(OpKind::Less, a, b.constant(0.0))))};
+  case OpKind::Sigmoid: // dx = dy * y * (1 - y)
+    return {b.mul(b.mul(dy, y), b.sub(b.constant(1.0), y))};
+  case OpKind::Tanh: // dx = dy * (1 - y²)
+    return {b.mul(dy, b.sub(b.constant(1.0), b.mul(y, y)))};
 
   case OpKind::Add: // da = dy, db = dy
     return {toA(dy), toB(dy)};
@@ -273,6 +281,23 @@ std::vector<Node *> gradient(Builder &b, Node *fwd, Node *dy) {
   }
   case OpKind::ReluGrad: // relu_grad(g, x): dg = relu_grad(dy, x); x: zero a.e.
     return {toA(b.binary(OpKind::ReluGrad, dy, c)), nullptr};
+  case OpKind::Maximum:
+  case OpKind::Minimum: { // dy goes to the operand the forward pass selected
+    Node *first = b.binary(fwd->op == OpKind::Maximum ? OpKind::Greater : OpKind::Less, a, c);
+    return {toA(where(first, dy, b.constant(0.0))), toB(where(first, b.constant(0.0), dy))};
+  }
+  case OpKind::Greater:
+  case OpKind::Less:
+  case OpKind::GreaterEqual:
+  case OpKind::LessEqual:
+  case OpKind::Equal:
+  case OpKind::NotEqual: // a step function: zero wherever it is differentiable
+    return {nullptr, nullptr};
+  case OpKind::Where: { // dcond = 0 (a step); da = cond ? dy : 0, db = cond ? 0 : dy
+    Node *cond = a, *x = c, *other = fwd->operands[2];
+    return {nullptr, b.sumToShape(where(cond, dy, b.constant(0.0)), x->type.dims),
+            b.sumToShape(where(cond, b.constant(0.0), dy), other->type.dims)};
+  }
 
   case OpKind::Reshape: // dx = reshape(dy) back to x's shape
     return {b.reshape(dy, a->type.dims)};

@@ -38,6 +38,14 @@ TEST_CASE("lexer: a statement with numbers, operators and a comment") {
   CHECK(toks[4].loc.col == 9);
 }
 
+TEST_CASE("lexer: ** is one token, * * two") {
+  auto toks = lexText("x ** 2 * * y***z");
+  CHECK(kinds(toks) == std::vector<Tok>{Tok::Ident, Tok::StarStar, Tok::Int, Tok::Star,
+                                        Tok::Star, Tok::Ident, Tok::StarStar, Tok::Star,
+                                        Tok::Ident, Tok::Eof});
+  CHECK(describe(toks[1]) == "'**'");
+}
+
 TEST_CASE("lexer: keywords are reserved, other words are names") {
   auto toks = lexText("model fn input param output train return dense");
   CHECK(kinds(toks) == std::vector<Tok>{Tok::KwModel, Tok::KwFn, Tok::KwInput,

@@ -69,16 +69,34 @@ TEST_CASE("parser: precedence of + - * / @ and unary minus") {
   // x @ w + b * c  ==  (x @ w) + (b * c)
   Parsed p = parseText("model m {\n output y = x @ w + b * c\n}\n");
   const Expr &e = outputExpr(p);
-  CHECK(e.op == '+');
-  CHECK(e.args[0]->op == '@');
-  CHECK(e.args[1]->op == '*');
+  CHECK(e.op == "+");
+  CHECK(e.args[0]->op == "@");
+  CHECK(e.args[1]->op == "*");
   // -a * b  ==  (-a) * b; a - b - c == (a - b) - c
   Parsed q = parseText("model m {\n output y = -a * b - c - d\n}\n");
   const Expr &f = outputExpr(q);
-  CHECK(f.op == '-');
-  CHECK(f.args[0]->op == '-');
-  CHECK(f.args[0]->args[0]->op == '*');
+  CHECK(f.op == "-");
+  CHECK(f.args[0]->op == "-");
+  CHECK(f.args[0]->args[0]->op == "*");
   CHECK(f.args[0]->args[0]->args[0]->kind == Expr::Neg);
+}
+
+TEST_CASE("parser: ** binds tighter than unary minus and groups to the right, as in Python") {
+  // -a ** b ** -c * d  ==  (-(a ** (b ** (-c)))) * d
+  Parsed p = parseText("model m {\n output y = -a ** b ** -c * d\n}\n");
+  const Expr &e = outputExpr(p);
+  CHECK(e.op == "*");
+  const Expr &neg = *e.args[0];
+  REQUIRE(neg.kind == Expr::Neg);
+  const Expr &pow = *neg.args[0];
+  CHECK(pow.op == "**");
+  CHECK(pow.args[0]->name == "a");
+  CHECK(pow.args[1]->op == "**");
+  CHECK(pow.args[1]->args[1]->kind == Expr::Neg);
+  // The base is a primary, a call included: 2 * (f(x) ** 2).
+  Parsed q = parseText("model m {\n output y = 2 * f(x) ** 2\n}\n");
+  CHECK(outputExpr(q).args[1]->op == "**");
+  CHECK(outputExpr(q).args[1]->args[0]->kind == Expr::Call);
 }
 
 TEST_CASE("parser: newlines inside parentheses and brackets are whitespace") {

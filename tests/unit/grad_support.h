@@ -28,6 +28,7 @@ struct Operand {
   TensorType type;
   float lo = -1, hi = 1;
   float minMagnitude = 0; // keeps kinks (relu) and poles (div) out of reach
+  bool whole = false;     // f32 values rounded down: masks (0 or 1 from [0, 2))
 };
 
 // Values drawn from `o`'s range, each a float (compiled code and the
@@ -45,7 +46,7 @@ inline Tensor randomTensor(const Operand &o, std::mt19937 &rng) {
     do
       x = u(rng);
     while (std::fabs(x) < o.minMagnitude);
-    v = x;
+    v = o.whole ? std::floor(x) : x;
   }
   return t;
 }

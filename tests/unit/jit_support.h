@@ -126,11 +126,11 @@ inline TensorMap jitRun(const Module &m, int entry, const TensorMap &inputs, Ten
 }
 
 // Compiled float against the double reference: relative above 1, absolute
-// below.
+// below; NaN matches NaN and an infinity only itself.
 inline bool close(double got, double want, double tol = 1e-5) {
   if (std::isnan(want))
     return std::isnan(got);
-  return std::fabs(got - want) <= tol * std::max(1.0, std::fabs(want));
+  return got == want || std::fabs(got - want) <= tol * std::max(1.0, std::fabs(want));
 }
 
 inline void checkClose(const std::vector<double> &got, const std::vector<double> &want,

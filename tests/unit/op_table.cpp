@@ -35,6 +35,11 @@ Operand pos(Dims d) { return {F(std::move(d)), 0.5f, 2.0f}; }
 Operand nonzero(Dims d) { return {F(std::move(d)), -2.0f, 2.0f, 0.5f}; }
 Operand awayFromZero(Dims d) { return {F(std::move(d)), -1, 1, 0.05f}; }
 Operand labels(int64_t n, int classes) { return {I({n}), 0, (float)classes}; }
+// Two operands kept apart, for kinks and steps where they meet (maximum,
+// comparisons): |big| in [0.5, 1], |small| below 0.4, so either may win.
+Operand big(Dims d) { return {F(std::move(d)), -1, 1, 0.5f}; }
+Operand small(Dims d) { return {F(std::move(d)), -0.4f, 0.4f}; }
+Operand mask(Dims d) { return {F(std::move(d)), 0, 2, 0, true}; }
 
 Attrs attr(const std::string &k, AttrValue v) {
   Attrs a;
@@ -65,6 +70,12 @@ const std::vector<OpCase> &opCases() {
         {"exp", OpKind::Exp, {any({3, 5})}},
         {"log", OpKind::Log, {pos({3, 5})}},
         {"sqrt", OpKind::Sqrt, {pos({3, 5})}},
+        {"abs", OpKind::Abs, {awayFromZero({3, 5})}},
+        {"sigmoid", OpKind::Sigmoid, {{F({3, 5}), -4, 4}}},
+        // Far into both tails: nothing overflows, the tail keeps its value.
+        {"sigmoid tails", OpKind::Sigmoid, {{F({2, 9}), -100, 100, 20}}},
+        {"tanh", OpKind::Tanh, {{F({3, 5}), -3, 3}}},
+        {"tanh tails", OpKind::Tanh, {{F({2, 9}), -100, 100, 20}}},
 
         {"add same shape", OpKind::Add, {any({3, 4}), any({3, 4})}},
         {"add rank-3 + row", OpKind::Add, {any({2, 3, 5}), any({5})}},
@@ -83,6 +94,20 @@ const std::vector<OpCase> &opCases() {
         // x gets a zero gradient (relu_grad is flat in x away from 0).
         {"relu_grad", OpKind::ReluGrad, {any({3, 4}), awayFromZero({3, 4})}},
         {"relu_grad broadcast dy", OpKind::ReluGrad, {any({4}), awayFromZero({3, 4})}},
+        {"maximum", OpKind::Maximum, {big({3, 5}), small({3, 5})}},
+        {"maximum by scalar", OpKind::Maximum, {small({}), big({3, 4})}},
+        {"minimum", OpKind::Minimum, {small({3, 5}), big({3, 5})}},
+        {"minimum column, row", OpKind::Minimum, {big({3, 1}), small({1, 5})}},
+        {"greater", OpKind::Greater, {big({3, 5}), small({3, 5})}},
+        {"less", OpKind::Less, {big({3, 5}), small({5})}},
+        {"greater_equal", OpKind::GreaterEqual, {small({3, 1}), big({3, 4})}},
+        {"less_equal", OpKind::LessEqual, {big({3, 4}), small({})}},
+        // Random operands are never equal: ties are checked on their own below.
+        {"equal", OpKind::Equal, {big({3, 5}), small({3, 5})}},
+        {"not_equal", OpKind::NotEqual, {big({3, 5}), small({3, 5})}},
+        {"where", OpKind::Where, {mask({3, 5}), any({3, 5}), any({3, 5})}},
+        {"where broadcast all three", OpKind::Where, {mask({3, 1}), any({4}), any({2, 1, 1})}},
+        {"where scalar else", OpKind::Where, {mask({2, 3}), any({2, 3}), any({})}},
 
         {"reshape", OpKind::Reshape, {any({2, 3, 4})}, {}, F({6, 4})},
         {"reshape to scalar", OpKind::Reshape, {any({1, 1})}, {}, F({})},
@@ -166,8 +191,10 @@ void checkGradient(const OpCase &c) {
   checkGradients(m, f, inputs, vars, loss->name);
 }
 
-// y = op(p0, p1, ...) with every operand an input, compiled and interpreted.
-void checkCompiled(const OpCase &c) {
+// y = op(p0, p1, ...) with every operand an input, compiled and interpreted;
+// the operands' values are drawn from the case's ranges unless given.
+// Returns the interpreter's y.
+Tensor checkCompiled(const OpCase &c, const std::vector<Tensor> &values = {}) {
   std::mt19937 rng(4321);
   Module m;
   m.name = "t";
@@ -177,7 +204,7 @@ void checkCompiled(const OpCase &c) {
   std::vector<Node *> ops;
   for (size_t i = 0; i < c.operands.size(); ++i) {
     std::string name = "p" + std::to_string(i);
-    inputs[name] = randomTensor(c.operands[i], rng);
+    inputs[name] = values.empty() ? randomTensor(c.operands[i], rng) : values[i];
     m.inputs.push_back({name, c.operands[i].type, {}});
     ops.push_back(b.input(name, c.operands[i].type));
   }
@@ -191,6 +218,7 @@ void checkCompiled(const OpCase &c) {
     checkClose(got.at("y").data, want.data, c.tol);
   else
     CHECK(got.at("y").data == want.data);
+  return want;
 }
 
 } // namespace
@@ -206,11 +234,11 @@ TEST_CASE("op table: every op has a finite-difference case and a compiled case")
         compiled = true;
         differentiated |= hasF32Operand(c);
       }
-    CHECK_MESSAGE(compiled, info.name << " has no case in opCases(): add one");
+    CHECK_MESSAGE(compiled, std::string(info.name) << " has no case in opCases(): add one");
     // An op without operands has no gradient to check.
     if (info.operands > 0)
       CHECK_MESSAGE(differentiated,
-                    info.name << " has no case with an f32 operand to differentiate");
+                    std::string(info.name) << " has no case with an f32 operand to differentiate");
   }
 }
 
@@ -226,6 +254,48 @@ TEST_CASE("op table: compiled kernels match the interpreter") {
   for (const OpCase &c : opCases()) {
     INFO(c.label);
     checkCompiled(c);
+  }
+}
+
+// What random operands never meet: ties, signed zeros, infinities and NaN.
+// Comparisons are C's in both instances (false on NaN, != true), maximum and
+// minimum give their second operand on a tie or a NaN first operand, where
+// reads any nonzero cond (NaN too) as true; compiled code agrees.
+TEST_CASE("op table: selections and comparisons on ties, zeros, infinities and NaN") {
+  const double nan = NAN, inf = INFINITY;
+  Tensor a = Tensor::of(F({9}), {1, 2, -0.0, nan, 1, inf, -inf, nan, 0.5});
+  Tensor b = Tensor::of(F({9}), {1, 1, 0.0, 1, nan, inf, 0, nan, -2});
+  Tensor seven = Tensor::of(F({}), {7});
+  struct Want {
+    OpKind op;
+    std::vector<double> y;
+  };
+  for (const Want &w : std::vector<Want>{
+           {OpKind::Maximum, {1, 2, 0, 1, nan, inf, 0, nan, 0.5}},
+           {OpKind::Minimum, {1, 1, 0, 1, nan, inf, -inf, nan, -2}},
+           {OpKind::Greater, {0, 1, 0, 0, 0, 0, 0, 0, 1}},
+           {OpKind::Less, {0, 0, 0, 0, 0, 0, 1, 0, 0}},
+           {OpKind::GreaterEqual, {1, 1, 1, 0, 0, 1, 0, 0, 1}},
+           {OpKind::LessEqual, {1, 0, 1, 0, 0, 1, 1, 0, 0}},
+           {OpKind::Equal, {1, 0, 1, 0, 0, 1, 0, 0, 0}},
+           {OpKind::NotEqual, {0, 1, 0, 1, 1, 0, 1, 1, 1}},
+           {OpKind::Where, {1, 1, 7, 1, nan, inf, 0, nan, -2}}}) {
+    INFO(opName(w.op));
+    bool where = w.op == OpKind::Where; // where(a, b, 7)
+    OpCase c{opName(w.op), w.op, {any({9}), any({9})}};
+    if (where)
+      c.operands.push_back(any({}));
+    Tensor y = checkCompiled(c, where ? std::vector<Tensor>{a, b, seven}
+                                      : std::vector<Tensor>{a, b});
+    checkClose(y.data, w.y, 0);
+  }
+  Tensor x = Tensor::of(F({7}), {-inf, -100, -0.0, 0, 100, inf, nan});
+  for (const Want &w : std::vector<Want>{
+           {OpKind::Abs, {inf, 100, 0, 0, 100, inf, nan}},
+           {OpKind::Sigmoid, {0, std::exp(-100.0), 0.5, 0.5, 1, 1, nan}},
+           {OpKind::Tanh, {-1, -1, 0, 0, 1, 1, nan}}}) {
+    INFO(opName(w.op));
+    checkClose(checkCompiled({opName(w.op), w.op, {any({7})}}, {x}).data, w.y, 0);
   }
 }
 
