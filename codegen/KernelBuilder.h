@@ -110,7 +110,7 @@ private:
 };
 
 // Kernels.cpp: the loops of one op that is not a map (matmul, reductions,
-// row-wise ops, broadcast, fills), reading k.in(i) and writing k.out().
+// row-wise ops, broadcast, transpose, fills), reading k.in(i) and writing k.out().
 void emitOp(KernelBuilder &k);
 
 } // namespace dlc::codegen

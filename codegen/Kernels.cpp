@@ -6,6 +6,7 @@
 #include "codegen/Lowering.h"
 #include "codegen/Scalar.h"
 #include "ir/Formulas.h"
+#include "ir/OpRules.h"
 #include "ir/Support.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -231,14 +232,41 @@ void emitConstant(KernelBuilder &k) {
   emitMap(k, [&](std::vector<Value *> &) { return c; });
 }
 
+// transpose: one nest over the result, reading x at the permuted strides
+// (LoopNest merges the axes the permutation keeps together).
+void emitTranspose(KernelBuilder &k) {
+  const Node &n = k.node(), &x = *n.operands[0];
+  Strides xs = contiguousStrides(x.type.dims), read;
+  for (int64_t p : n.attrs.getInts("perm"))
+    read.push_back(xs[(size_t)p]);
+  LoopNest nest(n.type.dims, {contiguousStrides(n.type.dims), read});
+  nest.emit(k, [&](std::vector<Value *> &at) {
+    k.store(k.load(k.elemType(x.type.dtype), k.in(0), at[1]), k.out(), at[0]);
+  });
+}
+
 // --- Reductions ----------------------------------------------------------------
 
-// reduce_sum / reduce_mean over attrs.axes. Dims coalesce into alternating
-// kept/reduced groups. A kept innermost group accumulates rows into the
-// output (a contiguous vector loop); a reduced innermost group is a
-// reassociable sum into a register, then added to its output element.
-void emitReduce(KernelBuilder &k, bool mean) {
+// reduce_max's order, the interpreter's `beats`: v takes over from best when
+// larger, or when it is NaN and best is not. Strict, so ties keep the first.
+Value *beats(KernelBuilder &k, Value *v, Value *best) {
+  Value *nanOverNumber = k.b.CreateAnd(k.b.CreateFCmpUNO(v, v), k.b.CreateFCmpORD(best, best));
+  return k.b.CreateOr(k.b.CreateFCmpOGT(v, best), nanOverNumber);
+}
+
+// reduce_sum / reduce_mean / reduce_max over attrs.axes. Dims coalesce into
+// alternating kept/reduced groups. A kept innermost group accumulates rows
+// into the output (a contiguous vector loop); a reduced innermost group is a
+// reassociable fold into a register, then folded into its output element.
+// Both visit a result element's inputs in row-major order, which is the
+// order reduce_max's ties are decided in.
+void emitReduce(KernelBuilder &k) {
   const Node &n = k.node();
+  bool mean = n.op == OpKind::ReduceMean, max = n.op == OpKind::ReduceMax;
+  Value *init = k.f(max ? -std::numeric_limits<float>::infinity() : 0.0);
+  auto fold = [&](Value *acc, Value *v) {
+    return max ? k.b.CreateSelect(beats(k, v, acc), v, acc) : k.b.CreateFAdd(acc, v);
+  };
   const Dims &in = n.operands[0]->type.dims;
   std::vector<int64_t> axes = n.attrs.getInts("axes");
   std::vector<bool> reduced(in.size(), false);
@@ -271,7 +299,7 @@ void emitReduce(KernelBuilder &k, bool mean) {
       acc *= sizes[i];
     }
   int64_t outNumel = n.type.numel();
-  k.loop(outNumel, [&](Value *i) { k.store(k.f(0), k.out(), i); });
+  k.loop(outNumel, [&](Value *i) { k.store(init, k.out(), i); });
 
   bool innerReduced = isReduced.back();
   Dims outerDims(sizes.begin(), sizes.end() - (innerReduced ? 1 : 0));
@@ -279,14 +307,14 @@ void emitReduce(KernelBuilder &k, bool mean) {
   Strides outerOut(outStrides.begin(), outStrides.begin() + outerDims.size());
   LoopNest nest(outerDims, {outerIn, outerOut});
   nest.emit(k, [&](std::vector<Value *> &at) {
-    Value *sum;
+    Value *part;
     if (innerReduced)
-      sum = k.reduce(sizes.back(), k.f(0), [&](Value *j, Value *s) {
-        return k.b.CreateFAdd(s, k.inAt(0, k.add(at[0], j)));
+      part = k.reduce(sizes.back(), init, [&](Value *j, Value *s) {
+        return fold(s, k.inAt(0, k.add(at[0], j)));
       });
     else
-      sum = k.inAt(0, at[0]);
-    k.store(k.b.CreateFAdd(k.loadF(k.out(), at[1]), sum), k.out(), at[1]);
+      part = k.inAt(0, at[0]);
+    k.store(fold(k.loadF(k.out(), at[1]), part), k.out(), at[1]);
   });
   if (mean && count != 1)
     k.loop(outNumel, [&](Value *i) {
@@ -294,58 +322,122 @@ void emitReduce(KernelBuilder &k, bool mean) {
     });
 }
 
-// --- Row-wise ops on the last axis (softmax, cross-entropy) ----------------------
+// reduce_max_grad(dy, x): zeros, then each element of dy at the first
+// position of its row's maximum in x (`beats`, in row-major order, as
+// reduce_max and the interpreter decide). A row is the reduced axes, walked
+// by a nest of its own; its best value and position live in stack slots
+// that LLVM promotes to registers.
+void emitReduceMaxGrad(KernelBuilder &k) {
+  const Node &n = k.node();
+  const Dims &xd = n.type.dims;
+  Dims kept = xd, folded(xd.size(), 1);
+  for (int64_t a : n.attrs.getInts("axes")) {
+    kept[(size_t)a] = 1;
+    folded[(size_t)a] = xd[(size_t)a];
+  }
+  Strides xs = contiguousStrides(xd);
+  k.loop(n.type.numel(), [&](Value *i) { k.store(k.f(0), k.out(), i); });
+  Value *best, *arg;
+  {
+    IRBuilderBase::InsertPointGuard guard(k.b);
+    BasicBlock &entry = k.function()->getEntryBlock();
+    k.b.SetInsertPoint(&entry, entry.begin());
+    best = k.b.CreateAlloca(k.f32);
+    arg = k.b.CreateAlloca(k.i64);
+  }
+  LoopNest(kept, {xs, contiguousStrides(kept)}).emit(k, [&](std::vector<Value *> &row) {
+    k.b.CreateStore(k.f(-std::numeric_limits<float>::infinity()), best);
+    k.b.CreateStore(row[0], arg);
+    LoopNest(folded, {xs}).emit(k, [&](std::vector<Value *> &in) {
+      Value *at = k.add(row[0], in[0]);
+      Value *v = k.inAt(1, at), *b = k.b.CreateLoad(k.f32, best);
+      Value *take = beats(k, v, b);
+      k.b.CreateStore(k.b.CreateSelect(take, v, b), best);
+      k.b.CreateStore(k.b.CreateSelect(take, at, k.b.CreateLoad(k.i64, arg)), arg);
+    });
+    k.store(k.inAt(0, row[1]), k.out(), k.b.CreateLoad(k.i64, arg));
+  });
+}
 
-struct Rows {
-  int64_t rows, cols;
-  explicit Rows(const TensorType &t)
-      : rows(t.dims.back() ? t.numel() / t.dims.back() : 0), cols(t.dims.back()) {}
-};
+// --- Row-wise ops (softmax, cross-entropy) ---------------------------------------
 
-// The largest element of operand x's row starting at base.
-Value *rowMax(KernelBuilder &k, unsigned x, Value *base, int64_t cols) {
-  return k.reduce(cols, k.f(-std::numeric_limits<float>::infinity()),
+// Calls body(base) once per row of r, base the flat index of the row's first
+// element (rowAt finds the others). On the last axis a row is contiguous; on
+// another its elements are `inner` apart, a strided walk: the price of not
+// transposing the operand, which would cost two copies.
+void forEachRow(KernelBuilder &k, const Rows &r, const std::function<void(Value *)> &body) {
+  k.loop(r.outer, [&](Value *o) {
+    Value *block = k.mul(o, r.size * r.inner);
+    if (r.inner == 1)
+      return body(block);
+    k.loop(r.inner, [&](Value *i) { body(k.add(block, i)); });
+  });
+}
+
+Value *rowAt(KernelBuilder &k, const Rows &r, Value *base, Value *j) {
+  return k.add(base, k.mul(j, r.inner));
+}
+
+Rows rowsOf(const Node &n) { return Rows(n.type.dims, rowAxis(n)); }
+
+// The largest element of operand x's row at base.
+Value *rowMax(KernelBuilder &k, unsigned x, const Rows &r, Value *base) {
+  return k.reduce(r.size, k.f(-std::numeric_limits<float>::infinity()),
                   [&](Value *j, Value *m) {
-                    return k.binary(Intrinsic::maxnum, m, k.inAt(x, k.add(base, j)));
+                    return k.binary(Intrinsic::maxnum, m, k.inAt(x, rowAt(k, r, base, j)));
                   });
 }
 
-// Writes exp(x - max) into out's row and returns the row's sum: the stable
-// softmax numerator, shared by softmax and the cross-entropy kernels.
-Value *rowExp(KernelBuilder &k, unsigned x, Value *out, Value *base, int64_t cols,
-              Value *max) {
-  return k.reduce(cols, k.f(0), [&](Value *j, Value *s) {
-    Value *at = k.add(base, j);
+// The sum of exp(x - max) over operand x's row at base, each term also
+// stored into `out`'s row unless it is null: the stable softmax numerator,
+// shared by the softmax and cross-entropy kernels.
+Value *rowExp(KernelBuilder &k, unsigned x, const Rows &r, Value *base, Value *max,
+              Value *out) {
+  return k.reduce(r.size, k.f(0), [&](Value *j, Value *s) {
+    Value *at = rowAt(k, r, base, j);
     Value *e = k.unary(Intrinsic::exp, k.b.CreateFSub(k.inAt(x, at), max));
-    k.store(e, out, at);
+    if (out)
+      k.store(e, out, at);
     return k.b.CreateFAdd(s, e);
   });
 }
 
 void emitSoftmax(KernelBuilder &k) {
-  Rows r(k.node().type);
-  k.loop(r.rows, [&](Value *i) {
-    Value *base = k.mul(i, r.cols);
-    Value *sum = rowExp(k, 0, k.out(), base, r.cols, rowMax(k, 0, base, r.cols));
-    k.loop(r.cols, [&](Value *j) {
-      Value *at = k.add(base, j);
+  Rows r = rowsOf(k.node());
+  forEachRow(k, r, [&](Value *base) {
+    Value *sum = rowExp(k, 0, r, base, rowMax(k, 0, r, base), k.out());
+    k.loop(r.size, [&](Value *j) {
+      Value *at = rowAt(k, r, base, j);
       k.store(k.b.CreateFDiv(k.loadF(k.out(), at), sum), k.out(), at);
+    });
+  });
+}
+
+// log_softmax(x) = x - (max + log(sum(exp(x - max)))) per row.
+void emitLogSoftmax(KernelBuilder &k) {
+  Rows r = rowsOf(k.node());
+  forEachRow(k, r, [&](Value *base) {
+    Value *max = rowMax(k, 0, r, base);
+    Value *sum = rowExp(k, 0, r, base, max, nullptr);
+    Value *lse = k.b.CreateFAdd(max, k.unary(Intrinsic::log, sum));
+    k.loop(r.size, [&](Value *j) {
+      Value *at = rowAt(k, r, base, j);
+      k.store(k.b.CreateFSub(k.inAt(0, at), lse), k.out(), at);
     });
   });
 }
 
 // softmax_grad(dy, y) = y * (dy - sum(dy * y)) per row.
 void emitSoftmaxGrad(KernelBuilder &k) {
-  Rows r(k.node().type);
+  Rows r = rowsOf(k.node());
   const unsigned dy = 0, y = 1;
-  k.loop(r.rows, [&](Value *i) {
-    Value *base = k.mul(i, r.cols);
-    Value *dot = k.reduce(r.cols, k.f(0), [&](Value *j, Value *s) {
-      Value *at = k.add(base, j);
+  forEachRow(k, r, [&](Value *base) {
+    Value *dot = k.reduce(r.size, k.f(0), [&](Value *j, Value *s) {
+      Value *at = rowAt(k, r, base, j);
       return k.b.CreateFAdd(s, k.b.CreateFMul(k.inAt(dy, at), k.inAt(y, at)));
     });
-    k.loop(r.cols, [&](Value *j) {
-      Value *at = k.add(base, j);
+    k.loop(r.size, [&](Value *j) {
+      Value *at = rowAt(k, r, base, j);
       Value *v = k.b.CreateFMul(k.inAt(y, at), k.b.CreateFSub(k.inAt(dy, at), dot));
       k.store(v, k.out(), at);
     });
@@ -366,17 +458,14 @@ Value *nan(KernelBuilder &k) { return ConstantFP::getNaN(k.f32); }
 // sparse_xent(logits, labels)[i] = logsumexp(row i) - logits[i, label_i]; a
 // label outside [0, classes) gives a NaN loss for its row.
 void emitSparseXent(KernelBuilder &k) {
-  Rows r(k.node().operands[0]->type);
+  Rows r(k.node().operands[0]->type.dims, 1); // logits [n, classes]
   const unsigned x = 0;
-  k.loop(r.rows, [&](Value *i) {
-    Value *base = k.mul(i, r.cols);
-    Value *max = rowMax(k, x, base, r.cols);
-    Value *sum = k.reduce(r.cols, k.f(0), [&](Value *j, Value *s) {
-      Value *e = k.unary(Intrinsic::exp, k.b.CreateFSub(k.inAt(x, k.add(base, j)), max));
-      return k.b.CreateFAdd(s, e);
-    });
+  k.loop(r.outer, [&](Value *i) {
+    Value *base = k.mul(i, r.size);
+    Value *max = rowMax(k, x, r, base);
+    Value *sum = rowExp(k, x, r, base, max, nullptr);
     Value *lse = k.b.CreateFAdd(max, k.unary(Intrinsic::log, sum));
-    auto [label, valid] = rowLabel(k, k.in(1), i, r.cols);
+    auto [label, valid] = rowLabel(k, k.in(1), i, r.size);
     Value *loss = k.b.CreateFSub(lse, k.inAt(x, k.add(base, label)));
     k.store(k.b.CreateSelect(valid, loss, nan(k)), k.out(), i);
   });
@@ -386,15 +475,15 @@ void emitSparseXent(KernelBuilder &k) {
 //   dloss[i] * (softmax(row i)[j] - (j == label_i)); NaN rows for bad labels,
 // matching the NaN loss.
 void emitSparseXentGrad(KernelBuilder &k) {
-  Rows r(k.node().type);
+  Rows r(k.node().type.dims, 1);
   const unsigned dloss = 0, x = 1;
-  k.loop(r.rows, [&](Value *i) {
-    Value *base = k.mul(i, r.cols);
-    Value *sum = rowExp(k, x, k.out(), base, r.cols, rowMax(k, x, base, r.cols));
+  k.loop(r.outer, [&](Value *i) {
+    Value *base = k.mul(i, r.size);
+    Value *sum = rowExp(k, x, r, base, rowMax(k, x, r, base), k.out());
     Value *g = k.inAt(dloss, i);
     Value *scale = k.b.CreateFDiv(g, sum);
-    auto [label, valid] = rowLabel(k, k.in(2), i, r.cols);
-    k.loop(r.cols, [&](Value *j) {
+    auto [label, valid] = rowLabel(k, k.in(2), i, r.size);
+    k.loop(r.size, [&](Value *j) {
       Value *at = k.add(base, j);
       Value *v = k.b.CreateFMul(k.loadF(k.out(), at), scale);
       v = k.b.CreateSelect(k.b.CreateICmpEQ(j, label), k.b.CreateFSub(v, g), v);
@@ -519,10 +608,14 @@ void emitOp(KernelBuilder &k) {
   case OpKind::Broadcast:
     emitMap(k, [](std::vector<Value *> &v) { return v[0]; });
     break;
-  case OpKind::ReduceSum: emitReduce(k, false); break;
-  case OpKind::ReduceMean: emitReduce(k, true); break;
+  case OpKind::Transpose: emitTranspose(k); break;
+  case OpKind::ReduceSum:
+  case OpKind::ReduceMean:
+  case OpKind::ReduceMax: emitReduce(k); break;
+  case OpKind::ReduceMaxGrad: emitReduceMaxGrad(k); break;
   case OpKind::Softmax: emitSoftmax(k); break;
   case OpKind::SoftmaxGrad: emitSoftmaxGrad(k); break;
+  case OpKind::LogSoftmax: emitLogSoftmax(k); break;
   case OpKind::SparseXent: emitSparseXent(k); break;
   case OpKind::SparseXentGrad: emitSparseXentGrad(k); break;
   case OpKind::MatMul: emitMatMul(k); break;

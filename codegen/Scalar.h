@@ -6,6 +6,7 @@
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
 
 namespace dlc::codegen {
 
@@ -54,6 +55,26 @@ inline Scalar exp(Scalar x) { return x.with(x.b->CreateUnaryIntrinsic(llvm::Intr
 inline Scalar log(Scalar x) { return x.with(x.b->CreateUnaryIntrinsic(llvm::Intrinsic::log, x.v)); }
 inline Scalar sqrt(Scalar x) { return x.with(x.b->CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x.v)); }
 inline Scalar tanh(Scalar x) { return x.with(x.b->CreateUnaryIntrinsic(llvm::Intrinsic::tanh, x.v)); }
+// LLVM has no expm1 intrinsic: each lane calls libm's double expm1 and rounds
+// to float, which is what the interpreter stores (its formula runs in
+// double); expm1f would add up to 0.8 ulp that the bias correction it serves
+// (passes/OptimizerUpdate.cpp) cannot afford.
+inline Scalar expm1(Scalar x) {
+  llvm::IRBuilderBase &b = *x.b;
+  llvm::Type *f64 = b.getDoubleTy();
+  llvm::FunctionCallee fn = b.GetInsertBlock()->getModule()->getOrInsertFunction(
+      "expm1", llvm::FunctionType::get(f64, {f64}, false));
+  auto lane = [&](llvm::Value *v) {
+    return b.CreateFPTrunc(b.CreateCall(fn, {b.CreateFPExt(v, f64)}), v->getType());
+  };
+  auto *vt = llvm::dyn_cast<llvm::FixedVectorType>(x.v->getType());
+  if (!vt)
+    return x.with(lane(x.v));
+  llvm::Value *out = llvm::PoisonValue::get(vt);
+  for (unsigned i = 0; i < vt->getNumElements(); ++i)
+    out = b.CreateInsertElement(out, lane(b.CreateExtractElement(x.v, i)), i);
+  return x.with(out);
+}
 inline Scalar pow(Scalar x, Scalar y) {
   return x.with(x.b->CreateBinaryIntrinsic(llvm::Intrinsic::pow, x.v, y.v));
 }

@@ -58,8 +58,10 @@ bool axisArg(Lowerer &L, const Expr &c, const Value &v, const TensorType &t,
     return false;
   int64_t r = t.rank();
   if (axis < -r || axis >= r) {
+    std::string valid = r ? "valid: " + std::to_string(-r) + " to " + std::to_string(r - 1)
+                          : "it has no axes";
     L.error(c.loc, c.name + ": axis " + std::to_string(axis) + " is out of range for " +
-                       t.str());
+                       t.str() + " (" + valid + ")");
     return false;
   }
   if (axis < 0)
@@ -67,10 +69,25 @@ bool axisArg(Lowerer &L, const Expr &c, const Value &v, const TensorType &t,
   return true;
 }
 
-// sum / mean: `axis` is one axis, a list of axes, or omitted for all of them.
+// A flag: true or false, which the DSL spells as the integers 1 and 0.
+bool flagArg(Lowerer &L, const Expr &c, const Value &v, const char *what, bool &out) {
+  if (v.kind == Value::Absent || (v.kind == Value::Int && (v.i == 0 || v.i == 1))) {
+    out = v.kind == Value::Int && v.i == 1;
+    return true;
+  }
+  if (v.ok())
+    L.error(c.loc, c.name + ": argument '" + what + "' must be true or false (1 or 0), got " +
+                       v.describe());
+  return false;
+}
+
+// sum / mean / max: `axis` is one axis, a list of axes, or omitted for all of
+// them; `keepdims` keeps the reduced axes as size 1, numpy's keepdims (a
+// reshape of the result: the ops themselves always drop them).
 Value reduce(Lowerer &L, const Expr &c, Args &a, OpKind op) {
   Node *x = tensorArg(L, c, a[0], "x");
-  if (!x)
+  bool keepdims = false;
+  if (!x || !flagArg(L, c, a[2], "keepdims", keepdims))
     return Value();
   std::vector<int64_t> axes;
   if (a[1].kind == Value::Absent) {
@@ -94,7 +111,71 @@ Value reduce(Lowerer &L, const Expr &c, Args &a, OpKind op) {
     return Value::tensor(x);
   Attrs at;
   at.set("axes", axes);
-  return L.emit(op, {x}, c.loc, at, nullptr, c.name.c_str());
+  Value r = L.emit(op, {x}, c.loc, at, nullptr, c.name.c_str());
+  if (!keepdims || !r.ok())
+    return r;
+  Dims kept = x->type.dims;
+  for (int64_t ax : axes)
+    kept[(size_t)ax] = 1;
+  TensorType t = TensorType::f32(kept);
+  return L.emit(OpKind::Reshape, {r.node}, c.loc, {}, &t);
+}
+
+// softmax / log_softmax over `axis`, the last when omitted. The attribute is
+// written only for another axis, so that each softmax has one spelling.
+Value rowWise(Lowerer &L, const Expr &c, Args &a, OpKind op) {
+  Node *x = L.asTensor(a[0], c.loc, c.name + ": argument 'x'");
+  if (!x)
+    return Value();
+  Attrs at;
+  int64_t axis = 0;
+  if (a[1].kind != Value::Absent) {
+    if (!axisArg(L, c, a[1], x->type, axis))
+      return Value();
+    if (axis != x->type.rank() - 1)
+      at.set("axis", axis);
+  }
+  return L.emit(op, {x}, c.loc, at);
+}
+
+// transpose(x, perm): y's axis i is x's axis perm[i]; without perm, the axes
+// reversed, as numpy.
+Value transpose(Lowerer &L, const Expr &c, Args &a) {
+  Node *x = tensorArg(L, c, a[0], "x");
+  if (!x)
+    return Value();
+  int64_t r = x->type.rank();
+  std::vector<int64_t> perm, written;
+  if (a[1].kind == Value::Absent) {
+    for (int64_t i = r; i-- > 0;)
+      perm.push_back(i);
+  } else if (a[1].kind == Value::List) {
+    for (const Value &v : a[1].list) {
+      int64_t ax = 0;
+      if (!axisArg(L, c, v, x->type, ax))
+        return Value();
+      perm.push_back(ax);
+      written.push_back(ax - (v.num() < 0 ? r : 0)); // as the user wrote it
+    }
+  } else {
+    L.error(c.loc, "transpose: argument 'perm' must be a list of axes such as [1, 0], got " +
+                       a[1].describe());
+    return Value();
+  }
+  std::vector<int64_t> sorted = perm;
+  std::sort(sorted.begin(), sorted.end());
+  bool isPerm = (int64_t)perm.size() == r;
+  for (int64_t i = 0; isPerm && i < r; ++i)
+    isPerm = sorted[(size_t)i] == i;
+  if (!isPerm) { // the shape rule would say so too, but with the axes made positive
+    L.error(c.loc, "transpose: perm " + dimsStr(written) + " is not a permutation of the axes of " +
+                       x->type.str() + ": it must list each of 0 to " + std::to_string(r - 1) +
+                       " once");
+    return Value();
+  }
+  Attrs at;
+  at.set("perm", perm);
+  return L.emit(OpKind::Transpose, {x}, c.loc, at);
 }
 
 Value reshape(Lowerer &L, const Expr &c, Args &a) {
@@ -175,8 +256,12 @@ const std::vector<Builtin> &builtins() {
          return y ? L.emit(OpKind::MatMul, {x, y}, c.loc) : Value();
        }},
       {"reshape", {"x", "shape"}, 2, reshape},
-      {"sum", {"x", "axis"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return reduce(L, c, a, OpKind::ReduceSum); }},
-      {"mean", {"x", "axis"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return reduce(L, c, a, OpKind::ReduceMean); }},
+      {"sum", {"x", "axis", "keepdims"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return reduce(L, c, a, OpKind::ReduceSum); }},
+      {"mean", {"x", "axis", "keepdims"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return reduce(L, c, a, OpKind::ReduceMean); }},
+      {"max", {"x", "axis", "keepdims"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return reduce(L, c, a, OpKind::ReduceMax); }},
+      {"softmax", {"x", "axis"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return rowWise(L, c, a, OpKind::Softmax); }},
+      {"log_softmax", {"x", "axis"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return rowWise(L, c, a, OpKind::LogSoftmax); }},
+      {"transpose", {"x", "perm"}, 1, transpose},
       {"cross_entropy", {"logits", "labels"}, 2, crossEntropy},
       {"dim", {"x", "axis"}, 2, dimQuery},
       {"rank", {"x"}, 1,

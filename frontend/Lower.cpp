@@ -168,6 +168,8 @@ Value Lowerer::eval(const Expr &e) {
     auto it = cur_->env.find(e.name);
     if (it != cur_->env.end())
       return it->second.value;
+    if (e.name == "true" || e.name == "false") // flags, as the integers 1 and 0
+      return Value::integer(e.name == "true");
     if (findFn(e.name) || findBuiltin(e.name))
       return Value::function(e.name);
     reportUnknown(e.name, e.loc, false);
@@ -608,7 +610,7 @@ void Lowerer::lowerTrain(const Stmt &s) {
       expected += k == 0 ? "" : k + 1 == all.size() ? " or " : ", ";
       expected += all[k].name + "(";
       for (size_t h = 0; h < all[k].hyper.size(); ++h)
-        expected += (h ? ", " : "") + all[k].hyper[h];
+        expected += (h ? ", " : "") + all[k].hyper[h].name;
       expected += ")";
     }
     error(opt.loc, msg + " (expected " + expected + ")");
@@ -617,31 +619,24 @@ void Lowerer::lowerTrain(const Stmt &s) {
   entry.spec.optimizer = info->name;
   if (opt.kind == Expr::Call) {
     std::vector<const Expr *> hs;
-    if (!bindArgs(opt, opt.name, info->hyper, 0, "hyper-parameter", hs))
+    if (!bindArgs(opt, opt.name, info->hyperNames(), 0, "hyper-parameter", hs))
       return;
     for (size_t k = 0; k < hs.size(); ++k) {
       if (!hs[k])
         continue;
-      const std::string &name = info->hyper[k];
+      const HyperParam &hp = info->hyper[k];
       Value h = eval(*hs[k]);
       if (!h.ok())
         return;
-      std::string problem;
-      if (!h.isNumber() || !std::isfinite(h.num()))
-        problem = "must be a number, got " + h.describe();
-      else if (name == "lr" && h.num() <= 0)
-        problem = "must be positive, got " + numStr(h.num());
-      // A beta of 1 or more makes Adam's bias correction 1 - beta^t zero or
-      // negative: NaN or a diverging update from the first step.
-      else if ((name == "beta1" || name == "beta2") && !(h.num() >= 0 && h.num() < 1))
-        problem = "must be at least 0 and less than 1, got " + numStr(h.num());
-      else if (h.num() < 0)
-        problem = "must not be negative, got " + numStr(h.num());
+      // The range comes from the optimizer table, which the IR parser
+      // checks too.
+      std::string problem = h.isNumber() ? hp.problem(h.num())
+                                         : "must be a number, got " + h.describe();
       if (!problem.empty()) {
-        error(hs[k]->loc, opt.name + ": hyper-parameter '" + name + "' " + problem);
+        error(hs[k]->loc, opt.name + ": hyper-parameter '" + hp.name + "' " + problem);
         return;
       }
-      entry.spec.hyper.push_back({name, h.num()});
+      entry.spec.hyper.push_back({hp.name, h.num()});
     }
   }
   if (!ok)

@@ -11,7 +11,8 @@
 // What T must offer (found by argument-dependent lookup for class types):
 // + - * / and unary -, comparisons > < >= <= == != yielding a mask type M
 //   (ordered, so false for NaN, except !=), select(M, T, T),
-//   like(T, double) (a constant of T's kind), abs, exp, log, sqrt, tanh, pow.
+//   like(T, double) (a constant of T's kind), abs, exp, expm1, log, sqrt,
+//   tanh, pow.
 #pragma once
 
 #include "ir/Op.h"
@@ -26,7 +27,7 @@ inline double select(bool c, double a, double b) { return c ? a : b; }
 inline double like(double, double v) { return v; }
 
 template <class T> T mapFormula(OpKind op, const T *x) {
-  using std::abs, std::exp, std::log, std::sqrt, std::tanh, std::pow;
+  using std::abs, std::exp, std::expm1, std::log, std::sqrt, std::tanh, std::pow;
   // A comparison's mask as an f32 value.
   auto mask = [&](auto m) { return select(m, like(x[0], 1.0), like(x[0], 0.0)); };
   switch (op) {
@@ -34,6 +35,7 @@ template <class T> T mapFormula(OpKind op, const T *x) {
   // NaN fails x > 0 and becomes 0 in both instances: select, not max.
   case OpKind::Relu: return select(x[0] > 0.0, x[0], like(x[0], 0.0));
   case OpKind::Exp: return exp(x[0]);
+  case OpKind::Expm1: return expm1(x[0]);
   case OpKind::Log: return log(x[0]);
   case OpKind::Sqrt: return sqrt(x[0]);
   case OpKind::Abs: return abs(x[0]);
@@ -46,6 +48,7 @@ template <class T> T mapFormula(OpKind op, const T *x) {
     return select(x[0] >= 0.0, r, e * r);
   }
   case OpKind::Tanh: return tanh(x[0]);
+  case OpKind::StopGradient: return x[0];
   case OpKind::Add: return x[0] + x[1];
   case OpKind::Sub: return x[0] - x[1];
   case OpKind::Mul: return x[0] * x[1];

@@ -2,6 +2,7 @@
 #include "ir/Support.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <set>
 #include <unordered_map>
@@ -67,9 +68,41 @@ std::string Init::str() const {
   return "?";
 }
 
+std::string HyperParam::problem(double v) const {
+  std::string got = ", got " + num(v);
+  if (!std::isfinite(v))
+    return "must be a finite number" + got;
+  switch (range) {
+  case Positive: // and still positive once rounded to the f32 the update uses
+    return v > 0 && (float)v > 0 ? "" : "must be positive" + got + (v > 0 ? " (0 as f32)" : "");
+  case NonNegative:
+    return v >= 0 ? "" : "must not be negative" + got;
+  case Fraction:
+    return v >= 0 && v < 1 ? "" : "must be at least 0 and less than 1" + got;
+  case Flag:
+    return v == 0 || v == 1 ? "" : "must be true or false (1 or 0)" + got;
+  }
+  return "";
+}
+
+// Defaults are Keras's. docs/DSL.md gives each update rule in one line.
 const std::vector<OptimizerInfo> &optimizers() {
+  using H = HyperParam;
   static const std::vector<OptimizerInfo> table = {
-      {"sgd", {"lr"}}, {"adam", {"lr", "beta1", "beta2", "eps"}}};
+      {"sgd", {{"lr", 0.01, H::Positive}, {"momentum", 0, H::Fraction}, {"nesterov", 0, H::Flag}}},
+      {"rmsprop", {{"lr", 0.001, H::Positive}, {"rho", 0.9, H::Fraction}, {"eps", 1e-7, H::Positive}}},
+      {"adam",
+       {{"lr", 0.001, H::Positive},
+        {"beta1", 0.9, H::Fraction},
+        {"beta2", 0.999, H::Fraction},
+        {"eps", 1e-7, H::Positive}}},
+      {"adamw",
+       {{"lr", 0.001, H::Positive},
+        {"beta1", 0.9, H::Fraction},
+        {"beta2", 0.999, H::Fraction},
+        {"eps", 1e-7, H::Positive},
+        {"weight_decay", 0.004, H::NonNegative}}},
+  };
   return table;
 }
 
@@ -80,11 +113,32 @@ const OptimizerInfo *findOptimizer(const std::string &name) {
   return nullptr;
 }
 
+const HyperParam *OptimizerInfo::find(const std::string &k) const {
+  for (const HyperParam &h : hyper)
+    if (h.name == k)
+      return &h;
+  return nullptr;
+}
+
+std::vector<std::string> OptimizerInfo::hyperNames() const {
+  std::vector<std::string> names;
+  for (const HyperParam &h : hyper)
+    names.push_back(h.name);
+  return names;
+}
+
 double TrainSpec::hyperOr(const std::string &k, double dflt) const {
   for (auto &[name, v] : hyper)
     if (name == k)
       return v;
   return dflt;
+}
+
+double TrainSpec::hyperValue(const std::string &k) const {
+  const OptimizerInfo *o = findOptimizer(optimizer);
+  const HyperParam *h = o ? o->find(k) : nullptr;
+  DLC_ASSERT(h, "optimizer '" + optimizer + "' has no hyper-parameter '" + k + "'");
+  return hyperOr(k, h->dflt);
 }
 
 // --- Function ----------------------------------------------------------------

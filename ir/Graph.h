@@ -71,12 +71,34 @@ struct VarDecl {
   SourceLoc loc;
 };
 
-// The optimizers a train entry may name, with the hyper-parameters each
-// takes: the frontend and the IR parser check train statements against this
-// one list; passes/OptimizerUpdate.cpp expands each and owns the defaults.
+// The optimizer table: every optimizer a train entry may name, each
+// hyper-parameter with its default and the values it may take. The frontend
+// and the IR parser check train statements against it, so a value that
+// would make an update NaN or meaningless never reaches the optimizer pass,
+// which expands each optimizer (passes/OptimizerUpdate.cpp) and takes the
+// defaults from here.
+struct HyperParam {
+  enum Range {
+    Positive,    // > 0 (lr; eps, which keeps a never-moving param off 0 / 0)
+    NonNegative, // >= 0 (weight_decay)
+    Fraction,    // in [0, 1): a decay rate; 1 would never forget, and
+                 // Adam's bias correction 1 - beta^t would be 0
+    Flag,        // 0 or 1 (nesterov), what the DSL's false and true are
+  };
+  std::string name; // "lr"
+  double dflt;      // the value when a train statement omits it
+  Range range;
+
+  // Why `v` is not a valid value, naming the range and the value ("must be
+  // at least 0 and less than 1, got 1"), or "" when it is valid.
+  std::string problem(double v) const;
+};
+
 struct OptimizerInfo {
-  std::string name;               // "adam"
-  std::vector<std::string> hyper; // "lr", "beta1", ...
+  std::string name;              // "adam"
+  std::vector<HyperParam> hyper; // in positional order: "lr", "beta1", ...
+  const HyperParam *find(const std::string &k) const;
+  std::vector<std::string> hyperNames() const;
 };
 const std::vector<OptimizerInfo> &optimizers();
 const OptimizerInfo *findOptimizer(const std::string &name);
@@ -86,8 +108,11 @@ struct TrainSpec {
   Node *loss = nullptr;                 // scalar f32
   std::vector<std::string> params;      // variables to train, in order
   std::string optimizer;                // "sgd", "adam"
-  std::vector<std::pair<std::string, double>> hyper; // lr, beta1, ...
+  std::vector<std::pair<std::string, double>> hyper; // as written: lr, beta1, ...
   double hyperOr(const std::string &k, double dflt) const;
+  // The value of `k`: as written, else the optimizer table's default (an
+  // InternalError when the table has no such hyper-parameter).
+  double hyperValue(const std::string &k) const;
 };
 
 class Function {

@@ -313,13 +313,20 @@ private:
         double v;
         if (!ident(k, "a hyperparameter name"))
           return false;
-        if (std::find(opt->hyper.begin(), opt->hyper.end(), k) == opt->hyper.end())
+        const HyperParam *hp = opt->find(k);
+        if (!hp)
           return fail(kat, opt->name + " has no hyperparameter '" + k + "'");
         for (auto &h : t.hyper)
           if (h.first == k)
             return fail(kat, "duplicate hyperparameter '" + k + "'");
-        if (!expect('=') || !real(v))
+        if (!expect('='))
           return false;
+        size_t vat = (skipSpace(), pos_);
+        if (!real(v))
+          return false;
+        // The frontend's check, from the same table.
+        if (std::string p = hp->problem(v); !p.empty())
+          return fail(vat, opt->name + ": hyperparameter '" + k + "' " + p);
         t.hyper.push_back({k, v});
       } while (accept(','));
       if (!expect(')'))

@@ -4,6 +4,7 @@
 // same formulas the kernels are generated from.
 #include "ir/Interpreter.h"
 #include "ir/Formulas.h"
+#include "ir/OpRules.h"
 #include "ir/Support.h"
 
 #include <algorithm>
@@ -50,6 +51,15 @@ std::vector<int64_t> stridesOf(const Dims &dims) {
   return s;
 }
 
+// Steps the multi-index `pos` to the next element of `dims` in row-major order.
+void advance(std::vector<int64_t> &pos, const Dims &dims) {
+  for (int64_t i = (int64_t)dims.size() - 1; i >= 0; --i) {
+    if (++pos[i] < dims[i])
+      return;
+    pos[i] = 0;
+  }
+}
+
 // For each element of a tensor of shape `out`, the flat index of the element
 // of a tensor of shape `in` that numpy broadcasting reads for it.
 std::vector<int64_t> broadcastIndex(const Dims &out, const Dims &in) {
@@ -65,19 +75,47 @@ std::vector<int64_t> broadcastIndex(const Dims &out, const Dims &in) {
       if (in[i] != 1)
         off += pos[lead + i] * inStrides[i];
     index[(size_t)flat] = off;
-    for (int64_t i = (int64_t)out.size() - 1; i >= 0; --i) {
-      if (++pos[i] < out[i])
-        break;
-      pos[i] = 0;
-    }
+    advance(pos, out);
   }
   return index;
 }
 
-// Views a tensor's last axis as rows: `rows` rows of `cols` elements.
-void rowsCols(const TensorType &t, int64_t &rows, int64_t &cols) {
-  cols = t.dims.back();
-  rows = cols == 0 ? 0 : t.numel() / cols;
+// A reduction's operand dims with the reduced axes kept as size 1: where
+// each element's result element is, under broadcastIndex.
+Dims keptDims(Dims dims, const std::vector<int64_t> &axes) {
+  for (int64_t a : axes)
+    dims[(size_t)a] = 1;
+  return dims;
+}
+
+// reduce_max's order, which its gradient shares: NaN is above every number
+// (it propagates), and a later element takes over only when strictly
+// larger, so of equal values the first in row-major order is the maximum.
+bool beats(double v, double best) {
+  return v > best || (std::isnan(v) && !std::isnan(best));
+}
+
+// The flat indices of each row of a row-wise op, along its axis.
+std::vector<std::vector<int64_t>> rowIndices(const Node &n) {
+  Rows r(n.type.dims, rowAxis(n));
+  std::vector<std::vector<int64_t>> rows;
+  for (int64_t o = 0; o < r.outer; ++o)
+    for (int64_t i = 0; i < r.inner; ++i) {
+      std::vector<int64_t> &row = rows.emplace_back();
+      for (int64_t j = 0; j < r.size; ++j)
+        row.push_back((o * r.size + j) * r.inner + i);
+    }
+  return rows;
+}
+
+// log(sum(exp(x))), stable: the max is taken out before exp.
+double logSumExp(const double *x, int64_t cols) {
+  double mx = -INFINITY, sum = 0;
+  for (int64_t j = 0; j < cols; ++j)
+    mx = std::max(mx, x[j]);
+  for (int64_t j = 0; j < cols; ++j)
+    sum += std::exp(x[j] - mx);
+  return mx + std::log(sum);
 }
 
 void softmaxRow(const double *x, double *y, int64_t cols) {
@@ -146,44 +184,84 @@ Tensor evalNode(const Node &n, const std::vector<const Tensor *> &in) {
     return out;
   }
 
-  case OpKind::ReduceSum:
-  case OpKind::ReduceMean: {
-    // Each input element adds into the output element that drops the
-    // reduced axes: keep-dims shape with reduced axes set to 1.
-    const Dims &xd = in[0]->type.dims;
-    Dims keep = xd;
-    int64_t count = 1;
-    for (int64_t a : n.attrs.getInts("axes")) {
-      keep[a] = 1;
-      count *= xd[a];
+  case OpKind::Transpose: { // y's axis i walks x's axis perm[i]
+    const std::vector<int64_t> &perm = n.attrs.getInts("perm");
+    std::vector<int64_t> xs = stridesOf(in[0]->type.dims), pos(perm.size(), 0);
+    for (double &v : y) {
+      int64_t off = 0;
+      for (size_t i = 0; i < perm.size(); ++i)
+        off += pos[i] * xs[(size_t)perm[i]];
+      v = in[0]->data[(size_t)off];
+      advance(pos, n.type.dims);
     }
-    auto ix = broadcastIndex(xd, keep);
-    for (size_t i = 0; i < ix.size(); ++i)
-      y[(size_t)ix[i]] += in[0]->data[i];
+    return out;
+  }
+
+  case OpKind::ReduceSum:
+  case OpKind::ReduceMean:
+  case OpKind::ReduceMax: {
+    // Each input element goes into the output element that drops the
+    // reduced axes.
+    const std::vector<int64_t> &axes = n.attrs.getInts("axes");
+    const Dims &xd = in[0]->type.dims;
+    auto ix = broadcastIndex(xd, keptDims(xd, axes));
+    bool max = n.op == OpKind::ReduceMax;
+    if (max)
+      std::fill(y.begin(), y.end(), -INFINITY);
+    for (size_t i = 0; i < ix.size(); ++i) {
+      double v = in[0]->data[i], &acc = y[(size_t)ix[i]];
+      if (!max)
+        acc += v;
+      else if (beats(v, acc))
+        acc = v;
+    }
     if (n.op == OpKind::ReduceMean)
       for (double &v : y)
-        v /= (double)count;
+        v /= (double)(in[0]->numel() / out.numel());
     return out;
   }
 
-  case OpKind::Softmax: {
-    int64_t rows, cols;
-    rowsCols(n.type, rows, cols);
-    for (int64_t r = 0; r < rows; ++r)
-      softmaxRow(&in[0]->data[r * cols], &y[r * cols], cols);
+  case OpKind::ReduceMaxGrad: { // dy at the first maximum of each row, in row-major order
+    const Tensor &dy = *in[0], &x = *in[1];
+    auto ix = broadcastIndex(x.type.dims, keptDims(x.type.dims, n.attrs.getInts("axes")));
+    const size_t none = SIZE_MAX;
+    std::vector<size_t> arg((size_t)dy.numel(), none);
+    for (size_t i = 0; i < ix.size(); ++i) {
+      size_t &a = arg[(size_t)ix[i]];
+      if (a == none || beats(x.data[i], x.data[a]))
+        a = i;
+    }
+    for (size_t g = 0; g < arg.size(); ++g)
+      y[arg[g]] = dy.data[g];
     return out;
   }
+
+  case OpKind::Softmax:
+  case OpKind::LogSoftmax:
+    for (const std::vector<int64_t> &row : rowIndices(n)) {
+      std::vector<double> x, r(row.size());
+      for (int64_t at : row)
+        x.push_back(in[0]->data[(size_t)at]);
+      if (n.op == OpKind::Softmax) {
+        softmaxRow(x.data(), r.data(), (int64_t)x.size());
+      } else { // x - logsumexp(x)
+        double lse = logSumExp(x.data(), (int64_t)x.size());
+        for (size_t j = 0; j < x.size(); ++j)
+          r[j] = x[j] - lse;
+      }
+      for (size_t j = 0; j < row.size(); ++j)
+        y[(size_t)row[j]] = r[j];
+    }
+    return out;
 
   case OpKind::SoftmaxGrad: { // y * (dy - sum(dy * y)) per row
-    int64_t rows, cols;
-    rowsCols(n.type, rows, cols);
-    const double *dy = in[0]->data.data(), *sy = in[1]->data.data();
-    for (int64_t r = 0; r < rows; ++r) {
+    const std::vector<double> &dy = in[0]->data, &sy = in[1]->data;
+    for (const std::vector<int64_t> &row : rowIndices(n)) {
       double dot = 0;
-      for (int64_t j = 0; j < cols; ++j)
-        dot += dy[r * cols + j] * sy[r * cols + j];
-      for (int64_t j = 0; j < cols; ++j)
-        y[r * cols + j] = sy[r * cols + j] * (dy[r * cols + j] - dot);
+      for (int64_t at : row)
+        dot += dy[(size_t)at] * sy[(size_t)at];
+      for (int64_t at : row)
+        y[(size_t)at] = sy[(size_t)at] * (dy[(size_t)at] - dot);
     }
     return out;
   }
@@ -199,12 +277,7 @@ Tensor evalNode(const Node &n, const std::vector<const Tensor *> &in) {
       const double *x = &logits.data[r * cols];
       int32_t label = checkedLabel(n, labels, r, cols);
       if (!isGrad) { // logsumexp(x) - x[label], stable
-        double mx = -INFINITY, sum = 0;
-        for (int64_t j = 0; j < cols; ++j)
-          mx = std::max(mx, x[j]);
-        for (int64_t j = 0; j < cols; ++j)
-          sum += std::exp(x[j] - mx);
-        y[r] = mx + std::log(sum) - x[label];
+        y[r] = logSumExp(x, cols) - x[label];
         continue;
       }
       softmaxRow(x, p.data(), cols); // dy[r] * (softmax(x) - onehot(label))

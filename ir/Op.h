@@ -22,11 +22,12 @@ enum class FusionKind {
   Source,      // reads an input, a variable or a constant; no loop of its own
   Elementwise, // y[i] = f(x[i]): one operand, same shape
   Broadcast,   // y[i] = f(a[i'], b[i'']) under numpy broadcasting
-  Injective,   // moves data (reshape, broadcast); each y[i] is one x[j]
-  Reduction,   // folds whole axes: y drops them (reduce_sum, reduce_mean)
-  RowWise,     // each element of a row reads the whole row of the last axis
-               // (softmax, cross-entropy): a reduction and a map over one row,
-               // so it may take an elementwise prologue but is not a plain fold
+  Injective,   // moves data (reshape, broadcast, transpose); each y[i] is one x[j]
+  Reduction,   // folds whole axes: y drops them (reduce_sum, reduce_mean, reduce_max)
+  RowWise,     // each element of a row reads the whole row of one axis
+               // (softmax, cross-entropy; for reduce_max_grad, the reduced
+               // axes): a reduction and a map over one row, so it may take an
+               // elementwise prologue but is not a plain fold
   Contraction, // matmul-like; elementwise consumers may be its epilogue
   Opaque       // anything else: never fused
 };

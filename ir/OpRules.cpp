@@ -21,6 +21,26 @@ bool needF32(OpKind op, const TensorType &t, std::string &error) {
                          t.str());
 }
 
+// A reduction's axes: distinct axes of t, in any order.
+bool checkAxes(OpKind op, const TensorType &t, std::vector<int64_t> axes,
+               std::string &error) {
+  std::sort(axes.begin(), axes.end());
+  for (size_t i = 0; i < axes.size(); ++i)
+    if (axes[i] < 0 || axes[i] >= t.rank() || (i && axes[i] == axes[i - 1]))
+      return fail(error, std::string(opName(op)) + ": bad axes " + dimsStr(axes) +
+                             " for " + t.str());
+  return true;
+}
+
+// dims without the reduced axes.
+Dims reducedDims(const Dims &dims, const std::vector<int64_t> &axes) {
+  Dims out;
+  for (int64_t i = 0; i < (int64_t)dims.size(); ++i)
+    if (std::find(axes.begin(), axes.end(), i) == axes.end())
+      out.push_back(dims[i]);
+  return out;
+}
+
 } // namespace
 
 namespace {
@@ -85,48 +105,71 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
     return *requested;
   }
 
-  case OpKind::ReduceSum:
-  case OpKind::ReduceMean: {
-    if (!needF32(op, in[0], error))
+  case OpKind::Transpose: {
+    const std::vector<int64_t> &perm = attrs.getInts("perm");
+    std::vector<int64_t> sorted = perm;
+    std::sort(sorted.begin(), sorted.end());
+    bool isPerm = (int64_t)perm.size() == in[0].rank();
+    for (int64_t i = 0; isPerm && i < (int64_t)sorted.size(); ++i)
+      isPerm = sorted[i] == i;
+    if (!isPerm) {
+      error = "transpose: perm " + dimsStr(perm) + " is not a permutation of the axes of " +
+              in[0].str() + ": it must list each of 0 to " + std::to_string(in[0].rank() - 1) +
+              " once";
       return std::nullopt;
-    std::vector<int64_t> axes = attrs.getInts("axes");
-    std::sort(axes.begin(), axes.end());
-    for (size_t i = 0; i < axes.size(); ++i)
-      if (axes[i] < 0 || axes[i] >= in[0].rank() ||
-          (i && axes[i] == axes[i - 1])) {
-        error = std::string(info.name) + ": bad axes " + dimsStr(axes) +
-                " for " + in[0].str();
-        return std::nullopt;
-      }
+    }
     Dims out;
-    for (int64_t i = 0; i < in[0].rank(); ++i)
-      if (!std::binary_search(axes.begin(), axes.end(), i))
-        out.push_back(in[0].dims[i]);
-    return TensorType::f32(out);
+    for (int64_t p : perm)
+      out.push_back(in[0].dims[p]);
+    return TensorType(in[0].dtype, out);
+  }
+
+  case OpKind::ReduceSum:
+  case OpKind::ReduceMean:
+  case OpKind::ReduceMax: {
+    const std::vector<int64_t> &axes = attrs.getInts("axes");
+    if (!needF32(op, in[0], error) || !checkAxes(op, in[0], axes, error))
+      return std::nullopt;
+    return TensorType::f32(reducedDims(in[0].dims, axes));
+  }
+
+  case OpKind::ReduceMaxGrad: { // (dy, x), dy of reduce_max(x)'s type
+    const std::vector<int64_t> &axes = attrs.getInts("axes");
+    if (!needF32(op, in[0], error) || !needF32(op, in[1], error) ||
+        !checkAxes(op, in[1], axes, error))
+      return std::nullopt;
+    TensorType dy = TensorType::f32(reducedDims(in[1].dims, axes));
+    if (in[0] != dy) {
+      error = "reduce_max_grad: expected d(max) " + dy.str() + " for " + in[1].str() +
+              ", got " + in[0].str();
+      return std::nullopt;
+    }
+    return in[1];
   }
 
   case OpKind::Softmax:
-    if (!needF32(op, in[0], error))
-      return std::nullopt;
-    if (in[0].rank() < 1) {
-      error = "softmax: expected at least one axis, got " + in[0].str();
-      return std::nullopt;
-    }
-    return in[0];
-
   case OpKind::SoftmaxGrad:
-    if (!needF32(op, in[0], error) || !needF32(op, in[1], error))
-      return std::nullopt;
-    if (in[0] != in[1]) {
-      error = "softmax_grad: operand types differ: " + in[0].str() + " and " +
+  case OpKind::LogSoftmax: {
+    for (const TensorType &t : in)
+      if (!needF32(op, t, error))
+        return std::nullopt;
+    if (in.size() == 2 && in[0] != in[1]) {
+      error = std::string(info.name) + ": operand types differ: " + in[0].str() + " and " +
               in[1].str();
       return std::nullopt;
     }
     if (in[0].rank() < 1) {
-      error = "softmax_grad: expected at least one axis, got " + in[0].str();
+      error = std::string(info.name) + ": expected at least one axis, got " + in[0].str();
+      return std::nullopt;
+    }
+    int64_t axis = attrs.getInt("axis", in[0].rank() - 1);
+    if (axis < 0 || axis >= in[0].rank()) {
+      error = std::string(info.name) + ": axis " + std::to_string(axis) +
+              " is out of range for " + in[0].str();
       return std::nullopt;
     }
     return in[0];
+  }
 
   case OpKind::SparseXent:
   case OpKind::SparseXentGrad: {
@@ -223,10 +266,9 @@ Dims keepDims(Dims dims, const std::vector<int64_t> &axes) {
   return dims;
 }
 
-// reduce_sum over the last axis, kept as size 1 so it broadcasts against t.
-Node *sumLastKeep(Builder &b, Node *t) {
-  int64_t last = t->type.rank() - 1;
-  return b.reshape(b.reduceSum(t, {last}), keepDims(t->type.dims, {last}));
+// reduce_sum over one axis, kept as size 1 so it broadcasts against t.
+Node *sumKeep(Builder &b, Node *t, int64_t axis) {
+  return b.reshape(b.reduceSum(t, {axis}), keepDims(t->type.dims, {axis}));
 }
 
 } // namespace
@@ -253,6 +295,8 @@ std::vector<Node *> gradient(Builder &b, Node *fwd, Node *dy) {
     return {b.binary(OpKind::ReluGrad, dy, a)};
   case OpKind::Exp: // dx = dy * exp(x) = dy * y
     return {b.mul(dy, y)};
+  case OpKind::Expm1: // dx = dy * exp(x) = dy * (y + 1)
+    return {b.mul(dy, b.add(y, b.constant(1.0)))};
   case OpKind::Log: // dx = dy / x
     return {b.div(dy, a)};
   case OpKind::Sqrt: // dx = dy / (2 sqrt(x)) = dy / (2 y)
@@ -264,6 +308,8 @@ std::vector<Node *> gradient(Builder &b, Node *fwd, Node *dy) {
     return {b.mul(b.mul(dy, y), b.sub(b.constant(1.0), y))};
   case OpKind::Tanh: // dx = dy * (1 - y²)
     return {b.mul(dy, b.sub(b.constant(1.0), b.mul(y, y)))};
+  case OpKind::StopGradient: // what it is for: nothing flows back through it
+    return {nullptr};
 
   case OpKind::Add: // da = dy, db = dy
     return {toA(dy), toB(dy)};
@@ -303,6 +349,15 @@ std::vector<Node *> gradient(Builder &b, Node *fwd, Node *dy) {
     return {b.reshape(dy, a->type.dims)};
   case OpKind::Broadcast: // dx = dy summed over the stretched axes
     return {toA(dy)};
+  case OpKind::Transpose: { // dx = dy transposed back: by the inverse permutation
+    const std::vector<int64_t> &perm = fwd->attrs.getInts("perm");
+    std::vector<int64_t> inverse(perm.size());
+    for (size_t i = 0; i < perm.size(); ++i)
+      inverse[(size_t)perm[i]] = (int64_t)i;
+    Attrs at;
+    at.set("perm", inverse);
+    return {b.create(OpKind::Transpose, {dy}, at)};
+  }
 
   case OpKind::ReduceSum:
   case OpKind::ReduceMean: {
@@ -321,17 +376,32 @@ std::vector<Node *> gradient(Builder &b, Node *fwd, Node *dy) {
                                             : b.broadcast(kept, a->type.dims)};
   }
 
+  case OpKind::ReduceMax: // dx = dy at the first position of each maximum
+    return {b.create(OpKind::ReduceMaxGrad, {dy, a}, fwd->attrs)};
+  case OpKind::ReduceMaxGrad: {
+    // out = g at the first maximum of x's rows, so dg = dy read there:
+    // sum(dy * reduce_max_grad(1, x)); x only moves which position, so its
+    // gradient is zero wherever it is defined.
+    Node *x = c, *ones = b.constant(1.0, a->type);
+    Node *at = b.create(OpKind::ReduceMaxGrad, {ones, x}, fwd->attrs);
+    return {b.reduceSum(b.mul(dy, at), fwd->attrs.getInts("axes")), nullptr};
+  }
+
+  // The row-wise ops keep their axis (attributes copied) in their gradients.
   case OpKind::Softmax: // dx = y * (dy - sum(dy * y))
-    return {b.binary(OpKind::SoftmaxGrad, dy, y)};
+    return {b.create(OpKind::SoftmaxGrad, {dy, y}, fwd->attrs)};
   case OpKind::SoftmaxGrad: {
     // out = s * (g - sum(g s)) with g = a, s = c; per row:
     //   dg = s * (dy - sum(dy s))            = softmax_grad(dy, s)
     //   ds = dy * (g - sum(g s)) - g * sum(dy s)
-    Node *gs = sumLastKeep(b, b.mul(a, c));
-    Node *dys = sumLastKeep(b, b.mul(dy, c));
+    int64_t axis = rowAxis(*fwd);
+    Node *gs = sumKeep(b, b.mul(a, c), axis);
+    Node *dys = sumKeep(b, b.mul(dy, c), axis);
     Node *ds = b.sub(b.mul(dy, b.sub(a, gs)), b.mul(a, dys));
-    return {b.binary(OpKind::SoftmaxGrad, dy, c), ds};
+    return {b.create(OpKind::SoftmaxGrad, {dy, c}, fwd->attrs), ds};
   }
+  case OpKind::LogSoftmax: // dx = dy - softmax(x) * sum(dy), softmax(x) = exp(y)
+    return {b.sub(dy, b.mul(b.unary(OpKind::Exp, y), sumKeep(b, dy, rowAxis(*fwd))))};
 
   case OpKind::SparseXent: // dlogits = dy[n] * (softmax(logits) - onehot(labels))
     return {b.create(OpKind::SparseXentGrad, {dy, a, c}), nullptr};
@@ -365,5 +435,14 @@ std::vector<Node *> gradient(Builder &b, Node *fwd, Node *dy) {
   }
   internalError("gradient: unhandled op");
 }
+
+Rows::Rows(const Dims &dims, int64_t axis) : size(dims.at((size_t)axis)) {
+  for (size_t i = 0; i < (size_t)axis; ++i)
+    outer *= dims[i];
+  for (size_t i = (size_t)axis + 1; i < dims.size(); ++i)
+    inner *= dims[i];
+}
+
+int64_t rowAxis(const Node &n) { return n.attrs.getInt("axis", n.type.rank() - 1); }
 
 } // namespace dlc

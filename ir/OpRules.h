@@ -31,4 +31,15 @@ std::optional<TensorType> inferType(OpKind op,
 // location and gradOf are already set to fwd's by the caller.
 std::vector<Node *> gradient(Builder &b, Node *fwd, Node *dy);
 
+// The rows a row-wise op (softmax, softmax_grad, log_softmax) works on, for
+// interpreter and kernels alike: along `axis` of `dims`, `outer` blocks of
+// `inner` rows; a row has `size` elements, `inner` apart, and row (o, i)
+// starts at o * size * inner + i. The last axis gives inner = 1.
+struct Rows {
+  int64_t outer = 1, size = 1, inner = 1;
+  Rows(const Dims &dims, int64_t axis);
+};
+// The axis of a softmax, softmax_grad or log_softmax: its attribute, or the last.
+int64_t rowAxis(const Node &n);
+
 } // namespace dlc

@@ -173,12 +173,15 @@ void differentiate(Module &m, Function &f) {
 
 } // namespace
 
+bool awaitsAutodiff(const Function &f) {
+  // Not when already differentiated (e.g. parsed from a --emit=grad dump).
+  return f.isTrain() && f.grads.empty() && f.updates.empty() && !f.train->params.empty();
+}
+
 bool runAutodiff(Module &m) {
   bool changed = false;
   for (auto &f : m.functions) {
-    // Already differentiated (e.g. parsed from a --emit=grad dump): leave it.
-    if (!f->isTrain() || !f->grads.empty() || !f->updates.empty() ||
-        f->train->params.empty())
+    if (!awaitsAutodiff(*f))
       continue;
     differentiate(m, *f);
     changed = true;

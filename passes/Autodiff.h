@@ -13,4 +13,8 @@ namespace dlc {
 // Returns whether anything changed.
 bool runAutodiff(Module &m);
 
+// Whether runAutodiff would differentiate f: a train function with params and
+// no grads or updates yet. Until then its stop_gradient nodes must stay.
+bool awaitsAutodiff(const Function &f);
+
 } // namespace dlc

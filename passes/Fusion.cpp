@@ -189,6 +189,8 @@ private:
       return "it broadcasts a value of this kernel, which the loop computes only "
              "at its own elements";
     for (const Node *o : n->operands) {
+      while (o->info().isView()) // a reshape reads its root's kernel, as addReads knows
+        o = o->operands[0];
       auto it = groupOf_.find(o);
       if (it == groupOf_.end() || it->second == g)
         continue;

@@ -18,8 +18,10 @@ namespace dlc {
 //   - a scalar map of constants and scalar variables (Adam's bias
 //     corrections) is recomputed once at the entry of every kernel using it
 //     rather than launched on its own;
-//   - a matmul, reduction or row-wise op starts a kernel of its own: none is
-//     ever duplicated, and no kernel grows past kMaxKernelNodes;
+//   - a matmul, reduction, row-wise op or transpose starts a kernel of its
+//     own: none is ever duplicated, and no kernel grows past kMaxKernelNodes
+//     (a transpose takes an epilogue, run after its loops as a reduction's
+//     is, but no prologue: its reads are strided, not element by element);
 //   - a merge that would make the kernels depend on each other in a cycle
 //     is refused.
 // Every refusal is recorded with its reason (--emit=fused prints them).

@@ -1,14 +1,26 @@
 // Optimizer updates expanded into graph ops: each train function's grads
 // become new values for its params and for the optimizer's persistent state.
+// What each optimizer takes (hyper-parameters, defaults, ranges) is the
+// table in ir/Graph.cpp; how each expands is here, one method per row.
 #include "passes/OptimizerUpdate.h"
 #include "ir/Builder.h"
 #include "ir/Support.h"
 
+#include <algorithm>
+#include <cmath>
+#include <map>
 #include <unordered_map>
 
 namespace dlc {
 
 namespace {
+
+Node *scalarConstant(Builder &b, double v, const std::string &name) {
+  Attrs a;
+  a.set("value", v);
+  TensorType t = TensorType::f32({});
+  return b.create(OpKind::Constant, {}, a, name, &t);
+}
 
 class UpdateEmitter {
 public:
@@ -16,7 +28,8 @@ public:
   // var node) would scan the whole module or function each time, quadratic
   // in model depth; index them once here and keep the indexes current as
   // this emitter adds declarations and var nodes.
-  UpdateEmitter(Module &m, Function &f) : m_(m), f_(f), b_(f) {
+  UpdateEmitter(Module &m, Function &f)
+      : m_(m), f_(f), b_(f), prefix_(f.name + "." + f.train->optimizer + ".") {
     for (size_t i = 0; i < m_.vars.size(); ++i)
       declIndex_.emplace(m_.vars[i].name, i); // the first of a name, as findVar
     for (auto &n : f_.nodes)
@@ -24,69 +37,116 @@ public:
         varNodes_.emplace(n->attrs.getString("name"), n.get()); // the first
   }
 
+  // Keras's SGD: w' = w - lr g without momentum (no state); with it,
+  // v' = momentum v - lr g and w' = w + v', or with nesterov
+  // w' = w + momentum v' - lr g. (PyTorch keeps v' = momentum v + g and
+  // scales by lr afterwards: the same for a constant lr.)
   void sgd() {
-    const TrainSpec &spec = *f_.train;
-    Node *lr = constant(spec.hyperOr("lr", 0.01), "sgd.lr");
-    for (auto &[param, g] : f_.grads) { // w' = w - lr g
-      Node *step = op(OpKind::Mul, lr, g, param + ".sgd.step");
-      update(param, op(OpKind::Sub, varNode(param), step, param + ".new"));
-    }
-  }
-
-  // Keras/PyTorch Adam with bias correction:
-  //   t' = t + 1, m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g²,
-  //   w' = w - lr (m' / (1 - b1^t')) / (sqrt(v' / (1 - b2^t')) + eps)
-  void adam() {
-    const TrainSpec &spec = *f_.train;
-    double lr = spec.hyperOr("lr", 0.001), b1 = spec.hyperOr("beta1", 0.9),
-           b2 = spec.hyperOr("beta2", 0.999), eps = spec.hyperOr("eps", 1e-7);
-    std::string prefix = f_.name + ".adam.";
-
-    // The bias corrections are scalars shared by every param.
-    std::string tName = prefix + "t";
-    declareState(tName, TensorType::f32({}));
-    Node *one = constant(1.0, "adam.one");
-    Node *cb1 = constant(b1, "adam.beta1"), *cb1c = constant(1 - b1, "adam.1_beta1");
-    Node *cb2 = constant(b2, "adam.beta2"), *cb2c = constant(1 - b2, "adam.1_beta2");
-    Node *clr = constant(lr, "adam.lr"), *ceps = constant(eps, "adam.eps");
-    Node *t = op(OpKind::Add, varNode(tName), one, tName + ".new");
-    Node *corr1 = op(OpKind::Sub, one, op(OpKind::Pow, cb1, t, "adam.beta1_t"), "adam.corr1");
-    Node *corr2 = op(OpKind::Sub, one, op(OpKind::Pow, cb2, t, "adam.beta2_t"), "adam.corr2");
-
-    std::vector<std::pair<std::string, Node *>> state;
+    double momentum = hyper("momentum");
+    bool nesterov = hyper("nesterov") != 0;
+    Node *lr = constant(hyper("lr"), "sgd.lr");
+    Node *mu = momentum != 0 ? constant(momentum, "sgd.momentum") : nullptr;
     for (auto &[p, g] : f_.grads) {
-      const TensorType &type = g->type;
-      std::string mName = prefix + "m." + p, vName = prefix + "v." + p;
-      declareState(mName, type);
-      declareState(vName, type);
-      Node *mNew = op(OpKind::Add, op(OpKind::Mul, cb1, varNode(mName), p + ".adam.b1m"),
-                      op(OpKind::Mul, cb1c, g, p + ".adam.g1"), mName + ".new");
-      Node *g2 = op(OpKind::Mul, g, g, p + ".adam.g2");
-      Node *vNew = op(OpKind::Add, op(OpKind::Mul, cb2, varNode(vName), p + ".adam.b2v"),
-                      op(OpKind::Mul, cb2c, g2, p + ".adam.g2s"), vName + ".new");
-      Node *mHat = op(OpKind::Div, mNew, corr1, p + ".adam.mhat");
-      Node *vHat = op(OpKind::Div, vNew, corr2, p + ".adam.vhat");
-      Node *denom = op(OpKind::Add, b_.create(OpKind::Sqrt, {vHat}, {}, p + ".adam.rms"),
-                       ceps, p + ".adam.denom");
-      Node *step = op(OpKind::Mul, clr, op(OpKind::Div, mHat, denom, p + ".adam.dir"),
-                      p + ".adam.step");
-      update(p, op(OpKind::Sub, varNode(p), step, p + ".new"));
-      state.push_back({mName, mNew});
-      state.push_back({vName, vNew});
+      Node *step = op(OpKind::Mul, lr, g, p + ".sgd.step"); // lr g
+      if (!mu) { // no state: exactly the plain update w' = w - lr g
+        update(p, op(OpKind::Sub, varNode(p), step, p + ".new"));
+        continue;
+      }
+      std::string vName = prefix_ + "v." + p;
+      declareState(vName, g->type);
+      Node *vNew = op(OpKind::Sub, op(OpKind::Mul, mu, varNode(vName), p + ".sgd.mv"), step,
+                      vName + ".new");
+      Node *delta = nesterov ? op(OpKind::Sub, op(OpKind::Mul, mu, vNew, p + ".sgd.mv_new"),
+                                  step, p + ".sgd.delta")
+                             : vNew;
+      update(p, op(OpKind::Add, varNode(p), delta, p + ".new"));
+      state_.push_back({vName, vNew});
     }
-    // Params first (what a reader looks for), then the moments, then t.
-    for (auto &s : state)
-      f_.updates.push_back(s);
-    f_.updates.push_back({tName, t});
+    finish();
   }
+
+  // RMSprop as tf.keras 2 and PyTorch: s' = rho s + (1 - rho) g²,
+  // w' = w - lr g / (sqrt(s') + eps). (Keras 3 takes sqrt(s' + eps).)
+  void rmsprop() {
+    double rho = hyper("rho");
+    Node *lr = constant(hyper("lr"), "rmsprop.lr"), *eps = constant(hyper("eps"), "rmsprop.eps");
+    Node *cr = constant(rho, "rmsprop.rho"), *crc = constant(1 - rho, "rmsprop.1_rho");
+    for (auto &[p, g] : f_.grads) {
+      std::string sName = prefix_ + "s." + p;
+      declareState(sName, g->type);
+      Node *g2 = op(OpKind::Mul, g, g, p + ".rmsprop.g2");
+      Node *sNew = op(OpKind::Add, op(OpKind::Mul, cr, varNode(sName), p + ".rmsprop.rs"),
+                      op(OpKind::Mul, crc, g2, p + ".rmsprop.g2s"), sName + ".new");
+      Node *denom = op(OpKind::Add, b_.create(OpKind::Sqrt, {sNew}, {}, p + ".rmsprop.rms"), eps,
+                       p + ".rmsprop.denom");
+      Node *step = op(OpKind::Div, op(OpKind::Mul, lr, g, p + ".rmsprop.lrg"), denom,
+                      p + ".rmsprop.step");
+      update(p, op(OpKind::Sub, varNode(p), step, p + ".new"));
+      state_.push_back({sName, sNew});
+    }
+    finish();
+  }
+
+  void adam() { adamFamily(0); }
+  void adamw() { adamFamily(hyper("weight_decay")); }
 
 private:
-  Node *constant(double v, const std::string &name) {
-    Attrs a;
-    a.set("value", v);
-    TensorType t = TensorType::f32({});
-    return b_.create(OpKind::Constant, {}, a, name, &t);
+  // Adam with bias correction, as PyTorch (and Keras up to where eps sits):
+  //   t' = t + 1, m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g²,
+  //   m̂ = m' / (1 - b1^t'), v̂ = v' / (1 - b2^t'),
+  //   w' = w - lr (m̂ / (sqrt(v̂) + eps) + wd w)
+  // where wd, AdamW's decoupled weight decay, reads the old w.
+  void adamFamily(double wd) {
+    const std::string &o = f_.train->optimizer; // "adam", "adamw": names below
+    double b1 = hyper("beta1"), b2 = hyper("beta2");
+
+    // The step count and the bias corrections are scalars shared by every
+    // param. t counts in f32, exactly up to 2^24 steps, where it stops: by
+    // then the corrections of any beta up to 1 - 2e-6 round to 1.
+    std::string tName = prefix_ + "t";
+    declareState(tName, TensorType::f32({}));
+    Node *t = op(OpKind::Add, varNode(tName), constant(1.0, o + ".one"), tName + ".new");
+    Node *corr1 = biasCorrection(b_, t, b1, o + ".corr1");
+    Node *corr2 = biasCorrection(b_, t, b2, o + ".corr2");
+    Node *cb1 = constant(b1, o + ".beta1"), *cb1c = constant(1 - b1, o + ".1_beta1");
+    Node *cb2 = constant(b2, o + ".beta2"), *cb2c = constant(1 - b2, o + ".1_beta2");
+    Node *clr = constant(hyper("lr"), o + ".lr"), *ceps = constant(hyper("eps"), o + ".eps");
+    Node *cwd = wd != 0 ? constant(wd, o + ".weight_decay") : nullptr;
+
+    for (auto &[p, g] : f_.grads) {
+      std::string q = p + "." + o + ".";
+      std::string mName = prefix_ + "m." + p, vName = prefix_ + "v." + p;
+      declareState(mName, g->type);
+      declareState(vName, g->type);
+      Node *mNew = op(OpKind::Add, op(OpKind::Mul, cb1, varNode(mName), q + "b1m"),
+                      op(OpKind::Mul, cb1c, g, q + "g1"), mName + ".new");
+      Node *g2 = op(OpKind::Mul, g, g, q + "g2");
+      Node *vNew = op(OpKind::Add, op(OpKind::Mul, cb2, varNode(vName), q + "b2v"),
+                      op(OpKind::Mul, cb2c, g2, q + "g2s"), vName + ".new");
+      Node *mHat = op(OpKind::Div, mNew, corr1, q + "mhat");
+      Node *vHat = op(OpKind::Div, vNew, corr2, q + "vhat");
+      Node *denom = op(OpKind::Add, b_.create(OpKind::Sqrt, {vHat}, {}, q + "rms"), ceps,
+                       q + "denom");
+      Node *dir = op(OpKind::Div, mHat, denom, q + "dir");
+      if (cwd)
+        dir = op(OpKind::Add, dir, op(OpKind::Mul, cwd, varNode(p), q + "decay"), q + "dir_decay");
+      update(p, op(OpKind::Sub, varNode(p), op(OpKind::Mul, clr, dir, q + "step"), p + ".new"));
+      state_.push_back({mName, mNew});
+      state_.push_back({vName, vNew});
+    }
+    state_.push_back({tName, t});
+    finish();
   }
+
+  double hyper(const std::string &k) const { return f_.train->hyperValue(k); }
+
+  // Params were updated first (what a reader looks for), then the state.
+  void finish() {
+    for (auto &s : state_)
+      f_.updates.push_back(s);
+  }
+
+  Node *constant(double v, const std::string &name) { return scalarConstant(b_, v, name); }
 
   Node *op(OpKind k, Node *x, Node *y, const std::string &name) {
     return b_.create(k, {x, y}, {}, name);
@@ -138,25 +198,61 @@ private:
   Module &m_;
   Function &f_;
   Builder b_;
+  std::string prefix_; // "<func>.<optimizer>.", the state's names
+  std::vector<std::pair<std::string, Node *>> state_; // state var <- new value
   std::unordered_map<std::string, size_t> declIndex_; // var name -> m_.vars index
   std::unordered_map<std::string, Node *> varNodes_;  // var name -> first var node
 };
 
+// The expansion of each row of the optimizer table (ir/Graph.cpp).
+const std::map<std::string, void (UpdateEmitter::*)()> &expansions() {
+  static const std::map<std::string, void (UpdateEmitter::*)()> table = {
+      {"sgd", &UpdateEmitter::sgd},
+      {"rmsprop", &UpdateEmitter::rmsprop},
+      {"adam", &UpdateEmitter::adam},
+      {"adamw", &UpdateEmitter::adamw},
+  };
+  return table;
+}
+
 } // namespace
+
+Node *biasCorrection(Builder &b, Node *t, double beta, const std::string &name) {
+  if (beta == 0) // 1 - 0^t is 1 for t >= 1; log(0) would be -inf
+    return scalarConstant(b, 1.0, name);
+  // 1 - beta^t = -expm1(t L) with L = log(beta) in double: no cancellation,
+  // and beta is never rounded to f32 (rounding 0.999 to f32 alone moves
+  // 1 - 0.999^t by up to 1.3e-5 relative). The product x = t L matters
+  // only while |x| is small (the relative error of -expm1(x) is that of x
+  // times |x| e^x / (1 - e^x) <= 1), so L is split into a head of few
+  // enough bits that t * head is exact for every t with |x| <= 16, and a
+  // tail: x then takes one rounding, not two (for beta 0.999, a worst
+  // error of 1.0e-7 instead of 1.25e-7; above 1 - 2e-6 no head is short
+  // enough and the bound loosens a little).
+  double L = std::log(beta);
+  int tBits = (int)std::ceil(std::log2(16 / -L + 1)), e;
+  int headBits = std::clamp(24 - tBits, 1, 24);
+  std::frexp(L, &e);
+  double head = std::ldexp(std::nearbyint(std::ldexp(L, headBits - e)), e - headBits);
+  auto mul = [&](double c, const std::string &part) {
+    return b.create(OpKind::Mul, {t, scalarConstant(b, c, name + ".log_" + part)}, {},
+                    name + ".x_" + part);
+  };
+  Node *x = b.create(OpKind::Add, {mul(head, "head"), mul(L - head, "tail")}, {}, name + ".x");
+  return b.create(OpKind::Neg, {b.create(OpKind::Expm1, {x}, {}, name + ".expm1")}, {}, name);
+}
 
 bool runOptimizerUpdate(Module &m) {
   bool changed = false;
   for (auto &f : m.functions) {
     if (!f->isTrain() || f->grads.empty())
       continue;
-    UpdateEmitter e(m, *f);
     const std::string &opt = f->train->optimizer;
-    if (opt == "sgd")
-      e.sgd();
-    else if (opt == "adam")
-      e.adam();
-    else
+    auto it = expansions().find(opt);
+    if (it == expansions().end() || !findOptimizer(opt))
       internalError("optimizer update: unknown optimizer '" + opt + "' in " + f->name);
+    UpdateEmitter e(m, *f);
+    (e.*(it->second))();
     f->grads.clear();
     changed = true;
   }

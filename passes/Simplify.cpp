@@ -4,6 +4,7 @@
 // order stays topological and no node or name is ever made.
 #include "passes/Simplify.h"
 #include "ir/Formulas.h"
+#include "passes/Autodiff.h"
 
 #include <algorithm>
 #include <cmath>
@@ -56,7 +57,8 @@ Node *foldConstants(Node *n) {
     return becomeConst(n, mapFormula<double>(n->op, x.data()));
   }
   const Node *c = ops[0];
-  if (n->op == OpKind::Reshape || n->op == OpKind::Broadcast)
+  if (n->op == OpKind::Reshape || n->op == OpKind::Broadcast ||
+      n->op == OpKind::Transpose || n->op == OpKind::ReduceMax)
     return becomeConst(n, c->attrs); // every element is still the constant's value
   if (n->op == OpKind::ReduceSum) {
     // Each result element adds up `count` copies; + 0.0 because the sum
@@ -101,7 +103,28 @@ Node *applyIdentity(Node *n) {
   return n;
 }
 
+// transpose(transpose(x, p), q) is x transposed by p[q[i]]; a transpose by
+// the identity is x.
+Node *simplifyTranspose(Node *n) {
+  Node *x = n->operands[0];
+  std::vector<int64_t> perm = n->attrs.getInts("perm");
+  if (x->op == OpKind::Transpose) {
+    const std::vector<int64_t> &inner = x->attrs.getInts("perm");
+    for (int64_t &p : perm)
+      p = inner[(size_t)p];
+    n->operands = {x->operands[0]};
+    n->attrs.set("perm", perm);
+    return n;
+  }
+  for (size_t i = 0; i < perm.size(); ++i)
+    if (perm[i] != (int64_t)i)
+      return nullptr;
+  return x;
+}
+
 Node *simplifyDataMovement(Node *n) {
+  if (n->op == OpKind::Transpose)
+    return simplifyTranspose(n);
   if (n->op != OpKind::Reshape && n->op != OpKind::Broadcast)
     return nullptr;
   Node *x = n->operands[0];
@@ -115,8 +138,11 @@ Node *simplifyDataMovement(Node *n) {
 }
 
 // One rewrite of n: n itself when changed in place, else the earlier node
-// that holds n's value, or nullptr when no rewrite applies.
-Node *rewriteOnce(Node *n) {
+// that holds n's value, or nullptr when no rewrite applies. stop_gradient is
+// the identity, but autodiff must see it: it goes only once autodiff is done.
+Node *rewriteOnce(Node *n, bool autodiffDone) {
+  if (n->op == OpKind::StopGradient && autodiffDone)
+    return n->operands[0];
   for (Node *(*rule)(Node *) : {foldConstants, applyIdentity, simplifyDataMovement})
     if (Node *r = rule(n))
       return r;
@@ -161,12 +187,13 @@ bool sweep(Function &f) {
     auto it = replaced.find(n);
     return it == replaced.end() ? n : it->second;
   };
+  bool autodiffDone = !awaitsAutodiff(f);
   for (auto &slot : f.nodes) {
     Node *n = slot.get();
     for (Node *&op : n->operands)
       op = current(op);
     Node *value = n;
-    while (Node *r = rewriteOnce(n)) {
+    while (Node *r = rewriteOnce(n, autodiffDone)) {
       changed = true;
       if (r != n) {
         value = r;

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <set>
 
 using namespace dlc;
 using namespace dlc::testing;
@@ -498,4 +499,53 @@ TEST_CASE("codegen: prologues run inside reductions and row-wise ops") {
   CHECK(f.plan.kernels[0].prologue.size() == 2);
   CHECK(f.plan.kernels[0].kind() == "prologue + reduce_sum");
   CHECK(f.plan.arenaBytes == 0); // the squares never reach memory
+}
+
+// The anchors of reduce_max, log_softmax, softmax on another axis and
+// reduce_max_grad take prologues and epilogues like reduce_sum and softmax;
+// a transpose is a kernel of its own whose epilogue runs after its loops.
+TEST_CASE("codegen: prologues and epilogues around reduce_max, log_softmax and transpose") {
+  TensorMap ins{{"x", f32Tensor({5, 7}, data(35, -2, 2, 41))},
+                {"t", f32Tensor({5, 7}, data(35, -1, 1, 42))},
+                {"d", f32Tensor({5}, data(5, 0.5f, 1.5f, 43))},
+                {"u", f32Tensor({7, 5}, data(35, -1, 1, 44))},
+                {"z", f32Tensor({2, 3, 4}, data(24, -1, 1, 45))}};
+  auto build = [&](Builder &b, Module &) {
+    Node *x = in(b, "x", ins), *t = in(b, "t", ins);
+    Attrs axes1, axis0, perm10, perm201;
+    axes1.set("axes", std::vector<int64_t>{1});
+    axis0.set("axis", int64_t(0));
+    perm10.set("perm", std::vector<int64_t>{1, 0});
+    perm201.set("perm", std::vector<int64_t>{2, 0, 1});
+    auto &outs = b.function().outputs;
+    Node *mx = b.create(OpKind::ReduceMax, {b.sub(b.mul(x, b.constant(2.0)), t)}, axes1);
+    outs.push_back({"max", b.add(mx, b.constant(1.0))});
+    Node *ls = b.create(OpKind::LogSoftmax, {b.add(x, t)}, axis0);
+    outs.push_back({"probs", b.unary(OpKind::Exp, ls)});
+    outs.push_back({"soft0", b.create(OpKind::Softmax, {b.mul(x, b.constant(3.0))}, axis0)});
+    Node *dmax = b.mul(in(b, "d", ins), b.constant(2.0));
+    outs.push_back({"dmax", b.create(OpKind::ReduceMaxGrad, {dmax, x}, axes1)});
+    Node *xt = b.create(OpKind::Transpose, {b.sub(x, t)}, perm10);
+    outs.push_back({"xt", b.add(b.unary(OpKind::Relu, xt), in(b, "u", ins))});
+    Node *zt = b.create(OpKind::Transpose, {in(b, "z", ins)}, perm201);
+    outs.push_back({"zt", b.mul(zt, zt)});
+  };
+  CHECK(runBoth(build, ins).size() == 6);
+  Module m;
+  m.name = "t";
+  Function &f = m.addFunction("f");
+  Builder b(f);
+  build(b, m);
+  for (auto &[name, t] : ins)
+    m.inputs.push_back({name, t.type, {}});
+  planForCodegen(m);
+  std::multiset<std::string> kinds;
+  for (const Kernel &k : f.plan.kernels)
+    kinds.insert(k.kind());
+  CHECK(kinds.count("prologue + reduce_max + epilogue") == 1);
+  CHECK(kinds.count("prologue + log_softmax + epilogue") == 1);
+  CHECK(kinds.count("prologue + softmax") == 1);
+  CHECK(kinds.count("prologue + reduce_max_grad") == 1);
+  CHECK(kinds.count("transpose + epilogue") == 2); // x - t stays a map of its own
+  CHECK(kinds.count("map") == 1);
 }

@@ -143,13 +143,38 @@ TEST_CASE("lowering: static shapes of the primitive ops") {
   CHECK(outputType("flatten(reshape(x, [4, 3, 1]))") == "f32[4, 3]");
   CHECK(outputType("dense(x, 5, softmax)") == "f32[4, 5]");
   CHECK(outputType("dense(x, units = 5)") == "f32[4, 5]");
+  CHECK(outputType("max(x, 1)") == "f32[4]");
+  CHECK(outputType("max(x)") == "f32[]");
+  CHECK(outputType("sum(x, 1, keepdims = true)") == "f32[4, 1]");
+  CHECK(outputType("mean(x, keepdims = true)") == "f32[1, 1]");
+  CHECK(outputType("max(x, [-1, 0], true)") == "f32[1, 1]");
+  CHECK(outputType("max(x, 0, keepdims = false)") == "f32[3]");
+  CHECK(outputType("softmax(x, axis = 0)") == "f32[4, 3]");
+  CHECK(outputType("log_softmax(x)") == "f32[4, 3]");
+  CHECK(outputType("transpose(x)") == "f32[3, 4]");
+  CHECK(outputType("transpose(reshape(x, [2, 3, 2]), [2, 0, 1])") == "f32[2, 2, 3]");
+  CHECK(outputType("transpose(reshape(x, [2, 3, 2]))") == "f32[2, 3, 2]"); // reversed
+  CHECK(outputType("stop_gradient(x)") == "f32[4, 3]");
+}
+
+TEST_CASE("lowering: a softmax on the last axis is spelled without one") {
+  for (const char *call : {"softmax(x)", "softmax(x, -1)", "softmax(x, axis = 1)"}) {
+    INFO(call);
+    Compiled c = compile(std::string("model m {\n  input x : f32[4, 3]\n  output y = ") + call +
+                         "\n}\n");
+    REQUIRE(c.module);
+    CHECK(c.module->findFunction("predict")->outputs.at(0).second->attrs.empty());
+  }
+  Compiled c = compile("model m {\n  input x : f32[4, 3]\n  output y = softmax(x, 0)\n}\n");
+  REQUIRE(c.module);
+  CHECK(c.module->findFunction("predict")->outputs.at(0).second->attrs.getInt("axis", -1) == 0);
 }
 
 TEST_CASE("lowering: shape errors come from the IR's rules with both shapes") {
   CHECK(outputType("x @ x") == "error: t.dl:3:16: error: matmul: inner dimensions differ: "
                                "f32[4, 3] @ f32[4, 3]\n  output y = x @ x\n               ^\n");
-  CHECK(outputType("sum(x, 2)").find("sum: axis 2 is out of range for f32[4, 3]") !=
-        std::string::npos);
+  CHECK(outputType("sum(x, 2)").find("sum: axis 2 is out of range for f32[4, 3] (valid: -2 "
+                                     "to 1)") != std::string::npos);
   CHECK(outputType("reshape(x, [5])").find(
             "reshape: cannot reshape f32[4, 3] to f32[5] (element counts differ)") !=
         std::string::npos);

@@ -122,12 +122,19 @@ TEST_CASE("ir parser: diagnostics for each kind of mistake") {
       // later as an internal compiler error.
       {"  output t = %t\n",
        "  %l = reduce_sum(%t) {axes = [0, 1]} : f32[]\n"
-       "  train loss = %l, optimizer = rmsprop(), params = [w]\n",
-       "small.ir:11:32: error: unknown optimizer 'rmsprop' (expected one of sgd, adam)"},
+       "  train loss = %l, optimizer = adagrad(), params = [w]\n",
+       "small.ir:11:32: error: unknown optimizer 'adagrad' (expected one of sgd, rmsprop, adam, "
+       "adamw)"},
       {"  output t = %t\n",
        "  %l = reduce_sum(%t) {axes = [0, 1]} : f32[]\n"
-       "  train loss = %l, optimizer = sgd(momentum = 0.9), params = [w]\n",
-       "small.ir:11:36: error: sgd has no hyperparameter 'momentum'"},
+       "  train loss = %l, optimizer = sgd(beta1 = 0.9), params = [w]\n",
+       "small.ir:11:36: error: sgd has no hyperparameter 'beta1'"},
+      // Values are checked against the optimizer table, as the frontend does.
+      {"  output t = %t\n",
+       "  %l = reduce_sum(%t) {axes = [0, 1]} : f32[]\n"
+       "  train loss = %l, optimizer = sgd(momentum = 1), params = [w]\n",
+       "small.ir:11:47: error: sgd: hyperparameter 'momentum' must be at least 0 and less "
+       "than 1, got 1"},
       {"  output t = %t\n",
        "  %l = reduce_sum(%t) {axes = [0, 1]} : f32[]\n"
        "  train loss = %l, optimizer = sgd(lr = 1, lr = 2), params = [w]\n",

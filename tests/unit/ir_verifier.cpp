@@ -154,11 +154,11 @@ TEST_CASE("ir verifier: a train loss that is not a scalar, a bad grad_of") {
 
 TEST_CASE("ir verifier: a train entry's optimizer and params") {
   Fixture fx;
-  fx.step.train->optimizer = "rmsprop";
+  fx.step.train->optimizer = "adagrad";
   fx.step.train->params = {"w", "step.sgd.t", "w"};
   auto problems = verifyModule(*fx.m);
   REQUIRE(problems.size() == 3);
-  CHECK(problems[0] == "func step: train: unknown optimizer 'rmsprop'");
+  CHECK(problems[0] == "func step: train: unknown optimizer 'adagrad'");
   CHECK(problems[1] == "func step: train: 'step.sgd.t' is not a trainable f32 param");
   CHECK(problems[2] == "func step: train: param 'w' is listed twice");
 }

@@ -46,6 +46,8 @@ Attrs attr(const std::string &k, AttrValue v) {
   a.set(k, std::move(v));
   return a;
 }
+Attrs axis(int64_t a) { return attr("axis", a); }
+Attrs perm(std::vector<int64_t> p) { return attr("perm", std::move(p)); }
 Attrs transposes(bool ta, bool tb) {
   Attrs a;
   if (ta)
@@ -68,6 +70,7 @@ const std::vector<OpCase> &opCases() {
         {"neg", OpKind::Neg, {any({3, 5})}},
         {"relu", OpKind::Relu, {awayFromZero({3, 5})}},
         {"exp", OpKind::Exp, {any({3, 5})}},
+        {"expm1", OpKind::Expm1, {{F({3, 5}), -3, 3}}},
         {"log", OpKind::Log, {pos({3, 5})}},
         {"sqrt", OpKind::Sqrt, {pos({3, 5})}},
         {"abs", OpKind::Abs, {awayFromZero({3, 5})}},
@@ -76,6 +79,8 @@ const std::vector<OpCase> &opCases() {
         {"sigmoid tails", OpKind::Sigmoid, {{F({2, 9}), -100, 100, 20}}},
         {"tanh", OpKind::Tanh, {{F({3, 5}), -3, 3}}},
         {"tanh tails", OpKind::Tanh, {{F({2, 9}), -100, 100, 20}}},
+        // Its gradient is checked to be zero, not against finite differences.
+        {"stop_gradient", OpKind::StopGradient, {any({3, 5})}},
 
         {"add same shape", OpKind::Add, {any({3, 4}), any({3, 4})}},
         {"add rank-3 + row", OpKind::Add, {any({2, 3, 5}), any({5})}},
@@ -116,10 +121,24 @@ const std::vector<OpCase> &opCases() {
         {"broadcast row", OpKind::Broadcast, {any({4})}, {}, F({3, 4})},
         {"broadcast scalar", OpKind::Broadcast, {any({})}, {}, F({2, 2})},
         {"broadcast i32", OpKind::Broadcast, {labels(3, 5)}, {}, I({2, 3})},
+        {"transpose", OpKind::Transpose, {any({3, 5})}, perm({1, 0})},
+        {"transpose rank 3", OpKind::Transpose, {any({2, 3, 5})}, perm({2, 0, 1})},
+        // The last axis stays: the kernel's inner loop is a contiguous copy.
+        {"transpose keeping rows", OpKind::Transpose, {any({2, 3, 5})}, perm({1, 0, 2})},
+        {"transpose i32", OpKind::Transpose, {{I({2, 3}), 0, 5}}, perm({1, 0})},
 
         {"softmax", OpKind::Softmax, {{F({3, 5}), -2, 2}}},
         {"softmax rank 3", OpKind::Softmax, {{F({2, 3, 9}), -2, 2}}},
         {"softmax_grad", OpKind::SoftmaxGrad, {any({3, 4}), {F({3, 4}), 0.05f, 1}}},
+        // Another axis: the kernels walk strided rows.
+        {"softmax axis 0", OpKind::Softmax, {{F({3, 5}), -2, 2}}, axis(0)},
+        {"softmax middle axis", OpKind::Softmax, {{F({2, 3, 9}), -2, 2}}, axis(1)},
+        {"softmax_grad axis 0", OpKind::SoftmaxGrad, {any({3, 4}), {F({3, 4}), 0.05f, 1}},
+         axis(0)},
+        {"log_softmax", OpKind::LogSoftmax, {{F({3, 5}), -2, 2}}},
+        {"log_softmax middle axis", OpKind::LogSoftmax, {{F({2, 3, 9}), -2, 2}}, axis(1)},
+        // Far apart: log(softmax(x)) would be -inf where softmax rounds to 0.
+        {"log_softmax far apart", OpKind::LogSoftmax, {{F({2, 7}), -100, 100}}},
         {"sparse_xent", OpKind::SparseXent, {{F({4, 5}), -2, 2}, labels(4, 5)}},
         {"sparse_xent_grad", OpKind::SparseXentGrad,
          {any({4}), {F({4, 5}), -2, 2}, labels(4, 5)}},
@@ -129,12 +148,17 @@ const std::vector<OpCase> &opCases() {
         // tile and a remainder.
         {"matmul tiles", OpKind::MatMul, {any({6, 3}), any({3, 18})}},
     };
-    for (OpKind k : {OpKind::ReduceSum, OpKind::ReduceMean}) {
+    for (OpKind k : {OpKind::ReduceSum, OpKind::ReduceMean, OpKind::ReduceMax}) {
       std::string n = opName(k);
       c.push_back({n + " outer axes", k, {any({2, 3, 4})}, attr("axes", std::vector<int64_t>{0, 2})});
       c.push_back({n + " middle axis", k, {any({2, 3, 4})}, attr("axes", std::vector<int64_t>{1})});
       c.push_back({n + " all axes", k, {any({2, 3, 4})}, attr("axes", std::vector<int64_t>{0, 1, 2})});
     }
+    // dy goes to x's maximum: random values have no ties (those are below).
+    c.push_back({"reduce_max_grad middle axis", OpKind::ReduceMaxGrad,
+                 {any({2, 4}), any({2, 3, 4})}, attr("axes", std::vector<int64_t>{1})});
+    c.push_back({"reduce_max_grad outer axes", OpKind::ReduceMaxGrad,
+                 {any({3}), any({2, 3, 4})}, attr("axes", std::vector<int64_t>{0, 2})});
     for (int ta = 0; ta < 2; ++ta)
       for (int tb = 0; tb < 2; ++tb) {
         Dims a = ta ? Dims{4, 3} : Dims{3, 4}, b = tb ? Dims{2, 4} : Dims{4, 2};
@@ -188,7 +212,13 @@ void checkGradient(const OpCase &c) {
   Node *prod = b.mul(y, r);
   Node *loss = all.empty() ? prod : b.reduceSum(prod, all);
   f.train = TrainSpec{loss, params, "sgd", {}};
-  checkGradients(m, f, inputs, vars, loss->name);
+  if (c.op != OpKind::StopGradient)
+    return checkGradients(m, f, inputs, vars, loss->name);
+  // Finite differences see its forward pass, the identity; autodiff must
+  // see nothing.
+  REQUIRE(runAutodiff(m));
+  for (auto &[param, g] : interpret(f, inputs, vars).grads)
+    CHECK(g.data == std::vector<double>(g.data.size(), 0.0));
 }
 
 // y = op(p0, p1, ...) with every operand an input, compiled and interpreted;
@@ -296,6 +326,36 @@ TEST_CASE("op table: selections and comparisons on ties, zeros, infinities and N
            {OpKind::Tanh, {-1, -1, 0, 0, 1, 1, nan}}}) {
     INFO(opName(w.op));
     checkClose(checkCompiled({opName(w.op), w.op, {any({7})}}, {x}).data, w.y, 0);
+  }
+}
+
+// reduce_max on ties, NaN and -inf: NaN is the largest (it propagates) and
+// of equal values the first in row-major order is the maximum, the position
+// reduce_max_grad routes dy to; compiled code agrees on that position.
+TEST_CASE("op table: reduce_max and its gradient on ties, NaN and -inf") {
+  const double nan = NAN, inf = INFINITY;
+  Tensor x = Tensor::of(F({4, 4}), {1,    3,    3,    2,   //
+                                    nan,  5,    nan,  1,   //
+                                    -inf, 5,    -inf, 2,   //
+                                    -inf, -inf, -inf, -inf});
+  struct Want {
+    std::vector<int64_t> axes;
+    std::vector<double> max, dy, dx;
+  };
+  for (const Want &w : std::vector<Want>{
+           {{1}, {3, nan, 5, -inf}, {10, 20, 30, 40},
+            {0, 10, 0, 0, 20, 0, 0, 0, 0, 30, 0, 0, 40, 0, 0, 0}},
+           {{0}, {nan, 5, nan, 2}, {1, 2, 3, 4},
+            {0, 0, 0, 4, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+           {{0, 1}, {nan}, {7}, {0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}}) {
+    INFO("axes " << dimsStr(w.axes));
+    Attrs axes = attr("axes", w.axes);
+    Dims reduced = w.axes.size() == 2 ? Dims{} : Dims{4};
+    checkClose(checkCompiled({"max", OpKind::ReduceMax, {any({4, 4})}, axes}, {x}).data, w.max,
+               0);
+    Tensor dy = Tensor::of(F(reduced), w.dy);
+    OpCase grad{"max grad", OpKind::ReduceMaxGrad, {any(reduced), any({4, 4})}, axes};
+    checkClose(checkCompiled(grad, {dy, x}).data, w.dx, 0);
   }
 }
 

@@ -170,6 +170,39 @@ TEST_CASE("simplify: folds maps, data movement and reductions of constants") {
   CHECK(folded->attrs.getFloat("value") == (double)(float)((double)e2m1 / 3));
 }
 
+TEST_CASE("simplify: transposes compose, the identity one goes, constants fold") {
+  Module m;
+  m.name = "t";
+  m.inputs = {{"x", F({2, 3, 4}), {}}};
+  Function &f = m.addFunction("predict");
+  Builder b(f);
+  Node *x = b.input("x", F({2, 3, 4}));
+  auto transpose = [&](Node *v, std::vector<int64_t> perm) {
+    Attrs a;
+    a.set("perm", perm);
+    return b.create(OpKind::Transpose, {v}, a);
+  };
+  Node *back = transpose(transpose(x, {1, 2, 0}), {2, 0, 1}); // there and back
+  Node *two = transpose(transpose(x, {1, 0, 2}), {0, 2, 1});  // x's axes 1, 2, 0
+  Attrs axes;
+  axes.set("axes", std::vector<int64_t>{1});
+  Node *c = b.create(OpKind::ReduceMax, {transpose(b.constant(-0.0, F({2, 3})), {1, 0})}, axes);
+  f.outputs = {{"back", back}, {"two", two}, {"c", c}};
+
+  auto s = simplifyChecked(m, 4);
+  Function &g = *s->functions[0];
+  CHECK(g.outputs[0].second->op == OpKind::Input);
+  Node *t = g.outputs[1].second;
+  REQUIRE(t->op == OpKind::Transpose);
+  CHECK(t->operands[0]->op == OpKind::Input);
+  CHECK(t->attrs.getInts("perm") == std::vector<int64_t>{1, 2, 0});
+  Node *k = g.outputs[2].second;
+  REQUIRE(k->op == OpKind::Constant);
+  CHECK(k->type == F({3}));
+  CHECK(std::signbit(k->attrs.getFloat("value"))); // -0.0: the max of -0s
+  CHECK(g.nodes.size() == 3);
+}
+
 TEST_CASE("simplify: identities, with a broadcast when the constant is the larger operand") {
   Module m;
   m.name = "t";
