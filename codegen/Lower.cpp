@@ -120,19 +120,23 @@ private:
     auto *fnTy = FunctionType::get(Type::getVoidTy(ctx_), {ptr, ptr, ptr, ptr}, false);
     auto *fn = llvm::Function::Create(fnTy, GlobalValue::ExternalLinkage,
                                       entrySymbol(m_, f), *mod_);
-    fn->addFnAttr(Attribute::NoUnwind);
     // The entry is straight-line calls (thousands for a deep model) with no
-    // loop to optimise: O3 and the greedy register allocator only cost time
-    // on it, superlinearly in its length. Its kernels are optimised as usual.
-    fn->addFnAttr(Attribute::OptimizeNone);
-    fn->addFnAttr(Attribute::NoInline);
+    // loop to optimise: O3 only costs time on it. Its kernels are optimised
+    // as usual.
+    auto straightLine = [](llvm::Function *g) {
+      g->addFnAttr(Attribute::NoUnwind);
+      g->addFnAttr(Attribute::OptimizeNone);
+      g->addFnAttr(Attribute::NoInline);
+    };
+    straightLine(fn);
     Argument *state = fn->getArg(0), *arena = fn->getArg(1), *inputs = fn->getArg(2),
              *outputs = fn->getArg(3);
     state->setName("state");
     arena->setName("arena");
     inputs->setName("inputs");
     outputs->setName("outputs");
-    IRBuilder<> b(BasicBlock::Create(ctx_, "entry", fn));
+    BasicBlock *entryBlock = BasicBlock::Create(ctx_, "entry", fn);
+    IRBuilder<> b(entryBlock);
 
     std::vector<std::string> inputNames = f.inputNames();
     const Plan &plan = f.plan;
@@ -169,7 +173,27 @@ private:
       }
       internalError("codegen: bad buffer kind");
     };
+    // The register allocator still runs on an optnone function, and its time
+    // grows faster than the function's length (a 2000-layer MLP's entry took
+    // it 13 s): a long entry calls its kernels from parts of at most
+    // kCallsPerPart calls each, which it calls in turn.
+    constexpr size_t kCallsPerPart = 64;
+    bool inParts = plan.calls.size() > kCallsPerPart;
+    Argument *entryArgs[4] = {state, arena, inputs, outputs};
     for (size_t c = 0; c < plan.calls.size(); ++c) {
+      if (inParts && c % kCallsPerPart == 0) {
+        if (c > 0) // close the previous part
+          b.CreateRetVoid();
+        auto *part = llvm::Function::Create(
+            fnTy, GlobalValue::InternalLinkage,
+            entrySymbol(m_, f) + ".part" + std::to_string(c / kCallsPerPart), *mod_);
+        straightLine(part);
+        b.SetInsertPoint(entryBlock);
+        b.CreateCall(part, {entryArgs[0], entryArgs[1], entryArgs[2], entryArgs[3]});
+        state = part->getArg(0), arena = part->getArg(1), inputs = part->getArg(2),
+        outputs = part->getArg(3);
+        b.SetInsertPoint(BasicBlock::Create(ctx_, "entry", part));
+      }
       std::vector<Value *> args;
       for (const KernelArg &a : plan.calls[c].args)
         args.push_back(where(a.buffer));
@@ -181,6 +205,12 @@ private:
       if (!kernel)
         kernel = emitKernel(*mod_, f, c, kname);
       b.CreateCall(kernel, args);
+    }
+    if (inParts) {
+      b.CreateRetVoid();
+      b.SetInsertPoint(entryBlock);
+      state = entryArgs[0], arena = entryArgs[1], inputs = entryArgs[2],
+      outputs = entryArgs[3];
     }
     // Outputs first, then staged updates, then the state (the plan's order):
     // no output may observe a half-updated variable.

@@ -549,3 +549,34 @@ TEST_CASE("codegen: prologues and epilogues around reduce_max, log_softmax and t
   CHECK(kinds.count("transpose + epilogue") == 2); // x - t stays a map of its own
   CHECK(kinds.count("map") == 1);
 }
+
+TEST_CASE("codegen: a long entry calls its kernels through parts, in order") {
+  // 200 kernels (fusion off): the entry is cut into parts of 64 calls, and
+  // the result still depends on every kernel running in order.
+  Module m;
+  m.name = "long";
+  m.inputs = {{"x", TensorType::f32({3, 5}), {}}};
+  Function &f = m.addFunction("f");
+  Builder b(f);
+  Node *h = b.input("x", m.inputs[0].type);
+  for (int i = 0; i < 200; ++i)
+    h = i % 2 ? b.neg(h) : b.add(h, b.constant(0.5));
+  f.outputs = {{"y", h}};
+  TensorMap ins{{"x", f32Tensor({3, 5}, data(15, -1, 1, 31))}}, vars;
+  PipelineOptions off;
+  off.fusion = false;
+  TensorMap got = jitRun(m, 0, ins, vars, {}, off);
+  std::vector<double> want;
+  for (double x : ins.at("x").data) {
+    for (int i = 0; i < 200; ++i)
+      x = i % 2 ? -x : x + 0.5;
+    want.push_back(x);
+  }
+  checkClose(got.at("y").data, want);
+  std::string ir, error;
+  auto planned = cloneModule(m);
+  planForCodegen(*planned, off);
+  REQUIRE_MESSAGE(emitLLVMText(*planned, {}, ir, error), error);
+  CHECK(ir.find("@long__f.part3(") != std::string::npos);
+  CHECK(ir.find("@long__f.part4(") == std::string::npos);
+}

@@ -84,11 +84,12 @@ inline void readRaw(Tensor &t, const void *p) {
 // returns the outputs by name; `vars` is read into the state block and
 // written back from it afterwards.
 inline TensorMap jitRun(const Module &m, int entry, const TensorMap &inputs, TensorMap &vars,
-                        const CodegenOptions &opts = {}) {
+                        const CodegenOptions &opts = {},
+                        const PipelineOptions &pipeline = {}) {
   std::string error;
   // Graphs built by hand get the buffer IR the pipeline would give them.
   std::unique_ptr<Module> planned = cloneModule(m);
-  planForCodegen(*planned);
+  planForCodegen(*planned, pipeline);
   auto jit = jitCompile(*planned, opts, error);
   REQUIRE_MESSAGE(jit, error);
   const dlc_model_desc *d = jit->desc();
