@@ -242,6 +242,50 @@ Node *biasCorrection(Builder &b, Node *t, double beta, const std::string &name) 
   return b.create(OpKind::Neg, {b.create(OpKind::Expm1, {x}, {}, name + ".expm1")}, {}, name);
 }
 
+namespace {
+
+// The update's nodes point at the DSL: each param's arithmetic at the line
+// that declares the param (as its gradient does), what the params share
+// (hyper-parameters, the step count, bias corrections) at the loss. So
+// --emit=fused and, later, the debug info name a line for every kernel.
+void locateUpdates(const Module &m, Function &f, size_t firstNew,
+                   const std::vector<std::pair<std::string, Node *>> &grads) {
+  std::unordered_map<const Node *, bool> fresh;
+  for (size_t i = firstNew; i < f.nodes.size(); ++i)
+    fresh[f.nodes[i].get()] = true;
+  std::unordered_map<std::string, SourceLoc> paramLoc;
+  for (auto &[p, g] : grads)
+    if (const VarDecl *d = m.findVar(p))
+      paramLoc[p] = d->loc;
+  // Walk back from each update to the nodes this pass made, claiming the
+  // unlocated ones for the param the update belongs to: the param itself, or
+  // the param whose name ends the state's ("step.adam.m.dense_1.w").
+  for (auto &[var, value] : f.updates) {
+    const SourceLoc *loc = nullptr;
+    for (auto &[p, l] : paramLoc)
+      if (var == p || (var.size() > p.size() && var.compare(var.size() - p.size(), p.size(), p) == 0 &&
+                       var[var.size() - p.size() - 1] == '.'))
+        loc = &l;
+    if (!loc)
+      continue;
+    std::vector<Node *> stack{value};
+    while (!stack.empty()) {
+      Node *n = stack.back();
+      stack.pop_back();
+      if (!fresh.count(n) || n->loc.known() || n->type.numel() == 1)
+        continue; // scalars are shared by every param: the loss's line below
+      n->loc = *loc;
+      stack.insert(stack.end(), n->operands.begin(), n->operands.end());
+    }
+  }
+  SourceLoc lossLoc = f.train->loss ? f.train->loss->loc : SourceLoc();
+  for (auto &[n, isFresh] : fresh)
+    if (!n->loc.known())
+      const_cast<Node *>(n)->loc = lossLoc;
+}
+
+} // namespace
+
 bool runOptimizerUpdate(Module &m) {
   bool changed = false;
   for (auto &f : m.functions) {
@@ -251,8 +295,11 @@ bool runOptimizerUpdate(Module &m) {
     auto it = expansions().find(opt);
     if (it == expansions().end() || !findOptimizer(opt))
       internalError("optimizer update: unknown optimizer '" + opt + "' in " + f->name);
+    size_t before = f->nodes.size();
+    std::vector<std::pair<std::string, Node *>> grads = f->grads;
     UpdateEmitter e(m, *f);
     (e.*(it->second))();
+    locateUpdates(m, *f, before, grads);
     f->grads.clear();
     changed = true;
   }
