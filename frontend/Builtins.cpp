@@ -75,7 +75,7 @@ bool flagArg(Lowerer &L, const Expr &c, const Value &v, const char *what, bool &
     out = v.kind == Value::Int && v.i == 1;
     return true;
   }
-  if (v.ok())
+  if (v.ok() && what) // a null `what`: the caller reports it
     L.error(c.loc, c.name + ": argument '" + what + "' must be true or false (1 or 0), got " +
                        v.describe());
   return false;
@@ -226,6 +226,7 @@ Value crossEntropy(Lowerer &L, const Expr &c, Args &a) {
   Node *labels = logits ? tensorArg(L, c, a[1], "labels") : nullptr;
   if (!labels)
     return Value();
+  L.warnIfNotLogits("cross_entropy", "logits", a[0], c.loc);
   // Sparse categorical: the per-row loss, then its mean over the batch.
   Value rows = L.emit(OpKind::SparseXent, {logits, labels}, c.loc, {}, nullptr,
                       "cross_entropy");
@@ -263,6 +264,26 @@ const std::vector<Builtin> &builtins() {
       {"log_softmax", {"x", "axis"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return rowWise(L, c, a, OpKind::LogSoftmax); }},
       {"transpose", {"x", "perm"}, 1, transpose},
       {"cross_entropy", {"logits", "labels"}, 2, crossEntropy},
+      // A compile-time choice: `a` when the flag is true, else `b`, whatever
+      // they are (functions, tensors, numbers). The DSL has no `if`; this is
+      // how a prelude function switches on a flag such as from_logits.
+      {"choose", {"flag", "a", "b"}, 3,
+       [](Lowerer &L, const Expr &c, Args &a) {
+         bool flag = false;
+         if (flagArg(L, c, a[0], nullptr, flag))
+           return flag ? a[1] : a[2];
+         if (!a[0].ok())
+           return Value();
+         // Name the flag as the caller wrote it (from_logits), when a name.
+         std::string what = "argument 'flag'";
+         for (size_t k = 0; k < c.args.size(); ++k)
+           if ((c.argNames[k].empty() ? k == 0 : c.argNames[k] == "flag") &&
+               c.args[k]->kind == Expr::Ident)
+             what = "'" + c.args[k]->name + "'";
+         L.error(c.loc, "choose: " + what + " must be true or false (1 or 0), got " +
+                            a[0].describe());
+         return Value();
+       }},
       {"dim", {"x", "axis"}, 2, dimQuery},
       {"rank", {"x"}, 1,
        [](Lowerer &L, const Expr &c, Args &a) {

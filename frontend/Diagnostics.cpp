@@ -64,6 +64,14 @@ void DiagEngine::error(const SourceLoc &loc, const std::string &message,
   }
 }
 
+void DiagEngine::warning(const SourceLoc &loc, const std::string &message,
+                         const std::vector<DiagNote> &notes) {
+  ++warnings_;
+  emit(loc, "warning", message);
+  for (const DiagNote &n : notes)
+    emit(n.loc, "note", n.message);
+}
+
 void DiagEngine::fileError(const std::string &path, const std::string &message) {
   ++errors_;
   out_ << path << ": error: " << message << "\n";

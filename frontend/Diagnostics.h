@@ -1,5 +1,6 @@
 // User-facing diagnostics in the clang format: "file:line:col: error: msg",
 // the source line, a caret under the column, then any notes the same way.
+// Warnings take the same form with "warning:" and do not stop compilation.
 #pragma once
 
 #include "ir/SourceLoc.h"
@@ -33,11 +34,16 @@ public:
 
   void error(const SourceLoc &loc, const std::string &message,
              const std::vector<DiagNote> &notes = {});
+  // A likely mistake that still compiles: printed as an error would be, with
+  // "warning:"; it counts neither as an error nor against the limit.
+  void warning(const SourceLoc &loc, const std::string &message,
+               const std::vector<DiagNote> &notes = {});
   // An error without a position (an unreadable file).
   void fileError(const std::string &path, const std::string &message);
 
   size_t errorCount() const { return errors_; }
   bool hasErrors() const { return errors_ != 0; }
+  size_t warningCount() const { return warnings_; }
 
   // The caret excerpt of one location: the line, then "   ^". Empty when the
   // file or line is unknown. Exposed for tests.
@@ -49,6 +55,7 @@ private:
   std::ostream &out_;
   size_t limit_;
   size_t errors_ = 0;
+  size_t warnings_ = 0;
   std::map<const std::string *, std::pair<std::shared_ptr<const std::string>, std::string>>
       files_; // shared name -> (itself, text)
 };

@@ -52,6 +52,16 @@ Lowerer::Lowerer(DiagEngine &diags, std::shared_ptr<const std::string> preludeFi
 
 void Lowerer::error(const SourceLoc &loc, const std::string &message,
                     std::vector<DiagNote> notes) {
+  report(false, loc, message, std::move(notes));
+}
+
+void Lowerer::warning(const SourceLoc &loc, const std::string &message,
+                      std::vector<DiagNote> notes) {
+  report(true, loc, message, std::move(notes));
+}
+
+void Lowerer::report(bool warn, const SourceLoc &loc, const std::string &message,
+                     std::vector<DiagNote> notes) {
   SourceLoc primary = loc;
   const Frame *f = cur_;
   // The prelude is the compiler's code: point at the user's call that led
@@ -77,7 +87,30 @@ void Lowerer::error(const SourceLoc &loc, const std::string &message,
   // (both params of a dense with a bad `units`): report it once.
   if (!reported_.insert(primary.str() + "\n" + message).second)
     return;
-  diags_.error(primary, message, notes);
+  if (warn)
+    diags_.warning(primary, message, notes);
+  else
+    diags_.error(primary, message, notes);
+}
+
+void Lowerer::warnIfNotLogits(const std::string &fname, const std::string &param,
+                              const Value &v, const SourceLoc &callLoc) {
+  if (v.kind != Value::Tensor)
+    return;
+  const Node *n = v.node;
+  bool sig = n->op == OpKind::Sigmoid;
+  if (n->op != OpKind::Softmax && !(sig && fname == "binary_cross_entropy"))
+    return;
+  const char *act = sig ? "sigmoid" : "softmax";
+  std::string fix = fname == "cross_entropy"
+                        ? " (cross_entropy applies log_softmax itself)"
+                        : ", or call it with from_logits = false";
+  std::vector<DiagNote> notes;
+  if (n->loc.known() && !isPrelude(n->loc))
+    notes.push_back({n->loc, std::string("the ") + act + " is applied here"});
+  warning(callLoc, fname + " expects logits, but '" + param + "' is already the output of " +
+                       "a " + act + ": pass the value before the " + act + fix,
+          notes);
 }
 
 void Lowerer::reportUnknown(const std::string &name, const SourceLoc &loc,
@@ -431,6 +464,13 @@ Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
     error(call.loc, "more than " + std::to_string(kMaxCalls) +
                         " function calls; the model is too large to unroll");
     throw CompileError("call budget exhausted");
+  }
+  // The prelude's losses that take logits when from_logits = true.
+  if (isPrelude(f.loc) &&
+      (f.name == "binary_cross_entropy" || f.name == "categorical_cross_entropy")) {
+    for (size_t k = 0; k < f.params.size(); ++k)
+      if (f.params[k].name == "from_logits" && args[k].kind == Value::Int && args[k].i == 1)
+        warnIfNotLogits(f.name, f.params[0].name, args[0], call.loc);
   }
   Frame frame;
   frame.parent = cur_;

@@ -78,6 +78,15 @@ public:
   // `notes` (a previous definition) come before the call-chain notes.
   void error(const SourceLoc &loc, const std::string &message,
              std::vector<DiagNote> notes = {});
+  // A warning, placed as error() places errors; compilation goes on.
+  void warning(const SourceLoc &loc, const std::string &message,
+               std::vector<DiagNote> notes = {});
+  // Warns when a loss that takes logits is given the output of a softmax
+  // (or, for binary_cross_entropy, of a sigmoid): a literal port of a Keras
+  // model whose last layer has activation=softmax. `fname` is the loss,
+  // `param` the argument's name.
+  void warnIfNotLogits(const std::string &fname, const std::string &param,
+                       const Value &v, const SourceLoc &callLoc);
   // Appends a checked node; on a shape error reports it at `loc` (renaming the
   // IR op in the message to `userName` when given) and returns Error.
   Value emit(OpKind op, std::vector<Node *> operands, const SourceLoc &loc,
@@ -124,6 +133,8 @@ private:
     TrainSpec spec;
   };
 
+  void report(bool warn, const SourceLoc &loc, const std::string &message,
+              std::vector<DiagNote> notes);
   void lowerModel(const ModelDecl &m);
   void lowerStmt(const Stmt &s);
   void bind(const std::string &name, Binding::Kind kind, const Value &v,
