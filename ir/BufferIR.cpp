@@ -1,6 +1,7 @@
 // Printing and checking the buffer IR (ir/BufferIR.h).
 #include "ir/BufferIR.h"
 #include "ir/Graph.h"
+#include "ir/Printer.h"
 #include "ir/Support.h"
 
 #include <algorithm>
@@ -79,7 +80,8 @@ std::string nodeLine(const Node *n) {
       s += (i ? ", %" : "%") + n->operands[i]->name;
     s += ")";
   }
-  return s + " : " + n->type.str();
+  // Attributes decide a kernel's loops (transposes, axes): show them.
+  return s + attrsText(n->attrs) + " : " + n->type.str();
 }
 
 } // namespace

@@ -91,15 +91,7 @@ std::string nodeLine(const Node &n) {
       line += (i ? ", " : "") + valueRef(n.operands[i]);
     line += ")";
   }
-  if (!n.attrs.empty()) {
-    line += " {";
-    bool first = true;
-    for (auto &[k, v] : n.attrs.items()) {
-      line += (first ? "" : ", ") + k + " = " + attrText(v);
-      first = false;
-    }
-    line += "}";
-  }
+  line += attrsText(n.attrs);
   line += " : " + n.type.str();
   std::string note = n.loc.known() ? locText(n.loc) : "";
   if (n.gradOf)
@@ -157,6 +149,18 @@ std::string printModule(const Module &m) {
     if (!f->plan.kernels.empty() || f->plan.planned)
       out += "\n" + printPlan(*f);
   return out;
+}
+
+std::string attrsText(const Attrs &attrs) {
+  if (attrs.empty())
+    return "";
+  std::string s = " {";
+  bool first = true;
+  for (auto &[k, v] : attrs.items()) {
+    s += (first ? "" : ", ") + k + " = " + attrText(v);
+    first = false;
+  }
+  return s + "}";
 }
 
 std::string printPlan(const Function &f) {

@@ -12,6 +12,8 @@ namespace dlc {
 // function that has one.
 std::string printModule(const Module &m);
 std::string printFunction(const Function &f);
+// " {axes = [0], ...}" as a node line shows attributes; "" when none.
+std::string attrsText(const Attrs &attrs);
 // `plan NAME { kernel ... buffer ... call ... copy ... arena ... }`: the
 // buffer IR of f in the text form the parser reads back.
 std::string printPlan(const Function &f);
