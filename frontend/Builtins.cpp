@@ -221,6 +221,46 @@ Value reshape(Lowerer &L, const Expr &c, Args &a) {
   return L.emit(OpKind::Reshape, {x}, c.loc, {}, &t);
 }
 
+// zeros([d, ...]), ones([d, ...]), full([d, ...], value): an f32 tensor of
+// one value, usable anywhere a tensor is (an RNN's initial state). It is a
+// const node: kernels read it as an immediate, nothing is filled at run time.
+Value filled(Lowerer &L, const Expr &c, const Value &shape, const Value *value,
+             double fixed) {
+  if (shape.kind != Value::List) {
+    L.error(c.loc, c.name + ": the shape must be a list such as [batch, 4], got " +
+                       shape.describe());
+    return Value();
+  }
+  Dims dims;
+  for (const Value &v : shape.list) {
+    int64_t d = 0;
+    if (!L.asInt(v, c.loc, c.name + ": a dimension", d))
+      return Value();
+    if (d <= 0) {
+      L.error(c.loc, c.name + ": dimension " + std::to_string(d) + " is not positive");
+      return Value();
+    }
+    dims.push_back(d);
+  }
+  if (!withinSizeLimits(dims)) {
+    L.error(c.loc, c.name + ": the shape " + dimsStr(dims) +
+                       " is too large (more than 2^40 elements)");
+    return Value();
+  }
+  double v = fixed;
+  if (value) {
+    if (!value->isNumber() || !std::isfinite(value->num())) {
+      L.error(c.loc, c.name + ": the value must be a finite number, got " + value->describe());
+      return Value();
+    }
+    v = value->num();
+  }
+  Attrs at;
+  at.set("value", v);
+  TensorType t = TensorType::f32(dims);
+  return L.emit(OpKind::Constant, {}, c.loc, at, &t);
+}
+
 Value crossEntropy(Lowerer &L, const Expr &c, Args &a) {
   Node *logits = tensorArg(L, c, a[0], "logits");
   Node *labels = logits ? tensorArg(L, c, a[1], "labels") : nullptr;
@@ -284,6 +324,12 @@ const std::vector<Builtin> &builtins() {
                             a[0].describe());
          return Value();
        }},
+      {"zeros", {"shape"}, 1,
+       [](Lowerer &L, const Expr &c, Args &a) { return filled(L, c, a[0], nullptr, 0.0); }},
+      {"ones", {"shape"}, 1,
+       [](Lowerer &L, const Expr &c, Args &a) { return filled(L, c, a[0], nullptr, 1.0); }},
+      {"full", {"shape", "value"}, 2,
+       [](Lowerer &L, const Expr &c, Args &a) { return filled(L, c, a[0], &a[1], 0.0); }},
       {"dim", {"x", "axis"}, 2, dimQuery},
       {"rank", {"x"}, 1,
        [](Lowerer &L, const Expr &c, Args &a) {
