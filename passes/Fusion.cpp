@@ -34,8 +34,6 @@ bool isUniform(const Node *n, const std::unordered_set<const Node *> &uniform) {
   return true;
 }
 
-std::string kernelName(size_t i) { return "k" + std::to_string(i); }
-
 class Fuser {
 public:
   Fuser(Function &f, bool fuse) : f_(f), fuse_(fuse) {}
@@ -61,9 +59,7 @@ public:
     p.fused = fuse_;
     for (auto &np : f_.nodes)
       p.computeNodes += !isSourceOrView(np.get());
-    std::unordered_map<const Node *, size_t> index;
-    for (size_t i = 0; i < f_.nodes.size(); ++i)
-      index[f_.nodes[i].get()] = i;
+    const auto &index = index_;
     for (Group &g : groups_)
       if (!g.merged) {
         // Merged groups interleave: back to graph order, anchor first.
@@ -195,8 +191,8 @@ private:
       if (it == groupOf_.end() || it->second == g)
         continue;
       if (dependsOn(it->second, g))
-        return "it also reads %" + o->name + " of " + kernelName(it->second) +
-               ", which depends on this kernel: merging would make a cycle";
+        return "it also reads %" + o->name +
+               ", which is computed from this kernel's results: merging would make a cycle";
     }
     return "";
   }
