@@ -150,10 +150,7 @@ private:
         k_.operandPtrs.push_back(nullptr); // computed by prologueAt, never stored
       else if (r->op == OpKind::Constant && !p_.bufferOf.count(r))
         k_.operandPtrs.push_back(constantData(r));
-      else if (uniform_.count(o)) {
-        // A hoisted scalar the anchor reads as a tensor: it was stored.
-        k_.operandPtrs.push_back(ptr(o));
-      } else
+      else // a hoisted scalar the anchor reads as a tensor was stored, too
         k_.operandPtrs.push_back(ptr(o));
     }
     k_.resultPtr = stored_.count(a) ? ptr(a) : nullptr;
