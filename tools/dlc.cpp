@@ -31,14 +31,18 @@ using namespace dlc;
 
 namespace {
 
-const char *kUsage = R"(usage:
+// The help text, one section per command: `dlc --help` prints them all,
+// `dlc help COMMAND` and `dlc COMMAND --help` the one asked for.
+const char *kSynopsis = R"(usage:
   dlc FILE [options]                  compile a model (.dl) or IR text (.ir)
   dlc train FILE --data DIR [options] compile in-process and train
   dlc eval FILE --data DIR --load CKPT
   dlc bench FILE [--rounds N]         time each entry (medians of N rounds)
+  dlc help [COMMAND]                  this text, or one command's options
   dlc --list-passes | --help | --version
+)";
 
-compile options:
+const char *kCompileHelp = R"(compile options (dlc FILE):
   -o PATH.so             write a shared library and PATH.h beside it
   --emit=KIND            print a stage and stop: ast, ir (after the frontend),
                          grad (after autodiff and the optimizer), opt (after
@@ -56,8 +60,9 @@ compile options:
   --verify-each          run the IR verifier after every pass
   --no-fusion            one kernel per node (to compare with the fused code)
   --time-passes          print how long each pass took
+)";
 
-train / eval options:
+const char *kTrainHelp = R"(train / eval options (dlc train FILE, dlc eval FILE):
   --data DIR             IDX files: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
   --epochs N             passes over the training set (default 1)
   --seed S               parameter initialisation and shuffling (default 0)
@@ -65,10 +70,34 @@ train / eval options:
   --resume PATH          load a checkpoint before training
   --load PATH            (eval) the checkpoint to evaluate
   --progress, --no-progress   redraw a progress line (default: when stdout is a terminal)
-
-bench options:
-  --rounds N             timed rounds per figure (default 7); --seed S as above
+  and the compile options -D, -O, --no-fusion, --print-*, --verify-each, --time-passes
 )";
+
+const char *kBenchHelp = R"(bench options (dlc bench FILE):
+  --rounds N             timed rounds per figure (default 7)
+  --seed S               parameter initialisation (default 0)
+)";
+
+const char *kExitCodes = R"(exit status: 0 success, 1 an error in the model, its data or a file,
+  2 a usage error (unknown option, missing argument), 70 an internal error (a bug in dlc)
+)";
+
+// The help for `topic` ("" for everything); false for an unknown topic.
+bool printHelp(const std::string &topic) {
+  if (topic.empty()) {
+    std::printf("%s\n%s\n%s\n%s\n%s", kSynopsis, kCompileHelp, kTrainHelp, kBenchHelp,
+                kExitCodes);
+    return true;
+  }
+  const char *section = topic == "compile"                     ? kCompileHelp
+                        : topic == "train" || topic == "eval" ? kTrainHelp
+                        : topic == "bench"                     ? kBenchHelp
+                                                               : nullptr;
+  if (!section)
+    return false;
+  std::printf("%s\n%s", section, kExitCodes);
+  return true;
+}
 
 struct Options {
   std::string command = "compile"; // compile, train, eval
@@ -538,9 +567,32 @@ int listPasses() {
 int main(int argc, char **argv) {
   std::ios::sync_with_stdio(true);
   if (argc == 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"))) {
-    std::fputs(kUsage, stdout);
+    printHelp("");
     return 0;
   }
+  if (argc >= 2 && !std::strcmp(argv[1], "help")) {
+    if (argc > 3) {
+      std::cerr << "dlc: error: 'dlc help' takes at most one command (see dlc --help)\n";
+      return 2;
+    }
+    if (printHelp(argc == 3 ? argv[2] : ""))
+      return 0;
+    std::cerr << "dlc: error: no help for '" << argv[2]
+              << "' (the commands are compile, train, eval and bench)\n";
+    return 2;
+  }
+  // `dlc train --help`, `dlc bench FILE -h`: that command's help, whatever
+  // else is on the line.
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::string command = argc > 1 && (!std::strcmp(argv[1], "train") ||
+                                         !std::strcmp(argv[1], "eval") ||
+                                         !std::strcmp(argv[1], "bench"))
+                                ? argv[1]
+                                : "compile";
+      printHelp(command);
+      return 0;
+    }
   if (argc == 2 && !std::strcmp(argv[1], "--version")) {
     std::puts("dlc 0.1 (LLVM 19)");
     return 0;
