@@ -451,13 +451,26 @@ bool startSession(Options &o, Session &s) {
   return true;
 }
 
-int evaluateAndReport(Options &o, Session &s) {
-  Dataset test;
+// The test split, and whether the model can be evaluated on it at all:
+// checked before training, so a missing file or a model without a predict
+// entry is not found out only after an epoch's work.
+bool prepareEvaluation(Options &o, Session &s, Dataset &test) {
   std::string error;
+  if (dlc_find_entry(dlc_model(s.ctx), "predict") < 0) {
+    std::cerr << "dlc: error: model '" << dlc_model(s.ctx)->name
+              << "' has no predict entry (no `output`), so it cannot be evaluated on "
+                 "the test images; add an output such as `output probs = softmax(logits)`\n";
+    return false;
+  }
   if (!loadMnistSplit(o.data, "t10k", test, error)) {
     std::cerr << "dlc: error: " << error << "\n";
-    return 1;
+    return false;
   }
+  return true;
+}
+
+int evaluateAndReport(Options &o, Session &s, const Dataset &test) {
+  std::string error;
   EvalResult r;
   if (!evaluateModel(s.ctx, test, r, error)) {
     std::cerr << "dlc: error: " << error << "\n";
@@ -487,6 +500,9 @@ int trainCommand(Options &o) {
   Session s;
   if (!startSession(o, s))
     return 1;
+  Dataset test;
+  if (!prepareEvaluation(o, s, test))
+    return 1;
   Dataset train;
   std::string error;
   if (!loadMnistSplit(o.data, "train", train, error)) {
@@ -509,14 +525,15 @@ int trainCommand(Options &o) {
     }
     std::printf("saved %s\n", o.save.c_str());
   }
-  return evaluateAndReport(o, s);
+  return evaluateAndReport(o, s, test);
 }
 
 int evalCommand(Options &o) {
   Session s;
-  if (!startSession(o, s))
+  Dataset test;
+  if (!startSession(o, s) || !prepareEvaluation(o, s, test))
     return 1;
-  return evaluateAndReport(o, s);
+  return evaluateAndReport(o, s, test);
 }
 
 // "812 ns", "254.1 us", "1.94 ms": three or four significant digits.
