@@ -132,8 +132,19 @@ private:
     else if (t.loss->type != TensorType::f32({}))
       problem("train: loss %" + t.loss->name + " is " + t.loss->type.str() +
               ", expected f32[]");
-    if (!findOptimizer(t.optimizer))
+    const OptimizerInfo *opt = findOptimizer(t.optimizer);
+    if (!opt)
       problem("train: unknown optimizer '" + t.optimizer + "'");
+    std::set<std::string> given;
+    for (auto &[k, v] : t.hyper) {
+      const HyperParam *h = opt ? opt->find(k) : nullptr;
+      if (opt && !h)
+        problem("train: " + t.optimizer + " has no hyper-parameter '" + k + "'");
+      else if (h && !h->problem(v).empty())
+        problem("train: " + t.optimizer + ": hyper-parameter '" + k + "' " + h->problem(v));
+      if (!given.insert(k).second)
+        problem("train: hyper-parameter '" + k + "' is given twice");
+    }
     std::set<std::string> seen;
     for (auto &p : t.params) {
       const VarDecl *v = m_.findVar(p);

@@ -16,7 +16,8 @@ namespace dlc {
 // declared inputs/variables with matching types, outputs/updates/grads refer
 // to nodes of the function, an update's type equals its variable's, every
 // type is within the size limits (ir/Type.h), a train entry names a known
-// optimizer and distinct trainable f32 params.
+// optimizer with valid hyper-parameters (names and ranges from the optimizer
+// table) and distinct trainable f32 params.
 std::vector<std::string> verifyModule(const Module &m);
 
 // For an input or var node: "" when the input or variable it names is

@@ -163,6 +163,18 @@ TEST_CASE("ir verifier: a train entry's optimizer and params") {
   CHECK(problems[2] == "func step: train: param 'w' is listed twice");
 }
 
+TEST_CASE("ir verifier: a train entry's hyper-parameters, against the optimizer table") {
+  Fixture fx;
+  fx.step.train->optimizer = "adam";
+  fx.step.train->hyper = {{"lr", 0.01}, {"beta1", 1.0}, {"rho", 0.9}, {"lr", 0.02}};
+  auto problems = verifyModule(*fx.m);
+  REQUIRE(problems.size() == 3);
+  CHECK(problems[0] == "func step: train: adam: hyper-parameter 'beta1' must be at least 0 "
+                       "and less than 1, got 1");
+  CHECK(problems[1] == "func step: train: adam has no hyper-parameter 'rho'");
+  CHECK(problems[2] == "func step: train: hyper-parameter 'lr' is given twice");
+}
+
 TEST_CASE("ir verifier: types outside the size limits") {
   Fixture fx;
   fx.m->inputs[0].type = TensorType::f32({4, 0});
