@@ -26,12 +26,6 @@ namespace dlc::codegen {
 
 namespace {
 
-const Node *rootOf(const Node *n) {
-  while (n->info().isView())
-    n = n->operands[0];
-  return n;
-}
-
 class FusedKernelEmitter {
 public:
   FusedKernelEmitter(llvm::Module &mod, const Function &f, size_t call, const std::string &name)
@@ -82,7 +76,7 @@ private:
   Value *ptr(const Node *n) const {
     auto b = p_.bufferOf.find(n);
     if (b == p_.bufferOf.end())
-      b = p_.bufferOf.find(rootOf(n));
+      b = p_.bufferOf.find(viewRoot(n));
     DLC_ASSERT(b != p_.bufferOf.end(), "codegen: %" + n->name + " has no buffer");
     auto a = argOf_.find(b->second);
     DLC_ASSERT(a != argOf_.end(),
@@ -145,7 +139,7 @@ private:
     k_.operandPtrs.clear();
     std::set<const Node *> prologue(kern_.prologue.begin(), kern_.prologue.end());
     for (const Node *o : a->operands) {
-      const Node *r = rootOf(o);
+      const Node *r = viewRoot(o);
       if (prologue.count(o))
         k_.operandPtrs.push_back(nullptr); // computed by prologueAt, never stored
       else if (r->op == OpKind::Constant && !p_.bufferOf.count(r))
@@ -362,7 +356,7 @@ std::string kernelSignature(const Function &f, size_t call) {
   auto bufferArg = [&](const Node *n) -> std::string {
     auto b = p.bufferOf.find(n);
     if (b == p.bufferOf.end())
-      b = p.bufferOf.find(rootOf(n));
+      b = p.bufferOf.find(viewRoot(n));
     if (b == p.bufferOf.end())
       return "none";
     auto a = argOf.find(b->second);

@@ -181,8 +181,7 @@ std::vector<std::string> verifyPlan(const Function &f) {
         const auto &h = p.kernels[k].hoisted;
         if (std::find(h.begin(), h.end(), o) != h.end())
           continue; // recomputed here, not read
-        while (o->info().isView())
-          o = o->operands[0];
+        o = viewRoot(o);
         auto it = kernelOf.find(o);
         if (it != kernelOf.end() && it->second != k && stepOf.count(it->second) &&
             stepOf.at(it->second) > s)

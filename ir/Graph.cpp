@@ -184,6 +184,12 @@ std::vector<Node *> Function::roots() const {
   return r;
 }
 
+const Node *viewRoot(const Node *n) {
+  while (n->info().isView())
+    n = n->operands[0];
+  return n;
+}
+
 std::unordered_set<const Node *> reachableFrom(std::vector<Node *> roots) {
   std::unordered_set<const Node *> seen;
   while (!roots.empty()) {

@@ -171,6 +171,10 @@ public:
   int64_t varBytes() const;
 };
 
+// The node whose bytes `n` reads: n itself, or for a view (reshape) the
+// first operand up the chain that is not one.
+const Node *viewRoot(const Node *n);
+
 // Every node that `roots` depend on, the roots included.
 std::unordered_set<const Node *> reachableFrom(std::vector<Node *> roots);
 

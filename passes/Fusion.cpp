@@ -151,9 +151,7 @@ private:
   // Records the groups whose results n reads, looking through views.
   void addReads(int g, const Node *n) {
     for (const Node *o : n->operands) {
-      while (o->info().isView())
-        o = o->operands[0];
-      auto it = groupOf_.find(o);
+      auto it = groupOf_.find(viewRoot(o));
       if (it != groupOf_.end())
         addRead(g, it->second);
     }
@@ -185,8 +183,7 @@ private:
       return "it broadcasts a value of this kernel, which the loop computes only "
              "at its own elements";
     for (const Node *o : n->operands) {
-      while (o->info().isView()) // a reshape reads its root's kernel, as addReads knows
-        o = o->operands[0];
+      o = viewRoot(o); // a reshape reads its root's kernel, as addReads knows
       auto it = groupOf_.find(o);
       if (it == groupOf_.end() || it->second == g)
         continue;

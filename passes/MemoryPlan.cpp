@@ -15,12 +15,6 @@ namespace {
 
 constexpr int64_t kArenaAlignment = 64; // one cache line; codegen relies on it
 
-const Node *rootOf(const Node *n) {
-  while (n->info().isView())
-    n = n->operands[0];
-  return n;
-}
-
 class Planner {
 public:
   explicit Planner(Function &f) : f_(f), p_(f.plan) {}
@@ -47,7 +41,7 @@ public:
     // output or update that is the variable itself (or a view of it).
     for (auto *list : {&f_.outputs, &f_.updates})
       for (auto &[name, value] : *list) {
-        const Node *r = rootOf(value);
+        const Node *r = viewRoot(value);
         if (r->op == OpKind::Var)
           copiedAtEnd_.insert(r->attrs.getString("name"));
       }
@@ -126,7 +120,7 @@ private:
       for (const Node *o : n->operands) {
         if (mine.count(o))
           continue;
-        const Node *r = rootOf(o);
+        const Node *r = viewRoot(o);
         if (r->op == OpKind::Constant && r == o)
           continue; // an immediate
         if (std::find(out.begin(), out.end(), r) == out.end())
@@ -305,7 +299,7 @@ private:
     std::set<const Node *> out;
     if (inRegisterEpilogue(k))
       for (const Node *o : k.anchor->operands)
-        out.insert(rootOf(o));
+        out.insert(viewRoot(o));
     return out;
   }
 
@@ -419,7 +413,7 @@ private:
     // Views share their root's buffer.
     for (auto &np : f_.nodes)
       if (np->info().isView()) {
-        auto it = p_.bufferOf.find(rootOf(np.get()));
+        auto it = p_.bufferOf.find(viewRoot(np.get()));
         if (it != p_.bufferOf.end())
           p_.bufferOf[np.get()] = it->second;
       }
