@@ -26,6 +26,23 @@ namespace dlc::codegen {
 
 namespace {
 
+// A constant no kernel stores: read as an immediate (or, by an anchor, as
+// read-only data).
+bool isImmediate(const Plan &p, const Node *n) {
+  return n->op == OpKind::Constant && !p.bufferOf.count(n);
+}
+
+// Node n's value from its operands' values (`get`): its formula, or for a
+// broadcast its operand's, which `get` reads at the broadcast strides.
+Scalar compute(const Node *n, const std::function<Scalar(const Node *)> &get) {
+  if (n->op == OpKind::Broadcast)
+    return get(n->operands[0]);
+  std::vector<Scalar> x;
+  for (const Node *o : n->operands)
+    x.push_back(get(o));
+  return mapFormula<Scalar>(n->op, x.data());
+}
+
 class FusedKernelEmitter {
 public:
   FusedKernelEmitter(llvm::Module &mod, const Function &f, size_t call, const std::string &name)
@@ -95,7 +112,7 @@ private:
   // A scalar value at kernel entry: a constant, a hoisted value, or element
   // 0 of a buffer.
   Scalar scalarOf(const Node *n) {
-    if (n->op == OpKind::Constant && !p_.bufferOf.count(n))
+    if (isImmediate(p_, n))
       return immediate(n);
     auto it = uniform_.find(n);
     if (it != uniform_.end())
@@ -104,10 +121,7 @@ private:
   }
 
   void hoist(const Node *h) {
-    std::vector<Scalar> x;
-    for (const Node *o : h->operands)
-      x.push_back(scalarOf(o));
-    Scalar v = mapFormula<Scalar>(h->op, x.data());
+    Scalar v = compute(h, [this](const Node *o) { return scalarOf(o); });
     uniform_.emplace(h, v);
     if (stored_.count(h))
       k_.store(v.v, ptr(h), k_.idx(0));
@@ -142,7 +156,7 @@ private:
       const Node *r = viewRoot(o);
       if (prologue.count(o))
         k_.operandPtrs.push_back(nullptr); // computed by prologueAt, never stored
-      else if (r->op == OpKind::Constant && !p_.bufferOf.count(r))
+      else if (isImmediate(p_, r))
         k_.operandPtrs.push_back(constantData(r));
       else // a hoisted scalar the anchor reads as a tensor was stored, too
         k_.operandPtrs.push_back(ptr(o));
@@ -171,17 +185,11 @@ private:
         return it->second;
       if (auto u = uniform_.find(o); u != uniform_.end())
         return u->second;
-      if (o->op == OpKind::Constant && !p_.bufferOf.count(o))
+      if (isImmediate(p_, o))
         return immediate(o);
-      Scalar s;
-      if (prologue.count(o)) {
-        std::vector<Scalar> x;
-        for (const Node *in : o->operands)
-          x.push_back(get(in));
-        s = mapFormula<Scalar>(o->op, x.data());
-      } else {
-        s = {&k_.b, k_.loadF(ptr(o), o->type.numel() == 1 ? k_.idx(0) : idx)};
-      }
+      Scalar s = prologue.count(o)
+                     ? compute(o, get)
+                     : Scalar{&k_.b, k_.loadF(ptr(o), o->type.numel() == 1 ? k_.idx(0) : idx)};
       return value.emplace(o, s).first->second;
     };
     return get(kern_.anchor->operands[i]).v;
@@ -207,7 +215,7 @@ private:
       Value *v;
       if (auto u = uniform_.find(o); u != uniform_.end())
         v = splat(u->second.v);
-      else if (o->op == OpKind::Constant && !p_.bufferOf.count(o))
+      else if (isImmediate(p_, o))
         v = ConstantFP::get(vecTy, o->attrs.getFloat("value"));
       else {
         DLC_ASSERT(o->type.dtype == DType::F32, "codegen: a matmul epilogue reads i32 %" + o->name);
@@ -222,18 +230,8 @@ private:
       }
       return value.emplace(o, Scalar{&k_.b, v}).first->second;
     };
-    for (const Node *n : members_) {
-      Scalar v;
-      if (n->op == OpKind::Broadcast)
-        v = get(n->operands[0]);
-      else {
-        std::vector<Scalar> x;
-        for (const Node *o : n->operands)
-          x.push_back(get(o));
-        v = mapFormula<Scalar>(n->op, x.data());
-      }
-      value[n] = v;
-    }
+    for (const Node *n : members_)
+      value[n] = compute(n, get);
     Value *offset = k_.add(k_.mul(row, domain[1]), col);
     for (const Node *n : kern_.nodes) {
       if (!stored_.count(n))
@@ -271,7 +269,7 @@ private:
         return false;
       if (uniform_.count(o))
         return false;
-      return !(o->op == OpKind::Constant && !p_.bufferOf.count(o));
+      return !isImmediate(p_, o);
     };
     for (const Node *n : members)
       for (const Node *o : n->operands)
@@ -289,7 +287,7 @@ private:
         auto u = uniform_.find(o);
         if (u != uniform_.end())
           return u->second;
-        if (o->op == OpKind::Constant && !p_.bufferOf.count(o))
+        if (isImmediate(p_, o))
           return immediate(o);
         size_t l = std::find(loads.begin(), loads.end(), o) - loads.begin();
         DLC_ASSERT(l < loads.size(), "codegen: %" + o->name + " is read but never loaded");
@@ -297,20 +295,8 @@ private:
         value.emplace(o, s);
         return s;
       };
-      for (const Node *n : members) {
-        Scalar v;
-        if (n->op == OpKind::Constant)
-          v = immediate(n);
-        else if (n->op == OpKind::Broadcast)
-          v = get(n->operands[0]);
-        else {
-          std::vector<Scalar> x;
-          for (const Node *o : n->operands)
-            x.push_back(get(o));
-          v = mapFormula<Scalar>(n->op, x.data());
-        }
-        value[n] = v;
-      }
+      for (const Node *n : members) // a fill kernel's one node is a constant
+        value[n] = n->op == OpKind::Constant ? immediate(n) : compute(n, get);
       for (size_t s = 0; s < stores.size(); ++s)
         k_.store(value.at(stores[s]).v, ptr(stores[s]), at[s]);
     });
@@ -372,7 +358,7 @@ std::string kernelSignature(const Function &f, size_t call) {
       auto l = local.find(o);
       if (l != local.end())
         sig += " L" + std::to_string(l->second);
-      else if (o->op == OpKind::Constant && !p.bufferOf.count(o))
+      else if (isImmediate(p, o))
         sig += " C" + o->type.str() + attrText(o->attrs.items().at("value"));
       else
         sig += " " + bufferArg(o) + ":" + o->type.str();
