@@ -75,11 +75,10 @@ private:
   std::vector<int> bufferLastRead_;
   std::vector<bool> bufferHoldsRoot_;
 
+  // readsOf_ is in schedule order already (schedule() sorted it).
   void indexReads() {
-    readsOf_.clear();
     for (size_t k = 0; k < p_.kernels.size(); ++k) {
-      readsOf_.push_back(reads(p_.kernels[k]));
-      for (const Node *r : readsOf_.back()) {
+      for (const Node *r : readsOf_[k]) {
         lastRead_[r] = (int)k; // calls are visited in order
         if (r->op == OpKind::Var)
           lastVarRead_[r->attrs.getString("name")] = (int)k;
@@ -129,9 +128,9 @@ private:
     return out;
   }
 
-  std::set<std::string> varsRead(const Kernel &k) const {
+  static std::set<std::string> varsRead(const std::vector<const Node *> &reads) {
     std::set<std::string> vars;
-    for (const Node *r : reads(k))
+    for (const Node *r : reads)
       if (r->op == OpKind::Var)
         vars.insert(r->attrs.getString("name"));
     return vars;
@@ -155,13 +154,16 @@ private:
     size_t n = p_.kernels.size();
     std::vector<std::set<int>> deps(n);
     std::vector<std::set<std::string>> reads(n), writes(n);
+    readsOf_.clear();
+    for (size_t k = 0; k < n; ++k) // once per kernel: the plan reuses them
+      readsOf_.push_back(this->reads(p_.kernels[k]));
     for (size_t k = 0; k < n; ++k) {
-      for (const Node *r : this->reads(p_.kernels[k])) {
+      for (const Node *r : readsOf_[k]) {
         auto it = kernelOf_.find(r);
         if (it != kernelOf_.end() && it->second != (int)k)
           deps[k].insert(it->second);
       }
-      reads[k] = varsRead(p_.kernels[k]);
+      reads[k] = varsRead(readsOf_[k]);
       writes[k] = varsUpdated(p_.kernels[k]);
     }
     std::vector<size_t> firstIndex(n, SIZE_MAX);
@@ -212,9 +214,13 @@ private:
                     " depend on each other in a cycle");
     // Renumber the kernels in schedule order: k<i> is call i.
     std::vector<Kernel> sorted;
-    for (int k : order)
+    std::vector<std::vector<const Node *>> sortedReads;
+    for (int k : order) {
       sorted.push_back(std::move(p_.kernels[k]));
+      sortedReads.push_back(std::move(readsOf_[k]));
+    }
     p_.kernels = std::move(sorted);
+    readsOf_ = std::move(sortedReads);
     kernelOf_.clear();
     for (size_t k = 0; k < p_.kernels.size(); ++k)
       for (const auto *list : {&p_.kernels[k].prologue, &p_.kernels[k].nodes})
