@@ -8,6 +8,8 @@
 #include "passes/OptimizerUpdate.h"
 #include "passes/Simplify.h"
 
+#include "tests/unit/grad_support.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -16,72 +18,11 @@
 #include <set>
 
 using namespace dlc;
+using namespace dlc::testing;
 
 namespace {
 
-// The verifier's complaints as one string, so a failure shows them.
-std::string problems(const Module &m) {
-  std::string all;
-  for (const std::string &p : verifyModule(m))
-    all += p + "\n";
-  return all;
-}
-
 TensorType F(Dims d) { return TensorType::f32(std::move(d)); }
-
-// loss = reduce_sum((w * w + b) * r): dw = 2 w r, db = sum of r over rows.
-struct TwoParamModel {
-  Module m;
-  Function *f = nullptr;
-  TensorMap inputs, vars;
-
-  TwoParamModel(const std::string &optimizer,
-                std::vector<std::pair<std::string, double>> hyper) {
-    f = &m.addFunction("step");
-    Builder b(*f);
-    m.vars.push_back({"w", F({2, 3}), {Init::Uniform, -1, 1}, true, {}});
-    m.vars.push_back({"b", F({3}), {Init::Uniform, -1, 1}, true, {}});
-    Node *w = b.var("w", F({2, 3})), *bias = b.var("b", F({3}));
-    Node *r = b.input("r", F({2, 3}));
-    m.name = "t";
-    m.inputs.push_back({"r", r->type, {}});
-    Node *loss = b.reduceSum(b.mul(b.add(b.mul(w, w), bias), r), {0, 1});
-    f->train = TrainSpec{loss, {"w", "b"}, optimizer, std::move(hyper)};
-    f->outputs = {{"loss", loss}};
-    vars = initVarsForTest(m, 3);
-    inputs["r"] = Tensor::zeros(F({2, 3}));
-    inputs["r"].data = {0.5f, -1.0f, 2.0f, 1.5f, 0.25f, -0.75f};
-  }
-
-  std::vector<double> grad(const std::string &p, const TensorMap &v) const {
-    const std::vector<double> &r = inputs.at("r").data;
-    std::vector<double> g;
-    if (p == "w")
-      for (size_t i = 0; i < 6; ++i)
-        g.push_back(2.0 * v.at("w").data[i] * r[i]);
-    else
-      for (size_t j = 0; j < 3; ++j)
-        g.push_back((double)r[j] + r[3 + j]);
-    return g;
-  }
-
-  // Runs the passes, then `steps` train steps, feeding the updates back.
-  void train(int steps, const std::function<void(int, const TensorMap &)> &check) {
-    REQUIRE(runAutodiff(m));
-    REQUIRE(runOptimizerUpdate(m));
-    CHECK(problems(m) == "");
-    for (auto &d : m.vars)
-      if (!vars.count(d.name))
-        vars[d.name] = Tensor::zeros(d.type); // state starts at zeros()
-    for (int s = 1; s <= steps; ++s) {
-      TensorMap before = vars;
-      InterpResult r = interpret(*f, inputs, vars);
-      for (auto &[name, t] : r.updates)
-        vars[name] = t;
-      check(s, before);
-    }
-  }
-};
 
 void checkClose(const Tensor &got, const std::vector<double> &want, const char *what) {
   REQUIRE(got.data.size() == want.size());
@@ -107,7 +48,7 @@ TEST_CASE("grad passes: SGD is w - lr * g for three steps") {
         refVars[p].data[i] = (float)w[i];
     }
     for (auto &[p, w] : ref) {
-      std::vector<double> g = model.grad(p, refVars);
+      std::vector<double> g = model.grad(p, refVars.at("w").data);
       for (size_t i = 0; i < w.size(); ++i)
         w[i] -= 0.1 * g[i];
       checkClose(model.vars.at(p), w, p.c_str());
@@ -135,7 +76,7 @@ TEST_CASE("grad passes: Adam matches the Keras/PyTorch formula for three steps")
   }
   model.train(3, [&](int t, const TensorMap &before) {
     for (auto &[p, s] : ref) {
-      std::vector<double> g = model.grad(p, before);
+      std::vector<double> g = model.grad(p, before.at("w").data);
       for (size_t i = 0; i < s.w.size(); ++i) {
         s.m[i] = b1 * s.m[i] + (1 - b1) * g[i];
         s.v[i] = b2 * s.v[i] + (1 - b2) * g[i] * g[i];
@@ -179,7 +120,7 @@ TEST_CASE("grad passes: Adam's default hyper-parameters are lr 0.001, eps 1e-7")
   std::vector<double> w = asDouble(model.vars.at("w"));
   model.train(1, [&](int, const TensorMap &before) {
     // Step 1: mHat = g, vHat = g², so w' = w - lr * g / (|g| + eps).
-    std::vector<double> g = model.grad("w", before);
+    std::vector<double> g = model.grad("w", before.at("w").data);
     for (size_t i = 0; i < w.size(); ++i)
       w[i] -= 0.001 * g[i] / (std::fabs(g[i]) + 1e-7);
     checkClose(model.vars.at("w"), w, "w");

@@ -3,13 +3,16 @@
 // the loss, all in the interpreter's double arithmetic.
 #pragma once
 
+#include "ir/Builder.h"
 #include "ir/Interpreter.h"
 #include "ir/Verifier.h"
 #include "passes/Autodiff.h"
+#include "passes/OptimizerUpdate.h"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <functional>
 #include <random>
 #include <string>
 
@@ -82,5 +85,70 @@ inline void checkGradients(Module &m, Function &f, const TensorMap &inputs, Tens
     }
   }
 }
+
+// The optimizer tests' model: loss = reduce_sum((w * w + b) * r), so
+// dw = 2 w r and db = r summed over rows. A param's gradient depends on the
+// param, so successive steps differ.
+struct TwoParamModel {
+  Module m;
+  Function *f = nullptr;
+  TensorMap inputs, vars;
+
+  TwoParamModel(const std::string &optimizer,
+                std::vector<std::pair<std::string, double>> hyper) {
+    m.name = "t";
+    f = &m.addFunction("step");
+    Builder b(*f);
+    TensorType wt = TensorType::f32({2, 3}), bt = TensorType::f32({3});
+    m.vars.push_back({"w", wt, {Init::Uniform, -1, 1}, true, {}});
+    m.vars.push_back({"b", bt, {Init::Uniform, -1, 1}, true, {}});
+    m.inputs.push_back({"r", wt, {}});
+    Node *w = b.var("w", wt), *bias = b.var("b", bt);
+    Node *loss = b.reduceSum(b.mul(b.add(b.mul(w, w), bias), b.input("r", wt)), {0, 1});
+    f->train = TrainSpec{loss, {"w", "b"}, optimizer, std::move(hyper)};
+    f->outputs = {{"loss", loss}};
+    vars = initVarsForTest(m, 3);
+    inputs["r"] = Tensor::of(wt, {0.5, -1.0, 2.0, 1.5, 0.25, -0.75});
+  }
+
+  // d loss / d p for w's values `w`, computed by hand.
+  std::vector<double> grad(const std::string &p, const std::vector<double> &w) const {
+    const std::vector<double> &r = inputs.at("r").data;
+    std::vector<double> g;
+    if (p == "w")
+      for (size_t i = 0; i < 6; ++i)
+        g.push_back(2 * w[i] * r[i]);
+    else
+      for (size_t j = 0; j < 3; ++j)
+        g.push_back(r[j] + r[3 + j]);
+    return g;
+  }
+
+  // Autodiff and the optimizer pass; the state starts at zeros().
+  void expand() {
+    REQUIRE(runAutodiff(m));
+    REQUIRE(runOptimizerUpdate(m));
+    CHECK(problems(m) == "");
+    for (auto &d : m.vars)
+      if (!vars.count(d.name))
+        vars[d.name] = Tensor::zeros(d.type);
+  }
+
+  // One interpreted step, the updates fed back.
+  void step() {
+    for (auto &[name, t] : interpret(*f, inputs, vars).updates)
+      vars[name] = t;
+  }
+
+  // expand(), then `steps` steps, check(step, variables before it) after each.
+  void train(int steps, const std::function<void(int, const TensorMap &)> &check) {
+    expand();
+    for (int s = 1; s <= steps; ++s) {
+      TensorMap before = vars;
+      step();
+      check(s, before);
+    }
+  }
+};
 
 } // namespace dlc::testing
