@@ -5,10 +5,7 @@
 // gradient against f64 finite differences, and the compiled (fused) predict
 // against the interpreter.
 #include "frontend/Frontend.h"
-#include "passes/OptimizerUpdate.h"
-#include "passes/Simplify.h"
-#include "tests/unit/grad_support.h"
-#include "tests/unit/jit_support.h"
+#include "tests/unit/dsl_support.h"
 
 #include <doctest/doctest.h>
 
@@ -71,14 +68,6 @@ const std::vector<AxisCase> &cases() {
   return c;
 }
 
-std::unique_ptr<Module> compile(const std::string &src) {
-  std::ostringstream errs;
-  auto m = compileModelSource("t.dl", src, errs);
-  REQUIRE_MESSAGE(m, errs.str());
-  CHECK(problems(*m) == "");
-  return m;
-}
-
 Tensor xTensor() {
   std::vector<double> v;
   for (double e : kX)
@@ -99,7 +88,7 @@ TEST_CASE("DSL axis functions: interpreted values match numbers computed here, "
           "compiled values the interpreter") {
   for (const AxisCase &c : cases()) {
     INFO(c.expr);
-    auto m = compile("model m {\n  input x : f32[3, 4]\n  output y = " + c.expr + "\n}\n");
+    auto m = compileDsl("model m {\n  input x : f32[3, 4]\n  output y = " + c.expr + "\n}\n");
     TensorMap inputs{{"x", xTensor()}}, noVars;
     Tensor y = interpret(*m->findFunction("predict"), inputs, noVars).outputs.at("y");
     REQUIRE(y.type == TensorType::f32(c.dims));
@@ -114,7 +103,7 @@ TEST_CASE("DSL axis functions: interpreted values match numbers computed here, "
 TEST_CASE("DSL axis functions: gradients match f64 finite differences") {
   for (const AxisCase &c : cases()) {
     INFO(c.expr);
-    auto m = compile("model m {\n  input r : f32" + dimsStr(c.dims) +
+    auto m = compileDsl("model m {\n  input r : f32" + dimsStr(c.dims) +
                      "\n  param x : f32[3, 4] = zeros()\n  loss = sum(" + c.expr +
                      " * r)\n  train step(loss, sgd(lr = 0.1))\n}\n");
     Function &step = *m->findFunction("step");
@@ -127,25 +116,14 @@ TEST_CASE("DSL axis functions: gradients match f64 finite differences") {
 // log_softmax anchors with the SGD update as their epilogue, written over
 // the variable in place, transposes of gradients, a softmax on axis 0.
 TEST_CASE("DSL axis functions: a train step through all of them, compiled as interpreted") {
-  auto m = compile("model m {\n  input x : f32[4, 6]\n  param w : f32[6, 5] = glorot_uniform()\n"
+  auto m = compileDsl("model m {\n  input x : f32[4, 6]\n  param w : f32[6, 5] = glorot_uniform()\n"
                    "  param v : f32[4, 6] = normal(0, 1)\n"
                    "  h = x @ w\n"
                    "  a = (max(v, 1, keepdims = true) *\n"
                    "       mean(log_softmax(h - stop_gradient(max(h, -1, true)))))\n"
                    "  b = sum(transpose(softmax(h, axis = 0)) * transpose(h), 0)\n"
                    "  loss = mean(a) + mean(b)\n  train step(loss, sgd(lr = 0.5))\n}\n");
-  runAutodiff(*m);
-  runOptimizerUpdate(*m);
-  runSimplify(*m);
-  TensorMap inputs{{"x", f32Tensor({4, 6}, data(24, -2, 2))}};
-  TensorMap vars = initVarsForTest(*m, 3);
-  InterpResult want = interpret(*m->findFunction("step"), inputs, vars);
-  CHECK(want.updates.at("v").data != vars.at("v").data); // the step moves both
-  CHECK(want.updates.at("w").data != vars.at("w").data);
-  TensorMap got = jitRun(*m, 0, inputs, vars);
-  checkClose(got.at("loss").data, want.outputs.at("loss").data);
-  checkClose(vars.at("v").data, want.updates.at("v").data);
-  checkClose(vars.at("w").data, want.updates.at("w").data);
+  checkTrainStepCompiled(*m, {{"x", f32Tensor({4, 6}, data(24, -2, 2))}}); // moves v and w
 }
 
 // d/dx sum(x * stop_gradient(x) * r) is x * r: the second factor is a
@@ -153,7 +131,7 @@ TEST_CASE("DSL axis functions: a train step through all of them, compiled as int
 // the op until autodiff has run, then drops it.
 TEST_CASE("DSL stop_gradient: no gradient through it, and simplify keeps it until "
           "autodiff has run") {
-  auto m = compile("model m {\n  input r : f32[3, 4]\n  param x : f32[3, 4] = zeros()\n"
+  auto m = compileDsl("model m {\n  input r : f32[3, 4]\n  param x : f32[3, 4] = zeros()\n"
                    "  loss = sum(x * stop_gradient(x) * r)\n"
                    "  train step(loss, sgd(lr = 0.1))\n}\n");
   Function &step = *m->findFunction("step");

@@ -5,10 +5,7 @@
 // computed here, its gradient against f64 finite differences, and the
 // compiled (fused) predict against the interpreter.
 #include "frontend/Frontend.h"
-#include "passes/OptimizerUpdate.h"
-#include "passes/Simplify.h"
-#include "tests/unit/grad_support.h"
-#include "tests/unit/jit_support.h"
+#include "tests/unit/dsl_support.h"
 
 #include <doctest/doctest.h>
 
@@ -69,14 +66,6 @@ const std::vector<FnCase> &cases() {
   return c;
 }
 
-std::unique_ptr<Module> compile(const std::string &src) {
-  std::ostringstream errs;
-  auto m = compileModelSource("t.dl", src, errs);
-  REQUIRE_MESSAGE(m, errs.str());
-  CHECK(problems(*m) == "");
-  return m;
-}
-
 // kX as a f32[2, 6] tensor of floats (what compiled code reads).
 Tensor xTensor() {
   std::vector<double> v;
@@ -91,7 +80,7 @@ TEST_CASE("DSL elementwise functions: interpreted values match their formulas, "
           "compiled values the interpreter") {
   for (const FnCase &c : cases()) {
     INFO(c.expr);
-    auto m = compile("model m {\n  input x : f32[2, 6]\n  output y = " + c.expr + "\n}\n");
+    auto m = compileDsl("model m {\n  input x : f32[2, 6]\n  output y = " + c.expr + "\n}\n");
     TensorMap inputs{{"x", xTensor()}}, noVars;
     Tensor y = interpret(*m->findFunction("predict"), inputs, noVars).outputs.at("y");
     std::vector<double> want;
@@ -105,7 +94,7 @@ TEST_CASE("DSL elementwise functions: interpreted values match their formulas, "
 TEST_CASE("DSL elementwise functions: gradients match f64 finite differences") {
   for (const FnCase &c : cases()) {
     INFO(c.expr);
-    auto m = compile("model m {\n  input r : f32[2, 6]\n  param x : f32[2, 6] = zeros()\n"
+    auto m = compileDsl("model m {\n  input r : f32[2, 6]\n  param x : f32[2, 6] = zeros()\n"
                      "  loss = sum(" + c.expr + " * r)\n  train step(loss, sgd(lr = 0.1))\n}\n");
     Function &step = *m->findFunction("step");
     TensorMap inputs{{"r", f32Tensor({2, 6}, data(12, -1, 1))}};
@@ -117,22 +106,13 @@ TEST_CASE("DSL elementwise functions: gradients match f64 finite differences") {
 // broadcast against constants, epilogues of a matmul).
 TEST_CASE("DSL elementwise functions: a train step through all of them, compiled as "
           "interpreted") {
-  auto m = compile("model m {\n  input x : f32[4, 6]\n  param w : f32[6, 6] = glorot_uniform()\n"
+  auto m = compileDsl("model m {\n  input x : f32[4, 6]\n  param w : f32[6, 6] = glorot_uniform()\n"
                    "  h = x @ w\n"
                    "  a = square(clip(gelu(h), -0.5, 0.6)) + leaky_relu(h) * sigmoid(h)\n"
                    "  b = abs(tanh(h)) ** 1.5 + where(greater(h, 0.1), maximum(h, -h * 0.5), "
                    "minimum(h, 0.2))\n"
                    "  loss = mean(a + b)\n  train step(loss, sgd(lr = 0.5))\n}\n");
-  runAutodiff(*m);
-  runOptimizerUpdate(*m);
-  runSimplify(*m);
-  TensorMap inputs{{"x", f32Tensor({4, 6}, data(24, -2, 2))}};
-  TensorMap vars = initVarsForTest(*m, 3);
-  InterpResult want = interpret(*m->findFunction("step"), inputs, vars);
-  CHECK(want.updates.at("w").data != vars.at("w").data); // the step moves w
-  TensorMap got = jitRun(*m, 0, inputs, vars);
-  checkClose(got.at("loss").data, want.outputs.at("loss").data);
-  checkClose(vars.at("w").data, want.updates.at("w").data);
+  checkTrainStepCompiled(*m, {{"x", f32Tensor({4, 6}, data(24, -2, 2))}});
 }
 
 TEST_CASE("DSL **: compile-time numbers as in Python, integers while exact") {

@@ -6,10 +6,7 @@
 // gradient against f64 finite differences, and the compiled (fused) predict
 // against the interpreter.
 #include "frontend/Frontend.h"
-#include "passes/OptimizerUpdate.h"
-#include "passes/Simplify.h"
-#include "tests/unit/grad_support.h"
-#include "tests/unit/jit_support.h"
+#include "tests/unit/dsl_support.h"
 
 #include <doctest/doctest.h>
 
@@ -115,14 +112,6 @@ const std::vector<LossCase> &cases() {
   return c;
 }
 
-std::unique_ptr<Module> compile(const std::string &src) {
-  std::ostringstream errs;
-  auto m = compileModelSource("t.dl", src, errs);
-  REQUIRE_MESSAGE(m, errs.str());
-  CHECK(errs.str() == ""); // no warning either
-  CHECK(problems(*m) == "");
-  return m;
-}
 
 Tensor tensor(const Vec &v) {
   Vec f;
@@ -137,8 +126,8 @@ TEST_CASE("DSL losses: interpreted values match their formulas, compiled values 
           "interpreter") {
   for (const LossCase &c : cases()) {
     INFO(c.expr);
-    auto m = compile("model m {\n  input x : f32[3, 4]\n  input t : f32[3, 4]\n"
-                     "  output y = " + c.expr + "\n}\n");
+    auto m = compileDsl("model m {\n  input x : f32[3, 4]\n  input t : f32[3, 4]\n"
+                     "  output y = " + c.expr + "\n}\n", true);
     TensorMap inputs{{"x", tensor(c.x)}, {"t", tensor(c.t)}}, noVars;
     Tensor y = interpret(*m->findFunction("predict"), inputs, noVars).outputs.at("y");
     REQUIRE(y.data.size() == 1); // a scalar
@@ -157,8 +146,8 @@ TEST_CASE("DSL losses: gradients match f64 finite differences") {
     if (!c.gradient)
       continue;
     INFO(c.expr);
-    auto m = compile("model m {\n  input t : f32[3, 4]\n  param x : f32[3, 4] = zeros()\n"
-                     "  loss = " + c.expr + "\n  train step(loss, sgd(lr = 0.1))\n}\n");
+    auto m = compileDsl("model m {\n  input t : f32[3, 4]\n  param x : f32[3, 4] = zeros()\n"
+                     "  loss = " + c.expr + "\n  train step(loss, sgd(lr = 0.1))\n}\n", true);
     Function &step = *m->findFunction("step");
     TensorMap inputs{{"t", tensor(c.t)}};
     checkGradients(*m, step, inputs, {{"x", tensor(c.x)}}, step.train->loss->name);
@@ -172,20 +161,11 @@ TEST_CASE("DSL losses: a train step through each, compiled as interpreted") {
     INFO(c.expr);
     // The loss of x = a @ w, or of its sigmoid where the case takes probabilities.
     bool probs = c.expr.find("true") == std::string::npos && c.expr.find("mse") != 0;
-    auto m = compile("model m {\n  input a : f32[3, 4]\n  input t : f32[3, 4]\n"
+    auto m = compileDsl("model m {\n  input a : f32[3, 4]\n  input t : f32[3, 4]\n"
                      "  param w : f32[4, 4] = glorot_uniform()\n  x = a @ w\n" +
                      std::string(probs ? "  x = sigmoid(x)\n" : "") + "  loss = " + c.expr +
-                     "\n  train step(loss, sgd(lr = 0.5))\n}\n");
-    runAutodiff(*m);
-    runOptimizerUpdate(*m);
-    runSimplify(*m);
-    TensorMap inputs{{"a", tensor(c.x)}, {"t", tensor(c.t)}};
-    TensorMap vars = initVarsForTest(*m, 3);
-    InterpResult want = interpret(*m->findFunction("step"), inputs, vars);
-    CHECK(want.updates.at("w").data != vars.at("w").data);
-    TensorMap got = jitRun(*m, 0, inputs, vars);
-    checkClose(got.at("loss").data, want.outputs.at("loss").data);
-    checkClose(vars.at("w").data, want.updates.at("w").data);
+                     "\n  train step(loss, sgd(lr = 0.5))\n}\n", true);
+    checkTrainStepCompiled(*m, {{"a", tensor(c.x)}, {"t", tensor(c.t)}});
   }
 }
 
