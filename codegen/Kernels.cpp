@@ -245,6 +245,60 @@ void emitTranspose(KernelBuilder &k) {
   });
 }
 
+// slice, pad, concat, patches, patches_grad: each operand moved through its
+// window (ir/OpRules.h), one loop nest walking the window and the contiguous
+// side together. A scatter first zeroes the result, except concat's, whose
+// operands cover it.
+void emitWindows(KernelBuilder &k) {
+  const Node &n = k.node();
+  Type *elem = k.elemType(n.type.dtype);
+  bool fill = n.op == OpKind::Pad || n.op == OpKind::PatchesGrad;
+  if (fill)
+    k.loop(n.type.numel(), [&](Value *i) {
+      k.store(Constant::getNullValue(elem), k.out(), i);
+    });
+  for (size_t op = 0; op < n.operands.size(); ++op) {
+    Window w = windowOf(n, op);
+    LoopNest nest(w.dims, {contiguousStrides(w.dims), w.strides});
+    nest.emit(k, [&](std::vector<Value *> &at) {
+      Value *windowed = k.add(at[1], k.idx(w.offset));
+      if (w.gather)
+        return k.store(k.load(elem, k.in(op), windowed), k.out(), at[0]);
+      Value *v = k.load(elem, k.in(op), at[0]);
+      if (n.op == OpKind::PatchesGrad) // windows overlap: add
+        v = k.b.CreateFAdd(k.loadF(k.out(), windowed), v);
+      k.store(v, k.out(), windowed);
+    });
+  }
+}
+
+// dropout(x, step): ir/OpRules.cpp's dropoutHash, step by step in i64.
+void emitDropout(KernelBuilder &k) {
+  const Node &n = k.node();
+  double rate = n.attrs.getFloat("rate");
+  auto &b = k.b;
+  const uint64_t golden = 0x9E3779B97F4A7C15ull;
+  auto splitmix = [&](Value *z) {
+    z = b.CreateXor(z, b.CreateLShr(z, 30));
+    z = b.CreateMul(z, b.getInt64(0xBF58476D1CE4E5B9ull));
+    z = b.CreateXor(z, b.CreateLShr(z, 27));
+    z = b.CreateMul(z, b.getInt64(0x94D049BB133111EBull));
+    return b.CreateXor(z, b.CreateLShr(z, 31));
+  };
+  Value *step = b.CreateIntrinsic(Intrinsic::fptoui_sat, {k.i64, k.f32},
+                                  {k.loadF(k.in(1), k.idx(0))});
+  uint64_t seedMix = (uint64_t)n.attrs.getInt("seed") * golden;
+  Value *key = splitmix(b.CreateAdd(b.getInt64(seedMix), step));
+  Value *threshold = b.getInt64(dropoutThreshold(rate));
+  Value *scale = k.f(1.0 / (1.0 - rate));
+  k.loop(n.type.numel(), [&](Value *i) {
+    Value *h = splitmix(b.CreateAdd(key, b.CreateMul(b.CreateAdd(i, k.idx(1)), b.getInt64(golden))));
+    Value *keep = b.CreateICmpUGE(b.CreateLShr(h, 40), threshold);
+    Value *x = k.loadF(k.in(0), i);
+    k.store(b.CreateSelect(keep, b.CreateFMul(x, scale), k.f(0)), k.out(), i);
+  });
+}
+
 // --- Reductions ----------------------------------------------------------------
 
 // reduce_max's order, the interpreter's `beats`: v takes over from best when
@@ -609,6 +663,12 @@ void emitOp(KernelBuilder &k) {
     emitMap(k, [](std::vector<Value *> &v) { return v[0]; });
     break;
   case OpKind::Transpose: emitTranspose(k); break;
+  case OpKind::Slice:
+  case OpKind::Pad:
+  case OpKind::Concat:
+  case OpKind::Patches:
+  case OpKind::PatchesGrad: emitWindows(k); break;
+  case OpKind::Dropout: emitDropout(k); break;
   case OpKind::ReduceSum:
   case OpKind::ReduceMean:
   case OpKind::ReduceMax: emitReduce(k); break;

@@ -197,6 +197,40 @@ Tensor evalNode(const Node &n, const std::vector<const Tensor *> &in) {
     return out;
   }
 
+  case OpKind::Slice:
+  case OpKind::Pad:
+  case OpKind::Concat:
+  case OpKind::Patches:
+  case OpKind::PatchesGrad: // each operand's elements through its window
+    for (size_t k = 0; k < in.size(); ++k) {
+      Window w = windowOf(n, k);
+      std::vector<int64_t> pos(w.dims.size(), 0);
+      const std::vector<double> &x = in[k]->data;
+      for (int64_t i = 0, count = TensorType::f32(w.dims).numel(); i < count; ++i) {
+        int64_t at = w.offset;
+        for (size_t d = 0; d < pos.size(); ++d)
+          at += pos[d] * w.strides[d];
+        if (w.gather)
+          y[(size_t)i] = x[(size_t)at];
+        else
+          y[(size_t)at] += x[(size_t)i];
+        advance(pos, w.dims);
+      }
+    }
+    return out;
+
+  case OpKind::Dropout: {
+    double rate = n.attrs.getFloat("rate");
+    // As the kernel's llvm.fptoui.sat: NaN and negatives are 0.
+    double counter = in[1]->data[0];
+    uint64_t step = !(counter > 0) ? 0 : counter >= 0x1p64 ? UINT64_MAX : (uint64_t)counter;
+    uint64_t threshold = dropoutThreshold(rate);
+    int64_t seed = n.attrs.getInt("seed");
+    for (size_t i = 0; i < y.size(); ++i)
+      y[i] = (dropoutHash(seed, step, i) >> 40) >= threshold ? in[0]->data[i] / (1 - rate) : 0;
+    return out;
+  }
+
   case OpKind::ReduceSum:
   case OpKind::ReduceMean:
   case OpKind::ReduceMax: {

@@ -4,6 +4,7 @@
 #include "ir/Support.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace dlc {
 
@@ -12,6 +13,11 @@ namespace {
 bool fail(std::string &error, std::string msg) {
   error = std::move(msg);
   return false;
+}
+
+std::nullopt_t failed(std::string &error, std::string msg) {
+  error = std::move(msg);
+  return std::nullopt;
 }
 
 bool needF32(OpKind op, const TensorType &t, std::string &error) {
@@ -124,6 +130,101 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
     return TensorType(in[0].dtype, out);
   }
 
+  case OpKind::Slice: {
+    const std::vector<int64_t> &begin = attrs.getInts("begin"), &end = attrs.getInts("end");
+    const Dims &d = in[0].dims;
+    if ((int64_t)begin.size() != in[0].rank() || (int64_t)end.size() != in[0].rank())
+      return failed(error, "slice: begin " + dimsStr(begin) + " and end " + dimsStr(end) +
+                             " need one entry per axis of " + in[0].str());
+    Dims out;
+    for (size_t i = 0; i < d.size(); ++i) {
+      if (begin[i] < 0 || begin[i] >= end[i] || end[i] > d[i])
+        return failed(error, "slice: axis " + std::to_string(i) + " range " +
+                               std::to_string(begin[i]) + ":" + std::to_string(end[i]) +
+                               " is empty or outside 0:" + std::to_string(d[i]) + " of " +
+                               in[0].str());
+      out.push_back(end[i] - begin[i]);
+    }
+    return TensorType(in[0].dtype, out);
+  }
+
+  case OpKind::Pad: {
+    const std::vector<int64_t> &low = attrs.getInts("low"), &high = attrs.getInts("high");
+    if ((int64_t)low.size() != in[0].rank() || (int64_t)high.size() != in[0].rank())
+      return failed(error, "pad: low " + dimsStr(low) + " and high " + dimsStr(high) +
+                             " need one entry per axis of " + in[0].str());
+    Dims out = in[0].dims;
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (low[i] < 0 || high[i] < 0 || low[i] > kMaxTensorElements ||
+          high[i] > kMaxTensorElements)
+        return failed(error, "pad: amounts must be between 0 and 2^40, got low " +
+                               dimsStr(low) + ", high " + dimsStr(high));
+      out[i] += low[i] + high[i];
+    }
+    return TensorType(in[0].dtype, out);
+  }
+
+  case OpKind::Concat: {
+    int64_t axis = attrs.getInt("axis");
+    if (axis < 0 || axis >= in[0].rank())
+      return failed(error, "concat: axis " + std::to_string(axis) + " is out of range for " +
+                             in[0].str());
+    Dims out = in[0].dims;
+    for (size_t k = 1; k < in.size(); ++k) {
+      Dims d = in[k].dims;
+      bool same = in[k].dtype == in[0].dtype && d.size() == out.size();
+      for (size_t i = 0; same && i < d.size(); ++i)
+        same = (int64_t)i == axis || d[i] == out[i];
+      if (!same)
+        return failed(error, "concat: operand " + std::to_string(k) + " " + in[k].str() +
+                               " does not match " + in[0].str() +
+                               " outside axis " + std::to_string(axis));
+      out[axis] += d[axis];
+    }
+    return TensorType(in[0].dtype, out);
+  }
+
+  case OpKind::Patches:
+  case OpKind::PatchesGrad: {
+    bool grad = op == OpKind::PatchesGrad;
+    const std::vector<int64_t> &kernel = attrs.getInts("kernel"), &stride = attrs.getInts("stride");
+    if (kernel.size() != 2 || stride.size() != 2 || kernel[0] < 1 || kernel[1] < 1 ||
+        stride[0] < 1 || stride[1] < 1)
+      return failed(error, std::string(info.name) + ": kernel " + dimsStr(kernel) +
+                             " and stride " + dimsStr(stride) +
+                             " must each be two positive integers");
+    if (grad && !requested)
+      return failed(error, "patches_grad: needs the image type");
+    const TensorType &image = grad ? *requested : in[0];
+    if (image.dtype != DType::F32 || image.rank() != 4)
+      return failed(error, std::string(info.name) + ": expected an image f32[n, h, w, c], got " +
+                             image.str());
+    const Dims &d = image.dims;
+    if (d[1] < kernel[0] || d[2] < kernel[1])
+      return failed(error, std::string(info.name) + ": kernel " + dimsStr(kernel) +
+                             " is larger than the image " + image.str());
+    TensorType windows = TensorType::f32({d[0], (d[1] - kernel[0]) / stride[0] + 1,
+                                          (d[2] - kernel[1]) / stride[1] + 1,
+                                          kernel[0] * kernel[1] * d[3]});
+    if (!grad)
+      return windows;
+    if (in[0] != windows)
+      return failed(error, "patches_grad: expected d(patches) " + windows.str() + " for " +
+                             image.str() + ", got " + in[0].str());
+    return image;
+  }
+
+  case OpKind::Dropout: {
+    double rate = attrs.getFloat("rate");
+    if (!(rate >= 0 && rate < 1))
+      return failed(error, "dropout: rate must be in [0, 1), got " + std::to_string(rate));
+    if (!needF32(op, in[0], error))
+      return std::nullopt;
+    if (in[1] != TensorType::f32({}))
+      return failed(error, "dropout: the step counter must be f32[], got " + in[1].str());
+    return in[0];
+  }
+
   case OpKind::ReduceSum:
   case OpKind::ReduceMean:
   case OpKind::ReduceMax: {
@@ -226,8 +327,9 @@ std::optional<TensorType> inferType(OpKind op, const std::vector<TensorType> &in
                                     const TensorType *requested,
                                     std::string &error) {
   const OpInfo &info = opInfo(op);
-  if ((int)in.size() != info.operands) {
-    error = std::string(info.name) + ": expected " + std::to_string(info.operands) +
+  if (info.operands < 0 ? in.empty() : (int)in.size() != info.operands) {
+    error = std::string(info.name) + ": expected " +
+            (info.operands < 0 ? std::string("at least 1") : std::to_string(info.operands)) +
             " operands, got " + std::to_string(in.size());
     return std::nullopt;
   }
@@ -269,6 +371,17 @@ Dims keepDims(Dims dims, const std::vector<int64_t> &axes) {
 // reduce_sum over one axis, kept as size 1 so it broadcasts against t.
 Node *sumKeep(Builder &b, Node *t, int64_t axis) {
   return b.reshape(b.reduceSum(t, {axis}), keepDims(t->type.dims, {axis}));
+}
+
+// The box of t at `begin` with dims `box`, as a slice.
+Node *sliceBox(Builder &b, Node *t, const std::vector<int64_t> &begin, const Dims &box) {
+  std::vector<int64_t> end;
+  for (size_t i = 0; i < box.size(); ++i)
+    end.push_back(begin[i] + box[i]);
+  Attrs at;
+  at.set("begin", begin);
+  at.set("end", end);
+  return b.create(OpKind::Slice, {t}, at);
 }
 
 } // namespace
@@ -359,6 +472,35 @@ std::vector<Node *> gradient(Builder &b, Node *fwd, Node *dy) {
     return {b.create(OpKind::Transpose, {dy}, at)};
   }
 
+  case OpKind::Slice: { // dx = dy padded back to x's shape
+    const std::vector<int64_t> &begin = fwd->attrs.getInts("begin"), &end = fwd->attrs.getInts("end");
+    std::vector<int64_t> high;
+    for (size_t i = 0; i < end.size(); ++i)
+      high.push_back(a->type.dims[i] - end[i]);
+    Attrs at;
+    at.set("low", begin);
+    at.set("high", high);
+    return {b.create(OpKind::Pad, {dy}, at)};
+  }
+  case OpKind::Pad: // dx = the box of dy where x was placed
+    return {sliceBox(b, dy, fwd->attrs.getInts("low"), a->type.dims)};
+  case OpKind::Concat: { // each operand's adjoint is its box of dy
+    int64_t axis = fwd->attrs.getInt("axis");
+    std::vector<Node *> grads;
+    std::vector<int64_t> begin(fwd->type.dims.size(), 0);
+    for (const Node *o : fwd->operands) {
+      grads.push_back(sliceBox(b, dy, begin, o->type.dims));
+      begin[axis] += o->type.dims[axis];
+    }
+    return grads;
+  }
+  case OpKind::Patches: // dx = each window's dy added back where it was read
+    return {b.create(OpKind::PatchesGrad, {dy}, fwd->attrs, "", &a->type)};
+  case OpKind::PatchesGrad: // linear: its adjoint is patches again
+    return {b.create(OpKind::Patches, {dy}, fwd->attrs)};
+  case OpKind::Dropout: // the same mask (same seed and step) on dy; step: none
+    return {b.create(OpKind::Dropout, {dy, c}, fwd->attrs), nullptr};
+
   case OpKind::ReduceSum:
   case OpKind::ReduceMean: {
     // dx = broadcast(dy) back over the reduced axes (divided by their size
@@ -444,5 +586,78 @@ Rows::Rows(const Dims &dims, int64_t axis) : size(dims.at((size_t)axis)) {
 }
 
 int64_t rowAxis(const Node &n) { return n.attrs.getInt("axis", n.type.rank() - 1); }
+
+namespace {
+
+// The box of a tensor of shape `whole` at `begin` with dims `box`.
+Window boxWindow(const Dims &whole, const std::vector<int64_t> &begin, const Dims &box,
+                 bool gather) {
+  Window w;
+  w.dims = box;
+  w.gather = gather;
+  int64_t stride = 1;
+  w.strides.assign(whole.size(), 0);
+  for (size_t i = whole.size(); i-- > 0;) {
+    w.strides[i] = stride;
+    w.offset += begin[i] * stride;
+    stride *= whole[i];
+  }
+  return w;
+}
+
+} // namespace
+
+Window windowOf(const Node &n, size_t k) {
+  const Dims &x = n.operands[k]->type.dims;
+  switch (n.op) {
+  case OpKind::Slice:
+    return boxWindow(x, n.attrs.getInts("begin"), n.type.dims, true);
+  case OpKind::Pad:
+    return boxWindow(n.type.dims, n.attrs.getInts("low"), x, false);
+  case OpKind::Concat: {
+    int64_t axis = n.attrs.getInt("axis");
+    std::vector<int64_t> begin(x.size(), 0);
+    for (size_t j = 0; j < k; ++j)
+      begin[axis] += n.operands[j]->type.dims[axis];
+    return boxWindow(n.type.dims, begin, x, false);
+  }
+  case OpKind::Patches:
+  case OpKind::PatchesGrad: {
+    // Windows [n, oh, ow] of [kh, kw, c] elements, over the image
+    // [n, h, w, c]: moving a window by one steps the image by the stride.
+    bool gather = n.op == OpKind::Patches;
+    const Dims &image = gather ? x : n.type.dims;
+    const Dims &windows = gather ? n.type.dims : x;
+    const std::vector<int64_t> &kernel = n.attrs.getInts("kernel"),
+                               &stride = n.attrs.getInts("stride");
+    int64_t c = image[3], rowStride = image[2] * c;
+    Window w;
+    w.gather = gather;
+    w.dims = {image[0], windows[1], windows[2], kernel[0], kernel[1], c};
+    w.strides = {image[1] * rowStride, stride[0] * rowStride, stride[1] * c, rowStride, c, 1};
+    return w;
+  }
+  default:
+    internalError(std::string("windowOf: ") + opName(n.op) + " moves no window");
+  }
+}
+
+namespace {
+uint64_t splitmix(uint64_t z) {
+  z ^= z >> 30;
+  z *= 0xBF58476D1CE4E5B9ull;
+  z ^= z >> 27;
+  z *= 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+} // namespace
+
+uint64_t dropoutHash(int64_t seed, uint64_t step, uint64_t index) {
+  // splitmix64's output number index + 1 from a state keyed by (seed, step).
+  uint64_t key = splitmix((uint64_t)seed * 0x9E3779B97F4A7C15ull + step);
+  return splitmix(key + (index + 1) * 0x9E3779B97F4A7C15ull);
+}
+
+uint64_t dropoutThreshold(double rate) { return (uint64_t)std::llround(rate * 16777216.0); }
 
 } // namespace dlc

@@ -42,4 +42,28 @@ struct Rows {
 // The axis of a softmax, softmax_grad or log_softmax: its attribute, or the last.
 int64_t rowAxis(const Node &n);
 
+// How a data-movement op (slice, pad, concat, patches, patches_grad) moves
+// elements, for interpreter and kernels alike: a strided box in one tensor,
+// walked in the row-major order of `dims` while the other tensor is walked
+// contiguously. Element pos of the box is element
+// offset + sum(pos[i] * strides[i]) of the strided tensor.
+struct Window {
+  Dims dims;
+  std::vector<int64_t> strides;
+  int64_t offset = 0;
+  // gather: y (contiguous) = x[window]; scatter: y[window] += operand
+  // (contiguous), into a y that starts at zero. Only patches_grad's windows
+  // overlap, which is why it adds.
+  bool gather = true;
+};
+// The window of node n's operand k (a slice, pad, concat, patches or
+// patches_grad node).
+Window windowOf(const Node &n, size_t k);
+
+// Whether dropout keeps element `index`: a splitmix64 hash of
+// (seed, step, index), its top 24 bits against rate * 2^24. The kernel
+// emits the same integer steps (codegen/Kernels.cpp).
+uint64_t dropoutHash(int64_t seed, uint64_t step, uint64_t index);
+uint64_t dropoutThreshold(double rate); // keep when (hash >> 40) >= this
+
 } // namespace dlc

@@ -48,6 +48,26 @@ Attrs attr(const std::string &k, AttrValue v) {
 }
 Attrs axis(int64_t a) { return attr("axis", a); }
 Attrs perm(std::vector<int64_t> p) { return attr("perm", std::move(p)); }
+Attrs box(std::vector<int64_t> begin, std::vector<int64_t> end) {
+  Attrs a = attr("begin", std::move(begin));
+  a.set("end", std::move(end));
+  return a;
+}
+Attrs padding(std::vector<int64_t> low, std::vector<int64_t> high) {
+  Attrs a = attr("low", std::move(low));
+  a.set("high", std::move(high));
+  return a;
+}
+Attrs windows(std::vector<int64_t> kernel, std::vector<int64_t> stride) {
+  Attrs a = attr("kernel", std::move(kernel));
+  a.set("stride", std::move(stride));
+  return a;
+}
+Attrs dropout(double rate, int64_t seed) {
+  Attrs a = attr("rate", rate);
+  a.set("seed", seed);
+  return a;
+}
 Attrs transposes(bool ta, bool tb) {
   Attrs a;
   if (ta)
@@ -126,6 +146,28 @@ const std::vector<OpCase> &opCases() {
         // The last axis stays: the kernel's inner loop is a contiguous copy.
         {"transpose keeping rows", OpKind::Transpose, {any({2, 3, 5})}, perm({1, 0, 2})},
         {"transpose i32", OpKind::Transpose, {{I({2, 3}), 0, 5}}, perm({1, 0})},
+
+        {"slice", OpKind::Slice, {any({4, 5, 3})}, box({1, 0, 1}, {3, 4, 3})},
+        {"slice rows (contiguous)", OpKind::Slice, {any({6, 4})}, box({2, 0}, {5, 4})},
+        {"slice i32", OpKind::Slice, {labels(6, 5)}, box({1}, {4})},
+        {"pad", OpKind::Pad, {any({2, 3})}, padding({1, 0}, {0, 2})},
+        {"pad rank 4", OpKind::Pad, {any({1, 3, 3, 2})}, padding({0, 1, 2, 0}, {0, 1, 0, 0})},
+        {"concat last axis", OpKind::Concat, {any({2, 3}), any({2, 1}), any({2, 4})}, axis(1)},
+        {"concat first axis", OpKind::Concat, {any({1, 3}), any({2, 3})}, axis(0)},
+        {"concat one operand", OpKind::Concat, {any({2, 3})}, axis(0)},
+        {"concat i32", OpKind::Concat, {labels(2, 5), labels(3, 5)}, axis(0)},
+        {"patches", OpKind::Patches, {any({2, 5, 6, 3})}, windows({2, 3}, {1, 2})},
+        {"patches one channel", OpKind::Patches, {any({2, 6, 6, 1})}, windows({3, 3}, {1, 1})},
+        // The stride leaves the last row and column unread: their dx is 0.
+        {"patches stride remainder", OpKind::Patches, {any({1, 6, 6, 2})}, windows({3, 3}, {2, 2})},
+        {"patches_grad", OpKind::PatchesGrad, {any({2, 4, 2, 18})}, windows({2, 3}, {1, 2}),
+         F({2, 5, 6, 3})},
+        {"patches_grad remainder", OpKind::PatchesGrad, {any({1, 2, 2, 18})},
+         windows({3, 3}, {2, 2}), F({1, 6, 6, 2})},
+        // The step is held between integers, where finite differences see
+        // the same mask on both sides.
+        {"dropout", OpKind::Dropout, {any({3, 50}), {F({}), 3, 3.5f}}, dropout(0.3, 7)},
+        {"dropout rate 0", OpKind::Dropout, {any({3, 5}), {F({}), 0, 0.5f}}, dropout(0, 1)},
 
         {"softmax", OpKind::Softmax, {{F({3, 5}), -2, 2}}},
         {"softmax rank 3", OpKind::Softmax, {{F({2, 3, 9}), -2, 2}}},
@@ -380,4 +422,28 @@ TEST_CASE("op table: flags that passes rely on are consistent") {
     for (int k = info.operands; k < 8; ++k)
       CHECK_FALSE(info.mayOverwrite(k)); // only real operands, InPlaceAll masked
   }
+}
+
+// dropout's mask: about `rate` of the elements zeroed, the others scaled by
+// 1 / (1 - rate); the same (seed, step) gives the same mask, another step or
+// seed another one.
+TEST_CASE("op table: dropout keeps 1 - rate of the elements, repeatably per (seed, step)") {
+  Tensor ones = Tensor::of(F({100, 100}), std::vector<double>(10000, 1.0));
+  auto run = [&](double rate, int64_t seed, double step) {
+    OpCase c{"dropout", OpKind::Dropout, {any({100, 100}), any({})}, dropout(rate, seed)};
+    return checkCompiled(c, {ones, Tensor::of(F({}), {step})}).data;
+  };
+  std::vector<double> a = run(0.25, 1, 5), again = run(0.25, 1, 5), next = run(0.25, 1, 6),
+                      other = run(0.25, 2, 5);
+  double kept = 0;
+  for (double v : a) {
+    CHECK((v == 0 || std::fabs(v - 1 / 0.75) < 1e-12));
+    kept += v != 0;
+  }
+  CHECK(kept / 10000 == doctest::Approx(0.75).epsilon(0.02));
+  CHECK(a == again);
+  CHECK(a != next);
+  CHECK(a != other);
+  for (double v : run(0, 3, 1))
+    CHECK(v == 1);
 }
