@@ -33,6 +33,11 @@ public:
     case Expr::Binary: out_ << "binary " << e.op; break;
     case Expr::Neg: out_ << "neg"; break;
     case Expr::List: out_ << "list"; break;
+    case Expr::String: out_ << "string \"" << e.name << "\""; break;
+    case Expr::Index: out_ << "index"; break;
+    case Expr::Range:
+      out_ << "range " << (e.hasLo ? "lo" : "") << ":" << (e.hasHi ? "hi" : "");
+      break;
     }
     out_ << at(e.loc) << "\n";
     for (size_t i = 0; i < e.args.size(); ++i) {
@@ -48,7 +53,7 @@ public:
   }
 
   void stmt(const Stmt &s, int depth) {
-    static const char *kinds[] = {"input", "param", "let", "output", "train", "return"};
+    static const char *kinds[] = {"input", "param", "let", "output", "train", "return", "for"};
     out_ << std::string(depth * 2, ' ') << kinds[s.kind];
     if (s.kind != Stmt::Return)
       out_ << " " << s.name;
@@ -56,11 +61,15 @@ public:
     if (s.kind == Stmt::Input || s.kind == Stmt::Param)
       type(s.type, depth + 1);
     if (s.value && s.kind == Stmt::Train) {
-      for (auto &a : s.value->args)
-        expr(*a, depth + 1);
+      for (size_t i = 0; i < s.value->args.size(); ++i) {
+        const std::string &kw = s.value->argNames[i];
+        expr(*s.value->args[i], depth + 1, kw.empty() ? "" : kw + " = ");
+      }
     } else if (s.value) {
       expr(*s.value, depth + 1);
     }
+    for (auto &inner : s.body)
+      stmt(inner, depth + 1);
   }
 
   void params(const std::vector<FnParam> &ps, const char *what, int depth) {

@@ -17,12 +17,15 @@ struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
 
 struct Expr {
-  enum Kind { Int, Float, Ident, Call, Binary, Neg, List };
+  // Index: args[0] indexed by args[1..] (x[i], x[:, t, 0:14]); Range: one
+  // `lo:hi` item of an index, either bound optional (`hasLo`, `hasHi`).
+  enum Kind { Int, Float, String, Ident, Call, Binary, Neg, List, Index, Range };
   Kind kind;
   SourceLoc loc;          // the token that names the expression (operator, callee)
   int64_t intValue = 0;   // Int
   double floatValue = 0;  // Float
-  std::string name;       // Ident, Call (callee)
+  std::string name;       // Ident, Call (callee), String (its contents)
+  bool hasLo = false, hasHi = false; // Range: which bounds args holds, in order
   std::string op;         // Binary: + - * / @ **
   std::vector<ExprPtr> args;          // operands, elements, call arguments
   std::vector<std::string> argNames;  // Call: keyword per argument, "" if positional
@@ -40,14 +43,16 @@ struct TypeExpr {
 };
 
 struct Stmt {
-  enum Kind { Input, Param, Let, Output, Train, Return };
+  enum Kind { Input, Param, Let, Output, Train, Return, For };
   Kind kind;
   SourceLoc loc;      // the statement's first token
   std::string name;   // bound name; Train: the entry name
-  SourceLoc nameLoc;
+  SourceLoc nameLoc;  // For: the loop variable
   TypeExpr type;      // Input, Param
   ExprPtr value;      // Param: initializer call; Let/Output/Return: the value;
-                      // Train: a Call whose args are (loss, optimizer(...))
+                      // Train: a Call whose args are (loss, optimizer(...));
+                      // For: the range(...) call
+  std::vector<Stmt> body; // For
 };
 
 struct FnParam {

@@ -261,6 +261,119 @@ Value filled(Lowerer &L, const Expr &c, const Value &shape, const Value *value,
   return L.emit(OpKind::Constant, {}, c.loc, at, &t);
 }
 
+// An integer or a list of two, as [a, b]: a conv2d kernel, a stride, a
+// pool size (PyTorch's _pair, Keras's normalize_tuple).
+bool pairArg(Lowerer &L, const Expr &c, const Value &v, const char *what,
+             std::vector<int64_t> &out) {
+  std::vector<Value> items = v.kind == Value::List ? v.list : Args{v, v};
+  out.clear();
+  if (items.size() == 2)
+    for (const Value &item : items) {
+      int64_t x = 0;
+      if (item.kind != Value::Int && item.kind != Value::Float)
+        break;
+      if (!L.asInt(item, c.loc, c.name + ": " + what, x))
+        return false;
+      out.push_back(x);
+    }
+  if (out.size() == 2 && out[0] > 0 && out[1] > 0)
+    return true;
+  if (v.ok())
+    L.error(c.loc, c.name + ": " + what + " must be a positive integer or a list of two, " +
+                       "such as 3 or [3, 3], got " + v.describe());
+  return false;
+}
+
+// patches(x, kernel, stride = 1, padding = "valid"): the windows conv2d
+// multiplies by its filters (ir/Ops.def). "same" pads as Keras and
+// TensorFlow do: the output is ceil(input / stride), the padding split with
+// the odd element after.
+Value patches(Lowerer &L, const Expr &c, Args &a) {
+  Node *x = tensorArg(L, c, a[0], "x");
+  std::vector<int64_t> kernel, stride{1, 1};
+  if (!x || !pairArg(L, c, a[1], "the kernel", kernel) ||
+      (a[2].kind != Value::Absent && !pairArg(L, c, a[2], "the stride", stride)))
+    return Value();
+  if (x->type.rank() != 4 || x->type.dtype != DType::F32) {
+    L.error(c.loc, c.name + ": expected an image f32[batch, height, width, channels] (NHWC), got " +
+                       x->type.str());
+    return Value();
+  }
+  std::string padding = a[3].kind == Value::Absent ? "valid" : a[3].fn;
+  if (a[3].kind != Value::Absent && (a[3].kind != Value::Str || (padding != "valid" && padding != "same"))) {
+    L.error(c.loc, c.name + ": padding must be \"valid\" or \"same\", got " + a[3].describe());
+    return Value();
+  }
+  Node *in = x;
+  if (padding == "same") {
+    std::vector<int64_t> low(4, 0), high(4, 0);
+    bool any = false;
+    for (int i = 0; i < 2; ++i) {
+      int64_t size = x->type.dims[1 + i], out = (size + stride[i] - 1) / stride[i];
+      int64_t total = std::max<int64_t>((out - 1) * stride[i] + kernel[i] - size, 0);
+      low[1 + i] = total / 2;
+      high[1 + i] = total - total / 2;
+      any |= total != 0;
+    }
+    if (any) {
+      Attrs at;
+      at.set("low", low);
+      at.set("high", high);
+      Value p = L.emit(OpKind::Pad, {x}, c.loc, at);
+      if (!p.ok())
+        return p;
+      in = p.node;
+    }
+  }
+  Attrs at;
+  at.set("kernel", kernel);
+  at.set("stride", stride);
+  return L.emit(OpKind::Patches, {in}, c.loc, at, nullptr, c.name.c_str());
+}
+
+// concat([a, b, ...], axis): the tensors one after another along axis.
+Value concat(Lowerer &L, const Expr &c, Args &a) {
+  if (a[0].kind != Value::List || a[0].list.empty()) {
+    L.error(c.loc, "concat: the first argument must be a list of tensors such as [a, b], got " +
+                       a[0].describe());
+    return Value();
+  }
+  std::vector<Node *> parts;
+  for (const Value &v : a[0].list) {
+    if (v.kind != Value::Tensor) {
+      L.error(c.loc, "concat: every element of the list must be a tensor, got " + v.describe());
+      return Value();
+    }
+    parts.push_back(v.node);
+  }
+  int64_t axis = 0;
+  if (!axisArg(L, c, a[1], parts[0]->type, axis))
+    return Value();
+  Attrs at;
+  at.set("axis", axis);
+  return L.emit(OpKind::Concat, parts, c.loc, at);
+}
+
+// dropout(x, rate, seed = 0): see ir/Ops.def. Each call draws its own masks
+// (its seed mixes the call's number in the model with `seed`).
+Value dropout(Lowerer &L, const Expr &c, Args &a) {
+  Node *x = L.asTensor(a[0], c.loc, "dropout: argument 'x'");
+  if (!x)
+    return Value();
+  if (!a[1].isNumber() || !(a[1].num() >= 0 && a[1].num() < 1)) {
+    if (a[1].ok())
+      L.error(c.loc, "dropout: rate must be a number in [0, 1), got " + a[1].describe());
+    return Value();
+  }
+  int64_t seed = 0;
+  if (a[2].kind != Value::Absent && !L.asInt(a[2], c.loc, "dropout: seed", seed))
+    return Value();
+  Attrs at;
+  at.set("rate", a[1].num());
+  at.set("seed", (int64_t)((uint64_t)seed * 1000003u + (uint64_t)L.nextDropoutSeed()));
+  return L.emit(OpKind::Dropout, {x, L.dropoutStep(c.loc)}, c.loc, at);
+}
+
 Value crossEntropy(Lowerer &L, const Expr &c, Args &a) {
   Node *logits = tensorArg(L, c, a[0], "logits");
   Node *labels = logits ? tensorArg(L, c, a[1], "labels") : nullptr;
@@ -303,6 +416,19 @@ const std::vector<Builtin> &builtins() {
       {"softmax", {"x", "axis"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return rowWise(L, c, a, OpKind::Softmax); }},
       {"log_softmax", {"x", "axis"}, 1, [](Lowerer &L, const Expr &c, Args &a) { return rowWise(L, c, a, OpKind::LogSoftmax); }},
       {"transpose", {"x", "perm"}, 1, transpose},
+      {"patches", {"x", "kernel", "stride", "padding"}, 2, patches},
+      {"concat", {"tensors", "axis"}, 2, concat},
+      {"dropout", {"x", "rate", "seed"}, 2, dropout},
+      {"pair", {"v"}, 1,
+       [](Lowerer &L, const Expr &c, Args &a) {
+         std::vector<int64_t> p;
+         if (!pairArg(L, c, a[0], "the value", p))
+           return Value();
+         Value r;
+         r.kind = Value::List;
+         r.list = {Value::integer(p[0]), Value::integer(p[1])};
+         return r;
+       }},
       {"cross_entropy", {"logits", "labels"}, 2, crossEntropy},
       // A compile-time choice: `a` when the flag is true, else `b`, whatever
       // they are (functions, tensors, numbers). The DSL has no `if`; this is

@@ -13,7 +13,7 @@ const std::map<std::string, Tok> &keywords() {
   static const std::map<std::string, Tok> kw = {
       {"model", Tok::KwModel},   {"fn", Tok::KwFn},         {"input", Tok::KwInput},
       {"param", Tok::KwParam},   {"output", Tok::KwOutput}, {"train", Tok::KwTrain},
-      {"return", Tok::KwReturn}};
+      {"return", Tok::KwReturn}, {"for", Tok::KwFor}};
   return kw;
 }
 
@@ -29,6 +29,7 @@ std::string spelling(Tok k) {
   case Tok::Ident: return "a name";
   case Tok::Int: return "an integer";
   case Tok::Float: return "a number";
+  case Tok::String: return "a string";
   case Tok::Newline: return "end of line";
   case Tok::Eof: return "end of file";
   case Tok::LParen: return "'('";
@@ -46,6 +47,7 @@ std::string spelling(Tok k) {
   case Tok::Star: return "'*'";
   case Tok::StarStar: return "'**'";
   case Tok::Slash: return "'/'";
+  case Tok::SlashSlash: return "'//'";
   case Tok::At: return "'@'";
   default:
     for (auto &[word, kind] : keywords())
@@ -62,6 +64,7 @@ std::string describe(const Token &t) {
   case Tok::Ident:
   case Tok::Int:
   case Tok::Float: return "'" + t.text + "'";
+  case Tok::String: return "\"" + t.text + "\"";
   default: break;
   }
   if (keywords().count(t.text))
@@ -112,8 +115,11 @@ std::vector<Token> lex(const std::string &text,
       ++line;
       lineStart = i;
     } else if (isIdentStart(c)) {
+      // A dotted name (dense_1.w, D.dense_1.b) is one token: the DSL has no
+      // member access, and a param's full name is spelled so.
       size_t s = i;
-      while (i < n && (isIdentStart(text[i]) || isDigit(text[i])))
+      while (i < n && (isIdentStart(text[i]) || isDigit(text[i]) ||
+                       (text[i] == '.' && i + 1 < n && isIdentStart(text[i + 1]))))
         ++i;
       push(Tok::Ident, s, i);
       auto kw = keywords().find(toks.back().text);
@@ -160,8 +166,25 @@ std::vector<Token> lex(const std::string &text,
         while (i < n && (isIdentStart(text[i]) || isDigit(text[i])))
           ++i;
       }
+    } else if (c == '"') {
+      // A string: padding = "same", name = "D". No escapes, one line.
+      size_t s = i++;
+      while (i < n && text[i] != '"' && text[i] != '\n')
+        ++i;
+      if (i == n || text[i] != '"') {
+        diags.error(locAt(s), "missing '\"' at the end of this string");
+        push(Tok::String, s, i);
+        toks.back().text = text.substr(s + 1, i - s - 1);
+        continue;
+      }
+      ++i;
+      push(Tok::String, s, i);
+      toks.back().text = text.substr(s + 1, i - s - 2);
     } else if (c == '*' && i + 1 < n && text[i + 1] == '*') {
       push(Tok::StarStar, i, i + 2);
+      i += 2;
+    } else if (c == '/' && i + 1 < n && text[i + 1] == '/') {
+      push(Tok::SlashSlash, i, i + 2);
       i += 2;
     } else if (punct.count(c)) {
       push(punct.at(c), i, i + 1);

@@ -12,16 +12,16 @@
 namespace dlc {
 
 enum class Tok {
-  Ident, Int, Float, Newline, Eof,
+  Ident, Int, Float, String, Newline, Eof,
   LParen, RParen, LBracket, RBracket, LBrace, RBrace,
-  Comma, Colon, Semicolon, Equal, Plus, Minus, Star, StarStar, Slash, At,
+  Comma, Colon, Semicolon, Equal, Plus, Minus, Star, StarStar, Slash, SlashSlash, At,
   // Reserved words.
-  KwModel, KwFn, KwInput, KwParam, KwOutput, KwTrain, KwReturn,
+  KwModel, KwFn, KwInput, KwParam, KwOutput, KwTrain, KwReturn, KwFor,
 };
 
 struct Token {
   Tok kind;
-  std::string text; // the spelling, for messages
+  std::string text; // the spelling, for messages; a string's contents
   SourceLoc loc;
   int64_t intValue = 0;
   double floatValue = 0;

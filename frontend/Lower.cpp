@@ -10,6 +10,8 @@ namespace dlc {
 
 namespace {
 
+// Most iterations one for loop unrolls.
+constexpr int64_t kMaxUnroll = 10000;
 // Deepest chain of DSL function calls; deeper means unbounded recursion.
 constexpr int kMaxCallDepth = 64;
 // Work budgets: a program of a few lines can still ask for exponentially
@@ -39,7 +41,9 @@ std::string Value::describe() const {
   case Int: return "integer " + std::to_string(i);
   case Float: return "number " + numStr(f);
   case Fn: return "function '" + fn + "'";
-  case List: return "a list";
+  case List: return "a list of " + std::to_string(list.size());
+  case Str: return "string \"" + fn + "\"";
+  case Instance: return "instance '" + fn + "'";
   }
   return "?";
 }
@@ -197,17 +201,27 @@ Value Lowerer::eval(const Expr &e) {
     return Value::integer(e.intValue);
   case Expr::Float:
     return Value::number(e.floatValue);
+  case Expr::String:
+    return Value::string(e.name);
   case Expr::Ident: {
     auto it = cur_->env.find(e.name);
     if (it != cur_->env.end())
       return it->second.value;
     if (e.name == "true" || e.name == "false") // flags, as the integers 1 and 0
       return Value::integer(e.name == "true");
+    Value v = lookupParamOrInstance(e.name);
+    if (v.ok())
+      return v;
     if (findFn(e.name) || findBuiltin(e.name))
       return Value::function(e.name);
     reportUnknown(e.name, e.loc, false);
     return Value();
   }
+  case Expr::Index:
+    return evalIndex(e);
+  case Expr::Range:
+    error(e.loc, "a range 'lo:hi' can only be an index, as in x[:, 0:14]");
+    return Value();
   case Expr::Neg: {
     Value v = eval(*e.args[0]);
     int64_t negated = 0;
@@ -241,6 +255,115 @@ Value Lowerer::eval(const Expr &e) {
   internalError("eval: unknown expression kind");
 }
 
+// A param by its full name (dense_1.w, D.dense_1.b), or an instance by its
+// prefix (D, dense_1), relative to the current instance first. Error (not
+// reported) when there is neither.
+Value Lowerer::lookupParamOrInstance(const std::string &name) {
+  for (const std::string &full : {nodeName(name), name}) {
+    auto it = varNodes_.find(full);
+    if (it != varNodes_.end())
+      return Value::tensor(it->second);
+    auto after = varNodes_.upper_bound(full + ".");
+    if (after != varNodes_.end() && after->first.compare(0, full.size() + 1, full + ".") == 0)
+      return Value::instance(full);
+  }
+  return Value();
+}
+
+// s[i] of a list; x[i, lo:hi, ...] of a tensor, as numpy's basic indexing
+// with step 1: an integer picks one position and drops the axis, a range
+// keeps it, omitted trailing axes are whole. Negative positions count from
+// the end. Out-of-range indices are errors, not clamped: a slice that
+// silently came out shorter would only fail later, far away.
+Value Lowerer::evalIndex(const Expr &e) {
+  Value base = eval(*e.args[0]);
+  if (!base.ok())
+    return base;
+  size_t items = e.args.size() - 1;
+  auto position = [&](const Expr &x, int64_t size, bool end, const std::string &what,
+                      int64_t &out) {
+    Value v = eval(x);
+    if (!asInt(v, x.loc, what, out))
+      return false;
+    int64_t p = out < 0 ? out + size : out;
+    if (p < 0 || p > size || (!end && p == size)) {
+      std::string valid = end ? std::to_string(-size) + " to " + std::to_string(size)
+                              : std::to_string(-size) + " to " + std::to_string(size - 1);
+      error(x.loc, what + " " + std::to_string(out) + " is out of range for a size of " +
+                       std::to_string(size) + " (valid: " + valid + ")");
+      return false;
+    }
+    out = p;
+    return true;
+  };
+  if (base.kind == Value::List) {
+    const Expr &ix = *e.args[1];
+    int64_t k = 0;
+    if (items != 1 || ix.kind == Expr::Range) {
+      error(e.loc, "a list takes one integer index, as in s[0]");
+      return Value();
+    }
+    if (!position(ix, (int64_t)base.list.size(), false, "list index", k))
+      return Value();
+    return base.list[(size_t)k];
+  }
+  if (base.kind != Value::Tensor) {
+    error(e.loc, "cannot index " + base.describe() + "; only lists and tensors have elements");
+    return Value();
+  }
+  Node *x = base.node;
+  const Dims &dims = x->type.dims;
+  if ((int64_t)items > x->type.rank()) {
+    error(e.loc, std::to_string(items) + " indices for " + x->type.str() + ", which has " +
+                     std::to_string(x->type.rank()) + (x->type.rank() == 1 ? " axis" : " axes"));
+    return Value();
+  }
+  std::vector<int64_t> begin, end;
+  Dims kept;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    int64_t lo = 0, hi = dims[i];
+    if (i < items) {
+      const Expr &ix = *e.args[i + 1];
+      std::string axis = "axis " + std::to_string(i) + ": ";
+      if (ix.kind != Expr::Range) {
+        if (!position(ix, dims[i], false, axis + "index", lo))
+          return Value();
+        hi = lo + 1;
+      } else {
+        size_t a = 0;
+        if (ix.hasLo && !position(*ix.args[a++], dims[i], true, axis + "start", lo))
+          return Value();
+        if (ix.hasHi && !position(*ix.args[a], dims[i], true, axis + "end", hi))
+          return Value();
+        if (lo >= hi) {
+          error(ix.loc, axis + "the range " + std::to_string(lo) + ":" + std::to_string(hi) +
+                            " is empty");
+          return Value();
+        }
+      }
+      if (ix.kind == Expr::Range)
+        kept.push_back(hi - lo);
+    } else {
+      kept.push_back(hi);
+    }
+    begin.push_back(lo);
+    end.push_back(hi);
+  }
+  Value r = base;
+  if (TensorType(x->type.dtype, kept).numel() != x->type.numel() || kept.size() != dims.size()) {
+    Attrs at;
+    at.set("begin", begin);
+    at.set("end", end);
+    if (begin != std::vector<int64_t>(dims.size(), 0) || end != std::vector<int64_t>(dims))
+      r = emit(OpKind::Slice, {x}, e.loc, at);
+    if (r.ok() && kept.size() != dims.size()) {
+      TensorType t(x->type.dtype, kept);
+      r = emit(OpKind::Reshape, {r.node}, e.loc, {}, &t);
+    }
+  }
+  return r;
+}
+
 namespace {
 
 // base ** exp for exp >= 0 by squaring; false on overflow.
@@ -266,6 +389,29 @@ Value Lowerer::evalBinary(const Expr &e) {
   if (!b.ok())
     return b;
   const std::string &op = e.op;
+  if (op == "//") {
+    // Floor division, as Python's: for dims (h // 2), never on tensors.
+    if (!a.isNumber() || !b.isNumber()) {
+      error(e.loc, "operator '//' divides compile-time numbers (dims such as h // 2), got " +
+                       a.describe() + " and " + b.describe());
+      return Value();
+    }
+    if (b.num() == 0) {
+      error(e.loc, "division by zero");
+      return Value();
+    }
+    if (a.kind == Value::Int && b.kind == Value::Int) {
+      if (a.i == INT64_MIN && b.i == -1) {
+        error(e.loc, "integer overflow in '//'");
+        return Value();
+      }
+      int64_t q = a.i / b.i;
+      if ((a.i % b.i != 0) && ((a.i < 0) != (b.i < 0)))
+        --q;
+      return Value::integer(q);
+    }
+    return Value::number(std::floor(a.num() / b.num()));
+  }
   if (a.isNumber() && b.isNumber() && op != "@") {
     // Compile-time arithmetic (dims, hyper-parameters). Integers stay
     // integers while exact, so `batch / 2` or `2 ** depth` can still be a
@@ -353,11 +499,17 @@ const FnDecl *Lowerer::findFn(const std::string &name) const {
 
 bool Lowerer::bindArgs(const Expr &call, const std::string &fname,
                        const std::vector<std::string> &params, size_t required,
-                       const char *what, std::vector<const Expr *> &slots) {
+                       const char *what, std::vector<const Expr *> &slots,
+                       const Expr **instanceName) {
   slots.assign(params.size(), nullptr);
   size_t positional = 0;
   for (size_t k = 0; k < call.args.size(); ++k) {
     const std::string &kw = call.argNames[k];
+    if (instanceName && kw == "name" &&
+        std::find(params.begin(), params.end(), kw) == params.end()) {
+      *instanceName = call.args[k].get();
+      continue;
+    }
     if (kw.empty()) {
       if (positional >= params.size()) {
         std::string range = required == params.size()
@@ -404,9 +556,9 @@ bool Lowerer::bindArgs(const Expr &call, const std::string &fname,
 
 bool Lowerer::evalArgs(const Expr &call, const std::string &fname,
                        const std::vector<std::string> &params, size_t required,
-                       std::vector<Value> &args) {
+                       std::vector<Value> &args, const Expr **instanceName) {
   std::vector<const Expr *> slots;
-  if (!bindArgs(call, fname, params, required, "keyword argument", slots))
+  if (!bindArgs(call, fname, params, required, "keyword argument", slots, instanceName))
     return false;
   for (const Expr *slot : slots) {
     args.push_back(slot ? eval(*slot) : Value::absent());
@@ -453,8 +605,32 @@ Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
       required = names.size();
   }
   std::vector<Value> args;
-  if (!evalArgs(call, f.name, names, required, args))
+  const Expr *nameArg = nullptr;
+  if (!evalArgs(call, f.name, names, required, args, &nameArg))
     return Value();
+  // name = "D" names the instance; naming one that exists shares its params.
+  std::string instance;
+  bool sharing = cur_->sharing;
+  if (nameArg) {
+    Value v = eval(*nameArg);
+    if (!v.ok())
+      return Value();
+    if (v.kind != Value::Str || v.fn.empty() || v.fn.find('.') != std::string::npos ||
+        !(std::isalpha((unsigned char)v.fn[0]) || v.fn[0] == '_')) {
+      error(nameArg->loc, f.name + ": the instance name must be a string such as \"D\" " +
+                              "(a name without dots), got " + v.describe());
+      return Value();
+    }
+    instance = nodeName(v.fn);
+    auto [it, fresh] = named_.insert({instance, NamedInstance{&f, call.loc}});
+    if (!fresh && it->second.fn != &f) {
+      error(nameArg->loc, "instance '" + instance + "' is a '" + it->second.fn->name +
+                              "', so this '" + f.name + "' cannot share it",
+            {{it->second.loc, "'" + instance + "' is made here"}});
+      return Value();
+    }
+    sharing |= !fresh;
+  }
   if (callDepth_ >= kMaxCallDepth) {
     error(call.loc, "calls nested more than " + std::to_string(kMaxCallDepth) +
                         " deep; is '" + f.name + "' recursive?");
@@ -476,9 +652,12 @@ Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
   frame.parent = cur_;
   frame.fn = &f;
   frame.callLoc = call.loc;
-  // Keras naming: the n-th call of `dense` in a scope is instance dense_n.
-  int n = ++cur_->instances[f.name];
-  frame.prefix = nodeName(f.name + "_" + std::to_string(n));
+  frame.sharing = sharing;
+  // Keras naming: the n-th unnamed call of `dense` in a scope is instance
+  // dense_n.
+  frame.prefix = instance.empty()
+                     ? nodeName(f.name + "_" + std::to_string(++cur_->instances[f.name]))
+                     : instance;
   cur_ = &frame;
   ++callDepth_;
   for (size_t k = 0; k < f.params.size(); ++k) {
@@ -573,9 +752,31 @@ void Lowerer::lowerStmt(const Stmt &s) {
         error(s.type.loc, "param '" + s.name + "' must be f32, got " + t.str());
       else if (evalInit(*s.value, t, init)) {
         std::string varName = nodeName(s.name);
-        builder_.setLoc(s.loc);
-        module_->vars.push_back(VarDecl{varName, t, init, true, s.loc});
-        v = Value::tensor(builder_.var(varName, t));
+        auto prev = varNodes_.find(varName);
+        if (prev != varNodes_.end()) {
+          const Frame *named = cur_;
+          while (named->parent && !named_.count(named->prefix))
+            named = named->parent;
+          std::vector<DiagNote> notes;
+          if (named->fn)
+            notes.push_back({named_.count(named->prefix) ? named_.at(named->prefix).loc
+                                                         : prev->second->loc,
+                             "'" + named->prefix + "' is first made here"});
+          if (!cur_->sharing)
+            error(s.loc, "param '" + varName + "' already exists: the instance name '" +
+                             cur_->prefix + "' is taken", notes);
+          else if (prev->second->type != t)
+            error(s.loc, "param '" + varName + "' is shared, but this call makes it " +
+                             t.str() + " where the first made it " +
+                             prev->second->type.str(), notes);
+          else
+            v = Value::tensor(prev->second);
+        } else {
+          builder_.setLoc(s.loc);
+          module_->vars.push_back(VarDecl{varName, t, init, true, s.loc});
+          v = Value::tensor(builder_.var(varName, t));
+          varNodes_[varName] = v.node;
+        }
       }
     }
     return bind(s.name, Binding::Param, v, s.nameLoc);
@@ -607,6 +808,41 @@ void Lowerer::lowerStmt(const Stmt &s) {
     return;
   case Stmt::Train:
     return lowerTrain(s);
+  case Stmt::For:
+    return lowerFor(s);
+  }
+}
+
+// for NAME in range(...) { ... }: the body lowered once per value, in the
+// enclosing scope, so it may rebind that scope's names (h = cell(h, ...)).
+void Lowerer::lowerFor(const Stmt &s) {
+  std::vector<Value> args;
+  if (!evalArgs(*s.value, "range", {"start", "stop", "step"}, 1, args))
+    return;
+  int64_t a[3] = {0, 0, 1};
+  const char *what[3] = {"range: start", "range: stop", "range: step"};
+  size_t given = args[2].kind != Value::Absent ? 3 : args[1].kind != Value::Absent ? 2 : 1;
+  for (size_t k = 0; k < given; ++k)
+    if (!asInt(args[k], s.value->loc, what[k], a[given == 1 ? 1 : k]))
+      return;
+  int64_t start = a[0], stop = a[1], step = a[2];
+  if (step == 0) {
+    error(s.value->loc, "range: step must not be zero");
+    return;
+  }
+  double trips = std::max(0.0, std::ceil(((double)stop - (double)start) / (double)step));
+  if (trips > (double)kMaxUnroll) {
+    error(s.value->loc, "this loop runs " + numStr(trips) + " times; a for loop is unrolled " +
+                            "at compile time, at most " + std::to_string(kMaxUnroll) + " times");
+    return;
+  }
+  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+    bind(s.name, Binding::Let, Value::integer(i), s.nameLoc);
+    for (const Stmt &inner : s.body) {
+      if (cur_->returned) // a return inside the loop ends it, as in Python
+        return;
+      lowerStmt(inner);
+    }
   }
 }
 
@@ -622,7 +858,8 @@ void Lowerer::lowerTrain(const Stmt &s) {
     return;
   }
   std::vector<const Expr *> slots;
-  if (!bindArgs(*s.value, "train " + s.name, {"loss", "optimizer"}, 2, "argument", slots))
+  if (!bindArgs(*s.value, "train " + s.name, {"loss", "optimizer", "params"}, 2, "argument",
+                slots))
     return;
   Value loss = eval(*slots[0]);
   bool ok = loss.ok();
@@ -682,14 +919,19 @@ void Lowerer::lowerTrain(const Stmt &s) {
   if (!ok)
     return;
   // The params to train: every trainable variable the loss reads, in
-  // declaration order.
-  std::set<std::string> used;
-  for (const Node *n : reachableFrom({loss.node}))
-    if (n->op == OpKind::Var)
-      used.insert(n->attrs.getString("name"));
-  for (auto &v : module_->vars)
-    if (v.trainable && used.count(v.name))
-      entry.spec.params.push_back(v.name);
+  // declaration order; with params = [...], only those listed.
+  if (slots[2]) {
+    if (!trainParams(*slots[2], loss.node, entry.spec.params))
+      return;
+  } else {
+    std::set<std::string> used;
+    for (const Node *n : reachableFrom({loss.node}))
+      if (n->op == OpKind::Var)
+        used.insert(n->attrs.getString("name"));
+    for (auto &v : module_->vars)
+      if (v.trainable && used.count(v.name))
+        entry.spec.params.push_back(v.name);
+  }
   if (entry.spec.params.empty()) {
     error(slots[0]->loc, "train '" + s.name +
                              "': the loss does not depend on any param, so there is nothing to train");
@@ -697,6 +939,66 @@ void Lowerer::lowerTrain(const Stmt &s) {
   }
   entry.spec.loss = loss.node;
   trains_.push_back(std::move(entry));
+}
+
+// params = [D, dense_3, G.dense_1.w]: instances (all their params) and
+// params; each must hold a param the loss reads, or listing it is a mistake.
+bool Lowerer::trainParams(const Expr &list, const Node *loss, std::vector<std::string> &out) {
+  Value v = eval(list);
+  if (!v.ok())
+    return false;
+  if (v.kind != Value::List || v.list.empty()) {
+    error(list.loc, "params must be a list of instances or params, such as [D] or "
+                    "[dense_1.w], got " + v.describe());
+    return false;
+  }
+  std::set<std::string> used, chosen;
+  for (const Node *n : reachableFrom({const_cast<Node *>(loss)}))
+    if (n->op == OpKind::Var)
+      used.insert(n->attrs.getString("name"));
+  for (size_t k = 0; k < v.list.size(); ++k) {
+    const Value &item = v.list[k];
+    const SourceLoc &at = list.kind == Expr::List ? list.args[k]->loc : list.loc;
+    std::string prefix;
+    if (item.kind == Value::Instance) {
+      prefix = item.fn + ".";
+    } else if (item.kind == Value::Tensor && item.node->op == OpKind::Var) {
+      prefix = item.node->attrs.getString("name");
+    } else {
+      error(at, "params: expected an instance or a param, got " + item.describe());
+      return false;
+    }
+    size_t found = 0;
+    for (auto &var : module_->vars)
+      if (var.trainable && used.count(var.name) &&
+          var.name.compare(0, prefix.size(), prefix) == 0 &&
+          (prefix.back() == '.' || var.name.size() == prefix.size())) {
+        chosen.insert(var.name);
+        ++found;
+      }
+    if (!found) {
+      std::string what = item.kind == Value::Instance ? "instance '" + item.fn + "' has no param"
+                                                      : "param '" + prefix + "' is not one";
+      error(at, "params: " + what + " that the loss depends on");
+      return false;
+    }
+  }
+  for (auto &var : module_->vars)
+    if (chosen.count(var.name))
+      out.push_back(var.name);
+  return true;
+}
+
+Node *Lowerer::dropoutStep(const SourceLoc &loc) {
+  if (!dropoutStep_) {
+    const std::string name = "dropout.step";
+    TensorType t = TensorType::f32({});
+    builder_.setLoc(loc);
+    module_->vars.push_back(VarDecl{name, t, Init{Init::Zeros, 0, 0}, false, loc});
+    dropoutStep_ = builder_.var(name, t);
+    names_[dropoutStep_] = {name, true};
+  }
+  return dropoutStep_;
 }
 
 void Lowerer::lowerModel(const ModelDecl &m) {
@@ -736,8 +1038,20 @@ void Lowerer::lowerModel(const ModelDecl &m) {
 // --- entry points ------------------------------------------------------------
 
 void Lowerer::extractFunction(Function &dst, std::vector<Node *> roots,
-                              std::map<const Node *, Node *> &map) {
-  std::unordered_set<const Node *> live = reachableFrom(std::move(roots));
+                              std::map<const Node *, Node *> &map, bool inference) {
+  // What the roots need: in inference, through dropout's input only.
+  std::unordered_set<const Node *> live;
+  std::vector<const Node *> stack(roots.begin(), roots.end());
+  while (!stack.empty()) {
+    const Node *n = stack.back();
+    stack.pop_back();
+    if (!live.insert(n).second)
+      continue;
+    if (inference && n->op == OpKind::Dropout)
+      stack.push_back(n->operands[0]);
+    else
+      stack.insert(stack.end(), n->operands.begin(), n->operands.end());
+  }
   // graph_ is in topological order, so copying in its order keeps dst's.
   // Names are given after copying, in three rounds: inputs and params, then
   // bindings, then temporaries, so that a name the user wrote never loses to
@@ -747,6 +1061,10 @@ void Lowerer::extractFunction(Function &dst, std::vector<Node *> roots,
   for (auto &n : graph_.nodes) {
     if (!live.count(n.get()))
       continue;
+    if (inference && n->op == OpKind::Dropout) {
+      map[n.get()] = map.at(n->operands[0]);
+      continue;
+    }
     auto c = std::make_unique<Node>(*n);
     c->name = "$";
     for (Node *&o : c->operands)
@@ -795,16 +1113,25 @@ std::unique_ptr<Module> Lowerer::run(const Program &user, const Program &prelude
     std::vector<Node *> roots;
     for (auto &o : outputs_)
       roots.push_back(o.second);
-    extractFunction(f, roots, map);
+    extractFunction(f, roots, map, true);
     for (auto &o : outputs_)
       f.outputs.push_back({o.first, map.at(o.second)});
   }
   for (auto &t : trains_) {
     Function &f = module_->addFunction(t.name);
     std::map<const Node *, Node *> map;
-    extractFunction(f, {t.spec.loss}, map);
+    extractFunction(f, {t.spec.loss}, map, false);
     f.train = t.spec;
     f.train->loss = map.at(t.spec.loss);
+    // Each step of an entry with dropout draws new masks: it advances the
+    // counter they are keyed by.
+    if (dropoutStep_ && map.count(dropoutStep_)) {
+      Builder fb(f);
+      Node *step = map.at(dropoutStep_);
+      fb.setLoc(step->loc);
+      Node *next = fb.create(OpKind::Add, {step, fb.constant(1.0)}, {}, "dropout.step.next");
+      f.updates.push_back({"dropout.step", next});
+    }
     // A train step returns its loss (mnist_mlp_step(..., float *loss)).
     f.outputs.push_back({"loss", f.train->loss});
   }

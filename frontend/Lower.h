@@ -25,12 +25,15 @@ namespace dlc {
 // computed from an Error is an Error too, silently, so one mistake gives one
 // message.
 struct Value {
-  enum Kind { Error, Absent, Tensor, Int, Float, Fn, List };
+  // Str: a string ("same"); Instance: a layer instance named by its
+  // prefix (D, dense_1), which stands for its params in `params = [...]`.
+  enum Kind { Error, Absent, Tensor, Int, Float, Fn, List, Str, Instance };
   Kind kind = Error;
   Node *node = nullptr;     // Tensor
   int64_t i = 0;            // Int
   double f = 0;             // Float
-  std::string fn;           // Fn: the function's name
+  std::string fn;           // Fn: the function's name; Str: the text;
+                            // Instance: the prefix
   std::vector<Value> list;  // List
 
   static Value tensor(Node *n) { Value v; v.kind = Tensor; v.node = n; return v; }
@@ -38,6 +41,8 @@ struct Value {
   static Value number(double x) { Value v; v.kind = Float; v.f = x; return v; }
   static Value function(std::string name) { Value v; v.kind = Fn; v.fn = std::move(name); return v; }
   static Value absent() { Value v; v.kind = Absent; return v; }
+  static Value string(std::string s) { Value v; v.kind = Str; v.fn = std::move(s); return v; }
+  static Value instance(std::string p) { Value v; v.kind = Instance; v.fn = std::move(p); return v; }
 
   bool ok() const { return kind != Error; }
   bool isNumber() const { return kind == Int || kind == Float; }
@@ -100,15 +105,22 @@ public:
   // Binds a call's arguments to `params` (the first `required` mandatory):
   // one expression per parameter, null where omitted. Reports arity and
   // keyword errors as "<fname>: ..." and returns false.
+  // With `instanceName` set, a keyword `name` that is not one of `params`
+  // is left out and returned there (a user function's instance name).
   bool bindArgs(const Expr &call, const std::string &fname,
                 const std::vector<std::string> &params, size_t required,
-                const char *what, std::vector<const Expr *> &slots);
+                const char *what, std::vector<const Expr *> &slots,
+                const Expr **instanceName = nullptr);
   // bindArgs, then evaluates each argument (absent ones as Value::absent());
   // false after a diagnostic.
   bool evalArgs(const Expr &call, const std::string &fname,
                 const std::vector<std::string> &params, size_t required,
-                std::vector<Value> &args);
+                std::vector<Value> &args, const Expr **instanceName = nullptr);
   Value eval(const Expr &e);
+  // The f32[] counter the dropout masks of train entries are keyed by,
+  // a state variable made on first use; and a fresh seed per dropout call.
+  Node *dropoutStep(const SourceLoc &loc);
+  int64_t nextDropoutSeed() { return ++dropouts_; }
 
 private:
   struct Binding {
@@ -124,6 +136,9 @@ private:
     std::string prefix; // instance name, "" in the model body
     std::map<std::string, Binding> env;
     std::map<std::string, int> instances; // per callee, for "dense_2"
+    // A call of an instance already made (name = "D" given again): its
+    // params are the first call's.
+    bool sharing = false;
     bool returned = false;
     Value result;
   };
@@ -142,6 +157,10 @@ private:
   bool evalType(const TypeExpr &t, TensorType &out);
   bool evalInit(const Expr &e, const TensorType &t, Init &out);
   void lowerTrain(const Stmt &s);
+  void lowerFor(const Stmt &s);
+  bool trainParams(const Expr &list, const Node *loss, std::vector<std::string> &out);
+  Value evalIndex(const Expr &e);
+  Value lookupParamOrInstance(const std::string &name);
   Value evalBinary(const Expr &e);
   Value evalCall(const Expr &e);
   Value callUser(const FnDecl &f, const Expr &call);
@@ -149,8 +168,10 @@ private:
   std::string nodeName(const std::string &base) const;
   bool isPrelude(const SourceLoc &l) const { return l.file == preludeFile_; }
   void reportUnknown(const std::string &name, const SourceLoc &loc, bool asCall);
+  // Copies what `roots` need from graph_ into dst. For an inference entry
+  // (`inference`), dropout is the identity and is left out.
   void extractFunction(Function &dst, std::vector<Node *> roots,
-                       std::map<const Node *, Node *> &map);
+                       std::map<const Node *, Node *> &map, bool inference);
 
   DiagEngine &diags_;
   std::shared_ptr<const std::string> preludeFile_;
@@ -172,6 +193,15 @@ private:
   int calls_ = 0;
   std::vector<std::pair<std::string, Node *>> outputs_;
   std::vector<TrainEntry> trains_;
+  std::map<std::string, Node *> varNodes_; // params by full name
+  // Instances named with name = "...": which function made each, and where.
+  struct NamedInstance {
+    const FnDecl *fn;
+    SourceLoc loc;
+  };
+  std::map<std::string, NamedInstance> named_;
+  Node *dropoutStep_ = nullptr;
+  int64_t dropouts_ = 0;
 };
 
 } // namespace dlc

@@ -273,6 +273,22 @@ private:
       s.kind = Stmt::Return;
       s.value = expr();
       return s;
+    case Tok::KwFor: {
+      // for NAME in range(...) { ... }; `in` is not reserved elsewhere.
+      take();
+      s.kind = Stmt::For;
+      name("after 'for'");
+      if (cur().kind != Tok::Ident || cur().text != "in")
+        fail(cur().loc, "expected 'in' after 'for " + s.name + "', found " + describe(cur()));
+      take();
+      Token callee = expectName("after 'in' (a loop runs over range(n) or range(a, b))");
+      if (callee.text != "range" || cur().kind != Tok::LParen)
+        fail(callee.loc, "a for loop runs over range(n) or range(a, b), found " +
+                             describe(callee));
+      s.value = call(callee);
+      s.body = block(inModel, "the for loop");
+      return s;
+    }
     case Tok::Ident:
       s.kind = Stmt::Let;
       name("");
@@ -313,7 +329,8 @@ private:
 
   ExprPtr term() {
     ExprPtr lhs = unary();
-    while (cur().kind == Tok::Star || cur().kind == Tok::Slash || cur().kind == Tok::At) {
+    while (cur().kind == Tok::Star || cur().kind == Tok::Slash ||
+           cur().kind == Tok::SlashSlash || cur().kind == Tok::At) {
       Token op = take();
       std::vector<ExprPtr> args;
       args.push_back(std::move(lhs));
@@ -339,7 +356,7 @@ private:
   // is -(x ** 2)), takes one on its right (2 ** -1), and groups to the
   // right (a ** b ** c is a ** (b ** c)).
   ExprPtr power() {
-    ExprPtr base = primary();
+    ExprPtr base = postfix();
     if (cur().kind != Tok::StarStar)
       return base;
     Token op = take();
@@ -349,6 +366,50 @@ private:
     args.push_back(unary());
     ExprPtr e = make(Expr::Binary, op.loc, std::move(args));
     e->op = op.text;
+    return e;
+  }
+
+  // primary ("[" item ("," item)* "]")*, item := expr | expr? ":" expr?
+  // (a list element s[0], a tensor slice x[:, t, 0:14]).
+  ExprPtr postfix() {
+    ExprPtr e = primary();
+    while (cur().kind == Tok::LBracket) {
+      Token open = take();
+      Depth d(*this, open.loc);
+      Nest nest(*this);
+      std::vector<ExprPtr> args;
+      args.push_back(std::move(e));
+      do {
+        if (cur().kind == Tok::RBracket)
+          break;
+        SourceLoc at = cur().loc;
+        ExprPtr lo;
+        if (cur().kind != Tok::Colon)
+          lo = expr();
+        if (cur().kind != Tok::Colon) {
+          args.push_back(std::move(lo));
+          continue;
+        }
+        take();
+        ExprPtr hi;
+        if (cur().kind != Tok::Comma && cur().kind != Tok::RBracket)
+          hi = expr();
+        std::vector<ExprPtr> bounds;
+        bool hasLo = lo != nullptr, hasHi = hi != nullptr;
+        if (lo)
+          bounds.push_back(std::move(lo));
+        if (hi)
+          bounds.push_back(std::move(hi));
+        ExprPtr r = make(Expr::Range, at, std::move(bounds));
+        r->hasLo = hasLo;
+        r->hasHi = hasHi;
+        args.push_back(std::move(r));
+      } while (accept(Tok::Comma));
+      expect(Tok::RBracket, "after the index", {{open.loc, "to match this '['"}});
+      if (args.size() == 1)
+        fail(open.loc, "expected an index between '[' and ']'");
+      e = make(Expr::Index, open.loc, std::move(args));
+    }
     return e;
   }
 
@@ -365,6 +426,12 @@ private:
       take();
       auto e = make(Expr::Float, t.loc, {});
       e->floatValue = t.floatValue;
+      return e;
+    }
+    case Tok::String: {
+      take();
+      auto e = make(Expr::String, t.loc, {});
+      e->name = t.text;
       return e;
     }
     case Tok::Ident: {

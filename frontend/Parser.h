@@ -11,13 +11,18 @@
 //             | "output" NAME "=" expr              (model only)
 //             | "train" NAME "(" expr "," call ")"  (model only)
 //             | "return" expr                       (fn only)
+//             | "for" NAME "in" call block          (call: range(...))
 //             | NAME "=" expr
 //   type     := DTYPE "[" (expr ("," expr)*)? "]"
 //   expr     := term (("+" | "-") term)*
-//   term     := unary (("*" | "/" | "@") unary)*
+//   term     := unary (("*" | "/" | "//" | "@") unary)*
 //   unary    := "-" unary | power
-//   power    := primary ("**" unary)?
-//   primary  := INT | FLOAT | NAME | call | "(" expr ")" | "[" (expr ("," expr)*)? "]"
+//   power    := postfix ("**" unary)?
+//   postfix  := primary ("[" item ("," item)* "]")*
+//   item     := expr | expr? ":" expr?
+//   primary  := INT | FLOAT | STRING | NAME | call | "(" expr ")"
+//             | "[" (expr ("," expr)*)? "]"
+// A NAME may be dotted (dense_1.w); a STRING is "..." on one line.
 //   call     := NAME "(" (expr ("," expr)*)? (NAME "=" expr ("," NAME "=" expr)*)? ")"
 #pragma once
 

@@ -6,6 +6,7 @@
 #include "ir/OpRules.h"
 #include "ir/Support.h"
 
+#include <algorithm>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -174,8 +175,15 @@ void differentiate(Module &m, Function &f) {
 } // namespace
 
 bool awaitsAutodiff(const Function &f) {
-  // Not when already differentiated (e.g. parsed from a --emit=grad dump).
-  return f.isTrain() && f.grads.empty() && f.updates.empty() && !f.train->params.empty();
+  // Not when already differentiated (e.g. parsed from a --emit=grad or
+  // --emit=opt dump): it has grads, or updates of its params. Updates of
+  // other state (the dropout counter) come from the frontend.
+  if (!f.isTrain() || !f.grads.empty() || f.train->params.empty())
+    return false;
+  for (auto &[var, value] : f.updates)
+    if (std::find(f.train->params.begin(), f.train->params.end(), var) != f.train->params.end())
+      return false;
+  return true;
 }
 
 bool runAutodiff(Module &m) {
