@@ -1,6 +1,7 @@
 // The dlc command: compile a model (dumps, AOT library) or train/evaluate it
 // in-process through the JIT. `dlc --help` lists everything.
 #include "codegen/Codegen.h"
+#include "codegen/Layout.h"
 #include "frontend/Frontend.h"
 #include "ir/BufferIR.h"
 #include "ir/Dot.h"
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -65,6 +67,12 @@ const char *kCompileHelp = R"(compile options (dlc FILE):
 const char *kTrainHelp = R"(train / eval options (dlc train FILE, dlc eval FILE):
   --data DIR             IDX files: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
   --epochs N             passes over the training set (default 1)
+  --feed NAME=KIND       what feeds input NAME: images, labels, onehot or noise
+                         (repeatable; by default guessed from its name and shape)
+  --steps A,B            the train entries to run on each batch, in order
+                         (default: every train entry of the model, in its order)
+  --samples PATH.png     after each epoch, a grid of predict's first output:
+                         reconstructions beside their inputs, or generated images
   --seed S               parameter initialisation and shuffling (default 0)
   --save PATH            save a checkpoint after training
   --resume PATH          load a checkpoint before training
@@ -108,7 +116,9 @@ struct Options {
   PassOptions passes;
   PipelineOptions pipeline;
   CodegenOptions codegen;
-  std::string data, save, resume, load;
+  std::string data, save, resume, load, samples;
+  std::map<std::string, Feed> feeds;
+  std::vector<std::string> steps;
   int epochs = 1;
   int rounds = 7;
   uint64_t seed = 0;
@@ -173,6 +183,8 @@ const std::map<std::string, std::set<std::string>> kOptionCommands = {
     {"--resume", {"train"}},     {"--load", {"eval"}},
     {"--rounds", {"bench"}},     {"--seed", {"train", "eval", "bench"}},
     {"--progress", {"train", "eval"}}, {"--no-progress", {"train", "eval"}},
+    {"--feed", {"train", "eval"}}, {"--steps", {"train"}},
+    {"--samples", {"train"}},
 };
 
 std::string commandName(const std::string &command) {
@@ -245,6 +257,26 @@ Options parseArgs(int argc, char **argv) {
       o.resume = value(a, "--resume");
     else if (is(a, "--load"))
       o.load = value(a, "--load");
+    else if (is(a, "--feed")) {
+      std::string spec = value(a, "--feed");
+      size_t eq = spec.find('=');
+      Feed feed;
+      if (eq == std::string::npos || eq == 0 || !parseFeed(spec.substr(eq + 1), feed))
+        throw UsageError("--feed expects NAME=images|labels|onehot|noise, got '" + spec + "'");
+      o.feeds[spec.substr(0, eq)] = feed;
+    } else if (is(a, "--steps")) {
+      std::string list = value(a, "--steps");
+      o.steps.clear();
+      for (size_t start = 0; start <= list.size();) {
+        size_t comma = std::min(list.find(',', start), list.size());
+        if (comma == start)
+          throw UsageError("--steps expects train entry names separated by commas, got '" +
+                           list + "'");
+        o.steps.push_back(list.substr(start, comma - start));
+        start = comma + 1;
+      }
+    } else if (is(a, "--samples"))
+      o.samples = value(a, "--samples");
     else if (a == "--progress" || a == "--no-progress") {
       o.progress = a == "--progress";
       given.insert(a);
@@ -416,10 +448,13 @@ struct Session {
   ~Session() { dlc_destroy(ctx); }
 };
 
-bool startSession(Options &o, Session &s) {
+// `check` runs after the frontend, before the passes and LLVM: what can be
+// refused from the model's inputs and entries is refused in milliseconds.
+bool startSession(Options &o, Session &s,
+                  const std::function<bool(const Module &)> &check = nullptr) {
   auto t0 = std::chrono::steady_clock::now();
   s.module = loadModule(o);
-  if (!s.module)
+  if (!s.module || (check && !check(*s.module)))
     return false;
   double tFront = secondsSince(t0);
   auto t1 = std::chrono::steady_clock::now();
@@ -451,33 +486,60 @@ bool startSession(Options &o, Session &s) {
   return true;
 }
 
-// The test split, and whether the model can be evaluated on it at all:
-// checked before training, so a missing file or a model without a predict
-// entry is not found out only after an epoch's work.
-bool prepareEvaluation(Options &o, Session &s, Dataset &test) {
+// The data, loaded before anything is compiled: a missing or corrupt file is
+// found out in a second, not after compiling.
+bool loadData(const Options &o, Dataset *train, Dataset &test) {
   std::string error;
-  if (dlc_find_entry(dlc_model(s.ctx), "predict") < 0) {
-    std::cerr << "dlc: error: model '" << dlc_model(s.ctx)->name
-              << "' has no predict entry (no `output`), so it cannot be evaluated on "
-                 "the test images; add an output such as `output probs = softmax(logits)`\n";
-    return false;
-  }
-  if (!loadMnistSplit(o.data, "t10k", test, error)) {
+  if ((train && !loadMnistSplit(o.data, "train", *train, error)) ||
+      !loadMnistSplit(o.data, "t10k", test, error)) {
     std::cerr << "dlc: error: " << error << "\n";
     return false;
   }
   return true;
 }
 
-int evaluateAndReport(Options &o, Session &s, const Dataset &test) {
+// Checks, from the model the frontend made, that it can be evaluated (it has
+// a predict entry) and fed (planFeeds), filling t.feeds.
+bool planModel(const Module &m, const Dataset &data, const Options &o, TrainOptions &t) {
+  if (!m.findFunction("predict")) {
+    std::cerr << "dlc: error: model '" << m.name
+              << "' has no predict entry (no `output`), so it cannot be evaluated on "
+                 "the test images; add an output such as `output probs = softmax(logits)`\n";
+    return false;
+  }
+  std::vector<InputShape> shapes;
+  for (const InputDecl &in : m.inputs)
+    shapes.push_back({in.name, in.type.dtype == DType::F32, in.type.dims});
+  int32_t maxLabel = 0;
+  for (int32_t l : data.labels)
+    maxLabel = std::max(maxLabel, l);
+  t.classes = maxLabel + 1;
+  std::string error;
+  if (!planFeeds(shapes, codegen::modelBatch(m), data.exampleSize(), t.classes, o.feeds,
+                 t.feeds, error)) {
+    std::cerr << "dlc: error: model '" << m.name << "' cannot be fed: " << error << "\n";
+    return false;
+  }
+  return true;
+}
+
+int evaluateAndReport(Session &s, const Dataset &test, const TrainOptions &t) {
   std::string error;
   EvalResult r;
-  if (!evaluateModel(s.ctx, test, r, error)) {
+  if (!evaluateModel(s.ctx, test, t, r, error)) {
     std::cerr << "dlc: error: " << error << "\n";
     return 1;
   }
+  if (r.metric.empty()) {
+    std::printf("no test metric: predict's first output is neither class scores nor an "
+                "image to compare with its input\n");
+    return 0;
+  }
   std::printf("evaluated %lld test images\n", (long long)r.count);
-  std::printf("test accuracy: %.2f%%\n", 100 * r.accuracy);
+  if (r.metric == "accuracy")
+    std::printf("test accuracy: %.2f%%\n", 100 * r.value);
+  else
+    std::printf("test mse: %.6f\n", r.value);
   return 0;
 }
 
@@ -497,22 +559,20 @@ int trainCommand(Options &o) {
               << " exists and is not a dlc checkpoint; refusing to replace it\n";
     return 1;
   }
-  Session s;
-  if (!startSession(o, s))
+  Dataset train, test;
+  if (!loadData(o, &train, test))
     return 1;
-  Dataset test;
-  if (!prepareEvaluation(o, s, test))
-    return 1;
-  Dataset train;
-  std::string error;
-  if (!loadMnistSplit(o.data, "train", train, error)) {
-    std::cerr << "dlc: error: " << error << "\n";
-    return 1;
-  }
   TrainOptions t;
   t.epochs = o.epochs;
   t.seed = o.seed;
+  t.steps = o.steps;
+  t.samples = o.samples;
+  t.sampleFrom = &test;
   t.progress = o.progress < 0 ? isatty(STDOUT_FILENO) : o.progress == 1;
+  Session s;
+  if (!startSession(o, s, [&](const Module &m) { return planModel(m, train, o, t); }))
+    return 1;
+  std::string error;
   if (!trainModel(s.ctx, train, t, std::cout, error)) {
     std::cerr << "dlc: error: " << error << "\n";
     return 1;
@@ -525,15 +585,19 @@ int trainCommand(Options &o) {
     }
     std::printf("saved %s\n", o.save.c_str());
   }
-  return evaluateAndReport(o, s, test);
+  return evaluateAndReport(s, test, t);
 }
 
 int evalCommand(Options &o) {
-  Session s;
   Dataset test;
-  if (!startSession(o, s) || !prepareEvaluation(o, s, test))
+  if (!loadData(o, nullptr, test))
     return 1;
-  return evaluateAndReport(o, s, test);
+  TrainOptions t;
+  t.seed = o.seed;
+  Session s;
+  if (!startSession(o, s, [&](const Module &m) { return planModel(m, test, o, t); }))
+    return 1;
+  return evaluateAndReport(s, test, t);
 }
 
 // "812 ns", "254.1 us", "1.94 ms": three or four significant digits.

@@ -8,6 +8,6 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   cmake ninja-build g++ gcc make lld python3 \
-  llvm-19-dev llvm-19-tools libfmt-dev doctest-dev zlib1g-dev \
+  llvm-19-dev llvm-19-tools libfmt-dev doctest-dev zlib1g-dev libpng-dev \
   dataset-fashion-mnist graphviz >/dev/null
 echo "install-deps: done"

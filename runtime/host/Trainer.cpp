@@ -1,7 +1,8 @@
 // The training loop and evaluation behind `dlc train` / `dlc eval`: binds a
-// dataset to a compiled entry's inputs, shuffles, batches and reports progress,
-// all through the runtime's C ABI.
+// dataset to each compiled entry's inputs by the feed plan, shuffles,
+// batches and reports progress, all through the runtime's C ABI.
 #include "runtime/host/Trainer.h"
+#include "runtime/host/Png.h"
 
 #include <algorithm>
 #include <chrono>
@@ -21,70 +22,181 @@ double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Where an entry takes its images (f32) and labels (i32), and the buffers
-// that hold one batch of each plus every output. Allocated once per run, so
-// the loop itself never allocates.
+int64_t perExample(const std::vector<int64_t> &dims, int64_t batch) {
+  int64_t n = 1;
+  for (int64_t d : dims)
+    n *= d;
+  return batch > 0 ? n / batch : n;
+}
+
+bool contains(const std::string &s, const char *part) { return s.find(part) != std::string::npos; }
+
+} // namespace
+
+const char *feedName(Feed f) {
+  switch (f) {
+  case Feed::Images: return "images";
+  case Feed::Labels: return "labels";
+  case Feed::OneHot: return "onehot";
+  case Feed::Noise: return "noise";
+  }
+  return "?";
+}
+
+bool parseFeed(const std::string &text, Feed &out) {
+  for (Feed f : {Feed::Images, Feed::Labels, Feed::OneHot, Feed::Noise})
+    if (text == feedName(f)) {
+      out = f;
+      return true;
+    }
+  return false;
+}
+
+std::vector<InputShape> inputShapes(const dlc_model_desc *m) {
+  std::vector<InputShape> shapes;
+  for (int i = 0; i < m->n_inputs; ++i) {
+    const dlc_tensor_desc &t = m->inputs[i];
+    shapes.push_back({t.name, t.dtype == DLC_F32, std::vector<int64_t>(t.dims, t.dims + t.rank)});
+  }
+  return shapes;
+}
+
+bool planFeeds(const std::vector<InputShape> &inputs, int64_t batch, int64_t exampleSize,
+               int64_t classes, const std::map<std::string, Feed> &overrides,
+               std::map<std::string, Feed> &plan, std::string &error) {
+  for (auto &[name, feed] : overrides) {
+    bool known = false;
+    for (const InputShape &in : inputs)
+      known |= in.name == name;
+    if (!known) {
+      std::string names;
+      for (const InputShape &in : inputs)
+        names += (names.empty() ? "" : ", ") + in.name;
+      error = "--feed " + name + "=" + feedName(feed) + ": the model has no input '" + name +
+              "' (its inputs: " + names + ")";
+      return false;
+    }
+  }
+  for (const InputShape &in : inputs) {
+    if (batch <= 0 || in.dims.empty() || in.dims[0] != batch) {
+      error = "input '" + in.name + "' has no batch dimension, so the trainer cannot feed it";
+      return false;
+    }
+    const int64_t size = perExample(in.dims, batch);
+    const std::string lower = [&] {
+      std::string s = in.name;
+      for (char &c : s)
+        c = (char)std::tolower((unsigned char)c);
+      return s;
+    }();
+    Feed feed;
+    auto given = overrides.find(in.name);
+    if (given != overrides.end())
+      feed = given->second;
+    else if (!in.f32)
+      feed = Feed::Labels;
+    else if (lower == "noise" || lower == "z" || contains(lower, "latent"))
+      feed = Feed::Noise;
+    else if (contains(lower, "onehot") || contains(lower, "one_hot"))
+      feed = Feed::OneHot;
+    else if (size == exampleSize)
+      feed = Feed::Images;
+    else if (size == classes)
+      feed = Feed::OneHot;
+    else
+      feed = Feed::Noise;
+    std::string want;
+    switch (feed) {
+    case Feed::Images:
+      if (!in.f32 || size != exampleSize)
+        want = "f32 with " + std::to_string(exampleSize) + " values per example";
+      break;
+    case Feed::Labels:
+      if (in.f32 || size != 1)
+        want = "i32 with one value per example";
+      break;
+    case Feed::OneHot:
+      if (!in.f32 || size != classes)
+        want = "f32 with " + std::to_string(classes) + " values (one per class) per example";
+      break;
+    case Feed::Noise:
+      if (!in.f32)
+        want = "f32";
+      break;
+    }
+    if (!want.empty()) {
+      error = "input '" + in.name + "' (" + (in.f32 ? "f32" : "i32") + ", " +
+              std::to_string(size) + " per example) cannot be fed " + feedName(feed) +
+              ": that needs " + want +
+              (given != overrides.end() ? "" : "; say what feeds it with --feed " + in.name +
+                                                   "=images|labels|onehot|noise");
+      return false;
+    }
+    plan[in.name] = feed;
+  }
+  return true;
+}
+
+namespace {
+
+// Standard normal numbers from the engine's raw output (Box-Muller): the
+// standard's distributions are implementation-defined, and a seed must give
+// the same noise with every standard library.
+struct NormalRng {
+  std::mt19937_64 engine;
+  explicit NormalRng(uint64_t seed) : engine(seed) {}
+  double uniform() { return double(engine() >> 11) * 0x1.0p-53; }
+  float next() {
+    const double u = 1.0 - uniform(), v = uniform();
+    return float(std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * v));
+  }
+};
+
+// One entry's inputs and outputs for a batch, each input with its feed.
+// Allocated once per run, so the loop itself never allocates.
 struct BoundEntry {
   int entry = -1;
   const dlc_entry_desc *desc = nullptr;
   int64_t batch = 0;
-  int imageSlot = -1;
-  int labelSlot = -1;
-  std::vector<float> images;
-  std::vector<int32_t> labels;
-  std::vector<std::vector<uint32_t>> outputs; // 4-byte elements, any dtype
+  std::vector<Feed> feeds;                     // per input
+  std::vector<int64_t> sizes;                  // values per example, per input
+  std::vector<std::vector<uint32_t>> inputs;   // 4-byte elements, f32 or i32
+  std::vector<std::vector<uint32_t>> outputs;
   std::vector<const void *> inputPtrs;
   std::vector<void *> outputPtrs;
+  bool has(Feed f) const { return std::find(feeds.begin(), feeds.end(), f) != feeds.end(); }
 };
 
-bool bindEntry(const dlc_model_desc *m, int entry, bool labelsRequired, const Dataset &data,
-               BoundEntry &b, std::string &error) {
+bool bindEntry(const dlc_model_desc *m, int entry, const TrainOptions &opts,
+               const Dataset &data, BoundEntry &b, std::string &error) {
   const dlc_entry_desc &e = m->entries[entry];
   b.entry = entry;
   b.desc = &e;
   b.batch = m->batch;
-  const std::string what = "entry '" + std::string(e.name) + "' of model '" + m->name + "'";
-  if (m->batch <= 0) {
-    error = what + " has no batch dimension; the trainer needs batched inputs";
-    return false;
-  }
   for (int i = 0; i < e.n_inputs; ++i) {
     const dlc_tensor_desc &t = m->inputs[e.inputs[i]];
-    int &slot = t.dtype == DLC_F32 ? b.imageSlot : b.labelSlot;
-    if (slot >= 0) {
-      error = what + " takes more than one " + (t.dtype == DLC_F32 ? "f32" : "i32") +
-              " input ('" + m->inputs[e.inputs[slot]].name + "' and '" + t.name +
-              "'); the trainer feeds one image and one label input";
+    auto it = opts.feeds.find(t.name);
+    if (it == opts.feeds.end()) {
+      error = "entry '" + std::string(e.name) + "': no feed for input '" + t.name + "'";
       return false;
     }
-    slot = i;
-    const int64_t perExample = t.numel / m->batch;
-    if (t.dtype == DLC_F32 && perExample != data.exampleSize()) {
-      error = what + ": input '" + t.name + "' takes " + std::to_string(perExample) +
-              " values per example, the dataset has " + std::to_string(data.exampleSize());
+    b.feeds.push_back(it->second);
+    b.sizes.push_back(t.numel / m->batch);
+    if (it->second == Feed::Images && b.sizes.back() != data.exampleSize()) {
+      error = "entry '" + std::string(e.name) + "': input '" + t.name + "' takes " +
+              std::to_string(b.sizes.back()) + " values per example, the dataset has " +
+              std::to_string(data.exampleSize());
       return false;
     }
-    if (t.dtype == DLC_I32 && perExample != 1) {
-      error = what + ": label input '" + t.name + "' takes " + std::to_string(perExample) +
-              " values per example, expected 1";
-      return false;
-    }
-  }
-  if (b.imageSlot < 0 || (labelsRequired && b.labelSlot < 0)) {
-    error = what + " has no " + (b.imageSlot < 0 ? "f32 (image)" : "i32 (label)") + " input";
-    return false;
+    b.inputs.emplace_back(size_t(t.numel), 0u);
+    b.inputPtrs.push_back(b.inputs.back().data());
   }
   if (e.n_outputs < 1 || e.outputs[0].dtype != DLC_F32) {
-    error = what + (e.is_train ? " has no f32 loss as its first output (the trainer reports it)"
-                               : " has no f32 first output (per-class scores)");
+    error = "entry '" + std::string(e.name) + "' of model '" + m->name + "'" +
+            (e.is_train ? " has no f32 loss as its first output (the trainer reports it)"
+                        : " has no f32 first output");
     return false;
   }
-  b.images.assign(size_t(m->batch * data.exampleSize()), 0.0f);
-  b.labels.assign(size_t(m->batch), 0);
-  b.inputPtrs.assign(size_t(e.n_inputs), nullptr);
-  b.inputPtrs[size_t(b.imageSlot)] = b.images.data();
-  if (b.labelSlot >= 0)
-    b.inputPtrs[size_t(b.labelSlot)] = b.labels.data();
   b.outputs.resize(size_t(e.n_outputs));
   for (int o = 0; o < e.n_outputs; ++o) {
     b.outputs[size_t(o)].assign(size_t(std::max<int64_t>(e.outputs[o].numel, 1)), 0);
@@ -93,22 +205,45 @@ bool bindEntry(const dlc_model_desc *m, int entry, bool labelsRequired, const Da
   return true;
 }
 
-// Copies examples first..first+rows (through `order` when shuffled) into the
-// batch buffers.
+// Fills rows 0..rows-1 of each input with examples first.. (through `order`
+// when shuffled), as each input's feed says.
 void fillBatch(const Dataset &data, const int64_t *order, int64_t first, int64_t rows,
-               BoundEntry &b) {
+               BoundEntry &b, NormalRng &noise) {
   const size_t exampleSize = size_t(data.exampleSize());
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t index = order ? order[first + r] : first + r;
-    std::memcpy(&b.images[size_t(r) * exampleSize], &data.images[size_t(index) * exampleSize],
-                exampleSize * sizeof(float));
-    b.labels[size_t(r)] = data.labels[size_t(index)];
+  for (size_t i = 0; i < b.feeds.size(); ++i) {
+    const size_t size = size_t(b.sizes[i]);
+    uint32_t *dst = b.inputs[i].data();
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t index = order ? order[first + r] : first + r;
+      uint32_t *row = dst + size_t(r) * size;
+      switch (b.feeds[i]) {
+      case Feed::Images:
+        std::memcpy(row, &data.images[size_t(index) * exampleSize], exampleSize * sizeof(float));
+        break;
+      case Feed::Labels: {
+        int32_t label = data.labels[size_t(index)];
+        std::memcpy(row, &label, sizeof label);
+        break;
+      }
+      case Feed::OneHot: {
+        float *v = reinterpret_cast<float *>(row);
+        std::fill(v, v + size, 0.0f);
+        if (size_t(data.labels[size_t(index)]) < size)
+          v[data.labels[size_t(index)]] = 1.0f;
+        break;
+      }
+      case Feed::Noise: {
+        float *v = reinterpret_cast<float *>(row);
+        for (size_t k = 0; k < size; ++k)
+          v[k] = noise.next();
+        break;
+      }
+      }
+    }
   }
 }
 
-// Uniform in [0, n) from the raw engine output, by rejection: the standard's
-// distributions are implementation-defined, and a seed must give the same
-// shuffle with every standard library.
+// Uniform in [0, n) from the raw engine output, by rejection (see NormalRng).
 uint64_t uniformBelow(std::mt19937_64 &rng, uint64_t n) {
   const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
   uint64_t x;
@@ -145,22 +280,37 @@ std::string formatDuration(double seconds) {
   return buf;
 }
 
+// "loss 0.4321", or "d_step 0.6931  g_step 0.7012" for several entries.
+std::string lossText(const std::vector<BoundEntry> &entries, const std::vector<double> &sums,
+                     int64_t steps) {
+  std::string text;
+  for (size_t k = 0; k < entries.size(); ++k) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%s%s %.4f", k ? "  " : "",
+                  entries.size() == 1 ? "loss" : entries[k].desc->name,
+                  sums[k] / double(std::max<int64_t>(steps, 1)));
+    text += buf;
+  }
+  return text;
+}
+
 class ProgressLine {
 public:
   explicit ProgressLine(std::ostream &out) : out(out) {}
 
-  void draw(int epoch, int epochs, int64_t step, int64_t steps, double meanLoss,
+  void draw(int epoch, int epochs, int64_t step, int64_t steps, const std::string &losses,
             double samplesPerSecond, double etaSeconds) {
     constexpr int kBarWidth = 24;
     const int filled = int(kBarWidth * step / std::max<int64_t>(steps, 1));
     std::string bar(size_t(filled), '=');
     if (filled < kBarWidth)
       bar += '>' + std::string(size_t(kBarWidth - filled - 1), ' ');
-    char buf[256];
+    char buf[320];
     const int n = std::snprintf(buf, sizeof buf,
-                                "epoch %d/%d [%s] %lld/%lld  loss %.4f  %.0f samples/s  ETA %s",
+                                "epoch %d/%d [%s] %lld/%lld  %s  %.0f samples/s  ETA %s",
                                 epoch, epochs, bar.c_str(), (long long)step, (long long)steps,
-                                meanLoss, samplesPerSecond, formatDuration(etaSeconds).c_str());
+                                losses.c_str(), samplesPerSecond,
+                                formatDuration(etaSeconds).c_str());
     // Pad over the previous line's tail: '\r' returns without erasing.
     const size_t len = size_t(std::max(n, 0));
     out << '\r' << buf << std::string(lastLength > len ? lastLength - len : 0, ' ')
@@ -179,6 +329,78 @@ private:
   size_t lastLength = 0;
 };
 
+int predictEntry(const dlc_model_desc *m) {
+  int entry = dlc_find_entry(m, "predict");
+  for (int e = 0; e < m->n_entries && entry < 0; ++e)
+    if (!m->entries[e].is_train)
+      entry = e;
+  return entry;
+}
+
+// Runs predict on examples first..first+count-1 (in batches), calling
+// take(row, output values) for each.
+template <class Take>
+bool predictRows(dlc_context *ctx, BoundEntry &b, const Dataset &data, int64_t count,
+                 NormalRng &noise, Take take, std::string &error) {
+  for (int64_t start = 0; start < count; start += b.batch) {
+    // The last batch may be partial: dlc_run pads it and returns only `rows`.
+    const int64_t rows = std::min(b.batch, count - start);
+    fillBatch(data, nullptr, start, rows, b, noise);
+    if (dlc_run(ctx, b.entry, b.inputPtrs.data(), b.outputPtrs.data(), rows) != DLC_OK) {
+      error = dlc_error(ctx);
+      return false;
+    }
+    const float *out = reinterpret_cast<const float *>(b.outputs[0].data());
+    const int64_t size = b.desc->outputs[0].numel / b.batch;
+    for (int64_t r = 0; r < rows; ++r)
+      take(start + r, out + r * size);
+  }
+  return true;
+}
+
+// A grid of predict's first output as images, 8 tiles a row: each example's
+// output below its input when predict reads images (reconstructions), else
+// 64 outputs (samples from noise, the same noise every epoch).
+bool writeSamples(dlc_context *ctx, const TrainOptions &opts, std::string &error) {
+  const dlc_model_desc *m = dlc_model(ctx);
+  const Dataset &data = *opts.sampleFrom;
+  const int entry = predictEntry(m);
+  BoundEntry b;
+  if (entry < 0 || !bindEntry(m, entry, opts, data, b, error)) {
+    error = "--samples: " + (entry < 0 ? "the model has no predict entry" : error);
+    return false;
+  }
+  const int64_t size = b.desc->outputs[0].numel / b.batch;
+  if (size != data.exampleSize() || data.imageDims.size() != 2) {
+    error = "--samples: predict's first output '" + std::string(b.desc->outputs[0].name) +
+            "' has " + std::to_string(size) + " values per example, not an image of " +
+            std::to_string(data.exampleSize());
+    return false;
+  }
+  const bool pairs = b.has(Feed::Images);
+  const int64_t count = std::min<int64_t>(pairs ? 32 : 64, data.count);
+  const int64_t h = data.imageDims[0], w = data.imageDims[1], gap = 2, cols = 8;
+  const int64_t tileRows = (pairs ? 2 : 1) * ((count + cols - 1) / cols);
+  const int64_t width = cols * (w + gap) + gap, height = tileRows * (h + gap) + gap;
+  std::vector<uint8_t> pixels(size_t(width * height), 96);
+  auto tile = [&](int64_t row, int64_t col, const float *v) {
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x) {
+        const float p = std::min(std::max(v[y * w + x], 0.0f), 1.0f);
+        pixels[size_t((gap + row * (h + gap) + y) * width + gap + col * (w + gap) + x)] =
+            uint8_t(std::lround(p * 255.0f));
+      }
+  };
+  NormalRng noise(opts.seed ^ 0x5A3D1E5ull);
+  bool ok = predictRows(ctx, b, data, count, noise, [&](int64_t i, const float *out) {
+    const int64_t row = (pairs ? 2 : 1) * (i / cols), col = i % cols;
+    if (pairs)
+      tile(row, col, &data.images[size_t(i * size)]);
+    tile(row + (pairs ? 1 : 0), col, out);
+  }, error);
+  return ok && writeGrayPng(opts.samples, int(width), int(height), pixels, error);
+}
+
 } // namespace
 
 bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts,
@@ -188,27 +410,47 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     error = "no model context";
     return false;
   }
-  int entry = -1;
-  for (int e = 0; e < m->n_entries && entry < 0; ++e)
-    if (m->entries[e].is_train &&
-        (opts.trainEntry.empty() || opts.trainEntry == m->entries[e].name))
-      entry = e;
-  if (entry < 0) {
-    error = opts.trainEntry.empty()
-                ? "model '" + std::string(m->name) + "' has no train entry"
-                : "model '" + std::string(m->name) + "' has no train entry '" +
-                      opts.trainEntry + "'";
+  std::vector<int> order;
+  if (opts.steps.empty()) {
+    for (int e = 0; e < m->n_entries; ++e)
+      if (m->entries[e].is_train)
+        order.push_back(e);
+    if (order.empty()) {
+      error = "model '" + std::string(m->name) + "' has no train entry";
+      return false;
+    }
+  }
+  for (const std::string &name : opts.steps) {
+    const int e = dlc_find_entry(m, name.c_str());
+    if (e < 0 || !m->entries[e].is_train) {
+      std::string names;
+      for (int k = 0; k < m->n_entries; ++k)
+        if (m->entries[k].is_train)
+          names += (names.empty() ? "" : ", ") + std::string(m->entries[k].name);
+      error = "--steps: model '" + std::string(m->name) + "' has no train entry '" + name +
+              "' (its train entries: " + (names.empty() ? "none" : names) + ")";
+      return false;
+    }
+    order.push_back(e);
+  }
+  if (m->batch <= 0) {
+    error = "model '" + std::string(m->name) + "' has no batch dimension; the trainer needs batched inputs";
     return false;
   }
-  BoundEntry b;
-  if (!bindEntry(m, entry, /*labelsRequired=*/true, train, b, error))
-    return false;
-  if (train.count < b.batch) {
+  std::vector<BoundEntry> entries(order.size());
+  bool labels = false;
+  for (size_t k = 0; k < order.size(); ++k) {
+    if (!bindEntry(m, order[k], opts, train, entries[k], error))
+      return false;
+    labels |= entries[k].has(Feed::Labels) || entries[k].has(Feed::OneHot);
+  }
+  if (train.count < m->batch) {
     error = "the training set has " + std::to_string(train.count) +
-            " examples, fewer than one batch of " + std::to_string(b.batch);
+            " examples, fewer than one batch of " + std::to_string(m->batch);
     return false;
   }
-  if (const int64_t classes = classCount(m)) {
+  const int64_t classes = classCount(m);
+  if (labels && classes)
     for (int64_t i = 0; i < train.count; ++i)
       if (train.labels[size_t(i)] < 0 || train.labels[size_t(i)] >= classes) {
         error = "label " + std::to_string(train.labels[size_t(i)]) + " of example " +
@@ -216,38 +458,43 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
                 " classes";
         return false;
       }
-  }
 
-  std::vector<int64_t> order(size_t(train.count));
+  std::vector<int64_t> shuffled(size_t(train.count));
   std::mt19937_64 rng(opts.seed);
-  const int64_t steps = train.count / b.batch; // the last partial batch is dropped
+  NormalRng noise(opts.seed ^ 0x9E3779B97F4A7C15ull); // its own stream
+  const int64_t batch = m->batch;
+  const int64_t steps = train.count / batch; // the last partial batch is dropped
   const int64_t totalSteps = steps * opts.epochs;
   ProgressLine progress(out);
   const Clock::time_point runStart = Clock::now();
   for (int epoch = 1; epoch <= opts.epochs; ++epoch) {
-    for (size_t i = 0; i < order.size(); ++i)
-      order[i] = int64_t(i);
-    shuffle(order, rng);
+    for (size_t i = 0; i < shuffled.size(); ++i)
+      shuffled[i] = int64_t(i);
+    shuffle(shuffled, rng);
     const Clock::time_point epochStart = Clock::now();
     Clock::time_point lastDraw = epochStart;
-    double lossSum = 0;
+    std::vector<double> lossSums(entries.size(), 0.0);
     for (int64_t step = 0; step < steps; ++step) {
-      fillBatch(train, order.data(), step * b.batch, b.batch, b);
-      if (dlc_run(ctx, entry, b.inputPtrs.data(), b.outputPtrs.data(), b.batch) != DLC_OK) {
-        progress.clear();
-        error = dlc_error(ctx);
-        return false;
+      for (size_t k = 0; k < entries.size(); ++k) {
+        BoundEntry &b = entries[k];
+        fillBatch(train, shuffled.data(), step * batch, batch, b, noise);
+        if (dlc_run(ctx, b.entry, b.inputPtrs.data(), b.outputPtrs.data(), batch) != DLC_OK) {
+          progress.clear();
+          error = dlc_error(ctx);
+          return false;
+        }
+        float loss;
+        std::memcpy(&loss, b.outputs[0].data(), sizeof loss);
+        if (!std::isfinite(loss)) {
+          progress.clear();
+          error = std::string("loss of '") + b.desc->name + "' is " +
+                  (std::isnan(loss) ? "NaN" : "infinite") + " at epoch " +
+                  std::to_string(epoch) + ", step " + std::to_string(step + 1) +
+                  "; training stopped (diverged? try a lower learning rate)";
+          return false;
+        }
+        lossSums[k] += loss;
       }
-      float loss;
-      std::memcpy(&loss, b.outputs[0].data(), sizeof loss);
-      if (!std::isfinite(loss)) {
-        progress.clear();
-        error = std::string("loss is ") + (std::isnan(loss) ? "NaN" : "infinite") +
-                " at epoch " + std::to_string(epoch) + ", step " + std::to_string(step + 1) +
-                "; training stopped (diverged? try a lower learning rate)";
-        return false;
-      }
-      lossSum += loss;
       // Redrawing every step would cost more than a small model's step.
       const Clock::time_point now = Clock::now();
       if (opts.progress && (now - lastDraw > std::chrono::milliseconds(100) || step + 1 == steps)) {
@@ -255,68 +502,69 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
         const double elapsed = secondsSince(runStart);
         const int64_t done = int64_t(epoch - 1) * steps + step + 1;
         const double stepsPerSecond = done / std::max(elapsed, 1e-9);
-        progress.draw(epoch, opts.epochs, step + 1, steps, lossSum / double(step + 1),
-                      stepsPerSecond * double(b.batch), double(totalSteps - done) / stepsPerSecond);
+        progress.draw(epoch, opts.epochs, step + 1, steps, lossText(entries, lossSums, step + 1),
+                      stepsPerSecond * double(batch), double(totalSteps - done) / stepsPerSecond);
       }
     }
     const double seconds = secondsSince(epochStart);
     progress.clear();
-    char line[160];
-    std::snprintf(line, sizeof line, "epoch %d/%d  loss %.4f  %.1f s  %.0f samples/s\n", epoch,
-                  opts.epochs, lossSum / double(steps), seconds,
-                  double(steps * b.batch) / std::max(seconds, 1e-9));
+    char line[320];
+    std::snprintf(line, sizeof line, "epoch %d/%d  %s  %.1f s  %.0f samples/s\n", epoch,
+                  opts.epochs, lossText(entries, lossSums, steps).c_str(), seconds,
+                  double(steps * batch) / std::max(seconds, 1e-9));
     out << line << std::flush;
+    if (!opts.samples.empty()) {
+      if (!writeSamples(ctx, opts, error))
+        return false;
+      out << "wrote samples to " << opts.samples << "\n" << std::flush;
+    }
   }
   return true;
 }
 
-bool evaluateModel(dlc_context *ctx, const Dataset &test, EvalResult &result,
-                   std::string &error) {
+bool evaluateModel(dlc_context *ctx, const Dataset &test, const TrainOptions &opts,
+                   EvalResult &result, std::string &error) {
   const dlc_model_desc *m = dlc_model(ctx);
   if (!m) {
     error = "no model context";
     return false;
   }
-  int entry = dlc_find_entry(m, "predict");
-  for (int e = 0; e < m->n_entries && entry < 0; ++e)
-    if (!m->entries[e].is_train)
-      entry = e;
+  const int entry = predictEntry(m);
   if (entry < 0) {
     error = "model '" + std::string(m->name) + "' has no predict entry";
     return false;
   }
   BoundEntry b;
-  if (!bindEntry(m, entry, /*labelsRequired=*/false, test, b, error))
+  if (!bindEntry(m, entry, opts, test, b, error))
     return false;
-  const dlc_tensor_desc &scores = b.desc->outputs[0];
-  if (scores.rank < 2 || scores.dims[0] != b.batch) {
-    error = "entry '" + std::string(b.desc->name) + "': first output '" + scores.name +
-            "' is not [batch, classes] scores";
-    return false;
-  }
   if (test.count <= 0) {
     error = "the test set is empty";
     return false;
   }
-  const int64_t classes = scores.numel / b.batch;
-  int64_t correct = 0;
-  for (int64_t start = 0; start < test.count; start += b.batch) {
-    // The last batch may be partial: dlc_run pads it and returns only `rows`.
-    const int64_t rows = std::min(b.batch, test.count - start);
-    fillBatch(test, nullptr, start, rows, b);
-    if (dlc_run(ctx, entry, b.inputPtrs.data(), b.outputPtrs.data(), rows) != DLC_OK) {
-      error = dlc_error(ctx);
-      return false;
+  const dlc_tensor_desc &first = b.desc->outputs[0];
+  const int64_t size = first.numel / b.batch;
+  result = EvalResult();
+  if (first.rank == 2 && first.dims[0] == b.batch && size == opts.classes)
+    result.metric = "accuracy";
+  else if (b.has(Feed::Images) && size == test.exampleSize())
+    result.metric = "mse";
+  else
+    return true; // nothing to measure against (a GAN's samples)
+  NormalRng noise(opts.seed ^ 0x5A3D1E5ull);
+  double sum = 0;
+  bool ok = predictRows(ctx, b, test, test.count, noise, [&](int64_t i, const float *out) {
+    if (result.metric == "accuracy") {
+      sum += std::max_element(out, out + size) - out == test.labels[size_t(i)];
+      return;
     }
-    const float *out = reinterpret_cast<const float *>(b.outputs[0].data());
-    for (int64_t r = 0; r < rows; ++r) {
-      const float *row = out + r * classes;
-      const int64_t predicted = std::max_element(row, row + classes) - row;
-      correct += predicted == test.labels[size_t(start + r)];
-    }
-  }
+    const float *image = &test.images[size_t(i * size)];
+    for (int64_t k = 0; k < size; ++k)
+      sum += double(out[k] - image[k]) * double(out[k] - image[k]);
+  }, error);
+  if (!ok)
+    return false;
   result.count = test.count;
-  result.accuracy = double(correct) / double(test.count);
+  result.value = sum / double(test.count) / double(result.metric == "mse" ? size : 1);
   return true;
 }
 

@@ -1,38 +1,77 @@
-// The host-side training driver behind `dlc train` / `dlc eval`: seeded
-// shuffling and batching, the train loop with a progress line, evaluation.
-// It drives any compiled model through the runtime's C ABI only.
+// The host-side training driver behind `dlc train` / `dlc eval`: what feeds
+// each model input, seeded shuffling and batching, the train loop with a
+// progress line, evaluation and sample grids. It drives any compiled model
+// through the runtime's C ABI only.
 #pragma once
 
 #include "runtime/dlc_runtime.h"
 #include "runtime/host/Dataset.h"
 
 #include <cstdint>
+#include <map>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace dlc {
+
+// What the trainer puts into a model input for each batch: the batch's
+// images (an autoencoder's target too), its labels as integers or as
+// one-hot rows, or standard normal noise (a GAN's latent vector).
+enum class Feed { Images, Labels, OneHot, Noise };
+const char *feedName(Feed f);
+bool parseFeed(const std::string &text, Feed &out); // "images", "labels", ...
+
+// A model input as the feed planner sees it; dims include the batch.
+struct InputShape {
+  std::string name;
+  bool f32 = true;
+  std::vector<int64_t> dims;
+};
+
+// Decides what feeds each input: `overrides` (--feed NAME=KIND) first, then
+// the name (noise, z, latent: noise; onehot, one_hot: one-hot), then the
+// shape: i32 with one value per example are labels, f32 with an image's
+// values per example images, f32 with one value per class one-hot, any
+// other f32 noise. Returns false with a message that names the input when
+// one cannot be fed (an override of an unknown input, a shape that does not
+// fit its feed), so it can run before compiling.
+// The inputs of a compiled model, as planFeeds takes them.
+std::vector<InputShape> inputShapes(const dlc_model_desc *m);
+bool planFeeds(const std::vector<InputShape> &inputs, int64_t batch, int64_t exampleSize,
+               int64_t classes, const std::map<std::string, Feed> &overrides,
+               std::map<std::string, Feed> &plan, std::string &error);
 
 struct TrainOptions {
   int epochs = 1;
   uint64_t seed = 0;
-  std::string trainEntry;   // "" = the model's first train entry
+  // Train entries run in this order on every batch; empty: every train
+  // entry of the model, in its order.
+  std::vector<std::string> steps;
+  std::map<std::string, Feed> feeds; // from planFeeds
+  int64_t classes = 10;
   bool progress = true;     // redraw a progress line (false: one line per epoch)
+  std::string samples;      // a PNG grid of predict's outputs after each epoch
+  const Dataset *sampleFrom = nullptr; // images for the grid (the test split)
 };
 
-// Conventions: the train entry takes one f32 input (images; its per-example
-// size must match the dataset's) and one i32 input (labels), in either order,
-// and its first output is the scalar loss. The predict entry takes the f32
-// input and its first output holds per-class scores [batch, classes].
-// The last partial batch of an epoch is dropped in training; evaluation
-// covers every example. Returns false with `error` on failure.
+// Each step, every entry of `steps` runs on the same batch of examples (with
+// fresh noise). The first output of a train entry is its scalar loss. The
+// last partial batch of an epoch is dropped. Returns false with `error` on
+// failure, a non-finite loss included.
 bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts,
                 std::ostream &out, std::string &error);
 
+// The test metric of the predict entry's first output: accuracy when it is
+// [batch, classes] scores, else the mean squared error against the images
+// when it has an image's values per example (an autoencoder); `metric` is
+// "accuracy" or "mse", or "" when neither applies (count 0).
 struct EvalResult {
-  double accuracy = 0; // fraction in [0, 1]
+  std::string metric;
+  double value = 0;
   int64_t count = 0;
 };
-bool evaluateModel(dlc_context *ctx, const Dataset &test, EvalResult &result,
-                   std::string &error);
+bool evaluateModel(dlc_context *ctx, const Dataset &test, const TrainOptions &opts,
+                   EvalResult &result, std::string &error);
 
 } // namespace dlc

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -51,6 +52,18 @@ std::vector<double> epochLosses(const std::string &output) {
   return losses;
 }
 
+// The feeds dlc train would plan for the toy model on `data`.
+dlc::TrainOptions toyOptions(const dlc_model_desc &desc, const dlc::Dataset &data) {
+  dlc::TrainOptions o;
+  o.progress = false;
+  o.classes = 2;
+  std::string error;
+  REQUIRE_MESSAGE(dlc::planFeeds(dlc::inputShapes(&desc), desc.batch, data.exampleSize(), 2, {},
+                                 o.feeds, error),
+                  error);
+  return o;
+}
+
 bool contains(const std::string &haystack, const std::string &needle) {
   return haystack.find(needle) != std::string::npos;
 }
@@ -66,12 +79,13 @@ TEST_CASE("trainer: the toy model learns a separable dataset") {
 
   dlc::EvalResult before;
   std::string error;
-  REQUIRE_MESSAGE(dlc::evaluateModel(ctx, test, before, error), error);
+  dlc::TrainOptions opts = toyOptions(m.desc, train);
+  CHECK(opts.feeds == std::map<std::string, dlc::Feed>{{"x", dlc::Feed::Images},
+                                                       {"y", dlc::Feed::Labels}});
+  REQUIRE_MESSAGE(dlc::evaluateModel(ctx, test, opts, before, error), error);
 
-  dlc::TrainOptions opts;
   opts.epochs = 4;
   opts.seed = 11;
-  opts.progress = false;
   std::ostringstream out;
   REQUIRE_MESSAGE(dlc::trainModel(ctx, train, opts, out, error), error);
   const std::vector<double> losses = epochLosses(out.str());
@@ -84,9 +98,10 @@ TEST_CASE("trainer: the toy model learns a separable dataset") {
   CHECK(*static_cast<int32_t *>(dlc_var_data(ctx, 2)) == 4 * 25);
 
   dlc::EvalResult after;
-  REQUIRE_MESSAGE(dlc::evaluateModel(ctx, test, after, error), error);
+  REQUIRE_MESSAGE(dlc::evaluateModel(ctx, test, opts, after, error), error);
   CHECK(after.count == 61);
-  CHECK(after.accuracy > 0.95);
+  CHECK(after.metric == "accuracy");
+  CHECK(after.value > 0.95);
   dlc_destroy(ctx);
 }
 
@@ -96,10 +111,9 @@ TEST_CASE("trainer: results are deterministic for a seed") {
   const dlc::Dataset train = blobs(64, 1);
   auto trainedState = [&](uint64_t shuffleSeed) {
     dlc_context *ctx = dlc_create(&m.desc, 3);
-    dlc::TrainOptions opts;
+    dlc::TrainOptions opts = toyOptions(m.desc, train);
     opts.epochs = 2;
     opts.seed = shuffleSeed;
-    opts.progress = false;
     std::ostringstream out;
     std::string error;
     REQUIRE(dlc::trainModel(ctx, train, opts, out, error));
@@ -116,8 +130,9 @@ TEST_CASE("trainer: the progress line is redrawn in place") {
   buildToy(m);
   dlc_context *ctx = dlc_create(&m.desc, 3);
   REQUIRE(ctx);
-  dlc::TrainOptions opts;
+  dlc::TrainOptions opts = toyOptions(m.desc, blobs(64, 1));
   opts.epochs = 2;
+  opts.progress = true;
   std::ostringstream out;
   std::string error;
   REQUIRE(dlc::trainModel(ctx, blobs(64, 1), opts, out, error));
@@ -135,8 +150,7 @@ TEST_CASE("trainer: mismatched data and a diverging loss stop with a message") {
   buildToy(m);
   dlc_context *ctx = dlc_create(&m.desc, 3);
   REQUIRE(ctx);
-  dlc::TrainOptions opts;
-  opts.progress = false;
+  dlc::TrainOptions opts = toyOptions(m.desc, blobs(16, 1));
   std::ostringstream out;
   std::string error;
 
@@ -158,14 +172,14 @@ TEST_CASE("trainer: mismatched data and a diverging loss stop with a message") {
   for (float &v : poisoned.images)
     v = std::numeric_limits<float>::quiet_NaN();
   CHECK_FALSE(dlc::trainModel(ctx, poisoned, opts, out, error));
-  CHECK_MESSAGE(contains(error, "loss is NaN"), error);
+  CHECK_MESSAGE(contains(error, "loss of 'step' is NaN"), error);
 
-  opts.trainEntry = "g_step";
+  opts.steps = {"g_step"};
   CHECK_FALSE(dlc::trainModel(ctx, blobs(16, 1), opts, out, error));
   CHECK_MESSAGE(contains(error, "no train entry 'g_step'"), error);
 
   dlc::EvalResult result;
-  CHECK_FALSE(dlc::evaluateModel(ctx, blobs(0, 1), result, error));
+  CHECK_FALSE(dlc::evaluateModel(ctx, blobs(0, 1), opts, result, error));
   CHECK_MESSAGE(contains(error, "empty"), error);
   dlc_destroy(ctx);
 }
