@@ -507,6 +507,18 @@ bool planModel(const Module &m, const Dataset &data, const Options &o, TrainOpti
                  "the test images; add an output such as `output probs = softmax(logits)`\n";
     return false;
   }
+  for (const std::string &step : o.steps) {
+    const Function *f = m.findFunction(step);
+    if (f && f->isTrain())
+      continue;
+    std::string names;
+    for (auto &fn : m.functions)
+      if (fn->isTrain())
+        names += (names.empty() ? "" : ", ") + fn->name;
+    std::cerr << "dlc: error: --steps: model '" << m.name << "' has no train entry '" << step
+              << "' (its train entries: " << (names.empty() ? "none" : names) << ")\n";
+    return false;
+  }
   std::vector<InputShape> shapes;
   for (const InputDecl &in : m.inputs)
     shapes.push_back({in.name, in.type.dtype == DType::F32, in.type.dims});
