@@ -272,6 +272,33 @@ void emitWindows(KernelBuilder &k) {
   }
 }
 
+// gather(table, ids) and gather_grad(dy, ids): row ids[i], both ways; an id
+// outside the table reads NaN (gather) or is skipped (gather_grad), never
+// touching memory outside it.
+void emitGather(KernelBuilder &k) {
+  const Node &n = k.node();
+  bool grad = n.op == OpKind::GatherGrad;
+  const Dims &table = grad ? n.type.dims : n.operands[0]->type.dims;
+  int64_t rows = table[0], dim = table[1], count = n.operands[1]->type.numel();
+  if (grad)
+    k.loop(n.type.numel(), [&](Value *i) { k.store(k.f(0), k.out(), i); });
+  k.loop(count, [&](Value *i) {
+    Value *id = k.b.CreateSExt(k.load(k.i32, k.in(1), i), k.i64);
+    Value *valid = k.b.CreateICmpULT(id, k.idx(rows)); // negatives wrap high
+    Value *row = k.mul(k.b.CreateSelect(valid, id, k.idx(0)), dim), *at = k.mul(i, dim);
+    k.loop(dim, [&](Value *j) {
+      if (!grad) {
+        Value *v = k.loadF(k.in(0), k.add(row, j));
+        k.store(k.b.CreateSelect(valid, v, ConstantFP::getNaN(k.f32)), k.out(), k.add(at, j));
+        return;
+      }
+      Value *dst = k.add(row, j);
+      Value *sum = k.b.CreateFAdd(k.loadF(k.out(), dst), k.loadF(k.in(0), k.add(at, j)));
+      k.store(k.b.CreateSelect(valid, sum, k.loadF(k.out(), dst)), k.out(), dst);
+    });
+  });
+}
+
 // dropout(x, step): ir/OpRules.cpp's dropoutHash, step by step in i64.
 void emitDropout(KernelBuilder &k) {
   const Node &n = k.node();
@@ -308,18 +335,43 @@ Value *beats(KernelBuilder &k, Value *v, Value *best) {
   return k.b.CreateOr(k.b.CreateFCmpOGT(v, best), nanOverNumber);
 }
 
+// Sums accumulate in double when the result has at most this many
+// elements (a stack array of them): a bias gradient sums a whole batch of
+// rows, and a float running sum of 128 rows is off by ~n ulps where a double
+// one, rounded once, is within one.
+constexpr int64_t kMaxDoubleAccumulators = 2048;
+
 // reduce_sum / reduce_mean / reduce_max over attrs.axes. Dims coalesce into
 // alternating kept/reduced groups. A kept innermost group accumulates rows
-// into the output (a contiguous vector loop); a reduced innermost group is a
-// reassociable fold into a register, then folded into its output element.
-// Both visit a result element's inputs in row-major order, which is the
-// order reduce_max's ties are decided in.
+// into the accumulators (a contiguous vector loop); a reduced innermost
+// group is a reassociable fold into a register, then folded into its
+// accumulator. Both visit a result element's inputs in row-major order,
+// which is the order reduce_max's ties are decided in. Sums accumulate in
+// double (see kMaxDoubleAccumulators), else in the f32 output itself.
 void emitReduce(KernelBuilder &k) {
   const Node &n = k.node();
   bool mean = n.op == OpKind::ReduceMean, max = n.op == OpKind::ReduceMax;
-  Value *init = k.f(max ? -std::numeric_limits<float>::infinity() : 0.0);
+  int64_t outNumel = n.type.numel();
+  bool wide = !max && outNumel <= kMaxDoubleAccumulators;
+  Type *accType = wide ? k.b.getDoubleTy() : k.f32;
+  Value *accs = k.out();
+  if (wide) {
+    IRBuilderBase::InsertPointGuard guard(k.b);
+    BasicBlock &entry = k.function()->getEntryBlock();
+    k.b.SetInsertPoint(&entry, entry.begin());
+    accs = k.b.CreateAlloca(accType, k.idx(outNumel));
+  }
+  Value *init = max ? k.f(-std::numeric_limits<float>::infinity())
+                    : ConstantFP::get(accType, 0.0);
+  // acc (accType) with one more input element v (f32).
   auto fold = [&](Value *acc, Value *v) {
-    return max ? k.b.CreateSelect(beats(k, v, acc), v, acc) : k.b.CreateFAdd(acc, v);
+    if (max)
+      return k.b.CreateSelect(beats(k, v, acc), v, acc);
+    return k.b.CreateFAdd(acc, wide ? k.b.CreateFPExt(v, accType) : v);
+  };
+  // Two partial results (both accType).
+  auto combine = [&](Value *acc, Value *part) {
+    return max ? k.b.CreateSelect(beats(k, part, acc), part, acc) : k.b.CreateFAdd(acc, part);
   };
   const Dims &in = n.operands[0]->type.dims;
   std::vector<int64_t> axes = n.attrs.getInts("axes");
@@ -352,8 +404,7 @@ void emitReduce(KernelBuilder &k) {
       outStrides[i] = acc;
       acc *= sizes[i];
     }
-  int64_t outNumel = n.type.numel();
-  k.loop(outNumel, [&](Value *i) { k.store(init, k.out(), i); });
+  k.loop(outNumel, [&](Value *i) { k.store(init, accs, i); });
 
   bool innerReduced = isReduced.back();
   Dims outerDims(sizes.begin(), sizes.end() - (innerReduced ? 1 : 0));
@@ -361,18 +412,21 @@ void emitReduce(KernelBuilder &k) {
   Strides outerOut(outStrides.begin(), outStrides.begin() + outerDims.size());
   LoopNest nest(outerDims, {outerIn, outerOut});
   nest.emit(k, [&](std::vector<Value *> &at) {
-    Value *part;
+    Value *acc = k.load(accType, accs, at[1]);
     if (innerReduced)
-      part = k.reduce(sizes.back(), init, [&](Value *j, Value *s) {
+      acc = combine(acc, k.reduce(sizes.back(), init, [&](Value *j, Value *s) {
         return fold(s, k.inAt(0, k.add(at[0], j)));
-      });
+      }));
     else
-      part = k.inAt(0, at[0]);
-    k.store(fold(k.loadF(k.out(), at[1]), part), k.out(), at[1]);
+      acc = fold(acc, k.inAt(0, at[0]));
+    k.store(acc, accs, at[1]);
   });
-  if (mean && count != 1)
+  if (wide || (mean && count != 1))
     k.loop(outNumel, [&](Value *i) {
-      k.store(k.b.CreateFDiv(k.loadF(k.out(), i), k.f((double)count)), k.out(), i);
+      Value *v = k.load(accType, accs, i);
+      if (mean && count != 1)
+        v = k.b.CreateFDiv(v, ConstantFP::get(accType, (double)count));
+      k.store(wide ? k.b.CreateFPTrunc(v, k.f32) : v, k.out(), i);
     });
 }
 
@@ -535,11 +589,12 @@ void emitSparseXentGrad(KernelBuilder &k) {
     Value *base = k.mul(i, r.size);
     Value *sum = rowExp(k, x, r, base, rowMax(k, x, r, base), k.out());
     Value *g = k.inAt(dloss, i);
-    Value *scale = k.b.CreateFDiv(g, sum);
     auto [label, valid] = rowLabel(k, k.in(2), i, r.size);
     k.loop(r.size, [&](Value *j) {
       Value *at = k.add(base, j);
-      Value *v = k.b.CreateFMul(k.loadF(k.out(), at), scale);
+      // softmax then the scale, not e * (g / sum): one rounding fewer in
+      // the probability, and g is usually 1 / batch, a power of two.
+      Value *v = k.b.CreateFMul(k.b.CreateFDiv(k.loadF(k.out(), at), sum), g);
       v = k.b.CreateSelect(k.b.CreateICmpEQ(j, label), k.b.CreateFSub(v, g), v);
       k.store(k.b.CreateSelect(valid, v, nan(k)), k.out(), at);
     });
@@ -669,6 +724,8 @@ void emitOp(KernelBuilder &k) {
   case OpKind::Patches:
   case OpKind::PatchesGrad: emitWindows(k); break;
   case OpKind::Dropout: emitDropout(k); break;
+  case OpKind::Gather:
+  case OpKind::GatherGrad: emitGather(k); break;
   case OpKind::ReduceSum:
   case OpKind::ReduceMean:
   case OpKind::ReduceMax: emitReduce(k); break;

@@ -18,6 +18,8 @@ using Args = std::vector<Value>;
 std::vector<std::string> operandParams(const OpInfo &info) {
   if (info.kind == OpKind::Where)
     return {"cond", "a", "b"};
+  if (info.kind == OpKind::Gather)
+    return {"table", "ids"};
   int n = info.operands;
   if (n == 1)
     return {"x"};

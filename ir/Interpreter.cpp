@@ -219,6 +219,25 @@ Tensor evalNode(const Node &n, const std::vector<const Tensor *> &in) {
     }
     return out;
 
+  case OpKind::Gather:
+  case OpKind::GatherGrad: { // row ids[i] of the table, both ways
+    bool grad = n.op == OpKind::GatherGrad;
+    const Dims &table = grad ? n.type.dims : in[0]->type.dims;
+    int64_t rows = table[0], dim = table[1];
+    const std::vector<double> &ids = in[1]->data, &x = in[0]->data;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      int64_t id = (int64_t)ids[i];
+      bool valid = id >= 0 && id < rows;
+      for (int64_t k = 0; k < dim; ++k) {
+        if (!grad)
+          y[i * dim + k] = valid ? x[(size_t)(id * dim + k)] : NAN;
+        else if (valid)
+          y[(size_t)(id * dim + k)] += x[i * dim + k];
+      }
+    }
+    return out;
+  }
+
   case OpKind::Dropout: {
     double rate = n.attrs.getFloat("rate");
     // As the kernel's llvm.fptoui.sat: NaN and negatives are 0.

@@ -214,6 +214,28 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
     return image;
   }
 
+  case OpKind::Gather:
+  case OpKind::GatherGrad: {
+    bool grad = op == OpKind::GatherGrad;
+    if (grad && !requested)
+      return failed(error, "gather_grad: needs the table type");
+    const TensorType &table = grad ? *requested : in[0];
+    const TensorType &ids = in[1];
+    if (table.dtype != DType::F32 || table.rank() != 2)
+      return failed(error, std::string(info.name) + ": expected a table f32[rows, dim], got " +
+                               table.str());
+    if (ids.dtype != DType::I32)
+      return failed(error, std::string(info.name) + ": expected i32 ids, got " + ids.str());
+    Dims rows = ids.dims;
+    rows.push_back(table.dims[1]);
+    if (!grad)
+      return TensorType::f32(rows);
+    if (in[0] != TensorType::f32(rows))
+      return failed(error, "gather_grad: expected d(rows) " + TensorType::f32(rows).str() +
+                               " for ids " + ids.str() + ", got " + in[0].str());
+    return table;
+  }
+
   case OpKind::Dropout: {
     double rate = attrs.getFloat("rate");
     if (!(rate >= 0 && rate < 1))
@@ -498,6 +520,10 @@ std::vector<Node *> gradient(Builder &b, Node *fwd, Node *dy) {
     return {b.create(OpKind::PatchesGrad, {dy}, fwd->attrs, "", &a->type)};
   case OpKind::PatchesGrad: // linear: its adjoint is patches again
     return {b.create(OpKind::Patches, {dy}, fwd->attrs)};
+  case OpKind::Gather: // each looked-up row's dy back into its table row
+    return {b.create(OpKind::GatherGrad, {dy, c}, {}, "", &a->type), nullptr};
+  case OpKind::GatherGrad: // linear in dy: d(dy) gathers the rows back
+    return {b.create(OpKind::Gather, {dy, c}), nullptr};
   case OpKind::Dropout: // the same mask (same seed and step) on dy; step: none
     return {b.create(OpKind::Dropout, {dy, c}, fwd->attrs), nullptr};
 

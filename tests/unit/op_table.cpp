@@ -169,6 +169,11 @@ const std::vector<OpCase> &opCases() {
         {"dropout", OpKind::Dropout, {any({3, 50}), {F({}), 3, 3.5f}}, dropout(0.3, 7)},
         {"dropout rate 0", OpKind::Dropout, {any({3, 5}), {F({}), 0, 0.5f}}, dropout(0, 1)},
 
+        {"gather", OpKind::Gather, {any({5, 3}), labels(4, 5)}},
+        {"gather rank-2 ids", OpKind::Gather, {any({6, 9}), {I({2, 3}), 0, 6}}},
+        // Repeated ids add up: 7 ids into 3 rows.
+        {"gather_grad", OpKind::GatherGrad, {any({7, 4}), labels(7, 3)}, {}, F({3, 4})},
+
         {"softmax", OpKind::Softmax, {{F({3, 5}), -2, 2}}},
         {"softmax rank 3", OpKind::Softmax, {{F({2, 3, 9}), -2, 2}}},
         {"softmax_grad", OpKind::SoftmaxGrad, {any({3, 4}), {F({3, 4}), 0.05f, 1}}},
