@@ -282,3 +282,32 @@ TEST_CASE("language errors name the mistake and where it is") {
   CHECK(errorsOf("model t {\n  input x : f32[2]\n  output y = dense(x, \"3)\n}\n")
             .find("missing '\"' at the end of this string") != std::string::npos);
 }
+
+TEST_CASE("embedding looks rows up by id, and an id outside the table gives NaN") {
+  auto m = compileDsl(R"(model words(batch = 3) {
+  input ids : i32[batch, 4]
+  input y : i32[batch]
+  e = embedding(ids, 7, 5)
+  logits = dense(mean(e, 1), 2)
+  output rows = e
+  output probs = softmax(logits)
+  train step(cross_entropy(logits, y), sgd(lr = 0.5))
+})", true);
+  std::mt19937 rng(10);
+  TensorMap inputs{{"ids", uniformTensor(TensorType::i32({3, 4}), rng, 0, 7)},
+                   {"y", uniformTensor(TensorType::i32({3}), rng, 0, 2)}};
+  TensorMap vars = initVarsForTest(*m, 2);
+  Tensor rows = interpret(entry(*m, "predict"), inputs, vars).outputs.at("rows");
+  CHECK(rows.type == TensorType::f32({3, 4, 5}));
+  for (int i = 0; i < 12; ++i)
+    for (int k = 0; k < 5; ++k)
+      CHECK(rows.data[(size_t)(i * 5 + k)] ==
+            vars["embedding_1.table"].data[(size_t)(inputs["ids"].data[(size_t)i] * 5 + k)]);
+  checkTrainStepCompiled(*m, inputs);
+  inputs["ids"].data[5] = 7; // one past the table
+  TensorMap got = jitRun(*m, 0, inputs, vars);
+  for (int k = 0; k < 5; ++k) {
+    CHECK(std::isnan(got.at("rows").data[(size_t)(5 * 5 + k)]));
+    CHECK(got.at("rows").data[(size_t)(4 * 5 + k)] == rows.data[(size_t)(4 * 5 + k)]);
+  }
+}
