@@ -88,9 +88,13 @@ void Lowerer::report(bool warn, const SourceLoc &loc, const std::string &message
                                                   : std::string())});
   }
   // One mistake in a layer can fail several of its statements the same way
-  // (both params of a dense with a bad `units`): report it once.
+  // (both params of a dense with a bad `units`), or every iteration of a
+  // loop: report it once, at the first iteration it happens in.
   if (!reported_.insert(primary.str() + "\n" + message).second)
     return;
+  for (auto it = loops_.rbegin(); it != loops_.rend(); ++it)
+    notes.push_back({it->loc, "in the iteration of this loop where " + it->var + " = " +
+                                  std::to_string(it->value)});
   if (warn)
     diags_.warning(primary, message, notes);
   else
@@ -754,22 +758,24 @@ void Lowerer::lowerStmt(const Stmt &s) {
         std::string varName = nodeName(s.name);
         auto prev = varNodes_.find(varName);
         if (prev != varNodes_.end()) {
+          // Point at the first call of the named instance this one repeats.
           const Frame *named = cur_;
-          while (named->parent && !named_.count(named->prefix))
+          while (named && !named_.count(named->prefix))
             named = named->parent;
           std::vector<DiagNote> notes;
-          if (named->fn)
-            notes.push_back({named_.count(named->prefix) ? named_.at(named->prefix).loc
-                                                         : prev->second->loc,
+          if (named)
+            notes.push_back({named_.at(named->prefix).loc,
                              "'" + named->prefix + "' is first made here"});
           if (!cur_->sharing)
             error(s.loc, "param '" + varName + "' already exists: the instance name '" +
                              cur_->prefix + "' is taken", notes);
-          else if (prev->second->type != t)
-            error(s.loc, "param '" + varName + "' is shared, but this call makes it " +
-                             t.str() + " where the first made it " +
-                             prev->second->type.str(), notes);
-          else
+          else if (prev->second->type != t) {
+            if (!cur_->shareMismatch)
+              error(s.loc, "param '" + varName + "' is shared, but this call makes it " +
+                               t.str() + " where the first made it " +
+                               prev->second->type.str(), notes);
+            cur_->shareMismatch = true;
+          } else
             v = Value::tensor(prev->second);
         } else {
           builder_.setLoc(s.loc);
@@ -836,14 +842,19 @@ void Lowerer::lowerFor(const Stmt &s) {
                             "at compile time, at most " + std::to_string(kMaxUnroll) + " times");
     return;
   }
+  loops_.push_back({s.name, 0, s.loc});
   for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+    loops_.back().value = i;
     bind(s.name, Binding::Let, Value::integer(i), s.nameLoc);
     for (const Stmt &inner : s.body) {
       if (cur_->returned) // a return inside the loop ends it, as in Python
-        return;
+        break;
       lowerStmt(inner);
     }
+    if (cur_->returned)
+      break;
   }
+  loops_.pop_back();
 }
 
 void Lowerer::lowerTrain(const Stmt &s) {

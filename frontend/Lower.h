@@ -139,6 +139,7 @@ private:
     // A call of an instance already made (name = "D" given again): its
     // params are the first call's.
     bool sharing = false;
+    bool shareMismatch = false; // reported once per call, not once per param
     bool returned = false;
     Value result;
   };
@@ -200,6 +201,14 @@ private:
     SourceLoc loc;
   };
   std::map<std::string, NamedInstance> named_;
+  // The for loops being unrolled, innermost last: a message from a loop
+  // body says which iteration it is.
+  struct LoopIteration {
+    std::string var;
+    int64_t value;
+    SourceLoc loc;
+  };
+  std::vector<LoopIteration> loops_;
   Node *dropoutStep_ = nullptr;
   int64_t dropouts_ = 0;
 };
