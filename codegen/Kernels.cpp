@@ -614,6 +614,7 @@ void emitSparseXentGrad(KernelBuilder &k) {
 // where a fused kernel applies its epilogue while the tile is in registers.
 constexpr int64_t kLanes = 8;    // floats per AVX2 vector; narrower targets split it
 constexpr int64_t kTileRows = 6; // 12 accumulators + 2 B vectors + 1 broadcast fit 16 ymm
+constexpr int64_t kBlockK = 256; // rows of A and B per block when K is long
 
 void emitMatMul(KernelBuilder &k) {
   const Node &n = k.node();
@@ -642,11 +643,30 @@ void emitMatMul(KernelBuilder &k) {
   auto vecPtr = [&](Value *base, Value *at) {
     return k.b.CreateInBoundsGEP(k.f32, base, at);
   };
-  // C[row0 .. +rows, col0 .. +vecs*kLanes) accumulated in registers; with
+  // A long K loop (a weight gradient summed over every row of a batch)
+  // would stream all of A and B through the cache once per tile; without an
+  // epilogue, K is cut into blocks that stay in L2 while every tile uses
+  // them, and C accumulates in the output between blocks.
+  const bool blocked = !k.epilogue && K >= 2 * kBlockK;
+  Value *kStart = k.idx(0);
+  int64_t kLen = K;
+  // C[row0 .. +rows, col0 .. +vecs*kLanes) accumulated in registers over
+  // kLen steps from kStart (added to C's stored values when `blocked`); with
   // `mask`, one vector of which only the masked lanes exist.
   auto tile = [&](Value *row0, int64_t rows, Value *col0, int64_t vecs, Value *mask) {
     std::vector<Value *> zero((size_t)(rows * vecs), Constant::getNullValue(vec));
-    std::vector<Value *> acc = k.reduceN(K, zero, [&](Value *p, std::vector<Value *> &acc) {
+    if (blocked)
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t v = 0; v < vecs; ++v) {
+          Value *ptr = vecPtr(k.out(), k.add(k.mul(k.add(row0, k.idx(r)), N),
+                                             k.add(col0, k.idx(v * kLanes))));
+          zero[(size_t)(r * vecs + v)] =
+              mask ? (Value *)k.b.CreateMaskedLoad(vec, ptr, Align(4), mask,
+                                                   Constant::getNullValue(vec))
+                   : k.b.CreateAlignedLoad(vec, ptr, Align(4));
+        }
+    std::vector<Value *> acc = k.reduceN(kLen, zero, [&](Value *p, std::vector<Value *> &acc) {
+      p = k.add(kStart, p);
       std::vector<Value *> bv;
       for (int64_t v = 0; v < vecs; ++v) {
         Value *ptr = vecPtr(B, bAt(p, k.add(col0, k.idx(v * kLanes))));
@@ -686,9 +706,24 @@ void emitMatMul(KernelBuilder &k) {
       tile(row0, rows, k.idx(j), 1, tailMask);
   };
   int64_t blocks = M / kTileRows;
-  k.loop(blocks, [&](Value *bi) { panel(k.mul(bi, kTileRows), kTileRows); });
-  if (M % kTileRows)
-    panel(k.idx(blocks * kTileRows), M % kTileRows);
+  auto all = [&] {
+    k.loop(blocks, [&](Value *bi) { panel(k.mul(bi, kTileRows), kTileRows); });
+    if (M % kTileRows)
+      panel(k.idx(blocks * kTileRows), M % kTileRows);
+  };
+  if (!blocked)
+    return all();
+  k.loop(M * N, [&](Value *i) { k.store(k.f(0), k.out(), i); });
+  kLen = kBlockK;
+  k.loop(K / kBlockK, [&](Value *kb) {
+    kStart = k.mul(kb, kBlockK);
+    all();
+  });
+  if (K % kBlockK) {
+    kStart = k.idx(K / kBlockK * kBlockK);
+    kLen = K % kBlockK;
+    all();
+  }
 }
 
 } // namespace

@@ -452,3 +452,17 @@ TEST_CASE("op table: dropout keeps 1 - rate of the elements, repeatably per (see
   for (double v : run(0, 3, 1))
     CHECK(v == 1);
 }
+
+// K of 2 * 256 rows and more runs in blocks that accumulate in the output
+// (codegen/Kernels.cpp, kBlockK): whole blocks and a remainder, every
+// transpose case, against the interpreter. Too large for finite differences,
+// which the small matmul cases above cover.
+TEST_CASE("op table: matmul with a long K, in blocks") {
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb) {
+      const int64_t M = 7, N = 19, K = 600;
+      Dims a = ta ? Dims{K, M} : Dims{M, K}, b = tb ? Dims{N, K} : Dims{K, N};
+      INFO("ta=" << ta << " tb=" << tb);
+      checkCompiled({"long K", OpKind::MatMul, {any(a), any(b)}, transposes(ta, tb), {}, 1e-5});
+    }
+}
