@@ -127,6 +127,17 @@ void Lowerer::reportUnknown(const std::string &name, const SourceLoc &loc,
     return error(loc, "'" + name + "' is an initializer; it can only follow '=' in a param declaration");
   if (isOptimizerName(name))
     return error(loc, "'" + name + "' is an optimizer; it can only appear in a train statement");
+  if (!asCall && name.find('.') != std::string::npos) {
+    // A dotted name is a param's full name: made by a call, later in the
+    // source, or spelled differently.
+    std::vector<std::string> params;
+    for (auto &[n, node] : varNodes_)
+      params.push_back(n);
+    std::string near = closestName(name, params);
+    return error(loc, "no param '" + name + "' has been made at this point" +
+                          (near.empty() ? std::string(" (a param is a value after the call that makes it)")
+                                        : "; did you mean '" + near + "'?"));
+  }
   std::vector<std::string> cands = builtinNames();
   for (auto &[n, f] : fns_)
     cands.push_back(n);
