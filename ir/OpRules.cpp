@@ -663,7 +663,7 @@ Window windowOf(const Node &n, size_t k) {
     w.strides = {image[1] * rowStride, stride[0] * rowStride, stride[1] * c, rowStride, c, 1};
     return w;
   }
-  default:
+  default: // a partial function: only the ops above move through a window
     internalError(std::string("windowOf: ") + opName(n.op) + " moves no window");
   }
 }
