@@ -610,11 +610,74 @@ void emitSparseXentGrad(KernelBuilder &k) {
 // whole k loop (the vectoriser cannot find this reuse on its own). The last
 // columns, fewer than a vector, are one more tile whose loads and stores are
 // masked. With transpose_b, B's rows are the contiguous k axis, so C[i,j] is
-// a reassociable dot product. Every result leaves through k.storeResult,
-// where a fused kernel applies its epilogue while the tile is in registers.
+// a dot product (emitMatMulRowsDot; with transpose_a too, one at a time).
+// Every result leaves through k.storeResult, where a fused kernel applies
+// its epilogue while the tile is in registers.
 constexpr int64_t kLanes = 8;    // floats per AVX2 vector; narrower targets split it
 constexpr int64_t kTileRows = 6; // 12 accumulators + 2 B vectors + 1 broadcast fit 16 ymm
 constexpr int64_t kBlockK = 256; // rows of A and B per block when K is long
+
+// C = A @ Bᵀ with both rows contiguous along K (a backward pass's dy @ Wᵀ):
+// C[i, j] is a dot product of two rows. A tile of kDotRows x kDotCols
+// results keeps one vector accumulator each over K, so every loaded vector
+// of A or B feeds kDotCols or kDotRows FMAs (one dot product at a time loads
+// two vectors per FMA); each accumulator is reduced across lanes once, at
+// the end. A K that is not a multiple of the vector ends with masked loads.
+constexpr int64_t kDotRows = 4, kDotCols = 4;
+
+void emitMatMulRowsDot(KernelBuilder &k, int64_t M, int64_t N, int64_t K) {
+  auto *vec = FixedVectorType::get(k.f32, kLanes);
+  Value *A = k.in(0), *B = k.in(1);
+  Value *zero = Constant::getNullValue(vec);
+  int64_t tail = K % kLanes;
+  Value *tailMask = nullptr;
+  if (tail) {
+    std::vector<Constant *> lanes;
+    for (int64_t l = 0; l < kLanes; ++l)
+      lanes.push_back(k.b.getInt1(l < tail));
+    tailMask = ConstantVector::get(lanes);
+  }
+  auto load = [&](Value *base, Value *row, Value *p, Value *mask) -> Value * {
+    Value *ptr = k.b.CreateInBoundsGEP(k.f32, base, k.add(k.mul(row, K), p));
+    return mask ? (Value *)k.b.CreateMaskedLoad(vec, ptr, Align(4), mask, zero)
+                : k.b.CreateAlignedLoad(vec, ptr, Align(4));
+  };
+  auto tile = [&](Value *i0, int64_t rows, Value *j0, int64_t cols) {
+    auto step = [&](Value *p, Value *mask, std::vector<Value *> &acc) {
+      std::vector<Value *> a, b;
+      for (int64_t r = 0; r < rows; ++r)
+        a.push_back(load(A, k.add(i0, k.idx(r)), p, mask));
+      for (int64_t c = 0; c < cols; ++c)
+        b.push_back(load(B, k.add(j0, k.idx(c)), p, mask));
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          acc[r * cols + c] = k.b.CreateIntrinsic(Intrinsic::fmuladd, {vec},
+                                                  {a[r], b[c], acc[r * cols + c]});
+    };
+    std::vector<Value *> acc = k.reduceN(K / kLanes, std::vector<Value *>(rows * cols, zero),
+                                         [&](Value *pb, std::vector<Value *> &acc) {
+                                           step(k.mul(pb, kLanes), nullptr, acc);
+                                         });
+    if (tail)
+      step(k.idx(K / kLanes * kLanes), tailMask, acc);
+    IRBuilderBase::FastMathFlagGuard guard(k.b);
+    FastMathFlags fmf = k.b.getFastMathFlags();
+    fmf.setAllowReassoc(true); // the lanes in a tree, as reduce() sums
+    k.b.setFastMathFlags(fmf);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        k.storeResult(k.add(i0, k.idx(r)), k.add(j0, k.idx(c)),
+                      k.b.CreateFAddReduce(k.f(0), acc[r * cols + c]), 1, nullptr);
+  };
+  auto rowBlock = [&](Value *i0, int64_t rows) {
+    k.loop(N / kDotCols, [&](Value *jb) { tile(i0, rows, k.mul(jb, kDotCols), kDotCols); });
+    if (N % kDotCols)
+      tile(i0, rows, k.idx(N / kDotCols * kDotCols), N % kDotCols);
+  };
+  k.loop(M / kDotRows, [&](Value *ib) { rowBlock(k.mul(ib, kDotRows), kDotRows); });
+  if (M % kDotRows)
+    rowBlock(k.idx(M / kDotRows * kDotRows), M % kDotRows);
+}
 
 void emitMatMul(KernelBuilder &k) {
   const Node &n = k.node();
@@ -628,6 +691,12 @@ void emitMatMul(KernelBuilder &k) {
   auto bAt = [&](Value *p, Value *j) {
     return tb ? k.add(k.mul(j, K), p) : k.add(k.mul(p, N), j);
   };
+  auto *vec = FixedVectorType::get(k.f32, kLanes);
+  auto vecPtr = [&](Value *base, Value *at) {
+    return k.b.CreateInBoundsGEP(k.f32, base, at);
+  };
+  if (tb && !ta)
+    return emitMatMulRowsDot(k, M, N, K);
   if (tb) {
     k.loop(M, [&](Value *i) {
       k.loop(N, [&](Value *j) {
@@ -639,10 +708,6 @@ void emitMatMul(KernelBuilder &k) {
     });
     return;
   }
-  auto *vec = FixedVectorType::get(k.f32, kLanes);
-  auto vecPtr = [&](Value *base, Value *at) {
-    return k.b.CreateInBoundsGEP(k.f32, base, at);
-  };
   // A long K loop (a weight gradient summed over every row of a batch)
   // would stream all of A and B through the cache once per tile; without an
   // epilogue, K is cut into blocks that stay in L2 while every tile uses

@@ -194,6 +194,10 @@ const std::vector<OpCase> &opCases() {
         // 18 columns: two 8-wide vectors and a scalar tail; 6 rows: a 4-row
         // tile and a remainder.
         {"matmul tiles", OpKind::MatMul, {any({6, 3}), any({3, 18})}},
+        // A @ Bᵀ in 4 x 4 tiles of dot products: two whole tiles and a
+        // remainder each way, K of two vectors and a masked tail.
+        {"matmul rows dot tiles", OpKind::MatMul, {any({9, 21}), any({10, 21})},
+         transposes(false, true)},
     };
     for (OpKind k : {OpKind::ReduceSum, OpKind::ReduceMean, OpKind::ReduceMax}) {
       std::string n = opName(k);
