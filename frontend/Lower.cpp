@@ -270,6 +270,30 @@ Value Lowerer::eval(const Expr &e) {
   internalError("eval: unknown expression kind");
 }
 
+// The first model constant that `e` reads and a -D flag sets, or "".
+std::string Lowerer::overriddenConstantIn(const Expr &e) const {
+  if (e.kind == Expr::Ident && opts_.constants.count(e.name)) {
+    auto it = cur_->env.find(e.name); // names are looked up in this frame only
+    if (it != cur_->env.end() && it->second.kind == Binding::Const)
+      return e.name;
+  }
+  for (auto &a : e.args)
+    if (a) {
+      std::string f = overriddenConstantIn(*a);
+      if (!f.empty())
+        return f;
+    }
+  return "";
+}
+
+std::string Lowerer::blameFlag(const Expr &e) const {
+  std::string flag = overriddenConstantIn(e);
+  if (flag.empty())
+    return "";
+  return ": -D" + flag + "=" + std::to_string(opts_.constants.at(flag)) +
+         " on the command line sets '" + flag + "'";
+}
+
 // A param by its full name (dense_1.w, D.dense_1.b), or an instance by its
 // prefix (D, dense_1), relative to the current instance first. Error (not
 // reported) when there is neither.
@@ -731,7 +755,12 @@ bool Lowerer::evalType(const TypeExpr &t, TensorType &out) {
       continue;
     }
     if (v <= 0) {
-      error(d->loc, "dimension must be positive, got " + std::to_string(v));
+      // A value from -D is the flag's mistake: say so, once per flag.
+      std::string flag = overriddenConstantIn(*d);
+      if (flag.empty())
+        error(d->loc, "dimension must be positive, got " + std::to_string(v));
+      else if (blamedFlags_.insert(flag).second)
+        error(d->loc, "dimension must be positive, got " + std::to_string(v) + blameFlag(*d));
       ok = false;
     }
     dims.push_back(v);

@@ -162,6 +162,12 @@ private:
   bool trainParams(const Expr &list, const Node *loss, std::vector<std::string> &out);
   Value evalIndex(const Expr &e);
   Value lookupParamOrInstance(const std::string &name);
+  std::string overriddenConstantIn(const Expr &e) const;
+public:
+  // ": -Dbatch=0 on the command line sets 'batch'" when `e` reads a model
+  // constant a -D flag set, else "": a bad value is the flag's mistake.
+  std::string blameFlag(const Expr &e) const;
+private:
   Value evalBinary(const Expr &e);
   Value evalCall(const Expr &e);
   Value callUser(const FnDecl &f, const Expr &call);
@@ -209,6 +215,7 @@ private:
     SourceLoc loc;
   };
   std::vector<LoopIteration> loops_;
+  std::set<std::string> blamedFlags_; // -D flags already named in an error
   Node *dropoutStep_ = nullptr;
   int64_t dropouts_ = 0;
 };
