@@ -112,6 +112,11 @@ private:
     Node *cb2 = constant(b2, o + ".beta2"), *cb2c = constant(1 - b2, o + ".1_beta2");
     Node *clr = constant(hyper("lr"), o + ".lr"), *ceps = constant(hyper("eps"), o + ".eps");
     Node *cwd = wd != 0 ? constant(wd, o + ".weight_decay") : nullptr;
+    // lr m̂ / (√v̂ + eps) evaluated as PyTorch does, lr / corr1 times
+    // m / (√v / √corr2 + eps): the same value with the fewest roundings per
+    // element, the corrections folded into two scalars.
+    Node *stepSize = op(OpKind::Div, clr, corr1, o + ".step_size");
+    Node *rootCorr2 = b_.create(OpKind::Sqrt, {corr2}, {}, o + ".sqrt_corr2");
 
     for (auto &[p, g] : f_.grads) {
       std::string q = p + "." + o + ".";
@@ -123,14 +128,15 @@ private:
       Node *g2 = op(OpKind::Mul, g, g, q + "g2");
       Node *vNew = op(OpKind::Add, op(OpKind::Mul, cb2, varNode(vName), q + "b2v"),
                       op(OpKind::Mul, cb2c, g2, q + "g2s"), vName + ".new");
-      Node *mHat = op(OpKind::Div, mNew, corr1, q + "mhat");
-      Node *vHat = op(OpKind::Div, vNew, corr2, q + "vhat");
-      Node *denom = op(OpKind::Add, b_.create(OpKind::Sqrt, {vHat}, {}, q + "rms"), ceps,
-                       q + "denom");
-      Node *dir = op(OpKind::Div, mHat, denom, q + "dir");
-      if (cwd)
-        dir = op(OpKind::Add, dir, op(OpKind::Mul, cwd, varNode(p), q + "decay"), q + "dir_decay");
-      update(p, op(OpKind::Sub, varNode(p), op(OpKind::Mul, clr, dir, q + "step"), p + ".new"));
+      Node *rms = op(OpKind::Div, b_.create(OpKind::Sqrt, {vNew}, {}, q + "rms"), rootCorr2,
+                     q + "rms_hat");
+      Node *denom = op(OpKind::Add, rms, ceps, q + "denom");
+      Node *step = op(OpKind::Mul, stepSize, op(OpKind::Div, mNew, denom, q + "dir"), q + "step");
+      if (cwd) // decoupled: lr wd w, beside the Adam step
+        step = op(OpKind::Add, step,
+                  op(OpKind::Mul, op(OpKind::Mul, clr, cwd, q + "lr_wd"), varNode(p), q + "decay"),
+                  q + "step_decay");
+      update(p, op(OpKind::Sub, varNode(p), step, p + ".new"));
       state_.push_back({mName, mNew});
       state_.push_back({vName, vNew});
     }
