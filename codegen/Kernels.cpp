@@ -625,18 +625,23 @@ constexpr int64_t kBlockK = 256; // rows of A and B per block when K is long
 // the end. A K that is not a multiple of the vector ends with masked loads.
 constexpr int64_t kDotRows = 4, kDotCols = 4;
 
+// A vector mask of the first `width` lanes, for the last partial vector of a
+// row; null when width is 0 (no partial vector).
+Value *firstLanes(KernelBuilder &k, int64_t width) {
+  if (!width)
+    return nullptr;
+  std::vector<Constant *> lanes;
+  for (int64_t l = 0; l < kLanes; ++l)
+    lanes.push_back(k.b.getInt1(l < width));
+  return ConstantVector::get(lanes);
+}
+
 void emitMatMulRowsDot(KernelBuilder &k, int64_t M, int64_t N, int64_t K) {
   auto *vec = FixedVectorType::get(k.f32, kLanes);
   Value *A = k.in(0), *B = k.in(1);
   Value *zero = Constant::getNullValue(vec);
   int64_t tail = K % kLanes;
-  Value *tailMask = nullptr;
-  if (tail) {
-    std::vector<Constant *> lanes;
-    for (int64_t l = 0; l < kLanes; ++l)
-      lanes.push_back(k.b.getInt1(l < tail));
-    tailMask = ConstantVector::get(lanes);
-  }
+  Value *tailMask = firstLanes(k, tail);
   auto load = [&](Value *base, Value *row, Value *p, Value *mask) -> Value * {
     Value *ptr = k.b.CreateInBoundsGEP(k.f32, base, k.add(k.mul(row, K), p));
     return mask ? (Value *)k.b.CreateMaskedLoad(vec, ptr, Align(4), mask, zero)
@@ -752,13 +757,7 @@ void emitMatMul(KernelBuilder &k) {
                       acc[r * vecs + v], kLanes, mask);
   };
   int64_t tailWidth = N % kLanes;
-  Value *tailMask = nullptr;
-  if (tailWidth) {
-    std::vector<Constant *> lanes;
-    for (int64_t l = 0; l < kLanes; ++l)
-      lanes.push_back(k.b.getInt1(l < tailWidth));
-    tailMask = ConstantVector::get(lanes);
-  }
+  Value *tailMask = firstLanes(k, tailWidth);
   auto panel = [&](Value *row0, int64_t rows) {
     int64_t wide = N / (2 * kLanes);
     k.loop(wide, [&](Value *jb) { tile(row0, rows, k.mul(jb, 2 * kLanes), 2, nullptr); });

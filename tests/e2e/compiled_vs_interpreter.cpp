@@ -149,6 +149,27 @@ double paramError(const Tensor &a, const Tensor &b) {
   return diff / scale;
 }
 
+// Every variable of `m` in `got` against `want`: params by paramError,
+// optimizer state and counters relative in the max norm, both within `tol`.
+void checkVars(const Module &m, const TensorMap &got, const TensorMap &want, double tol) {
+  for (auto &[var, value] : want) {
+    CAPTURE(var);
+    if (m.findVar(var)->trainable)
+      CHECK(paramError(got.at(var), value) <= tol);
+    else
+      CHECK(normRelError(got.at(var), value) <= tol);
+  }
+}
+
+// The models in examples/.
+std::vector<std::string> examplePaths() {
+  std::vector<std::string> paths;
+  for (const auto &entry : std::filesystem::directory_iterator(DLC_SOURCE_DIR "/examples"))
+    if (entry.path().extension() == ".dl")
+      paths.push_back(entry.path().string());
+  return paths;
+}
+
 std::string readFile(const std::string &path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -219,10 +240,7 @@ TEST_CASE("mnist_mlp (adam): compiled predict, loss, moments and update match "
 // quick), compiled against the interpreter: each predict output, then each
 // train entry's loss and every variable after it.
 TEST_CASE("examples: compiled predict and train steps equal the interpreter") {
-  for (const auto &entry : std::filesystem::directory_iterator(DLC_SOURCE_DIR "/examples")) {
-    if (entry.path().extension() != ".dl")
-      continue;
-    std::string path = entry.path().string();
+  for (const std::string &path : examplePaths()) {
     CAPTURE(path);
     FrontendOptions small;
     small.constants["batch"] = 4;
@@ -242,13 +260,7 @@ TEST_CASE("examples: compiled predict and train steps equal the interpreter") {
           CHECK(maxRelError(got.at(name), t) < 1e-5);
         }
         TensorMap after = readVars(c.ctx);
-        for (auto &[var, value] : ref.updates) {
-          CAPTURE(var);
-          if (m.findVar(var)->trainable)
-            CHECK(paramError(after.at(var), value) < 1e-5);
-          else
-            CHECK(normRelError(after.at(var), value) < 1e-5);
-        }
+        checkVars(m, after, ref.updates, 1e-5);
         vars = after;
       }
   }
@@ -262,10 +274,7 @@ TEST_CASE("examples: compiled predict and train steps equal the interpreter") {
 // a prologue's values in another order, so the outputs agree to 1e-6 and
 // the variables, after Adam (see paramError) and squared moments, to 1e-5.
 TEST_CASE("examples: fused code equals unfused code to 1e-6, and arenas are near their bound") {
-  for (const auto &entry : std::filesystem::directory_iterator(DLC_SOURCE_DIR "/examples")) {
-    if (entry.path().extension() != ".dl")
-      continue;
-    std::string path = entry.path().string();
+  for (const std::string &path : examplePaths()) {
     CAPTURE(path);
     std::string source = readFile(path);
     Compiled fused, unfused;
@@ -291,14 +300,7 @@ TEST_CASE("examples: fused code equals unfused code to 1e-6, and arenas are near
           TensorMap b = runCompiled(unfused.ctx, f->name, inputs);
           for (auto &[name, t] : a)
             CHECK(normRelError(t, b.at(name)) <= 1e-6);
-          TensorMap va = readVars(fused.ctx), vb = readVars(unfused.ctx);
-          for (auto &[name, t] : va) {
-            CAPTURE(name);
-            if (m.findVar(name)->trainable)
-              CHECK(paramError(t, vb.at(name)) <= 1e-5);
-            else
-              CHECK(normRelError(t, vb.at(name)) <= 1e-5);
-          }
+          checkVars(m, readVars(fused.ctx), readVars(unfused.ctx), 1e-5);
         }
     }
   }
