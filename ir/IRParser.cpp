@@ -161,6 +161,8 @@ private:
       size_t at;
     };
     std::vector<PendingGradOf> gradOf; // resolved at '}': may point forward
+    std::map<std::pair<std::string, std::string>, size_t> rootAt; // (kind, name)
+    size_t trainAt = 0;
   };
 
   bool use(FunctionState &fs, Node *&out) {
@@ -376,6 +378,7 @@ private:
                             n->name + " is " + n->type.str());
     }
     list.push_back({name, n});
+    fs.rootAt[{kw, name}] = at;
     return true;
   }
 
@@ -405,6 +408,7 @@ private:
       size_t kwAt = pos_;
       std::string kw = scanIdent();
       if (kw == "train") {
+        fs.trainAt = kwAt;
         pos_ += kw.size();
         if (!trainLine(fs, kwAt))
           return false;
@@ -422,6 +426,13 @@ private:
       if (it == fs.values.end())
         return fail(g.at, "grad_of names an undefined value %" + g.target);
       g.node->gradOf = it->second;
+    }
+    // Reported at the line at fault; a param's missing grad or update at the
+    // train line that lists it.
+    for (const EntryProblem &p : entryContractProblems(*fs.f)) {
+      auto it = fs.rootAt.find({p.kind, p.name});
+      bool atTrain = p.kind == "train" || it == fs.rootAt.end();
+      return fail(atTrain ? fs.trainAt : it->second, p.message);
     }
     return true;
   }

@@ -46,6 +46,8 @@ public:
     checkRoots("grad", f_.grads, true);
     checkRoots("update", f_.updates, true);
     checkRoots("output", f_.outputs, false);
+    for (const EntryProblem &p : entryContractProblems(f_))
+      problem(p.kind + (p.name.empty() ? "" : " " + p.name) + ": " + p.message);
   }
 
 private:
@@ -159,6 +161,50 @@ private:
 };
 
 } // namespace
+
+std::vector<EntryProblem> entryContractProblems(const Function &f) {
+  std::vector<EntryProblem> out;
+  if (!f.train) {
+    for (auto &[name, n] : f.grads)
+      out.push_back({"grad", name, "only a train entry has grads, and '" + f.name +
+                                       "' has no train line"});
+    for (auto &[name, n] : f.updates)
+      out.push_back({"update", name, "only a train entry changes variables, and '" +
+                                         f.name + "' has no train line"});
+    return out;
+  }
+  const std::vector<std::string> &params = f.train->params;
+  auto isParam = [&](const std::string &v) {
+    return std::find(params.begin(), params.end(), v) != params.end();
+  };
+  auto has = [](const std::vector<std::pair<std::string, Node *>> &roots,
+                const std::string &v) {
+    return std::any_of(roots.begin(), roots.end(), [&](auto &r) { return r.first == v; });
+  };
+  bool updatesParams = false;
+  for (auto &[name, n] : f.updates)
+    updatesParams = updatesParams || isParam(name);
+  for (auto &[name, n] : f.grads) {
+    if (!isParam(name))
+      out.push_back({"grad", name, "'" + name + "' is not in the train line's params"});
+    else if (has(f.updates, name))
+      out.push_back({"grad", name,
+                     "'" + name + "' has both a grad and an update: the optimizer "
+                     "would update it a second time (a function holds grads before "
+                     "the optimizer pass, param updates after it)"});
+  }
+  for (const std::string &p : params) {
+    if (has(f.grads, p) || has(f.updates, p))
+      continue;
+    if (!f.grads.empty())
+      out.push_back({"train", "", "param '" + p + "' has no grad line, though other "
+                                  "params have one (autodiff gives every param a grad)"});
+    else if (updatesParams)
+      out.push_back({"train", "", "param '" + p + "' has no update line, though other "
+                                  "params have one (the optimizer updates every param)"});
+  }
+  return out;
+}
 
 std::string sourceProblem(const Module &m, OpKind op, const Attrs &attrs,
                           const TensorType &type) {

@@ -150,8 +150,10 @@ Node *rewriteOnce(Node *n, bool autodiffDone) {
 }
 
 // What makes two nodes one value: the same op, operands, type and
-// attributes. A constant's value is compared by its bits, so 1 and 1.0
-// merge but 0.0 and -0.0 do not; an input or var is one by its name.
+// attributes. A constant's value is compared by the bits it is stored as, so
+// 1 and 1.0 merge, and so do an f32 lr of 0.001 and a folded 1 - 0.999 (one
+// float, though not one double), but 0.0 and -0.0 do not; an input or var is
+// one by its name.
 struct ValueKey {
   OpKind op;
   std::vector<const Node *> operands;
@@ -164,7 +166,7 @@ struct ValueKey {
       : op(n->op), operands(n->operands.begin(), n->operands.end()),
         dtype(n->type.dtype), dims(n->type.dims) {
     if (isConst(n)) {
-      double v = constValue(n);
+      double v = storedValue(n->type, constValue(n));
       std::memcpy(&valueBits, &v, sizeof v);
     } else {
       attrs = n->attrs.items();

@@ -94,7 +94,6 @@ std::unique_ptr<Module> makeMlpModule() {
   Node *bNew = s.create(OpKind::Sub, {sf.b, s.create(OpKind::Mul, {db, lr}, {}, "s")}, {},
                         "b.new");
   step.train = TrainSpec{loss, {"w", "b"}, "sgd", {{"lr", 0.1}}};
-  step.grads = {{"w", dw}, {"b", db}};
   step.updates = {{"w", wNew}, {"b", bNew}};
   step.outputs = {{"loss", loss}};
   return m;
@@ -143,8 +142,6 @@ func step {
   %s.1 = mul(%d.b, %c) : f32[2]
   %b.new = sub(%b, %s.1) : f32[2]
   train loss = %loss, optimizer = sgd(lr = 0.1), params = [w, b]
-  grad w = %d.w
-  grad b = %d.b
   update w = %w.new
   update b = %b.new
   output loss = %loss

@@ -85,12 +85,11 @@ TEST_CASE("ir verifier: a variable or input that is not declared") {
 TEST_CASE("ir verifier: a variable read with the wrong type") {
   Fixture fx;
   fx.m->findVar("b")->type = TensorType::f32({1, 2});
-  // Both reads of b, its gradient and its update disagree with the declaration.
+  // Both reads of b and its update disagree with the declaration.
   auto problems = verifyModule(*fx.m);
-  REQUIRE(problems.size() == 4);
+  REQUIRE(problems.size() == 3);
   CHECK(problems[0] == "func predict: %b = var: 'b' is declared f32[1, 2], used as f32[2]");
-  CHECK(problems[2] == "func step: grad b: variable is f32[1, 2], value %d.b is f32[2]");
-  CHECK(problems[3] ==
+  CHECK(problems[2] ==
         "func step: update b: variable is f32[1, 2], value %b.new is f32[2]");
 }
 
@@ -126,9 +125,38 @@ TEST_CASE("ir verifier: roots outside the function, unknown variables") {
   g.step.grads.push_back({"nope", g.node(g.step, "d.w")});
   g.step.train->params.push_back("ghost");
   auto problems = verifyModule(*g.m);
-  REQUIRE(problems.size() == 2);
+  REQUIRE(problems.size() == 4);
   CHECK(problems[0] == "func step: train: unknown variable 'ghost'");
   CHECK(problems[1] == "func step: grad nope: unknown variable");
+  // The entry contract: a grad only for a listed param, and once one param
+  // has a grad, every param has a grad or an update.
+  CHECK(problems[2] == "func step: grad nope: 'nope' is not in the train line's params");
+  CHECK(problems[3] == "func step: train: param 'ghost' has no grad line, though other "
+                       "params have one (autodiff gives every param a grad)");
+}
+
+TEST_CASE("ir verifier: the entry contract") {
+  Fixture fx; // the fixture's step is past the optimizer: updates, no grads
+  fx.step.grads.push_back({"w", fx.node(fx.step, "d.w")});
+  CHECK(onlyProblem(*fx.m) ==
+        "func step: grad w: 'w' has both a grad and an update: the optimizer would "
+        "update it a second time (a function holds grads before the optimizer pass, "
+        "param updates after it)");
+
+  Fixture missing;
+  missing.step.updates.pop_back();
+  CHECK(onlyProblem(*missing.m) == "func step: train: param 'b' has no update line, though "
+                                   "other params have one (the optimizer updates every param)");
+
+  Fixture outside;
+  outside.predict.updates.push_back({"w", outside.node(outside.predict, "w")});
+  outside.predict.grads.push_back({"w", outside.node(outside.predict, "w")});
+  auto problems = verifyModule(*outside.m);
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0] == "func predict: grad w: only a train entry has grads, and 'predict' "
+                       "has no train line");
+  CHECK(problems[1] == "func predict: update w: only a train entry changes variables, and "
+                       "'predict' has no train line");
 }
 
 TEST_CASE("ir verifier: attributes the op does not declare, or of the wrong kind") {
@@ -157,10 +185,12 @@ TEST_CASE("ir verifier: a train entry's optimizer and params") {
   fx.step.train->optimizer = "adagrad";
   fx.step.train->params = {"w", "step.sgd.t", "w"};
   auto problems = verifyModule(*fx.m);
-  REQUIRE(problems.size() == 3);
+  REQUIRE(problems.size() == 4);
   CHECK(problems[0] == "func step: train: unknown optimizer 'adagrad'");
   CHECK(problems[1] == "func step: train: 'step.sgd.t' is not a trainable f32 param");
   CHECK(problems[2] == "func step: train: param 'w' is listed twice");
+  CHECK(problems[3] == "func step: train: param 'step.sgd.t' has no update line, though "
+                       "other params have one (the optimizer updates every param)");
 }
 
 TEST_CASE("ir verifier: a train entry's hyper-parameters, against the optimizer table") {

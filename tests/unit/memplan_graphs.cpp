@@ -101,6 +101,13 @@ std::unique_ptr<Module> randomModel(std::mt19937 &rng) {
         f.updates.push_back({v.name, values[i]});
         break;
       }
+  // Only a train entry changes variables; one with no params is not
+  // differentiated, so its updates stay as they are.
+  if (!f.updates.empty()) {
+    Builder b(f);
+    Node *loss = b.constant(0.0, TensorType::f32({}));
+    f.train = TrainSpec{loss, {}, "sgd", {}};
+  }
   f.removeDeadNodes();
   return m;
 }
