@@ -3,8 +3,10 @@
 // macros, and one documented prototype per function of the library.
 #include "codegen/Codegen.h"
 #include "codegen/Layout.h"
+#include "ir/OpRules.h"
 
 #include <cctype>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -121,7 +123,9 @@ std::string generateHeader(const Module &m) {
     << "void " << id << "_destroy(" << id << " *ctx);\n";
 
   h << "/* Entries write their outputs while they run: an output buffer must not\n"
-       " * overlap an input buffer or another output. */\n";
+       " * overlap an input buffer or another output. A label or id outside its range\n"
+       " * (given below) makes the entry return DLC_ERR_ARG before it changes anything. */\n";
+  std::map<std::string, int64_t> bounds = inputIndexBounds(m);
   for (const codegen::ApiEntry &e : codegen::apiEntries(m)) {
     const Function &f = *e.fn;
     std::ostringstream doc, args;
@@ -135,6 +139,8 @@ std::string generateHeader(const Module &m) {
       TensorType t = d ? d->type : TensorType();
       args << ", const " << cType(t.dtype) << " *" << paramName(in);
       doc << sep << in << " " << shapeText(t, batch, e.takesRows);
+      if (auto bound = bounds.find(in); bound != bounds.end())
+        doc << " in [0, " << bound->second << ")";
       sep = ", ";
     }
     if (e.takesRows)

@@ -4,6 +4,7 @@
 // runtime drives it through.
 #include "codegen/Layout.h"
 #include "codegen/Lowering.h"
+#include "ir/OpRules.h"
 #include "ir/Support.h"
 
 #include <llvm/IR/IRBuilder.h>
@@ -33,7 +34,7 @@ struct DescTypes {
   explicit DescTypes(LLVMContext &c) {
     Type *p = PointerType::getUnqual(c), *i32 = Type::getInt32Ty(c),
          *i64 = Type::getInt64Ty(c), *f = Type::getFloatTy(c);
-    tensor = StructType::create(c, {p, i32, i32, p, i64, i64, i32, i32, f, f},
+    tensor = StructType::create(c, {p, i32, i32, p, i64, i64, i32, i32, f, f, i64},
                                 "dlc_tensor_desc");
     entry = StructType::create(c, {p, i32, i32, p, i32, p, i64, p}, "dlc_entry_desc");
     model = StructType::create(c, {i32, p, i64, i64, i32, p, i32, p, i64, i32, p},
@@ -88,7 +89,8 @@ private:
   }
 
   Constant *tensorDesc(const std::string &name, const TensorType &t,
-                       const VarDecl *var = nullptr, int64_t offset = 0) {
+                       const VarDecl *var = nullptr, int64_t offset = 0,
+                       int64_t indexBound = 0) {
     Constant *dims = null();
     if (t.rank() > 0)
       dims = privateGlobal(ConstantDataArray::get(
@@ -111,7 +113,7 @@ private:
         types_.tensor,
         {string(name), i32(t.dtype == DType::F32 ? DLC_F32 : DLC_I32), i32(t.rank()),
          dims, i64(t.numel()), i64(offset), i32(init), i32(trainable),
-         ConstantFP::get(f, a), ConstantFP::get(f, b)});
+         ConstantFP::get(f, a), ConstantFP::get(f, b), i64(indexBound)});
   }
 
   // The entry function of `f`, and its dlc_entry_desc.
@@ -240,8 +242,12 @@ private:
 
   void emitDesc(const std::vector<Constant *> &entries) {
     std::vector<Constant *> ins, vars;
-    for (const InputDecl &in : m_.inputs)
-      ins.push_back(tensorDesc(in.name, in.type));
+    std::map<std::string, int64_t> bounds = inputIndexBounds(m_);
+    for (const InputDecl &in : m_.inputs) {
+      auto bound = bounds.find(in.name);
+      ins.push_back(tensorDesc(in.name, in.type, nullptr, 0,
+                               bound == bounds.end() ? 0 : bound->second));
+    }
     for (size_t i = 0; i < m_.vars.size(); ++i)
       vars.push_back(tensorDesc(m_.vars[i].name, m_.vars[i].type, &m_.vars[i],
                                 state_.offsets[i]));

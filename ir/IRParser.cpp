@@ -391,7 +391,7 @@ private:
       return fail(at, "redefinition of function '" + name + "'");
     if (!expect('{'))
       return false;
-    FunctionState fs{&m_->addFunction(name), {}, {}};
+    FunctionState fs{&m_->addFunction(name), {}, {}, {}, 0};
     while (true) {
       char c = peek();
       if (c == '}') {

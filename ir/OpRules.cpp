@@ -687,3 +687,38 @@ uint64_t dropoutHash(int64_t seed, uint64_t step, uint64_t index) {
 uint64_t dropoutThreshold(double rate) { return (uint64_t)std::llround(rate * 16777216.0); }
 
 } // namespace dlc
+
+namespace dlc {
+
+std::optional<IndexOperand> indexOperand(const Node &n) {
+  if (n.op == OpKind::SparseXent)
+    return IndexOperand{1, n.operands[0]->type.dims.back()};
+  if (n.op == OpKind::SparseXentGrad)
+    return IndexOperand{2, n.operands[1]->type.dims.back()};
+  if (n.op == OpKind::Gather)
+    return IndexOperand{1, n.operands[0]->type.dims[0]};
+  if (n.op == OpKind::GatherGrad)
+    return IndexOperand{1, n.type.dims[0]};
+  return std::nullopt;
+}
+
+std::map<std::string, int64_t> inputIndexBounds(const Module &m) {
+  std::map<std::string, int64_t> bounds;
+  for (const auto &f : m.functions)
+    for (const auto &n : f->nodes) {
+      std::optional<IndexOperand> index = indexOperand(*n);
+      if (!index)
+        continue;
+      const Node *source = n->operands[index->operand];
+      while (source->op == OpKind::Reshape)
+        source = source->operands[0];
+      if (source->op != OpKind::Input)
+        continue;
+      auto [it, first] = bounds.try_emplace(source->attrs.getString("name"), index->bound);
+      if (!first)
+        it->second = std::min(it->second, index->bound);
+    }
+  return bounds;
+}
+
+} // namespace dlc

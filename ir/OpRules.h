@@ -5,6 +5,8 @@
 
 #include "ir/Graph.h"
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,21 @@ std::optional<TensorType> inferType(OpKind op,
 // operand that is not differentiable). Nodes are created through `b`, whose
 // location and gradOf are already set to fwd's by the caller.
 std::vector<Node *> gradient(Builder &b, Node *fwd, Node *dy);
+
+// An operand whose values index something (class labels, embedding ids):
+// which operand, and the exclusive bound of its values, from the node's
+// types. The kernels cannot report a bad value, so the runtime checks index
+// inputs before an entry runs (dlc_tensor_desc::index_bound).
+struct IndexOperand {
+  size_t operand;
+  int64_t bound;
+};
+std::optional<IndexOperand> indexOperand(const Node &n);
+
+// The bound of each input whose values index something, through views
+// (reshape) of it; the least when several ops use it. Inputs used as no
+// index are absent.
+std::map<std::string, int64_t> inputIndexBounds(const Module &m);
 
 // The rows a row-wise op (softmax, softmax_grad, log_softmax) works on, for
 // interpreter and kernels alike: along `axis` of `dims`, `outer` blocks of

@@ -219,6 +219,42 @@ static int check_run_args(dlc_context *ctx, int entry, const void *const *inputs
   return DLC_OK;
 }
 
+/* Index inputs (class labels, embedding ids) are checked before the entry
+ * runs, so a bad one changes nothing: the kernels cannot report it, and one
+ * label of 1000 would make the loss NaN and, after the update, every weight. */
+static int check_index_inputs(dlc_context *ctx, const dlc_entry_desc *e,
+                              const void *const *inputs, int64_t rows) {
+  const dlc_model_desc *m = ctx->model;
+  for (int32_t i = 0; i < e->n_inputs; ++i) {
+    const dlc_tensor_desc *t = &m->inputs[e->inputs[i]];
+    if (t->dtype != DLC_I32 || t->index_bound <= 0)
+      continue;
+    const int64_t per_row = m->batch > 0 && row_bytes(m, t) ? t->numel / m->batch : 0;
+    const int64_t count = per_row ? per_row * rows : t->numel;
+    const int32_t *v = (const int32_t *)inputs[i];
+    for (int64_t k = 0; k < count; ++k) {
+      if (v[k] >= 0 && v[k] < t->index_bound)
+        continue;
+      if (per_row == 1)
+        return dlcrt_fail(ctx, DLC_ERR_ARG,
+                          "entry '%s': input '%s' holds %d in row %lld, outside [0, %lld)",
+                          e->name, t->name, (int)v[k], (long long)k,
+                          (long long)t->index_bound);
+      if (per_row > 1)
+        return dlcrt_fail(ctx, DLC_ERR_ARG,
+                          "entry '%s': input '%s' holds %d in row %lld (element %lld of "
+                          "the row), outside [0, %lld)",
+                          e->name, t->name, (int)v[k], (long long)(k / per_row),
+                          (long long)(k % per_row), (long long)t->index_bound);
+      return dlcrt_fail(ctx, DLC_ERR_ARG,
+                        "entry '%s': input '%s' holds %d at element %lld, outside [0, %lld)",
+                        e->name, t->name, (int)v[k], (long long)k,
+                        (long long)t->index_bound);
+    }
+  }
+  return DLC_OK;
+}
+
 /* Compiled entries run with denormals flushed to zero (FTZ) and read as zero
  * (DAZ): once training converges, Adam's second moments and small gradients
  * drift into the denormal range, where every x86 float op takes a ~100-cycle
@@ -245,6 +281,9 @@ int dlc_run(dlc_context *ctx, int entry, const void *const *inputs, void *const 
     return rc;
   const dlc_model_desc *m = ctx->model;
   const dlc_entry_desc *e = &m->entries[entry];
+  rc = check_index_inputs(ctx, e, inputs, rows);
+  if (rc != DLC_OK)
+    return rc;
   if (m->batch <= 0 || rows == m->batch) {
     call_entry(e, ctx, inputs, outputs);
     return DLC_OK;

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DLC_ABI_VERSION 1u
+#define DLC_ABI_VERSION 2u
 
 enum { DLC_F32 = 0, DLC_I32 = 1 };
 enum { DLC_INIT_ZEROS = 0, DLC_INIT_CONSTANT = 1, DLC_INIT_NORMAL = 2, DLC_INIT_UNIFORM = 3 };
@@ -24,6 +24,9 @@ typedef struct dlc_tensor_desc {
   int32_t init;         /* variables: DLC_INIT_* */
   int32_t trainable;    /* variables: 1 = param, 0 = optimizer state */
   float init_a, init_b; /* constant: a; normal: mean a, stddev b; uniform: [a, b) */
+  int64_t index_bound;  /* i32 inputs used as class labels or table ids: every
+                           value must be in [0, index_bound), which dlc_run
+                           checks; 0 for any other tensor */
 } dlc_tensor_desc;
 
 /* A compiled entry point. `state` is the variables' block, `arena` scratch of

@@ -28,7 +28,9 @@ void dlc_destroy(dlc_context *ctx);
 
 /* Runs entry `entry` on `rows` rows (1..batch; train entries need a full
  * batch). inputs/outputs follow the entry's order. Returns DLC_OK or an error
- * code, with the message in dlc_error(ctx). */
+ * code, with the message in dlc_error(ctx). Index inputs (labels, ids) are
+ * checked first: a value outside [0, index_bound) is DLC_ERR_ARG, naming the
+ * input, row and value, and the entry does not run (no variable changes). */
 int dlc_run(dlc_context *ctx, int entry, const void *const *inputs,
             void *const *outputs, int64_t rows);
 int dlc_find_entry(const dlc_model_desc *model, const char *name); /* -1 if none */

@@ -139,6 +139,28 @@ int main(void) {
   check(untouched, "predict writes no row beyond n");
   check(correct >= PREDICT_ROWS * 8 / 10, "the trained model classifies >= 80% of new examples");
 
+  /* A label outside [0, 10) is refused before the step runs: one bad row must
+   * not turn every weight into NaN. */
+  const int32_t bad_labels[] = {10, 1000, -1, INT32_MIN};
+  int refused = 1;
+  make_examples(x, y, batch, &data_state);
+  mnist_mlp_predict(model_a, x, PREDICT_ROWS, probs_a);
+  for (size_t k = 0; k < sizeof bad_labels / sizeof *bad_labels; ++k) {
+    const int32_t saved = y[17];
+    float loss = 0;
+    y[17] = bad_labels[k];
+    const int rc = mnist_mlp_step(model_a, x, y, &loss);
+    const char *why = mnist_mlp_error(model_a);
+    printf("     a step with label %d in row 17: rc %d, \"%s\"\n", (int)bad_labels[k], rc,
+           why ? why : "(null)");
+    refused = refused && rc != 0 && why && strstr(why, "row 17");
+    y[17] = saved;
+  }
+  mnist_mlp_predict(model_a, x, PREDICT_ROWS, probs_b);
+  check(refused, "a step with a label outside [0, 10) is refused, naming the row");
+  check(memcmp(probs_a, probs_b, PREDICT_ROWS * CLASSES * sizeof *probs_a) == 0,
+        "the refused steps changed no weight");
+
   /* Checkpoint round trip into a model created from another seed. */
   const int save_rc = mnist_mlp_save(model_a, CHECKPOINT);
   if (save_rc != 0)

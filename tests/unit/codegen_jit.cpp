@@ -370,6 +370,8 @@ TEST_CASE("codegen: the model descriptor matches the module") {
   REQUIRE(d->n_inputs == 2);
   CHECK(std::string(d->inputs[1].name) == "y");
   CHECK(d->inputs[1].dtype == DLC_I32);
+  CHECK(d->inputs[1].index_bound == 4); // labels of sparse_xent over 4 classes
+  CHECK(d->inputs[0].index_bound == 0);
   REQUIRE(d->n_vars == 3);
   CHECK(d->vars[0].offset == 0);
   CHECK(d->vars[1].offset == 64);  // 48 bytes of w, aligned up

@@ -228,6 +228,32 @@ TEST_CASE("runtime: dlc_run refuses bad arguments with a message") {
   dlc_destroy(ctx);
 }
 
+TEST_CASE("runtime: a label that is not a class is refused before the entry runs") {
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  dlc_context *ctx = dlc_create(&m.desc, 1);
+  REQUIRE(ctx);
+  const std::vector<uint8_t> before = snapshot(ctx);
+  std::vector<float> x = rowsOfX(kBatch);
+  float loss = 0;
+  void *out[] = {&loss};
+  const int calls = probe.calls;
+  for (int32_t bad : {int32_t(kClasses), int32_t(1000), int32_t(-1), INT32_MIN}) {
+    std::vector<int32_t> y(kBatch, 1);
+    y[5] = bad;
+    const void *in[] = {y.data(), x.data()};
+    CHECK(dlc_run(ctx, 1, in, out, kBatch) == DLC_ERR_ARG);
+    CHECK(std::string(dlc_error(ctx)) == "entry 'step': input 'y' holds " + std::to_string(bad) +
+                                             " in row 5, outside [0, " + std::to_string(kClasses) + ")");
+  }
+  CHECK(probe.calls == calls);    // the entry never ran
+  CHECK(snapshot(ctx) == before); // so no variable changed
+  std::vector<int32_t> y(kBatch, kClasses - 1);
+  const void *in[] = {y.data(), x.data()};
+  CHECK(dlc_run(ctx, 1, in, out, kBatch) == DLC_OK); // the largest class is fine
+  dlc_destroy(ctx);
+}
+
 TEST_CASE("runtime: entries are found by name") {
   ModelBuilder m("toy", kBatch);
   buildToy(m);

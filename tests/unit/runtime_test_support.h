@@ -65,8 +65,10 @@ class ModelBuilder {
 public:
   ModelBuilder(const std::string &name, int64_t batch) : batch(batch) { desc.name = keep(name); }
 
-  int addInput(const std::string &name, int32_t dtype, std::vector<int64_t> dims) {
+  int addInput(const std::string &name, int32_t dtype, std::vector<int64_t> dims,
+               int64_t indexBound = 0) {
     inputs.push_back(tensor(name, dtype, std::move(dims)));
+    inputs.back().index_bound = indexBound;
     return int(inputs.size()) - 1;
   }
 
@@ -234,7 +236,7 @@ inline void stepEntry(char *state, char *arena, const void *const *in, void *con
 inline void buildToy(ModelBuilder &m, uint64_t signature = 0x70E5u,
                      std::vector<int64_t> wDims = {kFeatures, kClasses}) {
   m.addInput("x", DLC_F32, {kBatch, kFeatures});
-  m.addInput("y", DLC_I32, {kBatch});
+  m.addInput("y", DLC_I32, {kBatch}, kClasses); // class labels, as codegen marks them
   m.addVar("dense.w", DLC_F32, wDims, DLC_INIT_NORMAL, 0.0f, 0.5f);
   m.addVar("dense.b", DLC_F32, {kClasses}, DLC_INIT_ZEROS);
   m.addVar("step.count", DLC_I32, {1}, DLC_INIT_ZEROS, 0, 0, false);

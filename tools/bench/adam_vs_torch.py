@@ -147,7 +147,8 @@ class TensorDesc(ctypes.Structure):  # dlc_tensor_desc of runtime/dlc_abi.h
                 ("rank", ctypes.c_int32), ("dims", ctypes.POINTER(ctypes.c_int64)),
                 ("numel", ctypes.c_int64), ("offset", ctypes.c_int64),
                 ("init", ctypes.c_int32), ("trainable", ctypes.c_int32),
-                ("init_a", ctypes.c_float), ("init_b", ctypes.c_float)]
+                ("init_a", ctypes.c_float), ("init_b", ctypes.c_float),
+                ("index_bound", ctypes.c_int64)]
 
 
 class ModelDesc(ctypes.Structure):  # dlc_model_desc
@@ -159,7 +160,7 @@ class ModelDesc(ctypes.Structure):  # dlc_model_desc
                 ("entries", ctypes.c_void_p)]
 
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 
 def compile_model(dlc, workdir):
