@@ -159,9 +159,11 @@ std::string generateHeader(const Module &m) {
   }
 
   h << "/* Writes every variable to `path` atomically, with a checksum; an existing file\n"
-       " * there is replaced only if it is a checkpoint. */\n"
+       " * there is replaced only if it is a checkpoint, and never by NaN or infinite\n"
+       " * variables. */\n"
     << "int " << id << "_save(const " << id << " *ctx, const char *path);\n";
-  h << "/* Reads a checkpoint of this model; a bad file leaves ctx unchanged. */\n"
+  h << "/* Reads a checkpoint of this model; a bad file (corrupt, truncated, another\n"
+       " * model's, a newer format, NaN or infinite values) leaves ctx unchanged. */\n"
     << "int " << id << "_load(" << id << " *ctx, const char *path);\n";
   h << "/* The last error's message, \"\" when none. */\n"
     << "const char *" << id << "_error(const " << id << " *ctx);\n";

@@ -14,8 +14,10 @@
 
 #include "runtime_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +160,24 @@ static void sync_parent_dir(const char *path) {
   }
 }
 
+/* The index of the first NaN or infinity among `count` floats at `bytes`,
+ * stored little-endian (a checkpoint's payload) or in the host's order, or -1.
+ * Such a float has every exponent bit set. */
+static int64_t first_non_finite(const void *bytes, int64_t count, int little_endian) {
+  const uint8_t *p = bytes;
+  for (int64_t k = 0; k < count; ++k) {
+    uint32_t bits;
+    if (little_endian)
+      bits = (uint32_t)p[4 * k] | (uint32_t)p[4 * k + 1] << 8 |
+             (uint32_t)p[4 * k + 2] << 16 | (uint32_t)p[4 * k + 3] << 24;
+    else
+      memcpy(&bits, p + 4 * k, 4);
+    if ((bits & 0x7F800000u) == 0x7F800000u)
+      return k;
+  }
+  return -1;
+}
+
 /* A fresh temp file beside `path`, so the rename stays on one file system.
  * The pid alone is not enough: two threads of one process saving to the same
  * path would share it, and one could publish the other's half-written file.
@@ -194,6 +214,50 @@ static FILE *create_temp(const char *path, char **tmp_out) {
   return NULL;
 }
 
+/* A save killed between creating its temp file and the rename (kill -9, a
+ * power cut) leaves PATH.tmp.PID.N behind. The next save to PATH removes
+ * those whose process is gone; one whose PID is alive may be another
+ * process's save in flight, and is left alone. */
+static void remove_stale_temps(const char *path) {
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  const size_t base_len = strlen(base), dir_len = slash ? (size_t)(slash - path) : 0;
+  char dir[4096];
+  if (dir_len + 2 > sizeof dir)
+    return;
+  if (slash) {
+    memcpy(dir, path, dir_len ? dir_len : 1); /* "/file" lives in "/" */
+    dir[dir_len ? dir_len : 1] = '\0';
+  } else {
+    strcpy(dir, ".");
+  }
+  DIR *d = opendir(dir);
+  if (!d)
+    return;
+  struct dirent *entry;
+  while ((entry = readdir(d)) != NULL) {
+    const char *name = entry->d_name;
+    if (strncmp(name, base, base_len) != 0 || strncmp(name + base_len, ".tmp.", 5) != 0)
+      continue;
+    char *end = NULL;
+    const char *digits = name + base_len + 5;
+    errno = 0;
+    const long pid = strtol(digits, &end, 10);
+    if (end == digits || *end != '.' || errno || pid <= 0 || (pid_t)pid == getpid())
+      continue;
+    const char *counter = end + 1;
+    strtoul(counter, &end, 10);
+    if (end == counter || *end != '\0')
+      continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+      continue; /* alive, or not ours to ask about */
+    char stale[4096 + 256];
+    if ((size_t)snprintf(stale, sizeof stale, "%s/%s", dir, name) < sizeof stale)
+      unlink(stale);
+  }
+  closedir(d);
+}
+
 /* An existing file at `path` is replaced only if it is a checkpoint (or
  * empty): a slip such as `--save model.dl` must not destroy the user's
  * source. Anything unreadable is left for the write itself to report. */
@@ -221,6 +285,20 @@ int dlc_save(dlc_context *ctx, const char *path) {
                       "cannot write checkpoint '%s': the file exists and is not a dlc "
                       "checkpoint (refusing to replace it)",
                       path);
+
+  /* A checkpoint must load back, and dlc_load refuses NaN and infinities:
+   * saving them would replace a good file with one that cannot be used. */
+  for (int32_t i = 0; i < ctx->model->n_vars; ++i) {
+    const dlc_tensor_desc *v = &ctx->model->vars[i];
+    const int64_t bad = v->dtype == DLC_F32 ? first_non_finite(ctx->state + v->offset, v->numel, 0) : -1;
+    if (bad >= 0)
+      return dlcrt_fail(ctx, DLC_ERR_ARG,
+                        "refusing to save '%s': variable '%s' holds NaN or infinity at "
+                        "element %lld (a diverged run?), and such a checkpoint could not be "
+                        "loaded",
+                        path, v->name, (long long)bad);
+  }
+  remove_stale_temps(path);
 
   char why[256];
   char *tmp = NULL;
@@ -420,6 +498,12 @@ static int match_model(dlc_context *ctx, const uint8_t *data, size_t size, int a
       return dlcrt_fail(ctx, DLC_ERR_FORMAT,
                         "variable '%s' has %llu bytes in the checkpoint, expected %zu",
                         v->name, (unsigned long long)bytes, expected_bytes);
+    const int64_t bad = v->dtype == DLC_F32 ? first_non_finite(payload, v->numel, 1) : -1;
+    if (bad >= 0)
+      return dlcrt_fail(ctx, DLC_ERR_FORMAT,
+                        "variable '%s' holds NaN or infinity at element %lld (the "
+                        "checkpoint of a diverged run?)",
+                        v->name, (long long)bad);
     if (!apply)
       continue;
     char *dst = ctx->state + v->offset;

@@ -37,7 +37,10 @@ int dlc_find_entry(const dlc_model_desc *model, const char *name); /* -1 if none
 
 /* Checkpoints: all variables (params and optimizer state), written atomically
  * (temp file + rename) with a format version, the model's signature and a
- * checksum. A bad file is refused with a message and leaves ctx unchanged.
+ * checksum. A bad file is refused with a message and leaves ctx unchanged;
+ * so is one whose checksum is right but whose floats hold NaN or infinity,
+ * and dlc_save refuses to write such variables. A save also removes the
+ * temp files that killed saves to the same path left behind.
  * dlc_save replaces an existing file only if it is a checkpoint (or empty),
  * and contexts may be saved from several threads at once, even to one path. */
 int dlc_save(dlc_context *ctx, const char *path);

@@ -78,6 +78,10 @@ const char *kTrainHelp = R"(train / eval options (dlc train FILE, dlc eval FILE)
   --resume PATH          load a checkpoint before training
   --load PATH            (eval) the checkpoint to evaluate
   --progress, --no-progress   redraw a progress line (default: when stdout is a terminal)
+  --stop-on-nan, --no-stop-on-nan   when a step turns the loss or a variable NaN
+                         or infinite, stop with the variables from before that
+                         step, and save those with --save (default); or warn
+                         once and go on
   and the compile options -D, -O, --no-fusion, --print-*, --verify-each, --time-passes
 )";
 
@@ -123,6 +127,7 @@ struct Options {
   int rounds = 7;
   uint64_t seed = 0;
   int progress = -1; // -1: when stdout is a terminal
+  bool stopOnNan = true;
 };
 
 struct UsageError : std::runtime_error {
@@ -185,6 +190,7 @@ const std::map<std::string, std::set<std::string>> kOptionCommands = {
     {"--progress", {"train", "eval"}}, {"--no-progress", {"train", "eval"}},
     {"--feed", {"train", "eval"}}, {"--steps", {"train"}},
     {"--samples", {"train"}},
+    {"--stop-on-nan", {"train"}}, {"--no-stop-on-nan", {"train"}},
 };
 
 std::string commandName(const std::string &command) {
@@ -197,7 +203,7 @@ Options parseArgs(int argc, char **argv) {
   size_t i = 0;
   if (!args.empty() && (args[0] == "train" || args[0] == "eval" || args[0] == "bench"))
     o.command = args[i++];
-  std::set<std::string> given; // options that take a value, and --[no-]progress
+  std::set<std::string> given; // options that take a value, and the --[no-] flags
   auto value = [&](const std::string &arg, const char *flag) -> std::string {
     given.insert(flag);
     std::string eq = std::string(flag) + "=";
@@ -279,6 +285,9 @@ Options parseArgs(int argc, char **argv) {
       o.samples = value(a, "--samples");
     else if (a == "--progress" || a == "--no-progress") {
       o.progress = a == "--progress";
+      given.insert(a);
+    } else if (a == "--stop-on-nan" || a == "--no-stop-on-nan") {
+      o.stopOnNan = a == "--stop-on-nan";
       given.insert(a);
     }
     else if (startsWith(a, "-") && a != "-")
@@ -581,12 +590,22 @@ int trainCommand(Options &o) {
   t.samples = o.samples;
   t.sampleFrom = &test;
   t.progress = o.progress < 0 ? isatty(STDOUT_FILENO) : o.progress == 1;
+  t.stopOnNonFinite = o.stopOnNan;
   Session s;
   if (!startSession(o, s, [&](const Module &m) { return planModel(m, train, o, t); }))
     return 1;
   std::string error;
-  if (!trainModel(s.ctx, train, t, std::cout, error)) {
+  bool stoppedBeforeBadStep = false;
+  if (!trainModel(s.ctx, train, t, std::cout, error, &stoppedBeforeBadStep)) {
     std::cerr << "dlc: error: " << error << "\n";
+    // The variables are sound, and the training before the bad step is
+    // worth keeping.
+    if (stoppedBeforeBadStep && !o.save.empty()) {
+      if (dlc_save(s.ctx, o.save.c_str()) != DLC_OK)
+        std::cerr << "dlc: error: " << dlc_error(s.ctx) << "\n";
+      else
+        std::printf("saved %s (the variables from before that step)\n", o.save.c_str());
+    }
     return 1;
   }
   std::cout.flush();

@@ -401,10 +401,54 @@ bool writeSamples(dlc_context *ctx, const TrainOptions &opts, std::string &error
   return ok && writeGrayPng(opts.samples, int(width), int(height), pixels, error);
 }
 
+// A copy of every variable and of the noise stream's position, taken at a
+// step while every variable is finite (see trainModel).
+struct Snapshot {
+  int64_t step = 0;
+  std::vector<std::vector<char>> vars;
+  NormalRng noise{0};
+};
+
+size_t varBytes(const dlc_tensor_desc &v) { return size_t(v.numel) * 4; }
+
+void takeSnapshot(dlc_context *ctx, int64_t step, const NormalRng &noise, Snapshot &s) {
+  const dlc_model_desc *m = dlc_model(ctx);
+  s.step = step;
+  s.noise = noise;
+  s.vars.resize(size_t(m->n_vars));
+  for (int v = 0; v < m->n_vars; ++v) {
+    const char *data = static_cast<const char *>(dlc_var_data(ctx, v));
+    s.vars[size_t(v)].assign(data, data + varBytes(m->vars[v]));
+  }
+}
+
+void restoreSnapshot(dlc_context *ctx, const Snapshot &s, NormalRng &noise) {
+  const dlc_model_desc *m = dlc_model(ctx);
+  noise = s.noise;
+  for (int v = 0; v < m->n_vars; ++v)
+    std::memcpy(dlc_var_data(ctx, v), s.vars[size_t(v)].data(), s.vars[size_t(v)].size());
+}
+
+// The first f32 variable holding a NaN or an infinity, or -1.
+int firstNonFiniteVar(dlc_context *ctx) {
+  const dlc_model_desc *m = dlc_model(ctx);
+  for (int v = 0; v < m->n_vars; ++v) {
+    if (m->vars[v].dtype != DLC_F32)
+      continue;
+    const float *p = static_cast<const float *>(dlc_var_data(ctx, v));
+    for (int64_t i = 0; i < m->vars[v].numel; ++i)
+      if (!std::isfinite(p[i]))
+        return v;
+  }
+  return -1;
+}
+
+const char *nonFiniteName(float x) { return std::isnan(x) ? "NaN" : "infinite"; }
+
 } // namespace
 
 bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts,
-                std::ostream &out, std::string &error) {
+                std::ostream &out, std::string &error, bool *stoppedBeforeBadStep) {
   const dlc_model_desc *m = dlc_model(ctx);
   if (!m) {
     error = "no model context";
@@ -467,6 +511,78 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
   const int64_t totalSteps = steps * opts.epochs;
   ProgressLine progress(out);
   const Clock::time_point runStart = Clock::now();
+
+  // One train entry on one batch; false when dlc_run refused it.
+  auto runEntry = [&](int64_t step, size_t k, float &loss) {
+    BoundEntry &b = entries[k];
+    fillBatch(train, shuffled.data(), step * batch, batch, b, noise);
+    if (dlc_run(ctx, b.entry, b.inputPtrs.data(), b.outputPtrs.data(), batch) != DLC_OK) {
+      progress.clear();
+      error = dlc_error(ctx);
+      return false;
+    }
+    std::memcpy(&loss, b.outputs[0].data(), sizeof loss);
+    return true;
+  };
+
+  // A step that makes the loss or a variable NaN or infinite must not cost
+  // the training before it. Every kSnapshotEvery steps, while all variables
+  // are finite, the trainer copies them (a memcpy of the state per 100
+  // batches: noise next to a step). When a loss comes out non-finite, or the
+  // variables are found non-finite at the next copy (a NaN can hide from the
+  // loss behind a relu), it goes back to the copy and replays the batches
+  // since, checking the loss and the variables after each entry, to find the
+  // first that went bad; then it replays up to just before that one. Steps
+  // are deterministic, so the replay recomputes exactly what ran before, and
+  // the variables left are those from before the bad step.
+  constexpr int64_t kSnapshotEvery = 100;
+  Snapshot snapshot;
+  auto stopBeforeBadStep = [&](int epoch, int64_t upTo) {
+    restoreSnapshot(ctx, snapshot, noise);
+    int64_t badStep = -1;
+    size_t badEntry = 0;
+    std::string what;
+    for (int64_t s = snapshot.step; s <= std::min(upTo, steps - 1) && badStep < 0; ++s)
+      for (size_t k = 0; k < entries.size() && badStep < 0; ++k) {
+        float loss;
+        if (!runEntry(s, k, loss))
+          return false;
+        const std::string at = " at step " + std::to_string(s + 1) + " of epoch " +
+                               std::to_string(epoch);
+        const int v = firstNonFiniteVar(ctx);
+        if (!std::isfinite(loss))
+          what = std::string("the loss of '") + entries[k].desc->name + "' is " +
+                 nonFiniteName(loss) + at;
+        else if (v >= 0)
+          what = std::string("'") + entries[k].desc->name + "' made variable '" +
+                 m->vars[v].name + "' NaN or infinite" + at + ", with a finite loss";
+        else
+          continue;
+        badStep = s, badEntry = k;
+      }
+    if (badStep < 0) {
+      progress.clear();
+      error = "internal error: replaying the steps since the last snapshot did not "
+              "reproduce the NaN or infinity of step " + std::to_string(upTo + 1) +
+              " of epoch " + std::to_string(epoch) + " (steps should be deterministic)";
+      return false;
+    }
+    restoreSnapshot(ctx, snapshot, noise);
+    for (int64_t s = snapshot.step; s <= badStep; ++s)
+      for (size_t k = 0; k < entries.size() && (s < badStep || k < badEntry); ++k) {
+        float loss;
+        if (!runEntry(s, k, loss))
+          return false;
+      }
+    progress.clear();
+    error = what + "; training stopped, and the variables are those from before that "
+                   "step (diverged? try a lower learning rate)";
+    if (stoppedBeforeBadStep)
+      *stoppedBeforeBadStep = true;
+    return false;
+  };
+
+  bool warnedNonFinite = false;
   for (int epoch = 1; epoch <= opts.epochs; ++epoch) {
     for (size_t i = 0; i < shuffled.size(); ++i)
       shuffled[i] = int64_t(i);
@@ -474,24 +590,29 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     const Clock::time_point epochStart = Clock::now();
     Clock::time_point lastDraw = epochStart;
     std::vector<double> lossSums(entries.size(), 0.0);
-    for (int64_t step = 0; step < steps; ++step) {
+    for (int64_t step = 0; step <= steps; ++step) {
+      if (opts.stopOnNonFinite && (step % kSnapshotEvery == 0 || step == steps)) {
+        if (step > 0 && firstNonFiniteVar(ctx) >= 0)
+          return stopBeforeBadStep(epoch, step - 1);
+        if (step < steps)
+          takeSnapshot(ctx, step, noise, snapshot);
+      }
+      if (step == steps)
+        break;
       for (size_t k = 0; k < entries.size(); ++k) {
-        BoundEntry &b = entries[k];
-        fillBatch(train, shuffled.data(), step * batch, batch, b, noise);
-        if (dlc_run(ctx, b.entry, b.inputPtrs.data(), b.outputPtrs.data(), batch) != DLC_OK) {
-          progress.clear();
-          error = dlc_error(ctx);
-          return false;
-        }
         float loss;
-        std::memcpy(&loss, b.outputs[0].data(), sizeof loss);
-        if (!std::isfinite(loss)) {
-          progress.clear();
-          error = std::string("loss of '") + b.desc->name + "' is " +
-                  (std::isnan(loss) ? "NaN" : "infinite") + " at epoch " +
-                  std::to_string(epoch) + ", step " + std::to_string(step + 1) +
-                  "; training stopped (diverged? try a lower learning rate)";
+        if (!runEntry(step, k, loss))
           return false;
+        if (!std::isfinite(loss)) {
+          if (opts.stopOnNonFinite)
+            return stopBeforeBadStep(epoch, step);
+          if (!warnedNonFinite) {
+            progress.clear();
+            out << "warning: the loss of '" << entries[k].desc->name << "' is "
+                << nonFiniteName(loss) << " from step " << step + 1 << " of epoch " << epoch
+                << "; training goes on (--no-stop-on-nan)\n";
+            warnedNonFinite = true;
+          }
         }
         lossSums[k] += loss;
       }

@@ -51,6 +51,9 @@ struct TrainOptions {
   std::map<std::string, Feed> feeds; // from planFeeds
   int64_t classes = 10;
   bool progress = true;     // redraw a progress line (false: one line per epoch)
+  // A loss or variable that turns NaN or infinite stops training with the
+  // variables from before that step (false: warn once and go on).
+  bool stopOnNonFinite = true;
   std::string samples;      // a PNG grid of predict's outputs after each epoch
   const Dataset *sampleFrom = nullptr; // images for the grid (the test split)
 };
@@ -58,9 +61,12 @@ struct TrainOptions {
 // Each step, every entry of `steps` runs on the same batch of examples (with
 // fresh noise). The first output of a train entry is its scalar loss. The
 // last partial batch of an epoch is dropped. Returns false with `error` on
-// failure, a non-finite loss included.
+// failure. A step whose loss or variables come out NaN or infinite stops
+// training (unless opts.stopOnNonFinite is false), leaving the variables as
+// they were before that step; `error` names the step, and
+// `*stoppedBeforeBadStep` (when given) is set.
 bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts,
-                std::ostream &out, std::string &error);
+                std::ostream &out, std::string &error, bool *stoppedBeforeBadStep = nullptr);
 
 // The test metric of the predict entry's first output: accuracy when it is
 // [batch, classes] scores, else the mean squared error against the images

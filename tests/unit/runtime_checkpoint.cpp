@@ -6,6 +6,8 @@
 #include <zlib.h>
 
 #include <csignal>
+#include <limits>
+#include <sys/wait.h>
 #include <string>
 #include <sys/resource.h>
 #include <thread>
@@ -178,6 +180,23 @@ TEST_CASE("checkpoint: bad files are refused and leave the model unchanged") {
     checkRefused(tmp.path("other.ckpt"), DLC_ERR_FORMAT,
                  "variable 'dense.w' has shape [3, 2] in the checkpoint, expected [2, 2]");
   }
+  SUBCASE("a NaN or an infinity under a correct checksum") {
+    // The last variable, step.last_grad (2 x 2 floats), ends 4 bytes before
+    // the CRC; its second element is rewritten and the CRC made right again.
+    for (uint32_t bits : {0x7FC00000u, 0x7F800000u, 0xFF800000u}) {
+      std::vector<uint8_t> bad = bytes;
+      const size_t at = bad.size() - 4 - 16 + 4;
+      for (int b = 0; b < 4; ++b)
+        bad[at + size_t(b)] = uint8_t(bits >> (8 * b));
+      const uint32_t crc = uint32_t(crc32(0, bad.data(), uInt(bad.size() - 4)));
+      for (int b = 0; b < 4; ++b)
+        bad[bad.size() - 4 + size_t(b)] = uint8_t(crc >> (8 * b));
+      writeBytes(tmp.path("nan.ckpt"), bad);
+      checkRefused(tmp.path("nan.ckpt"), DLC_ERR_FORMAT,
+                   "variable 'step.last_grad' holds NaN or infinity at element 1 (the "
+                   "checkpoint of a diverged run?)");
+    }
+  }
   SUBCASE("another model") {
     ModelBuilder other("other", kBatch);
     buildToy(other);
@@ -187,6 +206,50 @@ TEST_CASE("checkpoint: bad files are refused and leave the model unchanged") {
     dlc_destroy(ctx);
     checkRefused(tmp.path("other.ckpt"), DLC_ERR_FORMAT, "checkpoint is for model 'other', not 'toy'");
   }
+}
+
+TEST_CASE("checkpoint: variables holding NaN are not saved over a good checkpoint") {
+  TempDir tmp;
+  const std::string path = tmp.path("model.ckpt");
+  saveTrainedToy(path);
+  const std::vector<uint8_t> good = readBytes(path);
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  dlc_context *ctx = dlc_create(&m.desc, 1);
+  REQUIRE(ctx);
+  static_cast<float *>(dlc_var_data(ctx, 1))[1] = -std::numeric_limits<float>::infinity();
+  CHECK(dlc_save(ctx, path.c_str()) == DLC_ERR_ARG);
+  CHECK(std::string(dlc_error(ctx)) ==
+        "refusing to save '" + path + "': variable 'dense.b' holds NaN or infinity at "
+        "element 1 (a diverged run?), and such a checkpoint could not be loaded");
+  CHECK(readBytes(path) == good);
+  dlc_destroy(ctx);
+}
+
+TEST_CASE("checkpoint: a save removes the temp files of saves that were killed") {
+  TempDir tmp;
+  const std::string path = tmp.path("model.ckpt");
+  // A process that has exited: its pid is free (until reused, which would
+  // only keep its file).
+  const pid_t gone = fork();
+  REQUIRE(gone >= 0);
+  if (gone == 0)
+    _exit(0);
+  int status = 0;
+  REQUIRE(waitpid(gone, &status, 0) == gone);
+  const std::string stale = path + ".tmp." + std::to_string(gone) + ".0";
+  const std::string alive = path + ".tmp." + std::to_string(getppid()) + ".3";
+  const std::string other = tmp.path("other.ckpt") + ".tmp." + std::to_string(gone) + ".0";
+  const std::string unlike = path + ".tmp.notapid.0";
+  for (const std::string &f : {stale, alive, other, unlike})
+    writeBytes(f, {1, 2, 3});
+  saveTrainedToy(path);
+  auto exists = [](const std::string &f) { return access(f.c_str(), F_OK) == 0; };
+  CHECK_FALSE(exists(stale));
+  CHECK(exists(alive));  // may be a save in flight
+  CHECK(exists(other));  // another checkpoint's
+  CHECK(exists(unlike)); // not a name a save makes
+  CHECK(exists(path));
 }
 
 TEST_CASE("checkpoint: a failed save reports why and keeps the previous checkpoint") {

@@ -183,3 +183,104 @@ TEST_CASE("trainer: mismatched data and a diverging loss stop with a message") {
   CHECK_MESSAGE(contains(error, "empty"), error);
   dlc_destroy(ctx);
 }
+
+namespace {
+
+// The step (1-based, within the epoch) that an error message names.
+int64_t stepNamed(const std::string &error) {
+  const size_t at = error.find(" at step ");
+  REQUIRE_MESSAGE(at != std::string::npos, error);
+  return std::stoll(error.substr(at + 9));
+}
+
+bool variablesFinite(dlc_context *ctx) {
+  for (int v : {0, 1, 3})
+    for (int64_t i = 0; i < dlc_model(ctx)->vars[v].numel; ++i)
+      if (!std::isfinite(static_cast<const float *>(dlc_var_data(ctx, v))[i]))
+        return false;
+  return true;
+}
+
+constexpr float kSneakyPixel = 12345.0f;
+
+// The toy step, except that a batch holding kSneakyPixel sets a weight to NaN
+// while reporting a finite loss, as a relu can hide a NaN from the loss.
+void sneakyStep(char *state, char *arena, const void *const *in, void *const *out) {
+  toy::stepEntry(state, arena, in, out);
+  const float *x = static_cast<const float *>(in[1]);
+  for (int64_t i = 0; i < kBatch * kFeatures; ++i)
+    if (x[i] == kSneakyPixel) {
+      reinterpret_cast<float *>(state + kW)[1] = std::numeric_limits<float>::quiet_NaN();
+      *static_cast<float *>(out[0]) = 0.5f;
+    }
+}
+
+} // namespace
+
+TEST_CASE("trainer: a step that turns the loss NaN leaves the variables from before it") {
+  // 250 steps an epoch, so the bad one lies past the first snapshots.
+  const dlc::Dataset clean = blobs(2000, 1);
+  dlc::Dataset poisoned = clean;
+  poisoned.images[2 * 1500] = std::numeric_limits<float>::quiet_NaN();
+  for (int epochs : {1, 2}) {
+    ModelBuilder m("toy", kBatch);
+    buildToy(m);
+    dlc_context *ctx = dlc_create(&m.desc, 3);
+    REQUIRE(ctx);
+    dlc::TrainOptions opts = toyOptions(m.desc, clean);
+    opts.seed = 5;
+    std::ostringstream out;
+    std::string error;
+    // With two epochs, a clean one comes first.
+    if (epochs == 2)
+      REQUIRE_MESSAGE(dlc::trainModel(ctx, clean, opts, out, error), error);
+    CHECK_FALSE(dlc::trainModel(ctx, poisoned, opts, out, error));
+    INFO(error);
+    CHECK(contains(error, "the loss of 'step' is NaN at step "));
+    CHECK(contains(error, "the variables are those from before that step"));
+    const int64_t bad = stepNamed(error);
+    const int32_t count = *static_cast<int32_t *>(dlc_var_data(ctx, 2));
+    CHECK(count == (epochs - 1) * 250 + bad - 1); // every step before the bad one, no more
+    CHECK(variablesFinite(ctx));
+    dlc_destroy(ctx);
+  }
+}
+
+TEST_CASE("trainer: a NaN that the loss hides is traced back to its step") {
+  ModelBuilder m("toy", kBatch);
+  m.addInput("x", DLC_F32, {kBatch, kFeatures});
+  m.addInput("y", DLC_I32, {kBatch}, kClasses);
+  m.addVar("dense.w", DLC_F32, {kFeatures, kClasses}, DLC_INIT_NORMAL, 0.0f, 0.5f);
+  m.addVar("dense.b", DLC_F32, {kClasses}, DLC_INIT_ZEROS);
+  m.addVar("step.count", DLC_I32, {1}, DLC_INIT_ZEROS, 0, 0, false);
+  m.addVar("step.last_grad", DLC_F32, {kFeatures, kClasses}, DLC_INIT_ZEROS, 0, 0, false);
+  m.addEntry("predict", false, {0}, {m.tensor("probs", DLC_F32, {kBatch, kClasses})}, 64,
+             toy::predictEntry);
+  m.addEntry("step", true, {1, 0}, {m.tensor("loss", DLC_F32, {})}, 64, sneakyStep);
+  m.finish(0x70E5u);
+  dlc::Dataset data = blobs(2000, 1);
+  data.images[2 * 777 + 1] = kSneakyPixel;
+  dlc::TrainOptions opts = toyOptions(m.desc, data);
+  std::ostringstream out;
+  std::string error;
+
+  dlc_context *ctx = dlc_create(&m.desc, 3);
+  REQUIRE(ctx);
+  CHECK_FALSE(dlc::trainModel(ctx, data, opts, out, error));
+  INFO(error);
+  CHECK(contains(error, "'step' made variable 'dense.w' NaN or infinite at step "));
+  CHECK(contains(error, ", with a finite loss; training stopped"));
+  CHECK(*static_cast<int32_t *>(dlc_var_data(ctx, 2)) == stepNamed(error) - 1);
+  CHECK(variablesFinite(ctx));
+  dlc_destroy(ctx);
+
+  // Told to go on, the trainer warns once and trains every step.
+  ctx = dlc_create(&m.desc, 3);
+  REQUIRE(ctx);
+  opts.stopOnNonFinite = false;
+  out.str("");
+  CHECK(dlc::trainModel(ctx, data, opts, out, error));
+  CHECK(contains(out.str(), "warning: the loss of 'step' is NaN from step "));
+  CHECK(*static_cast<int32_t *>(dlc_var_data(ctx, 2)) == 250);
+  dlc_destroy(ctx);
+}
