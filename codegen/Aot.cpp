@@ -227,6 +227,8 @@ bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
   std::unique_ptr<TargetMachine> tm = codegen::createTargetMachine(opts, true, error);
   if (!tm)
     return false;
+  if (error = codegen::memoryLimitProblem(m); !error.empty())
+    return false;
   LLVMContext ctx;
   std::unique_ptr<llvm::Module> mod = codegen::lowerModule(m, ctx);
   std::string object;

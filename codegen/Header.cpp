@@ -165,7 +165,8 @@ std::string generateHeader(const Module &m) {
   h << "/* Reads a checkpoint of this model; a bad file (corrupt, truncated, another\n"
        " * model's, a newer format, NaN or infinite values) leaves ctx unchanged. */\n"
     << "int " << id << "_load(" << id << " *ctx, const char *path);\n";
-  h << "/* The last error's message, \"\" when none. */\n"
+  h << "/* The last error's message, \"\" when none; with NULL, why the last\n"
+       " * " << id << "_create on this thread returned NULL. */\n"
     << "const char *" << id << "_error(const " << id << " *ctx);\n";
   h << "/* Names, shapes and offsets of inputs, variables and entries, verbatim from the DSL. */\n"
     << "const dlc_model_desc *" << id << "_metadata(void);\n\n";

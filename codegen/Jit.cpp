@@ -2,6 +2,7 @@
 // the module goes through the same O3 pipeline as AOT before it is added.
 // Generated code calls only libc/libm (expf, memcpy, ...), found by LLJIT's
 // default process-symbols generator.
+#include "codegen/Layout.h"
 #include "codegen/Lowering.h"
 
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
@@ -60,6 +61,8 @@ std::unique_ptr<JitModel> jitCompile(const Module &m, const CodegenOptions &opts
                                      std::string &error) {
   std::unique_ptr<TargetMachine> tm = codegen::createTargetMachine(opts, false, error);
   if (!tm)
+    return nullptr;
+  if (error = codegen::memoryLimitProblem(m); !error.empty())
     return nullptr;
   auto ctx = std::make_unique<LLVMContext>();
   std::unique_ptr<llvm::Module> mod = codegen::lowerModule(m, *ctx);

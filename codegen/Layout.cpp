@@ -3,6 +3,7 @@
 #include "ir/Support.h"
 
 #include <cctype>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -22,6 +23,34 @@ StateLayout layoutState(const Module &m) {
     s.bytes += alignUp(v.type.bytes());
   }
   return s;
+}
+
+namespace {
+std::string gib(int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GiB", double(bytes) / double(int64_t(1) << 30));
+  return buf;
+}
+} // namespace
+
+std::string memoryLimitProblem(const Module &m) {
+  StateLayout state = layoutState(m);
+  if (state.bytes > kMaxStateBytes) {
+    const VarDecl *largest = &m.vars[0];
+    for (const VarDecl &v : m.vars)
+      if (v.type.bytes() > largest->type.bytes())
+        largest = &v;
+    return "model '" + m.name + "' needs " + gib(state.bytes) +
+           " for its variables (params and optimizer state), more than dlc's limit of " +
+           gib(kMaxStateBytes) + "; the largest is '" + largest->name + "' " +
+           largest->type.str() + ", " + gib(largest->type.bytes());
+  }
+  for (const auto &f : m.functions)
+    if (f->plan.arenaBytes > kMaxArenaBytes)
+      return "entry '" + f->name + "' of model '" + m.name + "' needs " +
+             gib(f->plan.arenaBytes) + " of scratch memory for its intermediates, more "
+             "than dlc's limit of " + gib(kMaxArenaBytes) + " (a smaller batch?)";
+  return "";
 }
 
 namespace {

@@ -27,6 +27,14 @@ struct StateLayout {
 };
 StateLayout layoutState(const Module &m);
 
+// Most bytes a model may need for its variables, and for one entry's arena:
+// beyond them `create` would fail on any machine dlc targets, so the model is
+// refused when compiled rather than when run.
+constexpr int64_t kMaxStateBytes = int64_t(64) << 30, kMaxArenaBytes = int64_t(64) << 30;
+// "" when the model's state and every planned arena are within those limits,
+// else a message naming the largest variables or the entry.
+std::string memoryLimitProblem(const Module &m);
+
 // FNV-1a 64 over each variable's name (with its NUL), dtype (u32 LE), rank
 // (u32 LE) and dims (i64 LE): a checkpoint fits a model iff these agree.
 uint64_t modelSignature(const Module &m);

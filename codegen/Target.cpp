@@ -1,6 +1,7 @@
 // The target side of codegen: TargetMachine creation (host or a named CPU),
 // the new-PM optimisation pipeline, and object/assembly emission. Shared by
 // the JIT, the AOT path and the --emit dumps so they compile identically.
+#include "codegen/Layout.h"
 #include "codegen/Lowering.h"
 
 #include <llvm/IR/LLVMContext.h>
@@ -156,6 +157,8 @@ bool compileToText(const Module &m, const CodegenOptions &opts, bool assembly,
                    std::string &out, std::string &error) {
   std::unique_ptr<TargetMachine> tm = codegen::createTargetMachine(opts, false, error);
   if (!tm)
+    return false;
+  if (error = codegen::memoryLimitProblem(m); !error.empty())
     return false;
   LLVMContext ctx;
   std::unique_ptr<llvm::Module> mod = codegen::lowerModule(m, ctx);

@@ -17,7 +17,7 @@ constexpr int kMaxCallDepth = 64;
 // Work budgets: a program of a few lines can still ask for exponentially
 // many calls (`fn f(x) { return g(x) + g(x) }`, nested); stop, don't hang.
 constexpr int kMaxCalls = 100000;
-constexpr size_t kMaxNodes = 1000000;
+constexpr size_t kMaxNodes = 250000;
 
 std::string numStr(double v) {
   char buf[40];
@@ -165,7 +165,8 @@ Value Lowerer::emit(OpKind op, std::vector<Node *> operands, const SourceLoc &lo
   // Final names are given per entry function (extractFunction), so that
   // each numbers its own temporaries; until then a node is only "$".
   if (graph_.nodes.size() >= kMaxNodes) {
-    error(loc, "the model is too large (more than " + std::to_string(kMaxNodes) + " operations)");
+    error(loc, "the model is too large: it makes more than " + std::to_string(kMaxNodes) +
+                   " operations, beyond what dlc compiles in reasonable time and memory");
     throw CompileError("node budget exhausted");
   }
   Node *n = builder_.tryCreate(op, std::move(operands), std::move(attrs), "$", type, err);

@@ -94,9 +94,35 @@ static void init_variable(char *state, const dlc_tensor_desc *v, uint64_t seed) 
   }
 }
 
+/* Why the last dlc_create on this thread returned NULL: there is no context
+ * to hold the message, and a thread's own copy keeps threads apart. */
+static _Thread_local char create_error[DLCRT_ERROR_CAPACITY];
+
+static dlc_context *create_failed(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+static dlc_context *create_failed(const char *fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(create_error, sizeof create_error, fmt, args);
+  va_end(args);
+  return NULL;
+}
+
 dlc_context *dlc_create(const dlc_model_desc *m, uint64_t seed) {
-  if (!m || m->abi_version != DLC_ABI_VERSION || !descriptor_is_sane(m))
-    return NULL;
+  create_error[0] = '\0';
+  if (!m)
+    return create_failed("dlc_create: no model descriptor");
+  if (m->abi_version != DLC_ABI_VERSION)
+    return create_failed("dlc_create: the model was compiled for ABI version %u, this "
+                         "runtime has version %u (recompile the model with this dlc)",
+                         (unsigned)m->abi_version, (unsigned)DLC_ABI_VERSION);
+  if (!descriptor_is_sane(m))
+    return create_failed("dlc_create: the descriptor of model '%s' is inconsistent "
+                         "(variables beyond the state block, or unknown inputs)",
+                         m->name ? m->name : "?");
 
   /* Sizes of everything first, so each block is one allocation. Staging is
    * needed only for non-train entries: train entries always get full batches. */
@@ -104,7 +130,7 @@ dlc_context *dlc_create(const dlc_model_desc *m, uint64_t seed) {
   int32_t total_outputs = 0, widest_in = 1, widest_out = 1;
   char *input_needs_staging = calloc((size_t)(m->n_inputs > 0 ? m->n_inputs : 1), 1);
   if (!input_needs_staging)
-    return NULL;
+    return create_failed("dlc_create: out of memory");
   for (int32_t e = 0; e < m->n_entries; ++e) {
     const dlc_entry_desc *entry = &m->entries[e];
     if ((size_t)entry->arena_bytes > arena_bytes)
@@ -126,7 +152,7 @@ dlc_context *dlc_create(const dlc_model_desc *m, uint64_t seed) {
   dlc_context *ctx = calloc(1, sizeof *ctx);
   if (!ctx) {
     free(input_needs_staging);
-    return NULL;
+    return create_failed("dlc_create: out of memory");
   }
   ctx->model = m;
   ctx->state = alloc_block((size_t)m->state_bytes);
@@ -141,7 +167,12 @@ dlc_context *dlc_create(const dlc_model_desc *m, uint64_t seed) {
       !ctx->staged_outputs || !ctx->output_base || !ctx->call_inputs || !ctx->call_outputs) {
     free(input_needs_staging);
     dlc_destroy(ctx);
-    return NULL;
+    return create_failed(
+        "dlc_create: cannot allocate %.1f MiB for model '%s' (variables %.1f MiB, scratch "
+        "%.1f MiB, partial-batch staging %.1f MiB)",
+        (double)((size_t)m->state_bytes + arena_bytes + staging_bytes) / 1048576.0, m->name,
+        (double)m->state_bytes / 1048576.0, (double)arena_bytes / 1048576.0,
+        (double)staging_bytes / 1048576.0);
   }
 
   char *next = ctx->staging;
@@ -327,8 +358,9 @@ int dlc_find_entry(const dlc_model_desc *m, const char *name) {
 }
 
 const char *dlc_error(const dlc_context *ctx) {
-  return ctx ? ctx->error
-             : "no context (dlc_create failed: out of memory, ABI mismatch or invalid descriptor)";
+  if (ctx)
+    return ctx->error;
+  return create_error[0] ? create_error : "no context";
 }
 
 const dlc_model_desc *dlc_model(const dlc_context *ctx) { return ctx ? ctx->model : NULL; }

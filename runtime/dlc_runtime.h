@@ -22,7 +22,9 @@ typedef struct dlc_context dlc_context;
 /* Allocates everything a context will ever need (state, arena, staging for
  * partial batches) and initialises the variables from `seed`. NULL when
  * memory is exhausted, or the descriptor's ABI version differs or it is
- * inconsistent (variables overflowing the state block, unknown inputs). */
+ * inconsistent (variables overflowing the state block, unknown inputs);
+ * dlc_error(NULL) then says which, with the bytes it could not get, for the
+ * last dlc_create on the calling thread. */
 dlc_context *dlc_create(const dlc_model_desc *model, uint64_t seed);
 void dlc_destroy(dlc_context *ctx);
 
@@ -46,7 +48,8 @@ int dlc_find_entry(const dlc_model_desc *model, const char *name); /* -1 if none
 int dlc_save(dlc_context *ctx, const char *path);
 int dlc_load(dlc_context *ctx, const char *path);
 
-const char *dlc_error(const dlc_context *ctx); /* "" when no error */
+/* "" when no error; with NULL, why the thread's last dlc_create failed. */
+const char *dlc_error(const dlc_context *ctx);
 const dlc_model_desc *dlc_model(const dlc_context *ctx);
 void *dlc_var_data(dlc_context *ctx, int var); /* introspection, tests */
 

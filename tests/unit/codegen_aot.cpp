@@ -2,6 +2,7 @@
 // model-prefixed C API; the header's text; and the error paths (bad CPU,
 // missing runtime archive, no C compiler) that must be errors, not crashes.
 #include "codegen/Codegen.h"
+#include "codegen/Layout.h"
 #include "ir/Builder.h"
 #include "passes/Pipeline.h"
 
@@ -275,4 +276,25 @@ TEST_CASE("codegen: a model name the header or the runtime owns is refused") {
   CHECK_MESSAGE(error.find("LIN_X_SIZE") != std::string::npos, error);
   struct stat st;
   CHECK(stat(so.c_str(), &st) != 0); // nothing written
+}
+
+TEST_CASE("codegen: models beyond the state or arena limit are refused when compiled") {
+  Module m;
+  m.name = "big";
+  m.vars = {{"w", TensorType::f32({int64_t(1) << 20, int64_t(1) << 14}), {}, true, {}},
+            {"b", TensorType::f32({int64_t(1) << 20, int64_t(1) << 14}), {}, true, {}}};
+  // 64 GiB each: the state is 128 GiB.
+  CHECK(dlc::codegen::memoryLimitProblem(m) ==
+        "model 'big' needs 128.0 GiB for its variables (params and optimizer state), more "
+        "than dlc's limit of 64.0 GiB; the largest is 'w' f32[1048576, 16384], 64.0 GiB");
+  m.vars.pop_back();
+  CHECK(dlc::codegen::memoryLimitProblem(m).empty()); // exactly at the limit
+  Function &f = m.addFunction("predict");
+  f.plan.arenaBytes = dlc::codegen::kMaxArenaBytes + 64;
+  CHECK(dlc::codegen::memoryLimitProblem(m) ==
+        "entry 'predict' of model 'big' needs 64.0 GiB of scratch memory for its "
+        "intermediates, more than dlc's limit of 64.0 GiB (a smaller batch?)");
+  std::string error;
+  CHECK_FALSE(emitSharedLibrary(m, {}, "/nonexistent/big.so", "/nonexistent/big.h", error));
+  CHECK(error == dlc::codegen::memoryLimitProblem(m));
 }

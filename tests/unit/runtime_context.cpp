@@ -49,7 +49,10 @@ TEST_CASE("runtime: dlc_create refuses another ABI version and an inconsistent d
   buildToy(m);
   m.desc.abi_version = DLC_ABI_VERSION + 1;
   CHECK(dlc_create(&m.desc, 1) == nullptr);
-  CHECK(std::string(dlc_error(nullptr)).find("ABI") != std::string::npos);
+  CHECK(std::string(dlc_error(nullptr)) ==
+        "dlc_create: the model was compiled for ABI version " +
+            std::to_string(DLC_ABI_VERSION + 1) + ", this runtime has version " +
+            std::to_string(DLC_ABI_VERSION) + " (recompile the model with this dlc)");
   dlc_destroy(nullptr); // must be harmless
 
   // A variable past the end of the state block would be written out of bounds.
@@ -57,6 +60,27 @@ TEST_CASE("runtime: dlc_create refuses another ABI version and an inconsistent d
   buildToy(overflowing);
   overflowing.desc.state_bytes = 64;
   CHECK(dlc_create(&overflowing.desc, 1) == nullptr);
+  CHECK(std::string(dlc_error(nullptr)) ==
+        "dlc_create: the descriptor of model 'toy' is inconsistent (variables beyond the "
+        "state block, or unknown inputs)");
+
+  // A successful create clears the message.
+  ModelBuilder fine("toy", kBatch);
+  buildToy(fine);
+  dlc_context *ctx = dlc_create(&fine.desc, 1);
+  REQUIRE(ctx);
+  CHECK(std::string(dlc_error(nullptr)) == "no context");
+  dlc_destroy(ctx);
+}
+
+TEST_CASE("runtime: dlc_create says how many bytes it could not get") {
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  m.desc.state_bytes = int64_t(1) << 45; // 32 TiB
+  CHECK(dlc_create(&m.desc, 1) == nullptr);
+  CHECK(std::string(dlc_error(nullptr)) ==
+        "dlc_create: cannot allocate 33554432.0 MiB for model 'toy' (variables 33554432.0 MiB, "
+        "scratch 0.0 MiB, partial-batch staging 0.0 MiB)");
 }
 
 TEST_CASE("runtime: variables initialise deterministically for a seed") {
