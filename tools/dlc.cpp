@@ -18,6 +18,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -73,6 +74,10 @@ const char *kTrainHelp = R"(train / eval options (dlc train FILE, dlc eval FILE)
                          (default: every train entry of the model, in its order)
   --samples PATH.png     after each epoch, a grid of predict's first output:
                          reconstructions beside their inputs, or generated images
+  --validate             after each epoch, evaluate on the test split and print it
+  --log PATH.csv         after each epoch, write the curves so far: epoch, loss
+                         (per train entry), test metric (with --validate), seconds
+  --plot PATH.svg        after each epoch, draw those curves as an SVG
   --seed S               parameter initialisation and shuffling (default 0)
   --save PATH            save a checkpoint after training
   --resume PATH          load a checkpoint before training
@@ -128,6 +133,8 @@ struct Options {
   uint64_t seed = 0;
   int progress = -1; // -1: when stdout is a terminal
   bool stopOnNan = true;
+  bool validate = false;
+  std::string log, plot;
 };
 
 struct UsageError : std::runtime_error {
@@ -191,6 +198,8 @@ const std::map<std::string, std::set<std::string>> kOptionCommands = {
     {"--feed", {"train", "eval"}}, {"--steps", {"train"}},
     {"--samples", {"train"}},
     {"--stop-on-nan", {"train"}}, {"--no-stop-on-nan", {"train"}},
+    {"--validate", {"train"}},   {"--log", {"train"}},
+    {"--plot", {"train"}},
 };
 
 std::string commandName(const std::string &command) {
@@ -286,7 +295,14 @@ Options parseArgs(int argc, char **argv) {
     else if (a == "--progress" || a == "--no-progress") {
       o.progress = a == "--progress";
       given.insert(a);
-    } else if (a == "--stop-on-nan" || a == "--no-stop-on-nan") {
+    } else if (a == "--validate") {
+      o.validate = true;
+      given.insert(a);
+    } else if (is(a, "--log"))
+      o.log = value(a, "--log");
+    else if (is(a, "--plot"))
+      o.plot = value(a, "--plot");
+    else if (a == "--stop-on-nan" || a == "--no-stop-on-nan") {
       o.stopOnNan = a == "--stop-on-nan";
       given.insert(a);
     }
@@ -574,12 +590,30 @@ bool replacesForeignFile(const std::string &path) {
   return std::memcmp(magic, "DLCCKPT", sizeof magic) != 0; // with its NUL
 }
 
+// The curves are written after the first epoch; a path that cannot be
+// written is better found before it.
+bool writable(const std::string &flag, const std::string &path) {
+  const std::string probe = path + ".tmp";
+  std::ofstream out(probe, std::ios::binary | std::ios::app);
+  if (!out) {
+    std::cerr << "dlc: error: " << flag << " " << path << ": cannot write there: "
+              << std::strerror(errno) << "\n";
+    return false;
+  }
+  out.close();
+  std::remove(probe.c_str());
+  return true;
+}
+
 int trainCommand(Options &o) {
   if (!o.save.empty() && replacesForeignFile(o.save)) {
     std::cerr << "dlc: error: --save " << o.save
               << " exists and is not a dlc checkpoint; refusing to replace it\n";
     return 1;
   }
+  if ((!o.log.empty() && !writable("--log", o.log)) ||
+      (!o.plot.empty() && !writable("--plot", o.plot)))
+    return 1;
   Dataset train, test;
   if (!loadData(o, &train, test))
     return 1;
@@ -591,6 +625,9 @@ int trainCommand(Options &o) {
   t.sampleFrom = &test;
   t.progress = o.progress < 0 ? isatty(STDOUT_FILENO) : o.progress == 1;
   t.stopOnNonFinite = o.stopOnNan;
+  t.validation = o.validate ? &test : nullptr;
+  t.log = o.log;
+  t.plot = o.plot;
   Session s;
   if (!startSession(o, s, [&](const Module &m) { return planModel(m, train, o, t); }))
     return 1;

@@ -2,6 +2,7 @@
 // dataset to each compiled entry's inputs by the feed plan, shuffles,
 // batches and reports progress, all through the runtime's C ABI.
 #include "runtime/host/Trainer.h"
+#include "runtime/host/Curves.h"
 #include "runtime/host/Png.h"
 
 #include <algorithm>
@@ -582,6 +583,9 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     return false;
   };
 
+  Curves curves;
+  for (const BoundEntry &b : entries)
+    curves.entries.push_back(b.desc->name);
   bool warnedNonFinite = false;
   for (int epoch = 1; epoch <= opts.epochs; ++epoch) {
     for (size_t i = 0; i < shuffled.size(); ++i)
@@ -629,11 +633,36 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     }
     const double seconds = secondsSince(epochStart);
     progress.clear();
-    char line[320];
-    std::snprintf(line, sizeof line, "epoch %d/%d  %s  %.1f s  %.0f samples/s\n", epoch,
+    EpochRecord record;
+    record.epoch = epoch;
+    record.seconds = seconds;
+    for (double sum : lossSums)
+      record.losses.push_back(sum / double(std::max<int64_t>(steps, 1)));
+    std::string tested;
+    if (opts.validation) {
+      EvalResult r;
+      if (!evaluateModel(ctx, *opts.validation, opts, r, error))
+        return false;
+      curves.metric = r.metric;
+      record.validated = !r.metric.empty();
+      record.testMetric = r.value;
+      char buf[64];
+      if (r.metric == "accuracy")
+        std::snprintf(buf, sizeof buf, "  test accuracy %.2f%%", 100 * r.value);
+      else if (!r.metric.empty())
+        std::snprintf(buf, sizeof buf, "  test %s %.6f", r.metric.c_str(), r.value);
+      tested = r.metric.empty() ? "" : buf;
+    }
+    char line[400];
+    std::snprintf(line, sizeof line, "epoch %d/%d  %s  %.1f s  %.0f samples/s%s\n", epoch,
                   opts.epochs, lossText(entries, lossSums, steps).c_str(), seconds,
-                  double(steps * batch) / std::max(seconds, 1e-9));
+                  double(steps * batch) / std::max(seconds, 1e-9), tested.c_str());
     out << line << std::flush;
+    curves.epochs.push_back(record);
+    if (!opts.log.empty() && !writeCurvesCsv(opts.log, curves, error))
+      return false;
+    if (!opts.plot.empty() && !writeCurvesSvg(opts.plot, curves, error))
+      return false;
     if (!opts.samples.empty()) {
       if (!writeSamples(ctx, opts, error))
         return false;

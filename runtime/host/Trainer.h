@@ -55,6 +55,10 @@ struct TrainOptions {
   // variables from before that step (false: warn once and go on).
   bool stopOnNonFinite = true;
   std::string samples;      // a PNG grid of predict's outputs after each epoch
+  // After each epoch: the test metric on `validation` (when given), and the
+  // curves so far as CSV (`log`) and SVG (`plot`), when given.
+  const Dataset *validation = nullptr;
+  std::string log, plot;
   const Dataset *sampleFrom = nullptr; // images for the grid (the test split)
 };
 
