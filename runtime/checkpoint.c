@@ -1,15 +1,22 @@
 /* checkpoint.c — saving and loading every variable of a context: an atomic
  * write (temp file, fsync, rename) and a load that validates before it copies.
  *
- * Format version 1, all integers little-endian:
+ * Format version 2, all integers little-endian; str = u32 byte length + bytes
+ * (no terminator); CRC = CRC-32 (IEEE 802.3, as zlib's crc32):
  *   "DLCCKPT\0"            8 bytes magic
- *   u32 format version     1
- *   u64 model signature    dlc_model_desc.signature
- *   str model name         (str = u32 byte length + bytes, no terminator)
- *   u32 variable count
- *   per variable: str name, u32 dtype, u32 rank, rank x i64 dims,
- *                 u64 byte count, the data (little-endian elements)
- *   u32 CRC-32 (IEEE 802.3, as zlib's crc32) of every byte before it */
+ *   u32 format version     2
+ *   header section:        u64 model signature (dlc_model_desc.signature),
+ *                          str model name, u32 variable count,
+ *                          u32 CRC of the section's bytes before it
+ *   per variable section:  str name, u32 dtype, u32 rank, rank x i64 dims,
+ *                          u64 byte count, the data (little-endian elements),
+ *                          u32 CRC of the section
+ *   host section:          u64 byte count, the bytes, u32 CRC of the section
+ *                          (what the host saves beside the variables: dlc
+ *                          train's position in its data; empty otherwise)
+ *   u32 CRC of every byte before it
+ * A CRC per section says which part of a damaged file is bad. Version 1 (no
+ * section CRCs, no host section) is still read. */
 #define _XOPEN_SOURCE 700 /* fsync, fileno, fdopen, getpid, XSI strerror_r */
 
 #include "runtime_internal.h"
@@ -25,7 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
 #define CKPT_MAX_RANK 32u /* beyond this a header is corrupt, not a tensor */
 static const char ckpt_magic[8] = {'D', 'L', 'C', 'C', 'K', 'P', 'T', '\0'};
 
@@ -70,7 +77,8 @@ static void error_text(int errnum, char *buf, size_t size) {
 /* ---- Writing: buffered stdio with a running CRC; the first failure sticks. */
 typedef struct ckpt_writer {
   FILE *file;
-  crc32_state crc;
+  crc32_state crc;     /* every byte so far */
+  crc32_state section; /* the bytes of the section being written */
   int failed;
 } ckpt_writer;
 
@@ -78,6 +86,7 @@ static void put_bytes(ckpt_writer *w, const void *data, size_t n) {
   if (w->failed || n == 0)
     return;
   crc32_update(&w->crc, data, n);
+  crc32_update(&w->section, data, n);
   if (fwrite(data, 1, n, w->file) != n)
     w->failed = 1;
 }
@@ -116,13 +125,21 @@ static void put_elements(ckpt_writer *w, const char *data, size_t bytes) {
   }
 }
 
-static void write_checkpoint(ckpt_writer *w, const dlc_context *ctx) {
+static void end_section(ckpt_writer *w) {
+  put_u32(w, crc32_final(&w->section));
+  crc32_init(&w->section);
+}
+
+static void write_checkpoint(ckpt_writer *w, const dlc_context *ctx, const void *host,
+                             size_t host_bytes) {
   const dlc_model_desc *m = ctx->model;
   put_bytes(w, ckpt_magic, sizeof ckpt_magic);
   put_u32(w, CKPT_VERSION);
+  crc32_init(&w->section);
   put_u64(w, m->signature);
   put_str(w, m->name);
   put_u32(w, (uint32_t)m->n_vars);
+  end_section(w);
   for (int32_t i = 0; i < m->n_vars; ++i) {
     const dlc_tensor_desc *v = &m->vars[i];
     const size_t bytes = (size_t)v->numel * dlcrt_dtype_size(v->dtype);
@@ -133,7 +150,11 @@ static void write_checkpoint(ckpt_writer *w, const dlc_context *ctx) {
       put_u64(w, (uint64_t)v->dims[d]);
     put_u64(w, (uint64_t)bytes);
     put_elements(w, ctx->state + v->offset, bytes);
+    end_section(w);
   }
+  put_u64(w, (uint64_t)host_bytes);
+  put_bytes(w, host, host_bytes);
+  end_section(w);
   const uint32_t crc = crc32_final(&w->crc);
   put_u32(w, crc);
 }
@@ -275,6 +296,10 @@ static int replaces_foreign_file(const char *path) {
 }
 
 int dlc_save(dlc_context *ctx, const char *path) {
+  return dlc_save_host(ctx, path, NULL, 0);
+}
+
+int dlc_save_host(dlc_context *ctx, const char *path, const void *host, size_t host_bytes) {
   if (!ctx)
     return DLC_ERR_ARG;
   ctx->error[0] = '\0';
@@ -310,7 +335,7 @@ int dlc_save(dlc_context *ctx, const char *path) {
     return dlcrt_fail(ctx, DLC_ERR_IO, "cannot write checkpoint '%s': %s", path, why);
   }
   errno = 0;
-  write_checkpoint(&w, ctx);
+  write_checkpoint(&w, ctx, host, host_bytes);
   int err = w.failed ? (errno ? errno : EIO) : 0;
   if (!err && fflush(w.file) != 0)
     err = errno;
@@ -409,9 +434,29 @@ static void format_shape(char *buf, size_t size, uint32_t rank, const int64_t *m
     snprintf(buf + used, size - used, "]");
 }
 
+/* The CRC of data[from, to) against the u32 stored at `to`. */
+static int section_intact(const uint8_t *data, size_t from, size_t to) {
+  crc32_state crc;
+  crc32_init(&crc);
+  crc32_update(&crc, data + from, to - from);
+  uint32_t stored = 0;
+  for (int i = 0; i < 4; ++i)
+    stored |= (uint32_t)data[to + (size_t)i] << (8 * i);
+  return crc32_final(&crc) == stored;
+}
+
+/* Where a checkpoint's parts are, found by check_structure. */
+typedef struct ckpt_layout {
+  uint32_t version;
+  size_t host_at;     /* the host section's bytes (version 2) */
+  uint64_t host_bytes;
+} ckpt_layout;
+
 /* Walks the file's structure without interpreting it against the model: the
- * file is complete and intact, or there is a message saying why not. */
-static int check_structure(dlc_context *ctx, const uint8_t *data, size_t size) {
+ * file is complete and intact, or there is a message saying why not (for
+ * version 2, which section is damaged). */
+static int check_structure(dlc_context *ctx, const uint8_t *data, size_t size,
+                           ckpt_layout *layout) {
   ckpt_reader r = {data, size, 0, 0};
   if (size < sizeof ckpt_magic || memcmp(data, ckpt_magic, sizeof ckpt_magic) != 0)
     return dlcrt_fail(ctx, DLC_ERR_FORMAT, "not a dlc checkpoint");
@@ -419,22 +464,53 @@ static int check_structure(dlc_context *ctx, const uint8_t *data, size_t size) {
   const uint32_t version = get_u32(&r);
   if (r.truncated)
     return dlcrt_fail(ctx, DLC_ERR_FORMAT, "checkpoint is truncated");
-  if (version != CKPT_VERSION)
+  if (version > CKPT_VERSION)
     return dlcrt_fail(ctx, DLC_ERR_FORMAT,
-                      "checkpoint format version %u is not supported (expected %u)", version,
-                      CKPT_VERSION);
+                      "checkpoint format version %u is newer than this dlc reads (1 to %u); "
+                      "load it with the dlc that wrote it, or a newer one",
+                      version, CKPT_VERSION);
+  if (version < 1)
+    return dlcrt_fail(ctx, DLC_ERR_FORMAT, "checkpoint format version %u is not supported",
+                      version);
+  const int sections = version >= 2;
+  size_t section_start = r.pos;
+  /* A section's own CRC is checked as soon as it is read, so a damaged file
+   * names its first bad section; the CRC over the whole file catches the rest. */
+#define END_SECTION(what, ...)                                                                 \
+  do {                                                                                         \
+    if (sections) {                                                                            \
+      const size_t end = r.pos;                                                                \
+      get_u32(&r);                                                                             \
+      if (!r.truncated && !section_intact(data, section_start, end))                          \
+        return dlcrt_fail(ctx, DLC_ERR_FORMAT,                                                 \
+                          "checkpoint checksum mismatch (file corrupt): " what, __VA_ARGS__); \
+      section_start = r.pos;                                                                   \
+    }                                                                                          \
+  } while (0)
   get_u64(&r);
   get_str(&r);
   const uint32_t n_vars = get_u32(&r);
+  END_SECTION("%s", "the header");
   for (uint32_t i = 0; i < n_vars && !r.truncated; ++i) {
-    get_str(&r);
+    const ckpt_str name = get_str(&r);
     get_u32(&r);
     const uint32_t rank = get_u32(&r);
     if (!r.truncated && rank > CKPT_MAX_RANK)
       return dlcrt_fail(ctx, DLC_ERR_FORMAT, "checkpoint checksum mismatch (file corrupt)");
     take(&r, 8ull * rank);
     take(&r, get_u64(&r));
+    END_SECTION("variable #%u ('%.*s')", i, (int)(name.len > 64 ? 64 : name.len),
+                name.chars ? name.chars : "");
   }
+  layout->version = version;
+  layout->host_bytes = 0;
+  if (sections) {
+    layout->host_bytes = get_u64(&r);
+    layout->host_at = r.pos;
+    take(&r, layout->host_bytes);
+    END_SECTION("%s", "the trainer's state");
+  }
+#undef END_SECTION
   const size_t payload_end = r.pos;
   const uint32_t stored_crc = get_u32(&r);
   if (r.truncated)
@@ -449,9 +525,11 @@ static int check_structure(dlc_context *ctx, const uint8_t *data, size_t size) {
 
 /* Compares a structurally sound file with the model; with `apply` set (only
  * after a successful dry run) copies the data into the context's state. */
-static int match_model(dlc_context *ctx, const uint8_t *data, size_t size, int apply) {
+static int match_model(dlc_context *ctx, const uint8_t *data, size_t size,
+                       const ckpt_layout *layout, int apply) {
   const dlc_model_desc *m = ctx->model;
   ckpt_reader r = {data, size, sizeof ckpt_magic + 4, 0};
+  const int sections = layout->version >= 2;
   const uint64_t signature = get_u64(&r);
   const ckpt_str name = get_str(&r);
   if (!str_equals(name, m->name))
@@ -462,6 +540,8 @@ static int match_model(dlc_context *ctx, const uint8_t *data, size_t size, int a
     return dlcrt_fail(ctx, DLC_ERR_FORMAT,
                       "checkpoint has %u variables, model '%s' has %d", n_vars, m->name,
                       (int)m->n_vars);
+  if (sections)
+    get_u32(&r); /* the header's CRC, checked by check_structure */
   for (int32_t i = 0; i < m->n_vars; ++i) {
     const dlc_tensor_desc *v = &m->vars[i];
     const ckpt_str var_name = get_str(&r);
@@ -470,6 +550,8 @@ static int match_model(dlc_context *ctx, const uint8_t *data, size_t size, int a
     const uint8_t *dims = take(&r, 8ull * rank);
     const uint64_t bytes = get_u64(&r);
     const uint8_t *payload = take(&r, bytes);
+    if (sections)
+      get_u32(&r); /* the variable's CRC */
     if (!str_equals(var_name, v->name))
       return dlcrt_fail(ctx, DLC_ERR_FORMAT,
                         "checkpoint variable #%d is '%.*s', expected '%s'", (int)i,
@@ -556,7 +638,10 @@ static int read_whole_file(dlc_context *ctx, const char *path, uint8_t **data, s
   return DLC_OK;
 }
 
-int dlc_load(dlc_context *ctx, const char *path) {
+/* Reads and validates a whole checkpoint against ctx's model; copies the
+ * variables in when `apply`, the host section out when `host` is given. */
+static int read_checkpoint(dlc_context *ctx, const char *path, int apply, void **host,
+                           size_t *host_bytes) {
   if (!ctx)
     return DLC_ERR_ARG;
   ctx->error[0] = '\0';
@@ -564,13 +649,25 @@ int dlc_load(dlc_context *ctx, const char *path) {
     return dlcrt_fail(ctx, DLC_ERR_ARG, "dlc_load: empty checkpoint path");
   uint8_t *data = NULL;
   size_t size = 0;
+  ckpt_layout layout = {0, 0, 0};
   int rc = read_whole_file(ctx, path, &data, &size);
   if (rc == DLC_OK)
-    rc = check_structure(ctx, data, size);
+    rc = check_structure(ctx, data, size, &layout);
   if (rc == DLC_OK)
-    rc = match_model(ctx, data, size, 0);
-  if (rc == DLC_OK)
-    rc = match_model(ctx, data, size, 1);
+    rc = match_model(ctx, data, size, &layout, 0);
+  if (rc == DLC_OK && host) {
+    *host = NULL;
+    *host_bytes = (size_t)layout.host_bytes;
+    if (layout.host_bytes > 0) {
+      *host = malloc((size_t)layout.host_bytes);
+      if (!*host)
+        rc = dlcrt_fail(ctx, DLC_ERR_NOMEM, "out of memory reading checkpoint '%s'", path);
+      else
+        memcpy(*host, data + layout.host_at, (size_t)layout.host_bytes);
+    }
+  }
+  if (rc == DLC_OK && apply)
+    rc = match_model(ctx, data, size, &layout, 1);
   free(data);
   if (rc == DLC_ERR_FORMAT) {
     /* The checks above say what is wrong; the path says which file. */
@@ -579,4 +676,14 @@ int dlc_load(dlc_context *ctx, const char *path) {
     dlcrt_fail(ctx, rc, "%s: %s", path, what);
   }
   return rc;
+}
+
+int dlc_load(dlc_context *ctx, const char *path) {
+  return read_checkpoint(ctx, path, 1, NULL, NULL);
+}
+
+int dlc_read_host_state(dlc_context *ctx, const char *path, void **host, size_t *host_bytes) {
+  if (!host || !host_bytes)
+    return ctx ? dlcrt_fail(ctx, DLC_ERR_ARG, "dlc_read_host_state: NULL output") : DLC_ERR_ARG;
+  return read_checkpoint(ctx, path, 0, host, host_bytes);
 }

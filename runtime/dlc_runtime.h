@@ -48,6 +48,15 @@ int dlc_find_entry(const dlc_model_desc *model, const char *name); /* -1 if none
 int dlc_save(dlc_context *ctx, const char *path);
 int dlc_load(dlc_context *ctx, const char *path);
 
+/* A checkpoint may also carry the host's own state, opaque bytes checksummed
+ * with the rest (dlc train's position in its data and its RNG states).
+ * dlc_save_host writes them beside the variables. dlc_read_host_state checks
+ * a whole checkpoint against ctx's model as dlc_load does, changes nothing
+ * in ctx, and hands the bytes back in a malloc'd block for the caller to
+ * free (NULL and 0 when the file has none). */
+int dlc_save_host(dlc_context *ctx, const char *path, const void *host, size_t host_bytes);
+int dlc_read_host_state(dlc_context *ctx, const char *path, void **host, size_t *host_bytes);
+
 /* "" when no error; with NULL, why the thread's last dlc_create failed. */
 const char *dlc_error(const dlc_context *ctx);
 const dlc_model_desc *dlc_model(const dlc_context *ctx);

@@ -42,6 +42,51 @@ bool contains(const std::string &haystack, const std::string &needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+uint64_t readU64(const std::vector<uint8_t> &b, size_t at) {
+  return uint64_t(readU32(b, at)) | uint64_t(readU32(b, at + 4)) << 32;
+}
+
+void writeU32(std::vector<uint8_t> &b, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i)
+    b[at + size_t(i)] = uint8_t(v >> (8 * i));
+}
+
+// The sections of a version 2 file, each as [start, end) with its CRC at
+// end, walked as runtime/checkpoint.c documents the format: the header, one
+// per variable, the host section.
+std::vector<std::pair<size_t, size_t>> sectionsOf(const std::vector<uint8_t> &b) {
+  std::vector<std::pair<size_t, size_t>> out;
+  size_t at = 12, start = 12;
+  auto end = [&] {
+    out.push_back({start, at});
+    at += 4;
+    start = at;
+  };
+  at += 8;                      // signature
+  at += 4 + readU32(b, at);     // name
+  const uint32_t vars = readU32(b, at);
+  at += 4;
+  end();
+  for (uint32_t v = 0; v < vars; ++v) {
+    at += 4 + readU32(b, at);   // name
+    at += 4;                    // dtype
+    const uint32_t rank = readU32(b, at);
+    at += 4 + 8 * rank;
+    at += 8 + readU64(b, at);   // byte count, data
+    end();
+  }
+  at += 8 + readU64(b, at);     // host bytes
+  end();
+  return out;
+}
+
+// Makes every section CRC and the file's CRC right again after an edit.
+void fixChecksums(std::vector<uint8_t> &b) {
+  for (auto [from, to] : sectionsOf(b))
+    writeU32(b, to, uint32_t(crc32(0, b.data() + from, uInt(to - from))));
+  writeU32(b, b.size() - 4, uint32_t(crc32(0, b.data(), uInt(b.size() - 4))));
+}
+
 // Loads `path` into a fresh toy context and checks it is refused with
 // `fragment` in the message and every variable unchanged.
 void checkRefused(const std::string &path, int code, const std::string &fragment) {
@@ -103,12 +148,21 @@ TEST_CASE("checkpoint: the file layout is magic, version, signature, ..., CRC-32
   REQUIRE(bytes.size() > 24);
   CHECK(std::string(reinterpret_cast<const char *>(bytes.data()), 8) ==
         std::string("DLCCKPT\0", 8));
-  CHECK(readU32(bytes, 8) == 1u);
+  CHECK(readU32(bytes, 8) == 2u);
   CHECK(readU32(bytes, 12) == 0x70E5u); // signature, low half
   CHECK(readU32(bytes, 16) == 0u);
   CHECK(readU32(bytes, 20) == 3u); // name length, then "toy"
   CHECK(std::string(reinterpret_cast<const char *>(&bytes[24]), 3) == "toy");
-  // The trailer must be the standard CRC-32 that zlib computes.
+  CHECK(readU32(bytes, 27) == 4u); // variables
+  // Every section ends with the standard CRC-32 that zlib computes of it: the
+  // header, the toy's 4 variables, the (empty) host section.
+  const auto sections = sectionsOf(bytes);
+  REQUIRE(sections.size() == 6);
+  CHECK(sections[0] == std::make_pair(size_t(12), size_t(31)));
+  for (auto [from, to] : sections)
+    CHECK(readU32(bytes, to) == uint32_t(crc32(0, bytes.data() + from, uInt(to - from))));
+  CHECK(readU64(bytes, sections.back().first) == 0u);
+  CHECK(sections.back().second + 8 == bytes.size()); // its CRC, then the file's
   const uLong expected = crc32(0L, bytes.data(), uInt(bytes.size() - 4));
   CHECK(readU32(bytes, bytes.size() - 4) == uint32_t(expected));
   // Atomic write: no temporary file is left behind.
@@ -134,12 +188,13 @@ TEST_CASE("checkpoint: bad files are refused and leave the model unchanged") {
     writeBytes(tmp.path("bad.ckpt"), {'D', 'L', 'C'});
     checkRefused(tmp.path("bad.ckpt"), DLC_ERR_FORMAT, "not a dlc checkpoint");
   }
-  SUBCASE("another format version") {
+  SUBCASE("a newer format version") {
     std::vector<uint8_t> bad = bytes;
-    bad[8] = 2;
+    bad[8] = 3;
     writeBytes(tmp.path("bad.ckpt"), bad);
     checkRefused(tmp.path("bad.ckpt"), DLC_ERR_FORMAT,
-                 "checkpoint format version 2 is not supported (expected 1)");
+                 "checkpoint format version 3 is newer than this dlc reads (1 to 2); load it "
+                 "with the dlc that wrote it, or a newer one");
   }
   SUBCASE("truncated") {
     for (size_t keep : {size_t(10), bytes.size() / 2, bytes.size() - 1}) {
@@ -148,11 +203,42 @@ TEST_CASE("checkpoint: bad files are refused and leave the model unchanged") {
       checkRefused(tmp.path("bad.ckpt"), DLC_ERR_FORMAT, "checkpoint is truncated");
     }
   }
-  SUBCASE("one flipped byte in the data") {
+  SUBCASE("one flipped byte in the data names its section") {
+    const auto sections = sectionsOf(bytes);
     std::vector<uint8_t> bad = bytes;
-    bad[bad.size() - 10] ^= 0x01;
+    bad[sections[4].second - 1] ^= 0x01; // the last byte of step.last_grad
     writeBytes(tmp.path("bad.ckpt"), bad);
-    checkRefused(tmp.path("bad.ckpt"), DLC_ERR_FORMAT, "checkpoint checksum mismatch (file corrupt)");
+    checkRefused(tmp.path("bad.ckpt"), DLC_ERR_FORMAT,
+                 "checkpoint checksum mismatch (file corrupt): variable #3 ('step.last_grad')");
+    bad = bytes;
+    bad[20] ^= 0x01; // the model name's length
+    writeBytes(tmp.path("bad.ckpt"), bad);
+    checkRefused(tmp.path("bad.ckpt"), DLC_ERR_FORMAT, "checkpoint");
+    bad = bytes;
+    bad[25] ^= 0x01; // a letter of the model name
+    writeBytes(tmp.path("bad.ckpt"), bad);
+    checkRefused(tmp.path("bad.ckpt"), DLC_ERR_FORMAT,
+                 "checkpoint checksum mismatch (file corrupt): the header");
+  }
+  SUBCASE("a version 1 file (no section checksums, no host section) still loads") {
+    const auto sections = sectionsOf(bytes);
+    std::vector<uint8_t> v1(bytes.begin(), bytes.begin() + long(sections[0].second));
+    for (size_t s = 1; s + 1 < sections.size(); ++s)
+      v1.insert(v1.end(), bytes.begin() + long(sections[s].first),
+                bytes.begin() + long(sections[s].second));
+    writeU32(v1, 8, 1);
+    v1.resize(v1.size() + 4);
+    writeU32(v1, v1.size() - 4, uint32_t(crc32(0, v1.data(), uInt(v1.size() - 4))));
+    writeBytes(tmp.path("v1.ckpt"), v1);
+    ModelBuilder m("toy", kBatch);
+    buildToy(m);
+    dlc_context *fromV1 = dlc_create(&m.desc, 9), *fromV2 = dlc_create(&m.desc, 8);
+    REQUIRE((fromV1 && fromV2));
+    REQUIRE_MESSAGE(dlc_load(fromV1, tmp.path("v1.ckpt").c_str()) == DLC_OK, dlc_error(fromV1));
+    REQUIRE(dlc_load(fromV2, good.c_str()) == DLC_OK);
+    CHECK(snapshot(fromV1) == snapshot(fromV2));
+    dlc_destroy(fromV1);
+    dlc_destroy(fromV2);
   }
   SUBCASE("trailing bytes after the checksum") {
     std::vector<uint8_t> bad = bytes;
@@ -181,16 +267,12 @@ TEST_CASE("checkpoint: bad files are refused and leave the model unchanged") {
                  "variable 'dense.w' has shape [3, 2] in the checkpoint, expected [2, 2]");
   }
   SUBCASE("a NaN or an infinity under a correct checksum") {
-    // The last variable, step.last_grad (2 x 2 floats), ends 4 bytes before
-    // the CRC; its second element is rewritten and the CRC made right again.
+    // The second element of the last variable, step.last_grad (2 x 2
+    // floats), is rewritten and the checksums made right again.
     for (uint32_t bits : {0x7FC00000u, 0x7F800000u, 0xFF800000u}) {
       std::vector<uint8_t> bad = bytes;
-      const size_t at = bad.size() - 4 - 16 + 4;
-      for (int b = 0; b < 4; ++b)
-        bad[at + size_t(b)] = uint8_t(bits >> (8 * b));
-      const uint32_t crc = uint32_t(crc32(0, bad.data(), uInt(bad.size() - 4)));
-      for (int b = 0; b < 4; ++b)
-        bad[bad.size() - 4 + size_t(b)] = uint8_t(crc >> (8 * b));
+      writeU32(bad, sectionsOf(bad)[4].second - 12, bits);
+      fixChecksums(bad);
       writeBytes(tmp.path("nan.ckpt"), bad);
       checkRefused(tmp.path("nan.ckpt"), DLC_ERR_FORMAT,
                    "variable 'step.last_grad' holds NaN or infinity at element 1 (the "
