@@ -19,6 +19,7 @@
 #include <climits>
 #include <cstdio>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -79,8 +80,15 @@ const char *kTrainHelp = R"(train / eval options (dlc train FILE, dlc eval FILE)
                          (per train entry), test metric (with --validate), seconds
   --plot PATH.svg        after each epoch, draw those curves as an SVG
   --seed S               parameter initialisation and shuffling (default 0)
-  --save PATH            save a checkpoint after training
-  --resume PATH          load a checkpoint before training
+  --save PATH            save a checkpoint (variables and the run's position in
+                         its data) after training, and before a step that
+                         turned the loss NaN
+  --every N              also save every N steps, counted from the start
+  --resume PATH          go on from a checkpoint --save wrote, exactly as the
+                         run would have gone on, until --epochs epochs in all
+                         (a checkpoint without a position: start at epoch 1
+                         with its variables); rerunning the same command
+                         finishes an interrupted run
   --load PATH            (eval) the checkpoint to evaluate
   --progress, --no-progress   redraw a progress line (default: when stdout is a terminal)
   --stop-on-nan, --no-stop-on-nan   when a step turns the loss or a variable NaN
@@ -126,6 +134,7 @@ struct Options {
   PipelineOptions pipeline;
   CodegenOptions codegen;
   std::string data, save, resume, load, samples;
+  int64_t every = 0;
   std::map<std::string, Feed> feeds;
   std::vector<std::string> steps;
   int epochs = 1;
@@ -193,6 +202,7 @@ const std::map<std::string, std::set<std::string>> kOptionCommands = {
     {"--cpu", {"compile"}},      {"--data", {"train", "eval"}},
     {"--epochs", {"train"}},     {"--save", {"train"}},
     {"--resume", {"train"}},     {"--load", {"eval"}},
+    {"--every", {"train"}},
     {"--rounds", {"bench"}},     {"--seed", {"train", "eval", "bench"}},
     {"--progress", {"train", "eval"}}, {"--no-progress", {"train", "eval"}},
     {"--feed", {"train", "eval"}}, {"--steps", {"train"}},
@@ -270,6 +280,15 @@ Options parseArgs(int argc, char **argv) {
       o.save = value(a, "--save");
     else if (is(a, "--resume"))
       o.resume = value(a, "--resume");
+    else if (is(a, "--every")) {
+      const std::string v = value(a, "--every");
+      char *end = nullptr;
+      errno = 0;
+      const long long n = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end || errno || n < 1)
+        throw UsageError("--every expects a positive number of steps, got '" + v + "'");
+      o.every = n;
+    }
     else if (is(a, "--load"))
       o.load = value(a, "--load");
     else if (is(a, "--feed")) {
@@ -500,10 +519,11 @@ bool startSession(Options &o, Session &s,
               secondsSince(t2) * 1e3);
   s.ctx = dlc_create(s.jit->desc(), o.seed);
   if (!s.ctx) {
-    std::cerr << "dlc: error: cannot create the model (out of memory?)\n";
+    std::cerr << "dlc: error: " << dlc_error(nullptr) << "\n";
     return false;
   }
-  const char *ckpt = o.command == "eval" ? o.load.c_str() : o.resume.c_str();
+  // dlc train resumes itself: the checkpoint's position comes with it.
+  const char *ckpt = o.command == "eval" ? o.load.c_str() : "";
   if (*ckpt && dlc_load(s.ctx, ckpt) != DLC_OK) {
     std::cerr << "dlc: error: " << dlc_error(s.ctx) << "\n";
     return false;
@@ -625,6 +645,9 @@ int trainCommand(Options &o) {
   t.sampleFrom = &test;
   t.progress = o.progress < 0 ? isatty(STDOUT_FILENO) : o.progress == 1;
   t.stopOnNonFinite = o.stopOnNan;
+  t.save = o.save;
+  t.resume = o.resume;
+  t.every = o.every;
   t.validation = o.validate ? &test : nullptr;
   t.log = o.log;
   t.plot = o.plot;
@@ -632,27 +655,18 @@ int trainCommand(Options &o) {
   if (!startSession(o, s, [&](const Module &m) { return planModel(m, train, o, t); }))
     return 1;
   std::string error;
-  bool stoppedBeforeBadStep = false;
-  if (!trainModel(s.ctx, train, t, std::cout, error, &stoppedBeforeBadStep)) {
+  bool stoppedBeforeBadStep = false, finishedBefore = false;
+  if (!trainModel(s.ctx, train, t, std::cout, error, &stoppedBeforeBadStep, &finishedBefore)) {
+    std::cout.flush();
     std::cerr << "dlc: error: " << error << "\n";
-    // The variables are sound, and the training before the bad step is
-    // worth keeping.
-    if (stoppedBeforeBadStep && !o.save.empty()) {
-      if (dlc_save(s.ctx, o.save.c_str()) != DLC_OK)
-        std::cerr << "dlc: error: " << dlc_error(s.ctx) << "\n";
-      else
-        std::printf("saved %s (the variables from before that step)\n", o.save.c_str());
-    }
+    // The training before the bad step is worth keeping: trainModel saved it.
+    if (stoppedBeforeBadStep && !o.save.empty())
+      std::printf("saved %s (the variables from before that step)\n", o.save.c_str());
     return 1;
   }
   std::cout.flush();
-  if (!o.save.empty()) {
-    if (dlc_save(s.ctx, o.save.c_str()) != DLC_OK) {
-      std::cerr << "dlc: error: " << dlc_error(s.ctx) << "\n";
-      return 1;
-    }
+  if (!o.save.empty() && !finishedBefore)
     std::printf("saved %s\n", o.save.c_str());
-  }
   return evaluateAndReport(s, test, t);
 }
 

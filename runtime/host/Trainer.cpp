@@ -9,8 +9,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
+#include <sstream>
 #include <vector>
 
 namespace dlc {
@@ -408,6 +410,7 @@ struct Snapshot {
   int64_t step = 0;
   std::vector<std::vector<char>> vars;
   NormalRng noise{0};
+  std::vector<double> lossSums; // of the epoch's steps before `step`
 };
 
 size_t varBytes(const dlc_tensor_desc &v) { return size_t(v.numel) * 4; }
@@ -446,10 +449,105 @@ int firstNonFiniteVar(dlc_context *ctx) {
 
 const char *nonFiniteName(float x) { return std::isnan(x) ? "NaN" : "infinite"; }
 
+// Where a run is, saved in a checkpoint's host section so that --resume goes
+// on exactly as if the run had not stopped: the epoch in progress and the
+// steps of it done, the shuffling RNG as it was at that epoch's start (its
+// order is drawn again), the noise RNG as it is now, the epoch's loss sums so
+// far and the finished epochs' curves. Text, with floats in hexadecimal so
+// they come back bit for bit.
+struct TrainerState {
+  int64_t examples = 0, batch = 0;
+  std::string entries; // "d_step,g_step"
+  int epoch = 1;
+  int64_t step = 0;
+  std::string shuffleRng, noiseRng;
+  std::vector<double> lossSums;
+  Curves curves;
+};
+
+constexpr const char *kStateMagic = "dlc-train-state 1";
+
+std::string hexDouble(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%a", v);
+  return buf;
+}
+
+std::string serialize(const TrainerState &s) {
+  std::ostringstream out;
+  out << kStateMagic << "\nexamples " << s.examples << "\nbatch " << s.batch << "\nentries "
+      << s.entries << "\nepoch " << s.epoch << "\nstep " << s.step << "\nshuffle_rng "
+      << s.shuffleRng << "\nnoise_rng " << s.noiseRng << "\nloss_sums";
+  for (double v : s.lossSums)
+    out << " " << hexDouble(v);
+  out << "\nmetric " << (s.curves.metric.empty() ? "-" : s.curves.metric) << "\n";
+  for (const EpochRecord &r : s.curves.epochs) {
+    out << "finished " << r.epoch << " " << hexDouble(r.seconds) << " " << r.validated << " "
+        << hexDouble(r.testMetric);
+    for (double l : r.losses)
+      out << " " << hexDouble(l);
+    out << "\n";
+  }
+  return out.str();
+}
+
+bool parseHexDouble(std::istream &in, double &v) {
+  std::string word;
+  if (!(in >> word))
+    return false;
+  char *end = nullptr;
+  v = std::strtod(word.c_str(), &end);
+  return end && *end == '\0';
+}
+
+// False when the text is not a state this trainer wrote.
+bool deserialize(const std::string &text, size_t entryCount, TrainerState &s) {
+  std::istringstream in(text);
+  std::string line, key;
+  if (!std::getline(in, line) || line != kStateMagic)
+    return false;
+  auto field = [&](const char *name) {
+    return std::getline(in, line) && line.compare(0, std::strlen(name) + 1,
+                                                  std::string(name) + " ") == 0;
+  };
+  auto rest = [&](const char *name) { return line.substr(std::strlen(name) + 1); };
+  if (!field("examples") || !(std::istringstream(rest("examples")) >> s.examples) ||
+      !field("batch") || !(std::istringstream(rest("batch")) >> s.batch) ||
+      !field("entries") || (s.entries = rest("entries")).empty() || !field("epoch") ||
+      !(std::istringstream(rest("epoch")) >> s.epoch) || !field("step") ||
+      !(std::istringstream(rest("step")) >> s.step) || !field("shuffle_rng") ||
+      (s.shuffleRng = rest("shuffle_rng")).empty() || !field("noise_rng") ||
+      (s.noiseRng = rest("noise_rng")).empty() || !std::getline(in, line) ||
+      line.compare(0, 9, "loss_sums") != 0)
+    return false;
+  std::istringstream sums(line.substr(9));
+  double v;
+  while (parseHexDouble(sums, v))
+    s.lossSums.push_back(v);
+  if (s.lossSums.size() != entryCount || !field("metric"))
+    return false;
+  s.curves.metric = rest("metric") == "-" ? "" : rest("metric");
+  while (std::getline(in, line)) {
+    std::istringstream rec(line);
+    EpochRecord r;
+    if (!(rec >> key) || key != "finished" || !(rec >> r.epoch) ||
+        !parseHexDouble(rec, r.seconds) || !(rec >> r.validated) ||
+        !parseHexDouble(rec, r.testMetric))
+      return false;
+    while (parseHexDouble(rec, v))
+      r.losses.push_back(v);
+    if (r.losses.size() != entryCount)
+      return false;
+    s.curves.epochs.push_back(r);
+  }
+  return s.epoch >= 1 && s.step >= 0 && s.batch > 0 && s.examples > 0;
+}
+
 } // namespace
 
 bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts,
-                std::ostream &out, std::string &error, bool *stoppedBeforeBadStep) {
+                std::ostream &out, std::string &error, bool *stoppedBeforeBadStep,
+                bool *finishedBefore) {
   const dlc_model_desc *m = dlc_model(ctx);
   if (!m) {
     error = "no model context";
@@ -512,6 +610,101 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
   const int64_t totalSteps = steps * opts.epochs;
   ProgressLine progress(out);
   const Clock::time_point runStart = Clock::now();
+  std::string entryNames;
+  for (const BoundEntry &b : entries)
+    entryNames += (entryNames.empty() ? "" : ",") + std::string(b.desc->name);
+
+  Curves curves;
+  curves.entries.clear();
+  for (const BoundEntry &b : entries)
+    curves.entries.push_back(b.desc->name);
+  int firstEpoch = 1;
+  int64_t firstStep = 0;
+  std::vector<double> resumedSums(entries.size(), 0.0);
+  if (!opts.resume.empty()) {
+    void *blob = nullptr;
+    size_t blobBytes = 0;
+    if (dlc_read_host_state(ctx, opts.resume.c_str(), &blob, &blobBytes) != DLC_OK) {
+      error = dlc_error(ctx);
+      return false;
+    }
+    const std::string text(static_cast<const char *>(blob), blobBytes);
+    std::free(blob);
+    TrainerState s;
+    if (text.empty()) {
+      out << "resuming from " << opts.resume << ": it holds variables but no position in "
+          << "the data (saved by the library, or by dlc before format 2), so training "
+          << "starts at epoch 1 with them\n";
+    } else if (!deserialize(text, entries.size(), s)) {
+      error = opts.resume + ": the trainer's state in this checkpoint cannot be read";
+      return false;
+    } else if (s.examples != train.count || s.batch != batch || s.entries != entryNames) {
+      error = "cannot resume from " + opts.resume + ": it was trained on " +
+              std::to_string(s.examples) + " examples in batches of " +
+              std::to_string(s.batch) + " by entries " + s.entries + ", this run has " +
+              std::to_string(train.count) + " examples in batches of " +
+              std::to_string(batch) + " by entries " + entryNames;
+      return false;
+    } else if (!(std::istringstream(s.shuffleRng) >> rng) ||
+               !(std::istringstream(s.noiseRng) >> noise.engine)) {
+      error = opts.resume + ": the trainer's random number states cannot be read";
+      return false;
+    } else {
+      firstEpoch = s.epoch;
+      firstStep = s.step;
+      resumedSums = s.lossSums;
+      curves = s.curves;
+      curves.entries.clear();
+      for (const BoundEntry &b : entries)
+        curves.entries.push_back(b.desc->name);
+      if (firstEpoch > opts.epochs) {
+        out << "the run saved in " << opts.resume << " has finished " << firstEpoch - 1
+            << " epoch" << (firstEpoch == 2 ? "" : "s") << " (--epochs " << opts.epochs
+            << "): nothing to train\n";
+        if (finishedBefore)
+          *finishedBefore = true;
+        return dlc_load(ctx, opts.resume.c_str()) == DLC_OK || (error = dlc_error(ctx), false);
+      }
+      if (firstStep > steps) {
+        error = "cannot resume from " + opts.resume + ": its position, step " +
+                std::to_string(firstStep) + " of epoch " + std::to_string(firstEpoch) +
+                ", lies beyond an epoch of " + std::to_string(steps) + " steps";
+        return false;
+      }
+      out << "resuming from " << opts.resume << " at step " << firstStep << " of epoch "
+          << firstEpoch << "\n";
+    }
+    if (dlc_load(ctx, opts.resume.c_str()) != DLC_OK) {
+      error = dlc_error(ctx);
+      return false;
+    }
+  }
+
+  // Saves the variables and where the run is: `epoch` in progress with
+  // `stepsDone` of its steps done, its order drawn from `epochRng`.
+  auto save = [&](int epoch, int64_t stepsDone, const std::mt19937_64 &epochRng,
+                  const std::vector<double> &sums) {
+    TrainerState s;
+    s.examples = train.count;
+    s.batch = batch;
+    s.entries = entryNames;
+    s.epoch = epoch;
+    s.step = stepsDone;
+    std::ostringstream shuffleState, noiseState;
+    shuffleState << epochRng;
+    noiseState << noise.engine;
+    s.shuffleRng = shuffleState.str();
+    s.noiseRng = noiseState.str();
+    s.lossSums = sums;
+    s.curves = curves;
+    const std::string text = serialize(s);
+    if (dlc_save_host(ctx, opts.save.c_str(), text.data(), text.size()) != DLC_OK) {
+      progress.clear();
+      error = dlc_error(ctx);
+      return false;
+    }
+    return true;
+  };
 
   // One train entry on one batch; false when dlc_run refused it.
   auto runEntry = [&](int64_t step, size_t k, float &loss) {
@@ -538,6 +731,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
   // the variables left are those from before the bad step.
   constexpr int64_t kSnapshotEvery = 100;
   Snapshot snapshot;
+  std::mt19937_64 epochRng = rng; // as it was when the epoch's order was drawn
   auto stopBeforeBadStep = [&](int epoch, int64_t upTo) {
     restoreSnapshot(ctx, snapshot, noise);
     int64_t badStep = -1;
@@ -568,13 +762,19 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
               " of epoch " + std::to_string(epoch) + " (steps should be deterministic)";
       return false;
     }
+    // Back to just before that step (all its entries: a checkpoint position
+    // is a whole step), with the epoch's loss sums as they were then.
     restoreSnapshot(ctx, snapshot, noise);
-    for (int64_t s = snapshot.step; s <= badStep; ++s)
-      for (size_t k = 0; k < entries.size() && (s < badStep || k < badEntry); ++k) {
+    std::vector<double> sums = snapshot.lossSums;
+    for (int64_t s = snapshot.step; s < badStep; ++s)
+      for (size_t k = 0; k < entries.size(); ++k) {
         float loss;
         if (!runEntry(s, k, loss))
           return false;
+        sums[k] += loss;
       }
+    if (!opts.save.empty() && !save(epoch, badStep, epochRng, sums))
+      return false;
     progress.clear();
     error = what + "; training stopped, and the variables are those from before that "
                    "step (diverged? try a lower learning rate)";
@@ -583,23 +783,26 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     return false;
   };
 
-  Curves curves;
-  for (const BoundEntry &b : entries)
-    curves.entries.push_back(b.desc->name);
   bool warnedNonFinite = false;
-  for (int epoch = 1; epoch <= opts.epochs; ++epoch) {
+  int64_t stepsThisRun = 0;
+  for (int epoch = firstEpoch; epoch <= opts.epochs; ++epoch) {
+    const int64_t start = epoch == firstEpoch ? firstStep : 0;
+    epochRng = rng;
     for (size_t i = 0; i < shuffled.size(); ++i)
       shuffled[i] = int64_t(i);
     shuffle(shuffled, rng);
     const Clock::time_point epochStart = Clock::now();
     Clock::time_point lastDraw = epochStart;
-    std::vector<double> lossSums(entries.size(), 0.0);
-    for (int64_t step = 0; step <= steps; ++step) {
-      if (opts.stopOnNonFinite && (step % kSnapshotEvery == 0 || step == steps)) {
-        if (step > 0 && firstNonFiniteVar(ctx) >= 0)
+    std::vector<double> lossSums =
+        epoch == firstEpoch ? resumedSums : std::vector<double>(entries.size(), 0.0);
+    for (int64_t step = start; step <= steps; ++step) {
+      if (opts.stopOnNonFinite && (step % kSnapshotEvery == 0 || step == start || step == steps)) {
+        if (step > start && firstNonFiniteVar(ctx) >= 0)
           return stopBeforeBadStep(epoch, step - 1);
-        if (step < steps)
+        if (step < steps) {
           takeSnapshot(ctx, step, noise, snapshot);
+          snapshot.lossSums = lossSums;
+        }
       }
       if (step == steps)
         break;
@@ -620,13 +823,17 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
         }
         lossSums[k] += loss;
       }
+      ++stepsThisRun;
+      const int64_t done = int64_t(epoch - 1) * steps + step + 1;
+      if (opts.every > 0 && !opts.save.empty() && done % opts.every == 0 &&
+          !save(epoch, step + 1, epochRng, lossSums))
+        return false;
       // Redrawing every step would cost more than a small model's step.
       const Clock::time_point now = Clock::now();
       if (opts.progress && (now - lastDraw > std::chrono::milliseconds(100) || step + 1 == steps)) {
         lastDraw = now;
         const double elapsed = secondsSince(runStart);
-        const int64_t done = int64_t(epoch - 1) * steps + step + 1;
-        const double stepsPerSecond = done / std::max(elapsed, 1e-9);
+        const double stepsPerSecond = double(stepsThisRun) / std::max(elapsed, 1e-9);
         progress.draw(epoch, opts.epochs, step + 1, steps, lossText(entries, lossSums, step + 1),
                       stepsPerSecond * double(batch), double(totalSteps - done) / stepsPerSecond);
       }
@@ -669,6 +876,10 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
       out << "wrote samples to " << opts.samples << "\n" << std::flush;
     }
   }
+  // Finished: the position is the start of the epoch after the last, so
+  // resuming with more --epochs goes on from here.
+  if (!opts.save.empty() && !save(opts.epochs + 1, 0, rng, std::vector<double>(entries.size(), 0.0)))
+    return false;
   return true;
 }
 

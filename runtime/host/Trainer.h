@@ -59,6 +59,13 @@ struct TrainOptions {
   // curves so far as CSV (`log`) and SVG (`plot`), when given.
   const Dataset *validation = nullptr;
   std::string log, plot;
+  // Checkpoints: `save` holds the variables and the run's position (epoch,
+  // step, RNG states, curves) after every `every` steps counted from the
+  // start of training (0: none), at the end, and before a bad step. `resume`
+  // goes on from such a checkpoint exactly as the run would have, until
+  // `epochs` epochs in all.
+  std::string save, resume;
+  int64_t every = 0;
   const Dataset *sampleFrom = nullptr; // images for the grid (the test split)
 };
 
@@ -68,9 +75,11 @@ struct TrainOptions {
 // failure. A step whose loss or variables come out NaN or infinite stops
 // training (unless opts.stopOnNonFinite is false), leaving the variables as
 // they were before that step; `error` names the step, and
-// `*stoppedBeforeBadStep` (when given) is set.
+// `*stoppedBeforeBadStep` (when given) is set. A resumed run that had
+// already finished its epochs trains nothing and sets `*finishedBefore`.
 bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts,
-                std::ostream &out, std::string &error, bool *stoppedBeforeBadStep = nullptr);
+                std::ostream &out, std::string &error, bool *stoppedBeforeBadStep = nullptr,
+                bool *finishedBefore = nullptr);
 
 // The test metric of the predict entry's first output: accuracy when it is
 // [batch, classes] scores, else the mean squared error against the images
