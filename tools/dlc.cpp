@@ -41,6 +41,7 @@ const char *kSynopsis = R"(usage:
   dlc FILE [options]                  compile a model (.dl) or IR text (.ir)
   dlc train FILE --data DIR [options] compile in-process and train
   dlc eval FILE --data DIR --load CKPT
+  dlc predict FILE --data EXAMPLES --load CKPT [-o OUT.csv|OUT.npy]
   dlc bench FILE [--rounds N]         time each entry (medians of N rounds)
   dlc help [COMMAND]                  this text, or one command's options
   dlc --list-passes | --help | --version
@@ -98,6 +99,16 @@ const char *kTrainHelp = R"(train / eval options (dlc train FILE, dlc eval FILE)
   and the compile options -D, -O, --no-fusion, --print-*, --verify-each, --time-passes
 )";
 
+const char *kPredictHelp = R"(predict options (dlc predict FILE):
+  --data EXAMPLES        one file of examples: .npy (float32, float64 or uint8
+                         scaled to [0, 1]), .csv (one example per line) or IDX
+                         (gzipped or not)
+  --load CKPT            the checkpoint to predict with
+  -o OUT.csv|OUT.npy     write predict's first output, one row per example
+                         (default: CSV on standard output)
+  --feed, --seed, and the compile options -D, -O, --no-fusion
+)";
+
 const char *kBenchHelp = R"(bench options (dlc bench FILE):
   --rounds N             timed rounds per figure (default 7)
   --seed S               parameter initialisation (default 0)
@@ -110,12 +121,13 @@ const char *kExitCodes = R"(exit status: 0 success, 1 an error in the model, its
 // The help for `topic` ("" for everything); false for an unknown topic.
 bool printHelp(const std::string &topic) {
   if (topic.empty()) {
-    std::printf("%s\n%s\n%s\n%s\n%s", kSynopsis, kCompileHelp, kTrainHelp, kBenchHelp,
-                kExitCodes);
+    std::printf("%s\n%s\n%s\n%s\n%s\n%s", kSynopsis, kCompileHelp, kTrainHelp, kPredictHelp,
+                kBenchHelp, kExitCodes);
     return true;
   }
   const char *section = topic == "compile"                     ? kCompileHelp
                         : topic == "train" || topic == "eval" ? kTrainHelp
+                        : topic == "predict"                   ? kPredictHelp
                         : topic == "bench"                     ? kBenchHelp
                                                                : nullptr;
   if (!section)
@@ -198,14 +210,14 @@ uint64_t parseSeed(const std::string &text) {
 // ignored `--load` would silently train from scratch, and `--cpu` given to
 // the JIT would run another CPU's instructions on this one.
 const std::map<std::string, std::set<std::string>> kOptionCommands = {
-    {"-o", {"compile"}},         {"--emit", {"compile"}},
-    {"--cpu", {"compile"}},      {"--data", {"train", "eval"}},
+    {"-o", {"compile", "predict"}}, {"--emit", {"compile"}},
+    {"--cpu", {"compile"}},      {"--data", {"train", "eval", "predict"}},
     {"--epochs", {"train"}},     {"--save", {"train"}},
-    {"--resume", {"train"}},     {"--load", {"eval"}},
+    {"--resume", {"train"}},     {"--load", {"eval", "predict"}},
     {"--every", {"train"}},
-    {"--rounds", {"bench"}},     {"--seed", {"train", "eval", "bench"}},
+    {"--rounds", {"bench"}},     {"--seed", {"train", "eval", "predict", "bench"}},
     {"--progress", {"train", "eval"}}, {"--no-progress", {"train", "eval"}},
-    {"--feed", {"train", "eval"}}, {"--steps", {"train"}},
+    {"--feed", {"train", "eval", "predict"}}, {"--steps", {"train"}},
     {"--samples", {"train"}},
     {"--stop-on-nan", {"train"}}, {"--no-stop-on-nan", {"train"}},
     {"--validate", {"train"}},   {"--log", {"train"}},
@@ -220,7 +232,8 @@ Options parseArgs(int argc, char **argv) {
   Options o;
   std::vector<std::string> args(argv + 1, argv + argc);
   size_t i = 0;
-  if (!args.empty() && (args[0] == "train" || args[0] == "eval" || args[0] == "bench"))
+  if (!args.empty() && (args[0] == "train" || args[0] == "eval" || args[0] == "predict" ||
+                        args[0] == "bench"))
     o.command = args[i++];
   std::set<std::string> given; // options that take a value, and the --[no-] flags
   auto value = [&](const std::string &arg, const char *flag) -> std::string {
@@ -361,6 +374,8 @@ Options parseArgs(int argc, char **argv) {
     throw UsageError("'dlc " + o.command + "' needs --data DIR");
   if (o.command == "eval" && o.load.empty())
     throw UsageError("'dlc eval' needs --load CKPT");
+  if (o.command == "predict" && (o.data.empty() || o.load.empty()))
+    throw UsageError("'dlc predict' needs --data EXAMPLES and --load CKPT");
   return o;
 }
 
@@ -514,7 +529,9 @@ bool startSession(Options &o, Session &s,
     std::cerr << "dlc: error: " << error << "\n";
     return false;
   }
-  std::printf("compiled %s in %.2f s (frontend %.0f ms, passes %.0f ms, LLVM %.0f ms)\n",
+  // dlc predict may write its CSV to stdout: the note goes beside it.
+  std::fprintf(o.command == "predict" ? stderr : stdout,
+               "compiled %s in %.2f s (frontend %.0f ms, passes %.0f ms, LLVM %.0f ms)\n",
               o.file.c_str(), secondsSince(t0), tFront * 1e3, tPasses * 1e3,
               secondsSince(t2) * 1e3);
   s.ctx = dlc_create(s.jit->desc(), o.seed);
@@ -523,7 +540,7 @@ bool startSession(Options &o, Session &s,
     return false;
   }
   // dlc train resumes itself: the checkpoint's position comes with it.
-  const char *ckpt = o.command == "eval" ? o.load.c_str() : "";
+  const char *ckpt = o.command == "eval" || o.command == "predict" ? o.load.c_str() : "";
   if (*ckpt && dlc_load(s.ctx, ckpt) != DLC_OK) {
     std::cerr << "dlc: error: " << dlc_error(s.ctx) << "\n";
     return false;
@@ -682,6 +699,41 @@ int evalCommand(Options &o) {
   return evaluateAndReport(s, test, t);
 }
 
+int predictCommand(Options &o) {
+  if (!o.output.empty() && !(endsWith(o.output, ".csv") || endsWith(o.output, ".npy"))) {
+    std::cerr << "dlc: error: -o " << o.output
+              << ": expected a .csv or .npy file name for the predictions\n";
+    return 1;
+  }
+  Dataset examples;
+  std::string error;
+  if (!loadExamples(o.data, examples, error)) {
+    std::cerr << "dlc: error: " << error << "\n";
+    return 1;
+  }
+  TrainOptions t;
+  t.seed = o.seed;
+  Session s;
+  if (!startSession(o, s, [&](const Module &m) { return planModel(m, examples, o, t); }))
+    return 1;
+  std::vector<float> values;
+  std::vector<int64_t> dims;
+  if (!predictAll(s.ctx, examples, t, values, dims, error)) {
+    std::cerr << "dlc: error: " << error << "\n";
+    return 1;
+  }
+  if (o.output.empty()) {
+    std::cout << examplesCsv(values, examples.count, dims) << std::flush;
+    return 0;
+  }
+  if (!writeExamples(o.output, values, examples.count, dims, error)) {
+    std::cerr << "dlc: error: " << error << "\n";
+    return 1;
+  }
+  std::printf("wrote %lld predictions to %s\n", (long long)examples.count, o.output.c_str());
+  return 0;
+}
+
 // "812 ns", "254.1 us", "1.94 ms": three or four significant digits.
 std::string duration(double seconds) {
   char buf[32];
@@ -775,6 +827,8 @@ int main(int argc, char **argv) {
       return trainCommand(o);
     if (o.command == "eval")
       return evalCommand(o);
+    if (o.command == "predict")
+      return predictCommand(o);
     if (o.command == "bench")
       return benchCommand(o);
     return compileCommand(o);

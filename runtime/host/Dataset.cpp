@@ -11,9 +11,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <sys/stat.h>
 
 namespace dlc {
@@ -207,6 +211,265 @@ bool loadMnistSplit(const std::string &dir, const std::string &split, Dataset &o
   // Labels are single bytes, so always in 0..255; whether they fit the
   // model's class count is checked by the trainer, which knows the model.
   out.labels.assign(labels.data.begin(), labels.data.end());
+  return true;
+}
+
+namespace {
+
+bool endsWith(const std::string &s, const char *suffix) {
+  const size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+bool readWholeFile(const std::string &path, std::string &bytes, std::string &error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = path + ": cannot open: " + std::strerror(errno);
+    return false;
+  }
+  std::ostringstream s;
+  s << in.rdbuf();
+  bytes = s.str();
+  return true;
+}
+
+// The value of `key` in a .npy header dict: "'descr': '<f4'" gives "'<f4'".
+std::string npyField(const std::string &header, const std::string &key) {
+  const size_t at = header.find("'" + key + "'");
+  if (at == std::string::npos)
+    return "";
+  size_t from = header.find(':', at);
+  if (from == std::string::npos)
+    return "";
+  ++from;
+  while (from < header.size() && header[from] == ' ')
+    ++from;
+  size_t to = from;
+  if (to < header.size() && header[to] == '(')
+    to = header.find(')', to);
+  else
+    to = header.find_first_of(",}", to) - 1;
+  return to == std::string::npos ? "" : header.substr(from, to - from + 1);
+}
+
+bool loadNpy(const std::string &path, Dataset &out, std::string &error) {
+  std::string bytes;
+  if (!readWholeFile(path, bytes, error))
+    return false;
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) {
+    error = path + ": not a .npy file (no \\x93NUMPY magic)";
+    return false;
+  }
+  const int major = uint8_t(bytes[6]);
+  const size_t lenBytes = major == 1 ? 2 : 4;
+  if (major < 1 || major > 3 || bytes.size() < 8 + lenBytes) {
+    error = path + ": unsupported .npy version " + std::to_string(major);
+    return false;
+  }
+  size_t headerLen = 0;
+  for (size_t i = 0; i < lenBytes; ++i)
+    headerLen |= size_t(uint8_t(bytes[8 + i])) << (8 * i);
+  const size_t dataAt = 8 + lenBytes + headerLen;
+  if (dataAt > bytes.size()) {
+    error = path + ": truncated .npy header";
+    return false;
+  }
+  const std::string header = bytes.substr(8 + lenBytes, headerLen);
+  const std::string descr = npyField(header, "descr"), order = npyField(header, "fortran_order"),
+                    shape = npyField(header, "shape");
+  if (order != "False") {
+    error = path + ": a Fortran-order array (save it with np.ascontiguousarray)";
+    return false;
+  }
+  size_t elementBytes = 0;
+  if (descr == "'<f4'" || descr == "'<i4'")
+    elementBytes = 4;
+  else if (descr == "'<f8'" || descr == "'<i8'")
+    elementBytes = 8;
+  else if (descr == "'|u1'")
+    elementBytes = 1;
+  else {
+    error = path + ": unsupported element type " + (descr.empty() ? "(none)" : descr) +
+            " (expected float32, float64, uint8, int32 or int64, little-endian)";
+    return false;
+  }
+  std::vector<int64_t> dims;
+  std::istringstream in(shape.size() >= 2 ? shape.substr(1, shape.size() - 2) : "");
+  std::string part;
+  while (std::getline(in, part, ','))
+    if (part.find_first_not_of(' ') != std::string::npos)
+      dims.push_back(std::atoll(part.c_str()));
+  int64_t total = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || (d > 0 && total > kMaxIdxBytes / d)) {
+      error = path + ": implausible shape " + shape;
+      return false;
+    }
+    total *= d;
+  }
+  if (dims.empty()) {
+    error = path + ": a scalar, not an array of examples (shape " + shape + ")";
+    return false;
+  }
+  if (bytes.size() - dataAt != size_t(total) * elementBytes) {
+    error = path + ": shape " + shape + " of " + descr + " needs " +
+            std::to_string(size_t(total) * elementBytes) + " data bytes, the file has " +
+            std::to_string(bytes.size() - dataAt);
+    return false;
+  }
+  out = Dataset();
+  out.count = dims[0];
+  out.imageDims.assign(dims.begin() + 1, dims.end());
+  out.images.resize(size_t(total));
+  const char *p = bytes.data() + dataAt;
+  for (int64_t k = 0; k < total; ++k, p += elementBytes) {
+    uint64_t u = 0;
+    for (size_t b = 0; b < elementBytes; ++b)
+      u |= uint64_t(uint8_t(p[b])) << (8 * b);
+    float v;
+    if (descr == "'<f4'") {
+      uint32_t w = uint32_t(u);
+      std::memcpy(&v, &w, 4);
+    } else if (descr == "'<f8'") {
+      double d;
+      std::memcpy(&d, &u, 8);
+      v = float(d);
+    } else if (descr == "'|u1'") {
+      v = float(u) / 255.0f;
+    } else if (descr == "'<i4'") {
+      v = float(int32_t(uint32_t(u)));
+    } else {
+      v = float(int64_t(u));
+    }
+    out.images[size_t(k)] = v;
+  }
+  return true;
+}
+
+bool loadCsv(const std::string &path, Dataset &out, std::string &error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = path + ": cannot open: " + std::strerror(errno);
+    return false;
+  }
+  out = Dataset();
+  std::string line;
+  int64_t lineNo = 0, width = -1;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos)
+      continue;
+    std::vector<float> row;
+    std::istringstream fields(line);
+    std::string field;
+    bool numbers = true;
+    while (std::getline(fields, field, ',')) {
+      char *end = nullptr;
+      const double v = std::strtod(field.c_str(), &end);
+      while (end && (*end == ' ' || *end == '\t'))
+        ++end;
+      if (end == field.c_str() || *end != '\0') {
+        numbers = false;
+        break;
+      }
+      row.push_back(float(v));
+    }
+    if (!numbers) {
+      if (lineNo == 1 && width < 0)
+        continue; // a header
+      error = path + ":" + std::to_string(lineNo) + ": '" + field + "' is not a number";
+      return false;
+    }
+    if (width >= 0 && int64_t(row.size()) != width) {
+      error = path + ":" + std::to_string(lineNo) + ": " + std::to_string(row.size()) +
+              " values, the lines before have " + std::to_string(width);
+      return false;
+    }
+    width = int64_t(row.size());
+    out.images.insert(out.images.end(), row.begin(), row.end());
+    ++out.count;
+  }
+  if (out.count == 0) {
+    error = path + ": no examples";
+    return false;
+  }
+  out.imageDims = {width};
+  return true;
+}
+
+} // namespace
+
+bool loadExamples(const std::string &path, Dataset &out, std::string &error) {
+  if (endsWith(path, ".npy"))
+    return loadNpy(path, out, error);
+  if (endsWith(path, ".csv"))
+    return loadCsv(path, out, error);
+  IdxArray idx;
+  if (!readIdx(path, idx, error))
+    return false;
+  out = Dataset();
+  out.count = idx.dims[0];
+  out.imageDims.assign(idx.dims.begin() + 1, idx.dims.end());
+  out.images.resize(idx.data.size());
+  for (size_t i = 0; i < idx.data.size(); ++i)
+    out.images[i] = float(idx.data[i]) / 255.0f;
+  return true;
+}
+
+std::string examplesCsv(const std::vector<float> &values, int64_t count,
+                        const std::vector<int64_t> &dims) {
+  int64_t size = 1;
+  for (int64_t d : dims)
+    size *= d;
+  std::string text;
+  char buf[32];
+  for (int64_t r = 0; r < count; ++r) {
+    for (int64_t k = 0; k < size; ++k) {
+      std::snprintf(buf, sizeof buf, "%.9g", double(values[size_t(r * size + k)]));
+      text += (k ? "," : "") + std::string(buf);
+    }
+    text += "\n";
+  }
+  return text;
+}
+
+bool writeExamples(const std::string &path, const std::vector<float> &values, int64_t count,
+                   const std::vector<int64_t> &dims, std::string &error) {
+  std::string text;
+  int64_t size = 1;
+  for (int64_t d : dims)
+    size *= d;
+  if (endsWith(path, ".npy")) {
+    std::string shape = "(" + std::to_string(count);
+    for (int64_t d : dims)
+      shape += ", " + std::to_string(d);
+    shape += dims.empty() ? ",)" : ")";
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+    // The data starts 64-byte aligned, the header ending in a newline.
+    header += std::string(63 - (10 + header.size()) % 64, ' ') + "\n";
+    text = std::string("\x93NUMPY\x01\x00", 8);
+    text += char(header.size() & 0xFF);
+    text += char(header.size() >> 8);
+    text += header;
+    for (float v : values) {
+      uint32_t u;
+      std::memcpy(&u, &v, 4);
+      for (int b = 0; b < 4; ++b)
+        text += char(uint8_t(u >> (8 * b)));
+    }
+  } else if (endsWith(path, ".csv")) {
+    text = examplesCsv(values, count, dims);
+  } else {
+    error = path + ": expected a .csv or .npy file name for the predictions";
+    return false;
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out || !out.write(text.data(), std::streamsize(text.size())) || !out.flush()) {
+    error = "cannot write " + path + ": " + std::strerror(errno);
+    return false;
+  }
   return true;
 }
 

@@ -32,4 +32,21 @@ struct Dataset {
 bool loadMnistSplit(const std::string &dir, const std::string &split,
                     Dataset &out, std::string &error);
 
+// Examples from one file, by its extension: IDX (".idx", ".ubyte" or
+// anything else, gzipped or not; unsigned bytes scaled to [0, 1] as
+// loadMnistSplit does), ".npy" (NumPy's own format, C order: float32,
+// float64, or uint8 scaled to [0, 1]; the first dim counts examples) or
+// ".csv" (one example per line, comma-separated numbers; a first line that
+// is not numbers is a header). `labels` stays empty.
+bool loadExamples(const std::string &path, Dataset &out, std::string &error);
+
+// Writes `count` examples of `dims` values each (`values` holds them all) as
+// ".npy" (float32, shape [count, dims...]) or ".csv" (one example per line,
+// shortest round-trip decimals), by the extension of `path`.
+bool writeExamples(const std::string &path, const std::vector<float> &values, int64_t count,
+                   const std::vector<int64_t> &dims, std::string &error);
+// The CSV form writeExamples writes.
+std::string examplesCsv(const std::vector<float> &values, int64_t count,
+                        const std::vector<int64_t> &dims);
+
 } // namespace dlc

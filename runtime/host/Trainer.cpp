@@ -106,8 +106,8 @@ bool planFeeds(const std::vector<InputShape> &inputs, int64_t batch, int64_t exa
       feed = Feed::Images;
     else if (size == classes)
       feed = Feed::OneHot;
-    else
-      feed = Feed::Noise;
+    else // a size that fits nothing: the check below says so, rather than feed noise
+      feed = Feed::Images;
     std::string want;
     switch (feed) {
     case Feed::Images:
@@ -927,6 +927,32 @@ bool evaluateModel(dlc_context *ctx, const Dataset &test, const TrainOptions &op
   result.count = test.count;
   result.value = sum / double(test.count) / double(result.metric == "mse" ? size : 1);
   return true;
+}
+
+bool predictAll(dlc_context *ctx, const Dataset &data, const TrainOptions &opts,
+                std::vector<float> &values, std::vector<int64_t> &dims, std::string &error) {
+  const dlc_model_desc *m = dlc_model(ctx);
+  const int entry = m ? predictEntry(m) : -1;
+  if (entry < 0) {
+    error = m ? "model '" + std::string(m->name) + "' has no predict entry" : "no model context";
+    return false;
+  }
+  BoundEntry b;
+  if (!bindEntry(m, entry, opts, data, b, error))
+    return false;
+  if (data.count <= 0) {
+    error = "no examples to predict";
+    return false;
+  }
+  const dlc_tensor_desc &first = b.desc->outputs[0];
+  dims.assign(first.dims + (first.rank > 0 && first.dims[0] == b.batch ? 1 : 0),
+              first.dims + first.rank);
+  const int64_t size = first.numel / b.batch;
+  values.assign(size_t(data.count * size), 0.0f);
+  NormalRng noise(opts.seed ^ 0x5A3D1E5ull);
+  return predictRows(ctx, b, data, data.count, noise, [&](int64_t i, const float *out) {
+    std::copy(out, out + size, values.begin() + i * size);
+  }, error);
 }
 
 } // namespace dlc

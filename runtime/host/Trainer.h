@@ -32,8 +32,9 @@ struct InputShape {
 // Decides what feeds each input: `overrides` (--feed NAME=KIND) first, then
 // the name (noise, z, latent: noise; onehot, one_hot: one-hot), then the
 // shape: i32 with one value per example are labels, f32 with an image's
-// values per example images, f32 with one value per class one-hot, any
-// other f32 noise. Returns false with a message that names the input when
+// values per example images, f32 with one value per class one-hot; any
+// other f32 is refused (fed noise, an input named x would give garbage
+// without a word: --feed says it). Returns false with a message that names the input when
 // one cannot be fed (an override of an unknown input, a shape that does not
 // fit its feed), so it can run before compiling.
 // The inputs of a compiled model, as planFeeds takes them.
@@ -80,6 +81,12 @@ struct TrainOptions {
 bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts,
                 std::ostream &out, std::string &error, bool *stoppedBeforeBadStep = nullptr,
                 bool *finishedBefore = nullptr);
+
+// The predict entry's first output for every example of `data`, in order
+// (batch by batch, the last one partial): `values` holds data.count rows of
+// `dims` (the output's shape without its batch dim).
+bool predictAll(dlc_context *ctx, const Dataset &data, const TrainOptions &opts,
+                std::vector<float> &values, std::vector<int64_t> &dims, std::string &error);
 
 // The test metric of the predict entry's first output: accuracy when it is
 // [batch, classes] scores, else the mean squared error against the images
