@@ -26,8 +26,8 @@ std::string numStr(double v) {
 }
 
 const char *bindingKindName(int k) {
-  static const char *names[] = {"a model constant", "an input", "a param",
-                                "a name", "an argument", "an output"};
+  static const char *names[] = {"a model constant", "an input", "a param", "a name",
+                                "an argument",      "an output", "a name"};
   return names[k];
 }
 
@@ -121,13 +121,43 @@ void Lowerer::warnIfNotLogits(const std::string &fname, const std::string &param
           notes);
 }
 
+std::vector<std::string> Lowerer::functionNames() const {
+  std::vector<std::string> names = builtinNames();
+  for (auto &[n, f] : fns_)
+    names.push_back(n);
+  for (auto &[n, b] : cur_->env)
+    if (b.value.kind == Value::Fn)
+      names.push_back(n);
+  return names;
+}
+
 void Lowerer::reportUnknown(const std::string &name, const SourceLoc &loc,
                             bool asCall) {
   if (asCall && isInitializerName(name))
     return error(loc, "'" + name + "' is an initializer; it can only follow '=' in a param declaration");
   if (isOptimizerName(name))
     return error(loc, "'" + name + "' is an optimizer; it can only appear in a train statement");
-  if (!asCall && name.find('.') != std::string::npos) {
+  size_t dot = name.find('.');
+  if (dot != std::string::npos) {
+    std::string head = name.substr(0, dot), tail = name.substr(name.rfind('.') + 1);
+    bool local = cur_->env.count(head) != 0;
+    if (asCall) {
+      // x.sum(), np.tanh(x), F.relu(x): methods and modules of other languages.
+      std::string msg = "'" + name + "(...)' is not supported: the DSL has no methods or modules";
+      if (findFn(tail) || findBuiltin(tail))
+        msg += local ? "; write " + tail + "(" + head + ", ...)" : "; write " + tail + "(...)";
+      else
+        msg += "; functions take the value as an argument, as in relu(x)";
+      return error(loc, msg);
+    }
+    if (local) {
+      // x.shape, x.T
+      std::string fix = tail == "T"       ? "write transpose(" + head + ")"
+                        : tail == "shape" ? "dim(" + head + ", axis) is one dimension, rank(" +
+                                                head + ") their number"
+                                          : "functions take the value as an argument";
+      return error(loc, "'" + name + "': values have no attributes; " + fix);
+    }
     // A dotted name is a param's full name: made by a call, later in the
     // source, or spelled differently.
     std::vector<std::string> params;
@@ -138,12 +168,15 @@ void Lowerer::reportUnknown(const std::string &name, const SourceLoc &loc,
                           (near.empty() ? std::string(" (a param is a value after the call that makes it)")
                                         : "; did you mean '" + near + "'?"));
   }
-  std::vector<std::string> cands = builtinNames();
-  for (auto &[n, f] : fns_)
-    cands.push_back(n);
-  if (!asCall)
+  // Suggestions of the same kind: functions for a call; for a value, the
+  // names in scope and the functions (a function is a value too).
+  std::vector<std::string> cands = functionNames();
+  if (!asCall) {
     for (auto &[n, b] : cur_->env)
       cands.push_back(n);
+    cands.push_back("true");
+    cands.push_back("false");
+  }
   std::string msg = std::string(asCall ? "unknown function '" : "unknown name '") +
                     name + "'";
   std::string near = closestName(name, cands);
@@ -637,6 +670,12 @@ Value Lowerer::evalCall(const Expr &e) {
 }
 
 Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
+  if (f.broken) {
+    // Its header did not parse (reported): the arguments are still checked.
+    for (auto &a : call.args)
+      eval(*a);
+    return Value();
+  }
   std::vector<std::string> names;
   size_t required = 0;
   for (auto &p : f.params) {
@@ -706,13 +745,13 @@ Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
     frame.env[f.params[k].name] = Binding{v, Binding::Arg, f.params[k].loc};
   }
   for (const Stmt &s : f.body) {
-    if (frame.returned) {
+    if (frame.returned && s.kind != Stmt::Error) {
       error(s.loc, "statement after 'return' in function '" + f.name + "'");
       break;
     }
     lowerStmt(s);
   }
-  if (!frame.returned)
+  if (!frame.returned && !frame.broken)
     error(f.loc, "function '" + f.name + "' ends without 'return'");
   --callDepth_;
   cur_ = frame.parent;
@@ -726,8 +765,9 @@ void Lowerer::bind(const std::string &name, Binding::Kind kind, const Value &v,
   auto it = cur_->env.find(name);
   if (it != cur_->env.end()) {
     Binding::Kind old = it->second.kind;
-    bool rebindable = kind == Binding::Let &&
-                      (old == Binding::Let || old == Binding::Arg);
+    bool rebindable = (kind == Binding::Let &&
+                       (old == Binding::Let || old == Binding::Arg)) ||
+                      kind == Binding::Poison || old == Binding::Poison;
     if (!rebindable) {
       std::string msg = "redefinition of '" + name + "'";
       if (kind == Binding::Let)
@@ -738,6 +778,21 @@ void Lowerer::bind(const std::string &name, Binding::Kind kind, const Value &v,
     }
   }
   cur_->env[name] = Binding{v, kind, loc};
+}
+
+void Lowerer::poison(const Stmt &s) {
+  for (const std::string &name : s.poisoned)
+    bind(name, Binding::Poison, Value(), s.loc);
+  for (const Stmt &inner : s.body) {
+    switch (inner.kind) {
+    case Stmt::Input: case Stmt::Param: case Stmt::Let: case Stmt::Output: case Stmt::For:
+      bind(inner.name, Binding::Poison, Value(), inner.loc);
+      break;
+    case Stmt::Train: case Stmt::Return: case Stmt::Error:
+      break;
+    }
+    poison(inner);
+  }
 }
 
 bool Lowerer::evalType(const TypeExpr &t, TensorType &out) {
@@ -857,6 +912,11 @@ void Lowerer::lowerStmt(const Stmt &s) {
     return lowerTrain(s);
   case Stmt::For:
     return lowerFor(s);
+  case Stmt::Error:
+    // Reported by the parser: what it would have bound is poisoned, so that
+    // nothing downstream reports it again.
+    cur_->broken = true;
+    return poison(s);
   }
 }
 
@@ -933,6 +993,16 @@ void Lowerer::lowerTrain(const Stmt &s) {
     std::string msg = opt.kind == Expr::Call || opt.kind == Expr::Ident
                           ? "unknown optimizer '" + opt.name + "'"
                           : std::string("expected an optimizer");
+    std::vector<std::string> names;
+    for (auto &o : optimizers())
+      names.push_back(o.name);
+    std::string near = opt.kind == Expr::Call || opt.kind == Expr::Ident
+                           ? closestName(opt.name, names)
+                           : "";
+    if (!near.empty()) {
+      error(opt.loc, msg + "; did you mean '" + near + "'?");
+      return;
+    }
     std::string expected;
     const std::vector<OptimizerInfo> &all = optimizers();
     for (size_t k = 0; k < all.size(); ++k) {
@@ -1058,6 +1128,8 @@ void Lowerer::lowerModel(const ModelDecl &m) {
   cur_ = &frame;
   module_->name = m.name;
   for (auto &[name, value] : opts_.constants) {
+    if (m.broken) // the constant may be in the part of the header that did not parse
+      break;
     std::vector<std::string> names;
     for (auto &c : m.constants)
       names.push_back(c.name);
@@ -1071,6 +1143,10 @@ void Lowerer::lowerModel(const ModelDecl &m) {
     Value v;
     auto ov = opts_.constants.find(c.name);
     int64_t x = 0;
+    if (c.poisoned) {
+      bind(c.name, Binding::Poison, v, c.loc);
+      continue;
+    }
     if (ov != opts_.constants.end())
       v = Value::integer(ov->second);
     else if (!c.dflt)

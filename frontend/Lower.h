@@ -124,7 +124,9 @@ public:
 
 private:
   struct Binding {
-    enum Kind { Const, Input, Param, Let, Arg, Output };
+    // Poison: a name a statement that did not parse would have bound; its
+    // value is Error, and binding it again is never a mistake.
+    enum Kind { Const, Input, Param, Let, Arg, Output, Poison };
     Value value;
     Kind kind;
     SourceLoc loc;
@@ -141,6 +143,8 @@ private:
     bool sharing = false;
     bool shareMismatch = false; // reported once per call, not once per param
     bool returned = false;
+    // A statement of the body did not parse: a missing 'return' may be in it.
+    bool broken = false;
     Value result;
   };
   struct TrainEntry {
@@ -155,6 +159,8 @@ private:
   void lowerStmt(const Stmt &s);
   void bind(const std::string &name, Binding::Kind kind, const Value &v,
             const SourceLoc &loc);
+  // Binds every name `s` (a statement that did not parse) would have bound.
+  void poison(const Stmt &s);
   bool evalType(const TypeExpr &t, TensorType &out);
   bool evalInit(const Expr &e, const TensorType &t, Init &out);
   void lowerTrain(const Stmt &s);
@@ -175,6 +181,9 @@ private:
   std::string nodeName(const std::string &base) const;
   bool isPrelude(const SourceLoc &l) const { return l.file == preludeFile_; }
   void reportUnknown(const std::string &name, const SourceLoc &loc, bool asCall);
+  // What a function name may be: the names a call can reach (builtins, DSL
+  // functions, locals holding a function), for "did you mean".
+  std::vector<std::string> functionNames() const;
   // Copies what `roots` need from graph_ into dst. For an inference entry
   // (`inference`), dropout is the identity and is left out.
   void extractFunction(Function &dst, std::vector<Node *> roots,
