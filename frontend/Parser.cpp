@@ -499,7 +499,8 @@ private:
     while (toks_[p].kind == Tok::Newline)
       ++p;
     if (cur().kind == Tok::Newline && toks_[p].kind == Tok::LBrace) {
-      report(toks_[p].loc, "the '{' of " + owner + " must be on the line that opens it");
+      report(toks_[p].loc, "expected the '{' of " + owner +
+                               " at the end of the line before, found it on a line of its own");
       pos_ = p;
       Token open = toks_[pos_++];
       blockBody(body, inModel, owner, &open, openerCol, nested, false);
@@ -713,6 +714,14 @@ private:
       if (cur().kind != Tok::Ident || cur().text != "in")
         fail(cur().loc, "expected 'in' after 'for " + s.name + "', found " + describe(cur()));
       take();
+      if (cur().kind != Tok::Ident) {
+        // for t in 0..3: the '..' says it best.
+        const Token &after = next();
+        if (after.kind == Tok::Error && !after.problem.empty()) {
+          take();
+          fail(after.loc, after.problem);
+        }
+      }
       Token callee = expectName("after 'in' (a loop runs over range(n) or range(a, b))");
       if (callee.text != "range" || cur().kind != Tok::LParen)
         fail(callee.loc, "a for loop runs over range(n) or range(a, b), found " +
