@@ -133,6 +133,9 @@ std::vector<std::string> Lowerer::functionNames() const {
 
 void Lowerer::reportUnknown(const std::string &name, const SourceLoc &loc,
                             bool asCall) {
+  // Once per name: a misspelt binding is one mistake, however often it is used.
+  if (!unknownReported_.insert((asCall ? "call " : "name ") + name).second)
+    return;
   if (asCall && isInitializerName(name))
     return error(loc, "'" + name + "' is an initializer; it can only follow '=' in a param declaration");
   if (isOptimizerName(name))
@@ -159,7 +162,10 @@ void Lowerer::reportUnknown(const std::string &name, const SourceLoc &loc,
       return error(loc, "'" + name + "': values have no attributes; " + fix);
     }
     // A dotted name is a param's full name: made by a call, later in the
-    // source, or spelled differently.
+    // source, or spelled differently. After an error, the call that would
+    // have made it may be the one that failed: one mistake, one message.
+    if (diags_.hasErrors())
+      return;
     std::vector<std::string> params;
     for (auto &[n, node] : varNodes_)
       params.push_back(n);
@@ -263,7 +269,10 @@ Value Lowerer::eval(const Expr &e) {
       return v;
     if (findFn(e.name) || findBuiltin(e.name))
       return Value::function(e.name);
-    reportUnknown(e.name, e.loc, false);
+    // A model whose header did not parse may have declared the name there.
+    bool headerName = !cur_->fn && headerBroken_;
+    if (!isPoisoned(e.name) && !headerName)
+      reportUnknown(e.name, e.loc, false);
     return Value();
   }
   case Expr::Index:
@@ -302,6 +311,20 @@ Value Lowerer::eval(const Expr &e) {
     return evalCall(e);
   }
   internalError("eval: unknown expression kind");
+}
+
+bool Lowerer::isPoisoned(const std::string &name) const {
+  // The name or a dotted prefix of it (D.dense_1 of D.dense_1.w), relative
+  // to the current instance first.
+  for (const std::string &full : {nodeName(name), name}) {
+    size_t end = 0;
+    do {
+      end = full.find('.', end + 1);
+      if (poisonedNames_.count(full.substr(0, end)))
+        return true;
+    } while (end != std::string::npos);
+  }
+  return false;
 }
 
 // The first model constant that `e` reads and a -D flag sets, or "".
@@ -685,8 +708,14 @@ Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
   }
   std::vector<Value> args;
   const Expr *nameArg = nullptr;
-  if (!evalArgs(call, f.name, names, required, args, &nameArg))
+  if (!evalArgs(call, f.name, names, required, args, &nameArg)) {
+    // The instance is not made: its params' names must not be reported as
+    // missing later (dense_1.w in a penalty).
+    poisonedNames_.insert(nameArg && nameArg->kind == Expr::String
+                              ? nodeName(nameArg->name)
+                              : nodeName(f.name + "_" + std::to_string(++cur_->instances[f.name])));
     return Value();
+  }
   // name = "D" names the instance; naming one that exists shares its params.
   std::string instance;
   bool sharing = cur_->sharing;
@@ -781,8 +810,10 @@ void Lowerer::bind(const std::string &name, Binding::Kind kind, const Value &v,
 }
 
 void Lowerer::poison(const Stmt &s) {
-  for (const std::string &name : s.poisoned)
+  for (const std::string &name : s.poisoned) {
     bind(name, Binding::Poison, Value(), s.loc);
+    poisonedNames_.insert(nodeName(name)); // it may have been a param
+  }
   for (const Stmt &inner : s.body) {
     switch (inner.kind) {
     case Stmt::Input: case Stmt::Param: case Stmt::Let: case Stmt::Output: case Stmt::For:
@@ -1127,6 +1158,7 @@ void Lowerer::lowerModel(const ModelDecl &m) {
   Frame frame;
   cur_ = &frame;
   module_->name = m.name;
+  headerBroken_ = m.broken;
   for (auto &[name, value] : opts_.constants) {
     if (m.broken) // the constant may be in the part of the header that did not parse
       break;

@@ -225,6 +225,13 @@ private:
   };
   std::vector<LoopIteration> loops_;
   std::set<std::string> blamedFlags_; // -D flags already named in an error
+  // Params and instances that were never made because of a reported error
+  // (a statement that did not parse, a call whose arguments were invalid):
+  // a dotted name under one of them is an invalid value, silently.
+  std::set<std::string> poisonedNames_;
+  std::set<std::string> unknownReported_; // names reported unknown, once each
+  bool headerBroken_ = false;             // the model's header did not parse
+  bool isPoisoned(const std::string &name) const;
   Node *dropoutStep_ = nullptr;
   int64_t dropouts_ = 0;
 };

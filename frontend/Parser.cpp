@@ -81,8 +81,13 @@ public:
   Parser(const std::vector<Token> &toks, DiagEngine &diags) : toks_(toks), diags_(diags) {
     // More '{' than '}' means a block lacks its '}': only then does a line
     // indented no deeper than a loop end the loop (see blockBody).
-    for (const Token &t : toks_)
+    for (const Token &t : toks_) {
       missingBraces_ += t.kind == Tok::LBrace ? 1 : t.kind == Tok::RBrace ? -1 : 0;
+      // A string without its closing quote that took a '}' along: the
+      // block it closed is not reported as unclosed too.
+      swallowedBrace_ |= t.kind == Tok::String && !t.problem.empty() &&
+                         t.text.find('}') != std::string::npos;
+    }
   }
 
   Program program() {
@@ -98,6 +103,24 @@ public:
     } last;
     std::vector<std::unique_ptr<FnDecl>> unnamed;
     std::vector<std::unique_ptr<ModelDecl>> extraModels;
+    // Each parses a declaration whose keyword is at (or just before) pos_.
+    auto fnDecl = [&] {
+      auto f = fn();
+      last = {&f->body, false, "function '" + f->name + "'", closingBrace()};
+      (f->name.empty() ? unnamed : p.fns).push_back(std::move(f));
+    };
+    auto modelDecl = [&] {
+      auto m = model();
+      last = {&m->body, true, "model '" + m->name + "'", closingBrace()};
+      if (p.model) {
+        diags_.error(m->loc, "a file holds one model; '" + p.model->name +
+                                 "' is already defined",
+                     {{p.model->loc, "previous model is here"}});
+        extraModels.push_back(std::move(m));
+      } else {
+        p.model = std::move(m);
+      }
+    };
     while (true) {
       skipNewlines();
       const Token &t = cur();
@@ -105,20 +128,9 @@ public:
         break;
       stmtErrors_ = 0;
       if (t.kind == Tok::KwFn) {
-        auto f = fn();
-        last = {&f->body, false, "function '" + f->name + "'", closingBrace()};
-        (f->name.empty() ? unnamed : p.fns).push_back(std::move(f));
+        fnDecl();
       } else if (t.kind == Tok::KwModel) {
-        auto m = model();
-        last = {&m->body, true, "model '" + m->name + "'", closingBrace()};
-        if (p.model) {
-          diags_.error(m->loc, "a file holds one model; '" + p.model->name +
-                                   "' is already defined",
-                       {{p.model->loc, "previous model is here"}});
-          extraModels.push_back(std::move(m));
-        } else {
-          p.model = std::move(m);
-        }
+        modelDecl();
       } else if (last.body && last.close.known() && startsStatement(pos_)) {
         report(t.loc, "expected 'model' or 'fn', found " + describe(t) + " after the end of " +
                           last.owner,
@@ -129,13 +141,32 @@ public:
         last.close = closingBrace();
       } else {
         std::string word = t.kind == Tok::Ident ? unsupportedStatement(t.text, next()) : "";
+        bool isModel = false;
+        if (word.empty() && t.kind == Tok::Ident) {
+          std::string near = closestName(t.text, {"model", "fn"});
+          isModel = near == "model";
+          if (!near.empty())
+            word = "expected 'model' or 'fn', found '" + t.text + "'; did you mean '" + near +
+                   "'?";
+        }
         std::vector<DiagNote> notes;
-        if (last.close.known())
+        if (last.close.known() && word.empty())
           notes.push_back({last.close, last.owner + " ends at this '}'"});
         try {
           fail(t.loc, word.empty() ? "expected 'model' or 'fn', found " + describe(t) : word,
                notes);
         } catch (SyntaxError &) {
+        }
+        // A line shaped as a declaration ('def f(x) {', 'mdoel m(b = 4) {')
+        // is read as one, its first word standing for the keyword.
+        size_t name = declarationName(pos_);
+        if (name != std::string::npos) {
+          pos_ = name - 1;
+          if (isModel || bodyHoldsModelStatements(name))
+            modelDecl();
+          else
+            fnDecl();
+          continue;
         }
         skipTopLevel(!last.body && startsStatement(pos_));
       }
@@ -223,15 +254,42 @@ private:
   // flagged, its message replaces `msg`: '<' says what to write instead.
   [[noreturn]] void fail(const SourceLoc &loc, const std::string &msg,
                          std::vector<DiagNote> notes = {}) {
-    const Token &t = cur();
     errPos_ = pos_;
     errNest_ = nest_;
-    if (t.kind == Tok::Error && !t.problem.empty() && t.loc.line == loc.line &&
-        t.loc.col == loc.col)
+    complain(loc, msg, std::move(notes));
+    throw SyntaxError();
+  }
+  // fail() without unwinding, for a declaration's header.
+  void complain(const SourceLoc &loc, const std::string &msg, std::vector<DiagNote> notes = {}) {
+    const Token &t = cur();
+    if (!t.problem.empty() && t.loc.line == loc.line && t.loc.col == loc.col)
       report(t.problemLoc, t.problem);
     else
       report(loc, msg, std::move(notes));
-    throw SyntaxError();
+  }
+  // 'fn' alone on its line, the rest of the header on the next: reported,
+  // then read.
+  void nameOnNextLine(const std::string &keyword) {
+    size_t p = pos_;
+    while (toks_[p].kind == Tok::Newline)
+      ++p;
+    if (p == pos_ || toks_[p].kind != Tok::Ident ||
+        (toks_[p + 1].kind != Tok::LParen && toks_[p + 1].kind != Tok::LBrace))
+      return;
+    complain(cur().loc, "expected a name after " + keyword + ", found end of line (a "
+                        "declaration's header is one line)");
+    pos_ = p;
+  }
+  // After a malformed declaration name: to the first `k` on the line, if any.
+  bool skipTo(Tok k) {
+    size_t p = pos_;
+    while (toks_[p].kind != k && toks_[p].kind != Tok::Newline && toks_[p].kind != Tok::Eof &&
+           toks_[p].kind != Tok::LBrace)
+      ++p;
+    if (toks_[p].kind != k)
+      return false;
+    pos_ = p;
+    return true;
   }
   Token expect(Tok k, const std::string &context, std::vector<DiagNote> notes = {}) {
     if (cur().kind == k)
@@ -287,68 +345,157 @@ private:
     if (failed) {
       depth_ = 0;
       pos_ = errPos_;
-      // An unclosed bracket made the statement run into a line that starts
-      // the next one ("h = relu(x" then "output y = h"): resume there.
-      bool ranOn = errPos_ > start && firstOnLine(errPos_) &&
-                   toks_[errPos_].loc.line > toks_[start].loc.line;
-      if (!ranOn)
-        skipStatement(e, inModel, toks_[start].loc.col);
+      // An unclosed bracket made the statement run into lines that start
+      // statements ("h = relu(x" then "output y = h"): resume at the first.
+      size_t resume = 0;
+      if (errNest_ > 0 || firstOnLine(errPos_))
+        for (size_t p = start + 1; p <= errPos_ && !resume; ++p)
+          if (toks_[p - 1].kind == Tok::Newline && toks_[p].kind != Tok::Newline &&
+              nextLineStartsStatement(p - 1, toks_[start].loc.col))
+            resume = p;
+      if (resume)
+        pos_ = resume;
+      else
+        skipStatement(e, inModel, start);
+      // Cut short at the end of its line ("train" then "step(...)" on the
+      // next): a next line that starts no statement is its rest.
+      if (toks_[errPos_].kind == Tok::Newline && toks_[pos_].kind == Tok::Newline &&
+          !nextLineStartsStatement(pos_, 1 << 30)) {
+        size_t p = pos_;
+        while (toks_[p].kind == Tok::Newline)
+          ++p;
+        if (toks_[p].kind != Tok::Eof && toks_[p].kind != Tok::LBrace) {
+          pos_ = p;
+          errNest_ = 0;
+          skipStatement(e, inModel, start);
+        }
+      }
     }
     // Names before the first '=' outside brackets: h in '$h = 1', a and b in
-    // 'a, b = f(x)', x in 'x[0] = 1'.
+    // 'a, b = f(x)', x in 'x[0] = 1'; and declared ones: y in 'inp y : i32[4]'.
+    auto poison = [&](const std::string &n) {
+      if (std::find(e.poisoned.begin(), e.poisoned.end(), n) == e.poisoned.end())
+        e.poisoned.push_back(n);
+    };
     int depth = 0;
-    std::vector<std::string> names;
-    for (size_t p = start; p < pos_ && toks_[p].kind != Tok::LBrace; ++p) {
+    std::vector<std::string> before; // names before the first '='
+    bool assigns = false;
+    // A stray token first ('( h = ...', '$h = 1') is not part of it.
+    Tok first = toks_[start].kind;
+    size_t from = start + (first == Tok::LParen || first == Tok::LBracket || first == Tok::Error);
+    for (size_t p = from; p < pos_ && toks_[p].kind != Tok::LBrace; ++p) {
       Tok k = toks_[p].kind;
       depth += k == Tok::LParen || k == Tok::LBracket ? 1 : 0;
       depth -= (k == Tok::RParen || k == Tok::RBracket) && depth > 0 ? 1 : 0;
-      if (depth == 0 && k == Tok::Equal) {
-        for (const std::string &n : names)
-          if (std::find(e.poisoned.begin(), e.poisoned.end(), n) == e.poisoned.end())
-            e.poisoned.push_back(n);
-        break;
-      }
-      if (depth == 0 && k == Tok::Ident && !(p > start && toks_[p - 1].kind == Tok::Colon))
-        names.push_back(toks_[p].text);
+      if (depth > 0)
+        continue;
+      if (k == Tok::Equal)
+        assigns = true;
+      if (k != Tok::Ident)
+        continue;
+      if (toks_[p + 1].kind == Tok::Colon)
+        poison(toks_[p].text);
+      else if (!assigns && !(p > from && toks_[p - 1].kind == Tok::Colon))
+        before.push_back(toks_[p].text);
     }
+    if (assigns)
+      for (const std::string &n : before)
+        poison(n);
     return e;
   }
 
   // Skips the rest of a failed statement: to the end of its line, or of
   // the lines its open brackets span; a block on it is parsed into e.body,
   // so its own mistakes are found and the names it binds poisoned.
-  void skipStatement(Stmt &e, bool inModel, int stmtCol) {
-    int depth = errNest_;
+  void skipStatement(Stmt &e, bool inModel, size_t start) {
+    int stmtCol = toks_[start].loc.col;
+    // Words that open a block on their line in some language.
+    static const std::set<std::string> blockWords = {"while", "if", "elif", "else", "def",
+                                                     "with", "try", "except", "class"};
+    const Token &first = toks_[start];
+    bool opensBlock = first.kind == Tok::KwFor ||
+                      (first.kind == Tok::Ident && blockWords.count(first.text));
+    // Newlines are whitespace inside the brackets open at the error, not
+    // inside those the skipped tokens open: '[h = f(x)' ends at its line.
+    int open = errNest_, inner = 0;
     while (true) {
       const Token &t = toks_[pos_];
       switch (t.kind) {
-      case Tok::Eof: case Tok::KwFn: case Tok::KwModel: case Tok::RBrace:
+      case Tok::Eof: case Tok::KwFn: case Tok::KwModel:
         return;
+      case Tok::RBrace:
+        // A '}' within a line of a file with one '}' too many: that one.
+        if (missingBraces_ >= 0 || firstOnLine(pos_))
+          return;
+        ++missingBraces_;
+        break;
       case Tok::Semicolon:
-        if (depth == 0)
+        if (open == 0)
           return;
         break;
       case Tok::Newline:
-        if (depth == 0 || nextLineStartsStatement(pos_, stmtCol))
+        if (open == 0 || nextLineStartsStatement(pos_, stmtCol))
           return;
         break;
       case Tok::LBrace: {
-        depth = 0;
-        Token open = toks_[pos_++];
-        blockBody(e.body, inModel, "the block", &open, stmtCol, true, false);
+        // A block ends the line of a word that opens one ('while x {'); in
+        // a file with one '{' too many, another '{' is that one.
+        if (missingBraces_ > 0 && (toks_[pos_ + 1].kind != Tok::Newline || !opensBlock)) {
+          --missingBraces_;
+          break;
+        }
+        open = inner = 0;
+        Token brace = toks_[pos_++];
+        blockBody(e.body, inModel, "the block", &brace, stmtCol, true, false);
         continue;
       }
       case Tok::LParen: case Tok::LBracket:
-        ++depth;
+        ++inner;
         break;
       case Tok::RParen: case Tok::RBracket:
-        depth = std::max(0, depth - 1);
+        if (inner > 0)
+          --inner;
+        else
+          open = std::max(0, open - 1);
         break;
       default:
         break;
       }
       ++pos_;
     }
+  }
+
+  // Where the name is in a top-level line shaped as a declaration with a
+  // misspelt or foreign keyword: the last name followed by '(' (or else the
+  // name before the '{') on a line that ends with '{'; npos otherwise.
+  size_t declarationName(size_t p) const {
+    size_t name = std::string::npos, end = p;
+    while (toks_[end].kind != Tok::Newline && toks_[end].kind != Tok::Eof)
+      ++end;
+    if (end < p + 3 || toks_[end - 1].kind != Tok::LBrace)
+      return std::string::npos;
+    for (size_t q = p + 1; q + 1 < end; ++q)
+      if (toks_[q].kind == Tok::Ident && toks_[q + 1].kind == Tok::LParen)
+        name = q;
+    if (name == std::string::npos && toks_[end - 2].kind == Tok::Ident)
+      name = end - 2;
+    return name;
+  }
+
+  // Whether the block opened on the line of `p` holds input, output or
+  // train statements: then a declaration with a mangled keyword is a model.
+  bool bodyHoldsModelStatements(size_t p) const {
+    while (toks_[p].kind != Tok::LBrace && toks_[p].kind != Tok::Eof)
+      ++p;
+    for (int depth = 0; toks_[p].kind != Tok::Eof; ++p) {
+      Tok k = toks_[p].kind;
+      depth += k == Tok::LBrace ? 1 : k == Tok::RBrace ? -1 : 0;
+      if (depth <= 0 || k == Tok::KwFn || k == Tok::KwModel)
+        return false;
+      if (k == Tok::KwInput || k == Tok::KwOutput || k == Tok::KwTrain)
+        return true;
+    }
+    return false;
   }
 
   // Skips what follows a top-level token that is not a declaration: to the
@@ -370,6 +517,40 @@ private:
   }
 
   // --- declarations ---------------------------------------------------------
+
+  void poisonParam(std::vector<FnParam> &out, const std::string &name, const SourceLoc &loc) {
+    for (auto &a : out)
+      if (a.name == name) {
+        a.poisoned = true;
+        return;
+      }
+    FnParam a;
+    a.name = name;
+    a.loc = loc;
+    a.poisoned = true;
+    out.push_back(std::move(a));
+  }
+
+  // The rest of a header that did not parse, up to the '{' that ends its
+  // line (the body's; a '{' within the line is a stray one), poisoning the
+  // names it declares ('b' in 'b = 2,').
+  void skipHeader(std::vector<FnParam> &out) {
+    while (true) {
+      const Token &t = toks_[pos_];
+      Tok k = t.kind, after = k == Tok::Eof ? Tok::Eof : toks_[pos_ + 1].kind;
+      if (k == Tok::Eof || k == Tok::KwFn || k == Tok::KwModel ||
+          (k == Tok::LBrace && (after == Tok::Newline || after == Tok::Eof)) ||
+          (k == Tok::Newline && nextLineStartsStatement(pos_, 0)))
+        return;
+      if (k == Tok::LBrace && missingBraces_ > 0)
+        --missingBraces_;
+      if (k == Tok::RBrace && missingBraces_ < 0)
+        ++missingBraces_;
+      if (k == Tok::Ident && (after == Tok::Equal || after == Tok::Comma || after == Tok::RParen))
+        poisonParam(out, t.text, t.loc);
+      ++pos_;
+    }
+  }
 
   // "(" (arg ("," arg)*)? ")". On an error, the rest of the list is skipped;
   // names it would have declared come back poisoned, and `broken` is set.
@@ -405,40 +586,13 @@ private:
       expect(Tok::RParen, "after the arguments of " + owner, {{open.loc, "to match this '('"}});
     } catch (SyntaxError &) {
       broken = true;
-      auto poison = [&](const std::string &name, const SourceLoc &loc) {
-        for (auto &a : out)
-          if (a.name == name)
-            return;
-        FnParam a;
-        a.name = name;
-        a.loc = loc;
-        a.poisoned = true;
-        out.push_back(std::move(a));
-      };
+      // The name read last may be what went wrong ('batch{ = 128').
+      if (partial.name.empty() && !out.empty())
+        out.back().poisoned = true;
       if (!partial.name.empty())
-        poison(partial.name, partial.loc);
-      // To the ')' closing the list, poisoning the names declared on the way.
-      int depth = 0;
+        poisonParam(out, partial.name, partial.loc);
       pos_ = errPos_;
-      while (true) {
-        const Token &t = toks_[pos_];
-        Tok k = t.kind;
-        if (k == Tok::Eof || k == Tok::KwFn || k == Tok::KwModel || k == Tok::LBrace ||
-            k == Tok::RBrace || (k == Tok::Newline && nextLineStartsStatement(pos_, 0)))
-          break;
-        if (k == Tok::RParen && depth == 0) {
-          ++pos_;
-          break;
-        }
-        if ((k == Tok::RParen || k == Tok::RBracket) && depth > 0)
-          --depth;
-        depth += k == Tok::LParen || k == Tok::LBracket ? 1 : 0;
-        Tok after = toks_[pos_ + 1].kind;
-        if (depth == 0 && k == Tok::Ident &&
-            (after == Tok::Equal || after == Tok::Comma || after == Tok::RParen))
-          poison(t.text, t.loc);
-        ++pos_;
-      }
+      skipHeader(out);
     }
     return out;
   }
@@ -447,21 +601,24 @@ private:
     auto f = std::make_unique<FnDecl>();
     Token kw = take();
     f->loc = kw.loc;
+    nameOnNextLine("'fn'");
     if (cur().kind == Tok::Ident) {
       Token name = take();
       f->name = name.text;
       f->loc = name.loc;
     } else {
-      report(cur().loc, "expected a name after 'fn', found " + describe(cur()));
+      complain(cur().loc, "expected a name after 'fn', found " + describe(cur()));
       f->broken = true;
     }
     std::string owner = f->name.empty() ? "the function" : "function '" + f->name + "'";
-    if (cur().kind == Tok::LParen) {
-      f->params = argList(owner, f->broken);
-    } else {
-      report(cur().loc, "expected '(' after " + owner + ", found " + describe(cur()));
+    if (cur().kind != Tok::LParen) {
+      complain(cur().loc, "expected '(' after " + owner + ", found " + describe(cur()));
       f->broken = true;
+      if (!skipTo(Tok::LParen))
+        skipHeader(f->params);
     }
+    if (cur().kind == Tok::LParen)
+      f->params = argList(owner, f->broken);
     block(f->body, false, owner, kw.loc.col, false);
     return f;
   }
@@ -470,15 +627,22 @@ private:
     auto m = std::make_unique<ModelDecl>();
     Token kw = take();
     m->loc = kw.loc;
+    nameOnNextLine("'model'");
     if (cur().kind == Tok::Ident) {
       Token name = take();
       m->name = name.text;
       m->loc = name.loc;
     } else {
-      report(cur().loc, "expected a name after 'model', found " + describe(cur()));
+      complain(cur().loc, "expected a name after 'model', found " + describe(cur()));
       m->broken = true;
     }
     std::string owner = m->name.empty() ? "the model" : "model '" + m->name + "'";
+    if (cur().kind != Tok::LParen && cur().kind != Tok::LBrace && cur().kind != Tok::Newline) {
+      complain(cur().loc, "expected '(' or '{' after " + owner + ", found " + describe(cur()));
+      m->broken = true;
+      if (!skipTo(Tok::LParen))
+        skipHeader(m->constants);
+    }
     if (cur().kind == Tok::LParen)
       m->constants = argList(owner, m->broken);
     block(m->body, true, owner, kw.loc.col, false);
@@ -548,7 +712,7 @@ private:
       }
       if (t.kind == Tok::Eof || t.kind == Tok::KwFn || t.kind == Tok::KwModel) {
         // Once per place: the blocks around this one miss the same '}'.
-        if (open && !byIndent && closeReported_ != pos_) {
+        if (open && !byIndent && closeReported_ != pos_ && !swallowedBrace_) {
           closeReported_ = pos_;
           diags_.error(t.loc, "expected '}' at the end of " + owner + ", found " + describe(t),
                        {{open->loc, "to match this '{'"}});
@@ -557,12 +721,34 @@ private:
       }
       if (dedent && byIndent)
         return;
+      // A lone token that starts nothing, on a line of its own, in a file
+      // missing a '}': it stands where the '}' should ('.' for '}').
+      Tok k = t.kind;
+      if (open && missingBraces_ > 0 && firstOnLine(pos_) &&
+          (toks_[pos_ + 1].kind == Tok::Newline || toks_[pos_ + 1].kind == Tok::Eof) &&
+          k != Tok::Ident && k != Tok::KwReturn && k != Tok::String && k != Tok::LBrace) {
+        --missingBraces_;
+        stmtErrors_ = 0;
+        complain(t.loc, "expected '}' at the end of " + owner + ", found " + describe(t),
+                 {{open->loc, "to match this '{'"}});
+        ++pos_;
+        return;
+      }
       if (dedent && nested && open && missingBraces_ > 0) {
         --missingBraces_;
         diags_.error(t.loc, "expected '}' to close " + owner +
                                 " before this line, which is not indented under it",
                      {{open->loc, "to match this '{'"}});
         return;
+      }
+      if (t.kind == Tok::LBrace && missingBraces_ > 0) {
+        // A '{' where a statement starts, in a file with one '{' too many:
+        // that one; the statement after it on the line is read.
+        --missingBraces_;
+        diags_.error(t.loc, "expected a statement, found '{' (a '{' opens a block only at the "
+                            "end of a 'for' line)");
+        ++pos_;
+        continue;
       }
       size_t start = pos_;
       int saved = stmtErrors_;
@@ -577,9 +763,14 @@ private:
         stmt(s, inModel);
         // (A loop whose block ended before a line not indented under it
         // leaves cur() at that line's start.)
+        // A '}' within a line of a file with one '}' too many is that one.
         const Token &end = cur();
-        if (end.kind != Tok::Newline && end.kind != Tok::Semicolon &&
-            end.kind != Tok::RBrace && end.kind != Tok::Eof && !firstOnLine(pos_))
+        bool strayBrace = end.kind == Tok::RBrace && missingBraces_ < 0 &&
+                          !firstOnLine(pos_) && toks_[pos_ + 1].kind != Tok::Newline &&
+                          toks_[pos_ + 1].kind != Tok::Eof;
+        if ((end.kind != Tok::Newline && end.kind != Tok::Semicolon &&
+             end.kind != Tok::RBrace && end.kind != Tok::Eof && !firstOnLine(pos_)) ||
+            strayBrace)
           failAfterStatement(s, end);
       } catch (SyntaxError &) {
         failed = true;
@@ -1031,6 +1222,7 @@ private:
   int stmtErrors_ = 0;     // errors reported in the current statement
   int missingBraces_ = 0;  // '{' minus '}' in the file, less those reported
   size_t closeReported_ = (size_t)-1; // where a missing '}' was last reported
+  bool swallowedBrace_ = false;
 };
 
 } // namespace

@@ -161,7 +161,7 @@ TEST_CASE("errors: an unreadable file is a diagnostic") {
 TEST_CASE("errors: the number of reported errors is capped") {
   std::string text = "model m {\n";
   for (int i = 0; i < 100; ++i)
-    text += "  output y" + std::to_string(i) + " = nope\n";
+    text += "  output y" + std::to_string(i) + " = nope" + std::to_string(i) + "\n";
   text += "}\n";
   std::ostringstream errs;
   CHECK(!compileModelSource("c.dl", text, errs));
