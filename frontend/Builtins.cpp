@@ -239,8 +239,9 @@ Value filled(Lowerer &L, const Expr &c, const Value &shape, const Value *value,
     if (!L.asInt(v, c.loc, c.name + ": a dimension", d))
       return Value();
     if (d <= 0) {
-      L.error(c.loc, c.name + ": dimension " + std::to_string(d) + " is not positive" +
-                         L.blameFlag(c));
+      if (L.firstBlame(c))
+        L.error(c.loc, c.name + ": dimension " + std::to_string(d) + " is not positive" +
+                           L.blameFlag(c));
       return Value();
     }
     dims.push_back(d);

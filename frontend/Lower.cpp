@@ -300,12 +300,12 @@ Value Lowerer::eval(const Expr &e) {
   case Expr::List: {
     Value l;
     l.kind = Value::List;
+    bool ok = true;
     for (auto &a : e.args) {
       l.list.push_back(eval(*a));
-      if (!l.list.back().ok())
-        return Value();
+      ok &= l.list.back().ok();
     }
-    return l;
+    return ok ? l : Value();
   }
   case Expr::Call:
     return evalCall(e);
@@ -341,6 +341,11 @@ std::string Lowerer::overriddenConstantIn(const Expr &e) const {
         return f;
     }
   return "";
+}
+
+bool Lowerer::firstBlame(const Expr &e) {
+  std::string flag = overriddenConstantIn(e);
+  return flag.empty() || blamedFlags_.insert(flag).second;
 }
 
 std::string Lowerer::blameFlag(const Expr &e) const {
@@ -478,12 +483,12 @@ bool intPower(int64_t base, int64_t exp, int64_t &r) {
 } // namespace
 
 Value Lowerer::evalBinary(const Expr &e) {
+  // Both operands are evaluated before either is given up on: a mistake
+  // in one is no reason not to report one in the other.
   Value a = eval(*e.args[0]);
-  if (!a.ok())
-    return a;
   Value b = eval(*e.args[1]);
-  if (!b.ok())
-    return b;
+  if (!a.ok() || !b.ok())
+    return Value();
   const std::string &op = e.op;
   if (op == "//") {
     // Floor division, as Python's: for dims (h // 2), never on tensors.
@@ -656,12 +661,12 @@ bool Lowerer::evalArgs(const Expr &call, const std::string &fname,
   std::vector<const Expr *> slots;
   if (!bindArgs(call, fname, params, required, "keyword argument", slots, instanceName))
     return false;
+  bool ok = true; // every argument is checked, whichever are invalid
   for (const Expr *slot : slots) {
     args.push_back(slot ? eval(*slot) : Value::absent());
-    if (!args.back().ok())
-      return false;
+    ok &= args.back().ok();
   }
-  return true;
+  return ok;
 }
 
 Value Lowerer::evalCall(const Expr &e) {
@@ -843,10 +848,7 @@ bool Lowerer::evalType(const TypeExpr &t, TensorType &out) {
     }
     if (v <= 0) {
       // A value from -D is the flag's mistake: say so, once per flag.
-      std::string flag = overriddenConstantIn(*d);
-      if (flag.empty())
-        error(d->loc, "dimension must be positive, got " + std::to_string(v));
-      else if (blamedFlags_.insert(flag).second)
+      if (firstBlame(*d))
         error(d->loc, "dimension must be positive, got " + std::to_string(v) + blameFlag(*d));
       ok = false;
     }

@@ -173,6 +173,9 @@ public:
   // ": -Dbatch=0 on the command line sets 'batch'" when `e` reads a model
   // constant a -D flag set, else "": a bad value is the flag's mistake.
   std::string blameFlag(const Expr &e) const;
+  // Whether a bad value from `e` is to be reported: always, unless it comes
+  // from a -D flag already named in an error (one flag, one message).
+  bool firstBlame(const Expr &e);
 private:
   Value evalBinary(const Expr &e);
   Value evalCall(const Expr &e);
