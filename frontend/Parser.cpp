@@ -265,6 +265,27 @@ void Parser::block(std::vector<Stmt> &body, bool inModel, const std::string &own
 
 void Parser::blockBody(std::vector<Stmt> &body, bool inModel, const std::string &owner,
                        const Token *open, int openerCol, bool nested, bool byIndent) {
+  if (blocks_ >= kMaxNesting) {
+    // Deeper blocks would exhaust the stack (here and in lowering): say so
+    // once, and skip this one whole.
+    if (!blocksReported_)
+      diags_.error(open ? open->loc : cur().loc, "blocks nested too deeply (more than " +
+                                                     std::to_string(kMaxNesting) + " levels)");
+    blocksReported_ = true;
+    for (int depth = 1; toks_[pos_].kind != Tok::Eof; ++pos_) {
+      depth += toks_[pos_].kind == Tok::LBrace ? 1 : toks_[pos_].kind == Tok::RBrace ? -1 : 0;
+      if (depth == 0) {
+        ++pos_;
+        break;
+      }
+    }
+    return;
+  }
+  ++blocks_;
+  struct Leave {
+    int &n;
+    ~Leave() { --n; }
+  } leave{blocks_};
   bool afterFailedIf = false;
   while (true) {
     skipNewlines();

@@ -31,9 +31,9 @@
 
 namespace dlc {
 
-// Deepest nesting of parentheses, brackets, unary minus and ** the parser accepts,
-// and the tallest expression tree (long operator chains); past them it
-// reports an error instead of exhausting the stack.
+// Deepest nesting of parentheses, brackets, unary minus and ** the parser
+// accepts (and of blocks), and the tallest expression tree (long operator
+// chains); past them it reports an error instead of exhausting the stack.
 constexpr int kMaxNesting = 200;
 constexpr int kMaxExprHeight = 1000;
 

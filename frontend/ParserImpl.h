@@ -218,6 +218,8 @@ private:
   size_t pos_ = 0;
   int nest_ = 0;
   int depth_ = 0;
+  int blocks_ = 0; // blocks being parsed, bounded by kMaxNesting
+  bool blocksReported_ = false;
   // Where the last fail() was, and how many brackets were open there.
   size_t errPos_ = 0;
   int errNest_ = 0;

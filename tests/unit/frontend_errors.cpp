@@ -190,6 +190,12 @@ TEST_CASE("errors: pathological inputs give diagnostics, not crashes or hangs") 
   CHECK(rejects("model m(b = 99999999999) {\n  input x : f32[b, b, b]\n  output y = x\n}\n"));
   CHECK(rejects("model m {\n  input x : f32[2]\n  output y = reshape(x, [-1, -1])\n}\n"));
   CHECK(rejects("model m(a = 9223372036854775807) {\n  input x : f32[a + 1]\n  output y = x\n}\n"));
+  // Blocks nested 100 000 deep exhausted the stack.
+  std::string loops;
+  for (int i = 0; i < 100000; ++i)
+    loops += "for t in range(1) {\n";
+  loops += std::string(100000, '}');
+  CHECK(rejects("model m {\n  input x : f32[1]\n" + loops + "\n  output y = x\n}\n"));
 }
 
 TEST_CASE("errors: random mutations of mnist_mlp.dl never crash") {
