@@ -47,7 +47,7 @@ struct Stmt {
   // `poisoned` and every name its `body` (blocks on its line) binds to an
   // invalid value, so that nothing it would have made is reported missing.
   enum Kind { Input, Param, Let, Output, Train, Return, For, Error };
-  Kind kind;
+  Kind kind = Error;
   SourceLoc loc;      // the statement's first token
   std::string name;   // bound name; Train: the entry name
   SourceLoc nameLoc;  // For: the loop variable

@@ -622,8 +622,8 @@ ExprPtr Parser::postfix(ExprPtr e) {
     args.push_back(std::move(e));
     auto noStep = [&] {
       if (cur().kind == Tok::Colon)
-        fail(cur().loc, "a slice step ('lo:hi:step') is not supported: a slice takes every "
-                        "element from lo to hi");
+        fail(cur().loc, "a slice step ('lo:hi:step') is not supported; write lo:hi, which "
+                        "takes every element from lo to hi");
     };
     do {
       if (cur().kind == Tok::RBracket)
