@@ -53,7 +53,8 @@ public:
   }
 
   void stmt(const Stmt &s, int depth) {
-    static const char *kinds[] = {"input", "param", "let", "output", "train", "return", "for"};
+    static const char *kinds[] = {"input", "param", "let", "output", "train", "return", "for",
+                                  "error"};
     out_ << std::string(depth * 2, ' ') << kinds[s.kind];
     if (s.kind != Stmt::Return)
       out_ << " " << s.name;

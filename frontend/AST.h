@@ -43,8 +43,11 @@ struct TypeExpr {
 };
 
 struct Stmt {
-  enum Kind { Input, Param, Let, Output, Train, Return, For };
-  Kind kind;
+  // Error: a statement that did not parse (its error is reported). It binds
+  // `poisoned` and every name its `body` (blocks on its line) binds to an
+  // invalid value, so that nothing it would have made is reported missing.
+  enum Kind { Input, Param, Let, Output, Train, Return, For, Error };
+  Kind kind = Error;
   SourceLoc loc;      // the statement's first token
   std::string name;   // bound name; Train: the entry name
   SourceLoc nameLoc;  // For: the loop variable
@@ -52,13 +55,15 @@ struct Stmt {
   ExprPtr value;      // Param: initializer call; Let/Output/Return: the value;
                       // Train: a Call whose args are (loss, optimizer(...));
                       // For: the range(...) call
-  std::vector<Stmt> body; // For
+  std::vector<Stmt> body; // For; Error: the statements of its blocks
+  std::vector<std::string> poisoned; // Error
 };
 
 struct FnParam {
   std::string name;
   SourceLoc loc;
   ExprPtr dflt; // may be null
+  bool poisoned = false; // in a header that did not parse: its value is invalid
 };
 
 struct FnDecl {
@@ -66,6 +71,7 @@ struct FnDecl {
   SourceLoc loc;
   std::vector<FnParam> params;
   std::vector<Stmt> body;
+  bool broken = false; // its header did not parse: a call is an invalid value
 };
 
 struct ModelDecl {
@@ -73,6 +79,7 @@ struct ModelDecl {
   SourceLoc loc;
   std::vector<FnParam> constants; // header: `batch = 128`
   std::vector<Stmt> body;
+  bool broken = false; // its header did not parse
 };
 
 struct Program {

@@ -239,8 +239,9 @@ Value filled(Lowerer &L, const Expr &c, const Value &shape, const Value *value,
     if (!L.asInt(v, c.loc, c.name + ": a dimension", d))
       return Value();
     if (d <= 0) {
-      L.error(c.loc, c.name + ": dimension " + std::to_string(d) + " is not positive" +
-                         L.blameFlag(c));
+      if (L.firstBlame(c))
+        L.error(c.loc, c.name + ": dimension " + std::to_string(d) + " is not positive" +
+                           L.blameFlag(c));
       return Value();
     }
     dims.push_back(d);
@@ -547,12 +548,19 @@ bool Lowerer::evalInit(const Expr &e, const TensorType &t, Init &out) {
       rule = &r;
   if (!rule) {
     std::string list;
-    for (auto &r : initRules())
+    std::vector<std::string> names;
+    for (auto &r : initRules()) {
       list += (list.empty() ? "" : ", ") + r.name;
-    std::string what = e.kind == Expr::Call || e.kind == Expr::Ident
-                           ? "unknown initializer '" + e.name + "'"
-                           : std::string("expected an initializer");
-    error(e.loc, what + " (expected one of " + list + ")");
+      names.push_back(r.name);
+    }
+    bool named = e.kind == Expr::Call || e.kind == Expr::Ident;
+    std::string near = named ? closestName(e.name, names) : "";
+    if (!near.empty())
+      error(e.loc, "unknown initializer '" + e.name + "'; did you mean '" + near + "'?");
+    else
+      error(e.loc, (named ? "unknown initializer '" + e.name + "'"
+                          : std::string("expected an initializer")) +
+                       " (expected one of " + list + ")");
     return false;
   }
   std::vector<double> v = rule->defaults;

@@ -3,6 +3,7 @@
 #include "ir/Support.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace dlc {
 
@@ -10,6 +11,7 @@ std::shared_ptr<const std::string> DiagEngine::addFile(const std::string &path,
                                                       const std::string &text) {
   auto name = std::make_shared<const std::string>(path);
   files_[name.get()] = {name, text};
+  fileOrder_.push_back(name.get());
   return name;
 }
 
@@ -43,11 +45,34 @@ std::string DiagEngine::excerpt(const SourceLoc &loc) const {
   return src + "\n" + caret + "^\n";
 }
 
-void DiagEngine::emit(const SourceLoc &loc, const char *severity,
-                      const std::string &msg) {
-  out_ << (loc.known() ? loc.str() : std::string("<unknown>")) << ": " << severity
-       << ": " << msg << "\n"
-       << excerpt(loc);
+std::string DiagEngine::format(const SourceLoc &loc, const char *severity,
+                               const std::string &msg) const {
+  return (loc.known() ? loc.str() : std::string("<unknown>")) + ": " + severity + ": " + msg +
+         "\n" + excerpt(loc);
+}
+
+void DiagEngine::add(const SourceLoc &loc, const char *severity, const std::string &message,
+                     const std::vector<DiagNote> &notes) {
+  Pending p{-1, loc.line, loc.col, format(loc, severity, message)};
+  for (size_t k = 0; k < fileOrder_.size(); ++k)
+    if (loc.known() && fileOrder_[k] == loc.file.get())
+      p.file = (int)k;
+  for (const DiagNote &n : notes)
+    p.text += format(n.loc, "note", n.message);
+  pending_.push_back(std::move(p));
+}
+
+void DiagEngine::flush() {
+  std::stable_sort(pending_.begin(), pending_.end(), [](const Pending &a, const Pending &b) {
+    return std::tie(a.file, a.line, a.col) < std::tie(b.file, b.line, b.col);
+  });
+  for (const Pending &p : pending_)
+    out_ << p.text;
+  pending_.clear();
+  if (limitReached_)
+    out_ << "error: too many errors emitted (" << limit_ << "), stopping now\n";
+  limitReached_ = false;
+  out_.flush();
 }
 
 void DiagEngine::error(const SourceLoc &loc, const std::string &message,
@@ -55,11 +80,9 @@ void DiagEngine::error(const SourceLoc &loc, const std::string &message,
   if (errors_ >= limit_)
     throw CompileError("too many errors");
   ++errors_;
-  emit(loc, "error", message);
-  for (const DiagNote &n : notes)
-    emit(n.loc, "note", n.message);
+  add(loc, "error", message, notes);
   if (errors_ == limit_) {
-    out_ << "error: too many errors emitted (" << limit_ << "), stopping now\n";
+    limitReached_ = true;
     throw CompileError("too many errors");
   }
 }
@@ -67,41 +90,46 @@ void DiagEngine::error(const SourceLoc &loc, const std::string &message,
 void DiagEngine::warning(const SourceLoc &loc, const std::string &message,
                          const std::vector<DiagNote> &notes) {
   ++warnings_;
-  emit(loc, "warning", message);
-  for (const DiagNote &n : notes)
-    emit(n.loc, "note", n.message);
+  add(loc, "warning", message, notes);
 }
 
 void DiagEngine::fileError(const std::string &path, const std::string &message) {
   ++errors_;
-  out_ << path << ": error: " << message << "\n";
+  pending_.push_back({-1, 0, 0, path + ": error: " + message + "\n"});
 }
 
-static size_t editDistance(const std::string &a, const std::string &b) {
-  std::vector<size_t> row(b.size() + 1);
+// Damerau-Levenshtein distance in its optimal-string-alignment form: edits
+// are insertions, deletions, substitutions and swaps of two neighbours
+// ("desne" is one edit from "dense").
+size_t editDistance(const std::string &a, const std::string &b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i)
+    d[i][0] = i;
   for (size_t j = 0; j <= b.size(); ++j)
-    row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
+    d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
     for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
+                          d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
-  }
-  return row[b.size()];
+  return d[a.size()][b.size()];
 }
 
 std::string closestName(const std::string &name,
                         const std::vector<std::string> &candidates) {
-  // Short names get one edit of slack, longer ones two: "lr" must not suggest "eps".
-  size_t best = name.size() <= 3 ? 1 : 2;
+  // A third of the name may be wrong, at least one character: "tanh" is two
+  // edits from "rank", which a reader would not call a typo of it. A name
+  // that shares nothing with the candidate ("x" for "y") is no typo either.
+  size_t limit = std::max<size_t>(1, name.size() / 3);
+  size_t best = limit + 1;
   std::string found;
   for (const std::string &c : candidates) {
+    if (c == name)
+      continue;
     size_t d = editDistance(name, c);
-    if (d <= best && d < std::max(name.size(), c.size()) && (found.empty() || d < best)) {
+    if (d < best && d < std::max(name.size(), c.size())) {
       best = d;
       found = c;
     }

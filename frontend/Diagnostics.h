@@ -21,10 +21,17 @@ struct DiagNote {
 
 class DiagEngine {
 public:
-  // Errors are printed to `out` as they are reported, so the order is the
-  // order of discovery; after `limit` errors a CompileError stops the run.
+  // Diagnostics are kept until flush() (or destruction), then printed to
+  // `out` in source order: lowering finds a mistake in a function body when
+  // the function is called, after the parser found those of later lines.
+  // After `limit` errors a CompileError stops the run.
   explicit DiagEngine(std::ostream &out, size_t limit = 20)
       : out_(out), limit_(limit) {}
+  ~DiagEngine() { flush(); }
+  DiagEngine(const DiagEngine &) = delete;
+  DiagEngine &operator=(const DiagEngine &) = delete;
+  // Prints what was reported since the last flush, ordered by position.
+  void flush();
 
   // Registers a file's text (for the source-line excerpt) and returns the
   // shared name every SourceLoc into that file uses. Files are told apart by
@@ -50,18 +57,34 @@ public:
   std::string excerpt(const SourceLoc &loc) const;
 
 private:
-  void emit(const SourceLoc &loc, const char *severity, const std::string &msg);
+  std::string format(const SourceLoc &loc, const char *severity,
+                     const std::string &msg) const;
+  void add(const SourceLoc &loc, const char *severity, const std::string &message,
+           const std::vector<DiagNote> &notes);
 
   std::ostream &out_;
   size_t limit_;
   size_t errors_ = 0;
   size_t warnings_ = 0;
+  // Reported, not yet printed: (file order, line, column) and the text.
+  struct Pending {
+    int file, line, col;
+    std::string text;
+  };
+  std::vector<Pending> pending_;
+  bool limitReached_ = false;
+  std::vector<const std::string *> fileOrder_;
   std::map<const std::string *, std::pair<std::shared_ptr<const std::string>, std::string>>
       files_; // shared name -> (itself, text)
 };
 
-// The distance-1/2 spelling suggestion used by "did you mean 'x'?" hints.
+// The candidate `name` is most likely a misspelling of, for "did you mean
+// 'x'?" hints, or "": the nearest by editDistance, if at most a third of the
+// name's characters (at least one) are wrong. Callers pass names of the kind
+// the place wants (functions for a call, keywords for a keyword argument).
 std::string closestName(const std::string &name,
                         const std::vector<std::string> &candidates);
+// Damerau-Levenshtein (optimal string alignment) distance.
+size_t editDistance(const std::string &a, const std::string &b);
 
 } // namespace dlc

@@ -43,7 +43,7 @@ bool parseFile(const std::string &path, const std::string &text, DiagEngine &dia
                Program &out, std::shared_ptr<const std::string> &file) {
   size_t before = diags.errorCount();
   file = diags.addFile(path, text);
-  std::vector<Token> toks = lex(text, file, diags);
+  std::vector<Token> toks = lex(text, file);
   out = parseProgram(toks, diags);
   return diags.errorCount() == before;
 }
@@ -60,7 +60,11 @@ std::unique_ptr<Module> compileModelSource(const std::string &path,
     std::shared_ptr<const std::string> preludeFile, userFile;
     if (!parseFile(preludeName(), preludeSource(), diags, prelude, preludeFile))
       internalError("the built-in prelude does not parse");
-    if (!parseFile(path, text, diags, user, userFile))
+    // Lowering runs after syntax errors too, so that they hide no other
+    // mistake: a statement that did not parse binds its names to invalid
+    // values, about which nothing more is said.
+    bool parsed = parseFile(path, text, diags, user, userFile);
+    if (!user.model && !parsed)
       return nullptr;
     if (!user.model) {
       SourceLoc start;
@@ -70,7 +74,7 @@ std::unique_ptr<Module> compileModelSource(const std::string &path,
       return nullptr;
     }
     Lowerer lowerer(diags, preludeFile, opts);
-    return lowerer.run(user, prelude);
+    return lowerer.run(user, prelude); // null after any error, syntax errors included
   } catch (CompileError &) {
     return nullptr; // the error limit was reached; all of them are printed
   }

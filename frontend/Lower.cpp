@@ -26,8 +26,8 @@ std::string numStr(double v) {
 }
 
 const char *bindingKindName(int k) {
-  static const char *names[] = {"a model constant", "an input", "a param",
-                                "a name", "an argument", "an output"};
+  static const char *names[] = {"a model constant", "an input", "a param", "a name",
+                                "an argument",      "an output", "a name"};
   return names[k];
 }
 
@@ -121,15 +121,51 @@ void Lowerer::warnIfNotLogits(const std::string &fname, const std::string &param
           notes);
 }
 
+std::vector<std::string> Lowerer::functionNames() const {
+  std::vector<std::string> names = builtinNames();
+  for (auto &[n, f] : fns_)
+    names.push_back(n);
+  for (auto &[n, b] : cur_->env)
+    if (b.value.kind == Value::Fn)
+      names.push_back(n);
+  return names;
+}
+
 void Lowerer::reportUnknown(const std::string &name, const SourceLoc &loc,
                             bool asCall) {
+  // Once per name: a misspelt binding is one mistake, however often it is used.
+  if (!unknownReported_.insert((asCall ? "call " : "name ") + name).second)
+    return;
   if (asCall && isInitializerName(name))
     return error(loc, "'" + name + "' is an initializer; it can only follow '=' in a param declaration");
   if (isOptimizerName(name))
     return error(loc, "'" + name + "' is an optimizer; it can only appear in a train statement");
-  if (!asCall && name.find('.') != std::string::npos) {
+  size_t dot = name.find('.');
+  if (dot != std::string::npos) {
+    std::string head = name.substr(0, dot), tail = name.substr(name.rfind('.') + 1);
+    bool local = cur_->env.count(head) != 0;
+    if (asCall) {
+      // x.sum(), np.tanh(x), F.relu(x): methods and modules of other languages.
+      std::string msg = "'" + name + "(...)' is not supported: the DSL has no methods or modules";
+      if (findFn(tail) || findBuiltin(tail))
+        msg += local ? "; write " + tail + "(" + head + ", ...)" : "; write " + tail + "(...)";
+      else
+        msg += "; functions take the value as an argument, as in relu(x)";
+      return error(loc, msg);
+    }
+    if (local) {
+      // x.shape, x.T
+      std::string fix = tail == "T"       ? "write transpose(" + head + ")"
+                        : tail == "shape" ? "dim(" + head + ", axis) is one dimension, rank(" +
+                                                head + ") their number"
+                                          : "functions take the value as an argument";
+      return error(loc, "'" + name + "': values have no attributes; " + fix);
+    }
     // A dotted name is a param's full name: made by a call, later in the
-    // source, or spelled differently.
+    // source, or spelled differently. After an error, the call that would
+    // have made it may be the one that failed: one mistake, one message.
+    if (diags_.hasErrors())
+      return;
     std::vector<std::string> params;
     for (auto &[n, node] : varNodes_)
       params.push_back(n);
@@ -138,12 +174,15 @@ void Lowerer::reportUnknown(const std::string &name, const SourceLoc &loc,
                           (near.empty() ? std::string(" (a param is a value after the call that makes it)")
                                         : "; did you mean '" + near + "'?"));
   }
-  std::vector<std::string> cands = builtinNames();
-  for (auto &[n, f] : fns_)
-    cands.push_back(n);
-  if (!asCall)
+  // Suggestions of the same kind: functions for a call; for a value, the
+  // names in scope and the functions (a function is a value too).
+  std::vector<std::string> cands = functionNames();
+  if (!asCall) {
     for (auto &[n, b] : cur_->env)
       cands.push_back(n);
+    cands.push_back("true");
+    cands.push_back("false");
+  }
   std::string msg = std::string(asCall ? "unknown function '" : "unknown name '") +
                     name + "'";
   std::string near = closestName(name, cands);
@@ -230,7 +269,10 @@ Value Lowerer::eval(const Expr &e) {
       return v;
     if (findFn(e.name) || findBuiltin(e.name))
       return Value::function(e.name);
-    reportUnknown(e.name, e.loc, false);
+    // A model whose header did not parse may have declared the name there.
+    bool headerName = !cur_->fn && headerBroken_;
+    if (!isPoisoned(e.name) && !headerName)
+      reportUnknown(e.name, e.loc, false);
     return Value();
   }
   case Expr::Index:
@@ -258,17 +300,31 @@ Value Lowerer::eval(const Expr &e) {
   case Expr::List: {
     Value l;
     l.kind = Value::List;
+    bool ok = true;
     for (auto &a : e.args) {
       l.list.push_back(eval(*a));
-      if (!l.list.back().ok())
-        return Value();
+      ok &= l.list.back().ok();
     }
-    return l;
+    return ok ? l : Value();
   }
   case Expr::Call:
     return evalCall(e);
   }
   internalError("eval: unknown expression kind");
+}
+
+bool Lowerer::isPoisoned(const std::string &name) const {
+  // The name or a dotted prefix of it (D.dense_1 of D.dense_1.w), relative
+  // to the current instance first.
+  for (const std::string &full : {nodeName(name), name}) {
+    size_t end = 0;
+    do {
+      end = full.find('.', end + 1);
+      if (poisonedNames_.count(full.substr(0, end)))
+        return true;
+    } while (end != std::string::npos);
+  }
+  return false;
 }
 
 // The first model constant that `e` reads and a -D flag sets, or "".
@@ -285,6 +341,11 @@ std::string Lowerer::overriddenConstantIn(const Expr &e) const {
         return f;
     }
   return "";
+}
+
+bool Lowerer::firstBlame(const Expr &e) {
+  std::string flag = overriddenConstantIn(e);
+  return flag.empty() || blamedFlags_.insert(flag).second;
 }
 
 std::string Lowerer::blameFlag(const Expr &e) const {
@@ -422,12 +483,12 @@ bool intPower(int64_t base, int64_t exp, int64_t &r) {
 } // namespace
 
 Value Lowerer::evalBinary(const Expr &e) {
+  // Both operands are evaluated before either is given up on: a mistake
+  // in one is no reason not to report one in the other.
   Value a = eval(*e.args[0]);
-  if (!a.ok())
-    return a;
   Value b = eval(*e.args[1]);
-  if (!b.ok())
-    return b;
+  if (!a.ok() || !b.ok())
+    return Value();
   const std::string &op = e.op;
   if (op == "//") {
     // Floor division, as Python's: for dims (h // 2), never on tensors.
@@ -600,12 +661,12 @@ bool Lowerer::evalArgs(const Expr &call, const std::string &fname,
   std::vector<const Expr *> slots;
   if (!bindArgs(call, fname, params, required, "keyword argument", slots, instanceName))
     return false;
+  bool ok = true; // every argument is checked, whichever are invalid
   for (const Expr *slot : slots) {
     args.push_back(slot ? eval(*slot) : Value::absent());
-    if (!args.back().ok())
-      return false;
+    ok &= args.back().ok();
   }
-  return true;
+  return ok;
 }
 
 Value Lowerer::evalCall(const Expr &e) {
@@ -637,6 +698,12 @@ Value Lowerer::evalCall(const Expr &e) {
 }
 
 Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
+  if (f.broken) {
+    // Its header did not parse (reported): the arguments are still checked.
+    for (auto &a : call.args)
+      eval(*a);
+    return Value();
+  }
   std::vector<std::string> names;
   size_t required = 0;
   for (auto &p : f.params) {
@@ -646,8 +713,14 @@ Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
   }
   std::vector<Value> args;
   const Expr *nameArg = nullptr;
-  if (!evalArgs(call, f.name, names, required, args, &nameArg))
+  if (!evalArgs(call, f.name, names, required, args, &nameArg)) {
+    // The instance is not made: its params' names must not be reported as
+    // missing later (dense_1.w in a penalty).
+    poisonedNames_.insert(nameArg && nameArg->kind == Expr::String
+                              ? nodeName(nameArg->name)
+                              : nodeName(f.name + "_" + std::to_string(++cur_->instances[f.name])));
     return Value();
+  }
   // name = "D" names the instance; naming one that exists shares its params.
   std::string instance;
   bool sharing = cur_->sharing;
@@ -706,13 +779,13 @@ Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
     frame.env[f.params[k].name] = Binding{v, Binding::Arg, f.params[k].loc};
   }
   for (const Stmt &s : f.body) {
-    if (frame.returned) {
+    if (frame.returned && s.kind != Stmt::Error) {
       error(s.loc, "statement after 'return' in function '" + f.name + "'");
       break;
     }
     lowerStmt(s);
   }
-  if (!frame.returned)
+  if (!frame.returned && !frame.broken)
     error(f.loc, "function '" + f.name + "' ends without 'return'");
   --callDepth_;
   cur_ = frame.parent;
@@ -726,8 +799,9 @@ void Lowerer::bind(const std::string &name, Binding::Kind kind, const Value &v,
   auto it = cur_->env.find(name);
   if (it != cur_->env.end()) {
     Binding::Kind old = it->second.kind;
-    bool rebindable = kind == Binding::Let &&
-                      (old == Binding::Let || old == Binding::Arg);
+    bool rebindable = (kind == Binding::Let &&
+                       (old == Binding::Let || old == Binding::Arg)) ||
+                      kind == Binding::Poison || old == Binding::Poison;
     if (!rebindable) {
       std::string msg = "redefinition of '" + name + "'";
       if (kind == Binding::Let)
@@ -738,6 +812,23 @@ void Lowerer::bind(const std::string &name, Binding::Kind kind, const Value &v,
     }
   }
   cur_->env[name] = Binding{v, kind, loc};
+}
+
+void Lowerer::poison(const Stmt &s) {
+  for (const std::string &name : s.poisoned) {
+    bind(name, Binding::Poison, Value(), s.loc);
+    poisonedNames_.insert(nodeName(name)); // it may have been a param
+  }
+  for (const Stmt &inner : s.body) {
+    switch (inner.kind) {
+    case Stmt::Input: case Stmt::Param: case Stmt::Let: case Stmt::Output: case Stmt::For:
+      bind(inner.name, Binding::Poison, Value(), inner.loc);
+      break;
+    case Stmt::Train: case Stmt::Return: case Stmt::Error:
+      break;
+    }
+    poison(inner);
+  }
 }
 
 bool Lowerer::evalType(const TypeExpr &t, TensorType &out) {
@@ -757,10 +848,7 @@ bool Lowerer::evalType(const TypeExpr &t, TensorType &out) {
     }
     if (v <= 0) {
       // A value from -D is the flag's mistake: say so, once per flag.
-      std::string flag = overriddenConstantIn(*d);
-      if (flag.empty())
-        error(d->loc, "dimension must be positive, got " + std::to_string(v));
-      else if (blamedFlags_.insert(flag).second)
+      if (firstBlame(*d))
         error(d->loc, "dimension must be positive, got " + std::to_string(v) + blameFlag(*d));
       ok = false;
     }
@@ -857,6 +945,11 @@ void Lowerer::lowerStmt(const Stmt &s) {
     return lowerTrain(s);
   case Stmt::For:
     return lowerFor(s);
+  case Stmt::Error:
+    // Reported by the parser: what it would have bound is poisoned, so that
+    // nothing downstream reports it again.
+    cur_->broken = true;
+    return poison(s);
   }
 }
 
@@ -933,6 +1026,16 @@ void Lowerer::lowerTrain(const Stmt &s) {
     std::string msg = opt.kind == Expr::Call || opt.kind == Expr::Ident
                           ? "unknown optimizer '" + opt.name + "'"
                           : std::string("expected an optimizer");
+    std::vector<std::string> names;
+    for (auto &o : optimizers())
+      names.push_back(o.name);
+    std::string near = opt.kind == Expr::Call || opt.kind == Expr::Ident
+                           ? closestName(opt.name, names)
+                           : "";
+    if (!near.empty()) {
+      error(opt.loc, msg + "; did you mean '" + near + "'?");
+      return;
+    }
     std::string expected;
     const std::vector<OptimizerInfo> &all = optimizers();
     for (size_t k = 0; k < all.size(); ++k) {
@@ -1057,7 +1160,10 @@ void Lowerer::lowerModel(const ModelDecl &m) {
   Frame frame;
   cur_ = &frame;
   module_->name = m.name;
+  headerBroken_ = m.broken;
   for (auto &[name, value] : opts_.constants) {
+    if (m.broken) // the constant may be in the part of the header that did not parse
+      break;
     std::vector<std::string> names;
     for (auto &c : m.constants)
       names.push_back(c.name);
@@ -1071,6 +1177,10 @@ void Lowerer::lowerModel(const ModelDecl &m) {
     Value v;
     auto ov = opts_.constants.find(c.name);
     int64_t x = 0;
+    if (c.poisoned) {
+      bind(c.name, Binding::Poison, v, c.loc);
+      continue;
+    }
     if (ov != opts_.constants.end())
       v = Value::integer(ov->second);
     else if (!c.dflt)

@@ -124,7 +124,9 @@ public:
 
 private:
   struct Binding {
-    enum Kind { Const, Input, Param, Let, Arg, Output };
+    // Poison: a name a statement that did not parse would have bound; its
+    // value is Error, and binding it again is never a mistake.
+    enum Kind { Const, Input, Param, Let, Arg, Output, Poison };
     Value value;
     Kind kind;
     SourceLoc loc;
@@ -141,6 +143,8 @@ private:
     bool sharing = false;
     bool shareMismatch = false; // reported once per call, not once per param
     bool returned = false;
+    // A statement of the body did not parse: a missing 'return' may be in it.
+    bool broken = false;
     Value result;
   };
   struct TrainEntry {
@@ -155,6 +159,8 @@ private:
   void lowerStmt(const Stmt &s);
   void bind(const std::string &name, Binding::Kind kind, const Value &v,
             const SourceLoc &loc);
+  // Binds every name `s` (a statement that did not parse) would have bound.
+  void poison(const Stmt &s);
   bool evalType(const TypeExpr &t, TensorType &out);
   bool evalInit(const Expr &e, const TensorType &t, Init &out);
   void lowerTrain(const Stmt &s);
@@ -167,6 +173,9 @@ public:
   // ": -Dbatch=0 on the command line sets 'batch'" when `e` reads a model
   // constant a -D flag set, else "": a bad value is the flag's mistake.
   std::string blameFlag(const Expr &e) const;
+  // Whether a bad value from `e` is to be reported: always, unless it comes
+  // from a -D flag already named in an error (one flag, one message).
+  bool firstBlame(const Expr &e);
 private:
   Value evalBinary(const Expr &e);
   Value evalCall(const Expr &e);
@@ -175,6 +184,9 @@ private:
   std::string nodeName(const std::string &base) const;
   bool isPrelude(const SourceLoc &l) const { return l.file == preludeFile_; }
   void reportUnknown(const std::string &name, const SourceLoc &loc, bool asCall);
+  // What a function name may be: the names a call can reach (builtins, DSL
+  // functions, locals holding a function), for "did you mean".
+  std::vector<std::string> functionNames() const;
   // Copies what `roots` need from graph_ into dst. For an inference entry
   // (`inference`), dropout is the identity and is left out.
   void extractFunction(Function &dst, std::vector<Node *> roots,
@@ -216,6 +228,13 @@ private:
   };
   std::vector<LoopIteration> loops_;
   std::set<std::string> blamedFlags_; // -D flags already named in an error
+  // Params and instances that were never made because of a reported error
+  // (a statement that did not parse, a call whose arguments were invalid):
+  // a dotted name under one of them is an invalid value, silently.
+  std::set<std::string> poisonedNames_;
+  std::set<std::string> unknownReported_; // names reported unknown, once each
+  bool headerBroken_ = false;             // the model's header did not parse
+  bool isPoisoned(const std::string &name) const;
   Node *dropoutStep_ = nullptr;
   int64_t dropouts_ = 0;
 };

@@ -31,15 +31,17 @@
 
 namespace dlc {
 
-// Deepest nesting of parentheses, brackets, unary minus and ** the parser accepts,
-// and the tallest expression tree (long operator chains); past them it
-// reports an error instead of exhausting the stack.
+// Deepest nesting of parentheses, brackets, unary minus and ** the parser
+// accepts (and of blocks), and the tallest expression tree (long operator
+// chains); past them it reports an error instead of exhausting the stack.
 constexpr int kMaxNesting = 200;
 constexpr int kMaxExprHeight = 1000;
 
-// Parses a whole file. Errors are reported to `diags`; the parser recovers at
-// the next statement, so the returned program holds every statement it could
-// read (check diags.hasErrors() before using it).
+// Parses a whole file. Errors are reported to `diags`, one per statement
+// that does not parse; such a statement is a Stmt::Error in the returned
+// program, naming what it would have bound, and the others are all there
+// (check diags.hasErrors() before using the program for anything but
+// lowering, which reports the mistakes it finds in them).
 Program parseProgram(const std::vector<Token> &toks, DiagEngine &diags);
 
 } // namespace dlc

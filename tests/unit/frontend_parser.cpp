@@ -21,8 +21,9 @@ Parsed parseText(const std::string &text) {
   std::ostringstream out;
   DiagEngine diags(out, 1000);
   Parsed p;
-  auto toks = lex(text, diags.addFile("t.dl", text), diags);
+  auto toks = lex(text, diags.addFile("t.dl", text));
   p.program = parseProgram(toks, diags);
+  diags.flush();
   p.errs = out.str();
   p.errors = diags.errorCount();
   return p;
@@ -127,8 +128,121 @@ TEST_CASE("parser: one error per bad line, and the good lines still parse") {
   Parsed p = parseText("model m {\n input x : f32[4]\n h = x +\n y = )\n output z = x\n}\n");
   CHECK(p.errors == 2);
   REQUIRE(p.program.model);
-  // input x, output z survive.
-  CHECK(p.program.model->body.size() == 2);
+  // input x and output z survive; the bad lines are Error statements that
+  // poison the names they would have bound.
+  const auto &body = p.program.model->body;
+  REQUIRE(body.size() == 4);
+  CHECK(body[0].kind == Stmt::Input);
+  CHECK(body[1].kind == Stmt::Error);
+  CHECK(body[1].poisoned == std::vector<std::string>{"h"});
+  CHECK(body[2].kind == Stmt::Error);
+  CHECK(body[2].poisoned == std::vector<std::string>{"y"});
+  CHECK(body[3].kind == Stmt::Output);
+}
+
+namespace {
+
+// The kinds of a statement list, "input let error ...", blocks in braces.
+std::string kinds(const std::vector<Stmt> &body) {
+  static const char *names[] = {"input", "param", "let", "output", "train", "return", "for",
+                                "error"};
+  std::string out;
+  for (const Stmt &s : body) {
+    out += (out.empty() ? "" : " ") + std::string(names[s.kind]);
+    if (!s.body.empty())
+      out += " {" + kinds(s.body) + "}";
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("parser recovery: one message per mistake, and the statements after it parse") {
+  // A bad run of characters: one message, the statement poisoned.
+  Parsed p = parseText("model m {\n input x : f32[4]\n h = x $$$ x\n output y = h\n}\n");
+  CHECK(p.errors == 1);
+  CHECK(p.errs.find("t.dl:3:8: error: expected end of line after the statement, found "
+                    "characters '$$$'") == 0);
+  CHECK(kinds(p.program.model->body) == "input error output");
+
+  // An unclosed '(' runs into the next line, which is still a statement.
+  p = parseText("model m {\n input x : f32[4]\n h = relu(x\n output y = h\n}\n");
+  CHECK(p.errors == 1);
+  CHECK(kinds(p.program.model->body) == "input error output");
+
+  // A call continued over lines, with a mistake on the first: the
+  // continuation is part of the statement, not a statement of its own.
+  p = parseText("model m {\n input x : f32[4]\n h = dense(x 10,\n      relu)\n output y = h\n}\n");
+  CHECK(p.errors == 1);
+  CHECK(kinds(p.program.model->body) == "input error output");
+
+  // A block on a line that does not parse is parsed as that statement's:
+  // its mistakes are found, its names poisoned, and its '}' is not the model's.
+  p = parseText("model m {\n input x : f32[4]\n while x {\n  h = relu(x)\n  g = )\n }\n"
+                " output y = h\n}\n");
+  CHECK(p.errors == 2);
+  CHECK(p.errs.find("t.dl:3:2: error: 'while' loops are not supported") == 0);
+  CHECK(p.errs.find("t.dl:5:7: error: expected an expression, found ')'") != std::string::npos);
+  CHECK(kinds(p.program.model->body) == "input error {let error} output");
+
+  // 'else' after a reported 'if' is the same mistake.
+  p = parseText("model m {\n input x : f32[4]\n if x {\n  h = x\n }\n else {\n  h = x\n }\n"
+                " output y = h\n}\n");
+  CHECK(p.errors == 1);
+  CHECK(kinds(p.program.model->body) == "input error {let} error {let} output");
+}
+
+TEST_CASE("parser recovery: unbalanced braces") {
+  // A for loop without its '}': the line indented as the loop ends it.
+  Parsed p = parseText("model m {\n input x : f32[4]\n h = x\n for t in range(3) {\n"
+                       "  h = h + 1\n output y = h\n}\n");
+  CHECK(p.errors == 1);
+  CHECK(p.errs.find("t.dl:6:2: error: expected '}' to close the for loop before this line, "
+                    "which is not indented under it") == 0);
+  CHECK(kinds(p.program.model->body) == "input let for {let} output");
+
+  // With balanced braces, indentation means nothing.
+  p = parseText("model m {\n input x : f32[4]\n h = x\n for t in range(3) {\n"
+                " h = h + 1\n }\n output y = h\n}\n");
+  CHECK(p.errors == 0);
+
+  // One '}' too many: the statements after it still belong to the model.
+  p = parseText("model m {\n input x : f32[4]\n h = x\n for t in range(3) {\n"
+                "  h = h + 1\n }}\n output y = h\n}\n");
+  CHECK(p.errors == 1);
+  CHECK(p.errs.find("t.dl:7:2: error: expected 'model' or 'fn', found keyword 'output' after "
+                    "the end of model 'm'") == 0);
+  CHECK(kinds(p.program.model->body) == "input let for {let} output");
+
+  // A function without its '}' ends at the next declaration, and is kept.
+  p = parseText("fn f(x) {\n return x\nmodel m {\n input x : f32[4]\n output y = f(x)\n}\n");
+  CHECK(p.errors == 1);
+  REQUIRE(p.program.fns.size() == 1);
+  CHECK(kinds(p.program.fns[0]->body) == "return");
+  CHECK(kinds(p.program.model->body) == "input output");
+
+  // Python's blocks: the ':' is reported, the indented lines are the body.
+  p = parseText("model m {\n input x : f32[4]\n h = x\n for t in range(3):\n  h = h + 1\n"
+                " output y = h\n}\n");
+  CHECK(p.errors == 1);
+  CHECK(kinds(p.program.model->body) == "input let error {let} output");
+}
+
+TEST_CASE("parser recovery: a header that does not parse poisons what it declares") {
+  Parsed p = parseText("model m(a = 4, b = , c = 10) {\n input x : f32[a, b, c]\n output y = x\n}\n");
+  CHECK(p.errors == 1);
+  REQUIRE(p.program.model);
+  CHECK(p.program.model->broken);
+  const auto &cs = p.program.model->constants;
+  REQUIRE(cs.size() == 3);
+  CHECK((!cs[0].poisoned && cs[1].poisoned && cs[1].name == "b" && cs[2].poisoned &&
+         cs[2].name == "c"));
+  CHECK(kinds(p.program.model->body) == "input output");
+
+  p = parseText("fn f(x y) {\n return x\n}\nmodel m {\n input x : f32[4]\n output y = f(x)\n}\n");
+  CHECK(p.errors == 1);
+  REQUIRE(p.program.fns.size() == 1);
+  CHECK(p.program.fns[0]->broken);
 }
 
 TEST_CASE("parser: statements in the wrong place") {
