@@ -391,9 +391,22 @@ std::string semanticsProblem(const Module &before, const Module &after,
       moved[p].data[i] = x;
       return (up - down) / (2 * h);
     };
+    // A param the loss reads through a stop_gradient has a finite
+    // difference that autodiff rightly ignores.
+    std::vector<Node *> stopped;
+    for (auto &n : orig->nodes)
+      if (n->op == OpKind::StopGradient)
+        stopped.push_back(n->operands[0]);
+    std::set<std::string> behindStop;
+    for (const Node *n : reachableFrom(stopped))
+      if (n->op == OpKind::Var)
+        behindStop.insert(n->attrs.getString("name"));
     // Up to four params spread over the list (first layers and last), two
     // elements each: the first and one inside.
-    const std::vector<std::string> &params = f->train->params;
+    std::vector<std::string> params;
+    for (const std::string &p : f->train->params)
+      if (!behindStop.count(p))
+        params.push_back(p);
     size_t count = std::min<size_t>(params.size(), 4);
     for (size_t j = 0; j < count; ++j) {
       const std::string &p = params[j * params.size() / count];
