@@ -13,8 +13,9 @@
 #
 # The tree is build-fuzz/ (FUZZ_BUILD_DIR overrides), configured with
 # clang-19 and -DDLC_FUZZ=ON: ASan, UBSan and libFuzzer's instrumentation.
-# Seeds come from examples/, tests/errors/ and tests/lit/ (.dl and .ir, and
-# the IR of each model at three stages) or a saved checkpoint; they are
+# Seeds come from examples/, tests/errors/ and tests/lit/ (.dl and .ir),
+# 40 random models (tests/fuzz/ModelGen.h) and the IR of all these models at
+# three stages, or a saved checkpoint; they are
 # copied into build-fuzz/fuzz/TARGET/seeds on every run, and what the fuzzer
 # finds grows build-fuzz/fuzz/TARGET/corpus, kept from run to run. An input
 # that breaks something is saved as build-fuzz/fuzz/TARGET/crash-* (or
@@ -37,7 +38,8 @@ missing=""
 for tool in clang-19 clang++-19; do
   command -v $tool >/dev/null 2>&1 || missing="$missing $tool"
 done
-if [ -z "$missing" ] && ! ls "$(clang-19 -print-runtime-dir)"/libclang_rt.fuzzer*.a >/dev/null 2>&1; then
+if [ -z "$missing" ] &&
+  [ -z "$(find "$(clang-19 -print-resource-dir)/lib" -name 'libclang_rt.fuzzer*.a' 2>/dev/null)" ]; then
   missing=" libFuzzer's runtime"
 fi
 if [ -n "$missing" ]; then
@@ -60,12 +62,15 @@ mkdir -p "$seeds" "$work/corpus"
 dict=""
 case $target in
 frontend)
-  find examples tests/errors tests/lit frontend -name '*.dl' -exec cp {} "$seeds" \;
+  find examples tests/errors tests/lit -name '*.dl' -exec cp {} "$seeds" \;
+  "$BUILD_DIR/fuzz_seeds" models "$seeds" 40
   dict="-dict=tests/fuzz/dl.dict"
   ;;
 ir)
   find tests/lit -name '*.ir' -exec cp {} "$seeds" \;
-  "$BUILD_DIR/fuzz_seeds" ir "$seeds" examples/*.dl $(find tests/lit -name '*.dl')
+  mkdir -p "$work/models"
+  "$BUILD_DIR/fuzz_seeds" models "$work/models" 40
+  "$BUILD_DIR/fuzz_seeds" ir "$seeds" examples/*.dl $(find tests/lit -name '*.dl') "$work"/models/*.dl
   dict="-dict=tests/fuzz/ir.dict"
   ;;
 checkpoint)
