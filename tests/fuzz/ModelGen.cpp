@@ -91,6 +91,13 @@ private:
     return ", name = \"" + name + "\"";
   }
 
+  // Mostly 1 to 8; sometimes one of `wide`, so that codegen's vector loops
+  // (8 floats), 4 x 4 matmul tiles and blocked long sums run whole and with
+  // remainders.
+  int width(const std::vector<int> &wide) {
+    return c_.below(8) == 7 ? c_.pick(wide) : c_.between(1, 8);
+  }
+
   std::string activation() {
     static const std::vector<std::string> acts = {"none",    "relu", "tanh",
                                                   "sigmoid", "gelu", "leaky_relu"};
@@ -129,7 +136,7 @@ private:
     switch (c_.below(5)) {
     case 0:
     default: {
-      Shape d = {c_.between(1, 8)};
+      Shape d = {width({16, 33, 520})};
       return {declareInput("x", "f32", d, InputSpec::Data), d};
     }
     case 1: {
@@ -170,10 +177,15 @@ private:
   Value vectorLayer(const Value &h) {
     const std::string &x = h.name;
     int d = h.dims[0];
-    switch (c_.below(16)) {
+    unsigned kind = (unsigned)c_.below(16);
+    // A D -> D dense (residual, shared, unrolled, resblock) on a 520-wide
+    // value would hold 270 000 weights: narrow it first.
+    if (d > 64 && (kind == 4 || kind == 8 || kind == 9 || kind == 10 || kind == 12))
+      kind = 0;
+    switch (kind) {
     case 0:
     default: {
-      int units = c_.between(1, 8);
+      int units = width({9, 16, 17, 33});
       return bind("dense(" + x + ", " + std::to_string(units) + ", " + activation() +
                       instance(&trunkInstances_) + ")",
                   {units});
@@ -242,8 +254,8 @@ private:
                   h.dims);
     case 14: { // [batch, a * b] -> [batch, a, b]
       std::vector<int> factors;
-      for (int a = 2; a < d; ++a)
-        if (d % a == 0)
+      for (int a = 2; a <= 8 && a < d; ++a)
+        if (d % a == 0 && d / a <= 64)
           factors.push_back(a);
       if (factors.empty())
         return bind(activation() + "(" + x + ")", h.dims);
@@ -486,8 +498,44 @@ private:
     }
     if (trains.empty() && !anyOutput)
       line("output " + lastResult_);
+    extraOutputs(h);
     for (const std::string &t : trains)
       line(t);
+  }
+
+  // Outputs that are not computed by a kernel of their own: an input, a
+  // param, a constant, a view. The memory planner copies or fills them
+  // after the last kernel, the cases a stack of layers never reaches.
+  void extraOutputs(const Value &h) {
+    int count = (int)c_.below(3);
+    for (int i = 0; i < count; ++i) {
+      std::string name = "extra" + std::to_string(i + 1);
+      switch (c_.below(5)) {
+      case 0:
+      default:
+        if (inputs_.front().kind == InputSpec::Labels) // i32: outputs are f32
+          line("output " + name + " = full([batch, 3], -0.5)");
+        else
+          line("output " + name + " = " + inputs_.front().name);
+        break;
+      case 1:
+        if (penalties_.empty())
+          line("output " + name + " = ones([batch, 2]) * 3");
+        else
+          line("output " + name + " = " + c_.pick(penalties_));
+        break;
+      case 2:
+        line("output " + name + " = full([batch, 3], -0.5)");
+        break;
+      case 3:
+        line("output " + name + " = reshape(" + h.name + ", [batch, " +
+             std::to_string(h.dims[0]) + ", 1])");
+        break;
+      case 4:
+        line("output " + name + " = " + h.name);
+        break;
+      }
+    }
   }
 
   static std::string functionText(const std::string &name) {

@@ -2,14 +2,16 @@
 // language's real layers (dense, conv2d, pooling, recurrent cells in for
 // loops, embedding, residual and concatenated branches, shared and named
 // instances, user functions, dropout, elementwise and reduction ops), one or
-// two heads with their losses, and train entries with random optimizers.
+// two heads with their losses, train entries with random optimizers, and
+// outputs that no kernel computes (an input, a param, a constant, a view).
 // Byte mutation of DSL text almost never yields a program that lowers, so
 // the passes after the frontend would go untested by it; every model made
 // here lowers, so each one exercises autodiff, the optimizer expansion,
 // simplify, fusion, memory planning and, in tests, codegen.
 //
-// Shapes are kept small (dimensions up to 8, images up to 8 x 8) so the
-// reference interpreter checks a model in milliseconds.
+// Shapes are kept small (dimensions mostly up to 8, now and then 9 to 33 or
+// a 520-wide input; images up to 8 x 8) so the reference interpreter checks
+// a model in milliseconds.
 #pragma once
 
 #include "ir/Graph.h"
