@@ -147,6 +147,7 @@ TEST_CASE("random models: verified passes, sound plans, and compiled code, fused
     std::ostringstream errs;
     std::unique_ptr<Module> before = compileModelSource("gen.dl", g.source, errs);
     REQUIRE_MESSAGE(before, errs.str());
+    CHECK(fuzz::idempotenceProblem(*before) == "");
     Compiled builds[2];
     for (bool fused : {true, false}) {
       Compiled &c = builds[fused ? 0 : 1];

@@ -28,6 +28,59 @@ std::string runVerifiedPipeline(Module &m, const PipelineOptions &opts) {
   return "";
 }
 
+namespace {
+
+// The graph passes, verified, up to the --emit=opt dump.
+std::string graphPasses(Module &m) {
+  PassOptions check;
+  check.verifyEach = true;
+  check.stopAfter = "simplify";
+  PassManager pm(check);
+  addDefaultPipeline(pm);
+  try {
+    pm.run(m);
+  } catch (const InternalError &e) {
+    return std::string("internal error: ") + e.what();
+  }
+  return "";
+}
+
+// The first line where two texts differ, both versions.
+std::string firstDifference(const std::string &a, const std::string &b, const char *first,
+                            const char *second) {
+  std::istringstream sa(a), sb(b);
+  std::string la, lb;
+  int line = 1;
+  while (true) {
+    bool ha = (bool)std::getline(sa, la), hb = (bool)std::getline(sb, lb);
+    if (!ha && !hb)
+      return "";
+    if (!ha || !hb || la != lb)
+      return "line " + std::to_string(line) + ":\n  " + first + ": " + (ha ? la : "(end)") +
+             "\n  " + second + ": " + (hb ? lb : "(end)");
+    ++line;
+  }
+}
+
+} // namespace
+
+std::string idempotenceProblem(const Module &m) {
+  std::unique_ptr<Module> once = cloneModule(m);
+  if (std::string p = graphPasses(*once); !p.empty())
+    return p;
+  std::string text = printModule(*once), error;
+  std::unique_ptr<Module> again = parseModuleText(text, "opt.ir", error);
+  if (!again)
+    return "the --emit=opt dump does not parse back: " + error + "\n--- dump:\n" + text;
+  if (std::string p = graphPasses(*again); !p.empty())
+    return "on the --emit=opt dump: " + p;
+  std::string second = printModule(*again);
+  if (second == text)
+    return "";
+  return "the graph passes change their own --emit=opt dump at " +
+         firstDifference(text, second, "dump", "passes on the dump");
+}
+
 std::string roundTripProblem(const Module &m) {
   std::string text = printModule(m), error;
   std::unique_ptr<Module> again = parseModuleText(text, "printed.ir", error);
@@ -36,14 +89,8 @@ std::string roundTripProblem(const Module &m) {
   std::string second = printModule(*again);
   if (second == text)
     return "";
-  // The first line that differs says more than two whole modules.
-  std::istringstream a(text), b(second);
-  std::string la, lb;
-  int line = 1;
-  while (std::getline(a, la) && std::getline(b, lb) && la == lb)
-    ++line;
-  return "printing the parsed module changes line " + std::to_string(line) +
-         ":\n  printed:  " + la + "\n  reprinted: " + lb;
+  return "printing the parsed module changes " +
+         firstDifference(text, second, "printed", "reprinted");
 }
 
 namespace {

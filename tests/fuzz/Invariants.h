@@ -21,6 +21,12 @@ std::string runVerifiedPipeline(Module &m, const PipelineOptions &opts = {});
 // printModule(m) parses back, and the parsed module prints to the same text.
 std::string roundTripProblem(const Module &m);
 
+// The graph passes are a fixed point on their own output, as `dlc` on its
+// own --emit=opt dump promises: the module after autodiff, the optimizer and
+// simplify, printed, parsed and taken through them again, prints the same.
+// `m` is not changed.
+std::string idempotenceProblem(const Module &m);
+
 // Replays every planned function's schedule over its buffers, tracking which
 // value each buffer holds, independently of how the planner decided it:
 //   - a call reads each value from the buffer bufferOf names, and that
@@ -36,8 +42,9 @@ std::string roundTripProblem(const Module &m);
 //     most aligned bytes live at one step.
 std::string planProblem(const Module &m);
 
-// All three after the pipeline: "" when the module went through every pass
-// verified, round-trips and has sound plans. `m` is left planned.
+// The pipeline, then the plans and the round trip: "" when `m` went
+// through every pass verified, round-trips and has sound plans. `m` is left
+// planned.
 std::string pipelineProblem(Module &m, const PipelineOptions &opts = {});
 
 // The variables of `m` from initVarsForTest, every trainable one then moved

@@ -7,7 +7,8 @@
 //   - a refused program says why: at least one "error:" diagnostic;
 //   - a lowered module verifies, goes through every pass without an
 //     internal error, replays soundly over its buffers and prints and parses
-//     back to the same text (tests/fuzz/Invariants.h).
+//     back to the same text, and the graph passes give the same module
+//     when run again on their own output (tests/fuzz/Invariants.h).
 #include "frontend/Frontend.h"
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
@@ -31,8 +32,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz::fail("the frontend made a module the verifier refuses: " + problems[0], text);
   if (fuzz::tooBigToPlan(*m))
     return 0;
-  std::string p = fuzz::pipelineProblem(*m);
-  if (!p.empty())
+  if (std::string p = fuzz::idempotenceProblem(*m); !p.empty())
+    fuzz::fail(p, text);
+  if (std::string p = fuzz::pipelineProblem(*m); !p.empty())
     fuzz::fail(p, text);
   return 0;
 }

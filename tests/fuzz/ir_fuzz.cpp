@@ -7,8 +7,9 @@
 //   - a module that parses and verifies prints and parses back to the same
 //     text, goes through every pass without an internal error (whatever
 //     the verifier accepts, the passes must handle), and after the pipeline
-//     replays soundly over its buffers and round-trips again
-//     (tests/fuzz/Invariants.h).
+//     replays soundly over its buffers and round-trips again; the graph
+//     passes give the same module when run again on their own output, as
+//     `dlc` on its --emit=opt dump does (tests/fuzz/Invariants.h).
 #include "ir/IRParser.h"
 #include "ir/Verifier.h"
 #include "tests/fuzz/FuzzMain.h"
@@ -30,6 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz::fail(p, text);
   if (fuzz::tooBigToPlan(*m))
     return 0;
+  if (std::string p = fuzz::idempotenceProblem(*m); !p.empty())
+    fuzz::fail(p, text);
   if (std::string p = fuzz::pipelineProblem(*m); !p.empty())
     fuzz::fail(p, text);
   return 0;

@@ -6,7 +6,8 @@
 // What must hold, beyond ASan and UBSan staying quiet:
 //   - the frontend accepts the model (it is valid by construction);
 //   - both pipelines pass the verifier, replay soundly over their buffers
-//     and round-trip through the text form (tests/fuzz/Invariants.h);
+//     and round-trip through the text form, and the graph passes are a
+//     fixed point on their own output (tests/fuzz/Invariants.h);
 //   - the passes keep the meaning: every entry interpreted after them
 //     equals the frontend's, and autodiff's gradients agree with finite
 //     differences (semanticsProblem).
@@ -49,6 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz::fail("the frontend refuses a generated model:\n" + errs.str(), g.source);
   if (auto problems = verifyModule(*m); !problems.empty())
     fuzz::fail("the frontend made a module the verifier refuses: " + problems[0], g.source);
+  if (std::string p = fuzz::idempotenceProblem(*m); !p.empty())
+    fuzz::fail(p, g.source);
   std::unique_ptr<Module> before = cloneModule(*m), unfused = cloneModule(*m);
   if (std::string p = fuzz::pipelineProblem(*m); !p.empty())
     fuzz::fail(p, g.source);
