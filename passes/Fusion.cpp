@@ -329,6 +329,19 @@ private:
       return "its shape " + a.domain.str() + " differs from " + b.domain.str();
     if (a.kernel.nodes.size() + b.kernel.nodes.size() >= kMaxKernelNodes)
       return "together they would pass " + std::to_string(kMaxKernelNodes) + " nodes";
+    // Merged nodes run in the epilogue, after the anchor's loops (and the
+    // prologue inside them): those cannot read what the epilogue computes.
+    for (const auto *list : {&b.kernel.prologue, &b.kernel.nodes})
+      for (const Node *n : *list) {
+        if (list == &b.kernel.nodes && n != b.kernel.anchor)
+          continue;
+        for (const Node *o : n->operands) {
+          auto it = groupOf_.find(viewRoot(o));
+          if (it != groupOf_.end() && it->second == from)
+            return "this kernel's " + std::string(opName(n->op)) + " reads %" + o->name +
+                   ", which the epilogue would compute after it";
+        }
+      }
     for (int r : a.reads)
       if (r != into && dependsOn(r, into))
         return "it reads " + describe(r) + ", which depends on this kernel";
