@@ -4,11 +4,12 @@
 #include "ir/Printer.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
-#include <cstdio>
+#include <iterator>
 #include <map>
 #include <set>
-#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -16,8 +17,8 @@ namespace dlc {
 
 std::string Kernel::kind() const {
   if (anchor)
-    return std::string(prologue.empty() ? "" : "prologue + ") + opName(anchor->op) +
-           (nodes.size() > 1 ? " + epilogue" : "");
+    return fmt::format("{}{}{}", prologue.empty() ? "" : "prologue + ", opName(anchor->op),
+                       nodes.size() > 1 ? " + epilogue" : "");
   if (nodes.size() == 1 && nodes[0]->op == OpKind::Constant)
     return "fill";
   return "map";
@@ -56,93 +57,94 @@ std::string sourceLines(const Kernel &k) {
       size_t slash = file.rfind('/');
       lines[slash == std::string::npos ? file : file.substr(slash + 1)].insert(n->loc.line);
     }
-  std::string out;
+  std::string text;
+  auto out = std::back_inserter(text);
   for (auto &[file, set] : lines) {
-    out += (out.empty() ? "" : ", ") + file + ":";
+    fmt::format_to(out, "{}{}:", text.empty() ? "" : ", ", file);
     std::vector<int> v(set.begin(), set.end());
     for (size_t i = 0; i < v.size();) {
       size_t j = i;
       while (j + 1 < v.size() && v[j + 1] == v[j] + 1)
         ++j;
-      out += (i ? "," : "") + std::to_string(v[i]) +
-             (j > i ? "-" + std::to_string(v[j]) : "");
+      fmt::format_to(out, "{}{}", i ? "," : "", v[i]);
+      if (j > i)
+        fmt::format_to(out, "-{}", v[j]);
       i = j + 1;
     }
   }
-  return out.empty() ? "(no source)" : out;
+  return text.empty() ? "(no source)" : text;
 }
 
 std::string nodeLine(const Node *n) {
-  std::string s = "%" + n->name + " = " + opName(n->op);
-  if (!n->operands.empty()) {
-    s += "(";
-    for (size_t i = 0; i < n->operands.size(); ++i)
-      s += (i ? ", %" : "%") + n->operands[i]->name;
-    s += ")";
-  }
+  std::string s = fmt::format("%{} = {}", n->name, opName(n->op));
+  for (size_t i = 0; i < n->operands.size(); ++i)
+    fmt::format_to(std::back_inserter(s), "{}%{}", i ? ", " : "(", n->operands[i]->name);
   // Attributes decide a kernel's loops (transposes, axes): show them.
-  return s + attrsText(n->attrs) + " : " + n->type.str();
+  fmt::format_to(std::back_inserter(s), "{}{} : {}", n->operands.empty() ? "" : ")",
+                 attrsText(n->attrs), n->type.str());
+  return s;
 }
 
 } // namespace
 
 std::string printFused(const Function &f) {
   const Plan &p = f.plan;
-  std::ostringstream out;
-  out << "entry " << f.name << (p.fused ? "" : " (--no-fusion)") << " {\n";
+  std::string text;
+  auto out = std::back_inserter(text);
+  fmt::format_to(out, "entry {}{} {{\n", f.name, p.fused ? "" : " (--no-fusion)");
   for (size_t i = 0; i < p.kernels.size(); ++i) {
     const Kernel &k = p.kernels[i];
-    out << "  k" << i << ": " << k.kind() << "   # " << sourceLines(k) << "\n";
+    fmt::format_to(out, "  k{}: {}   # {}\n", i, k.kind(), sourceLines(k));
     for (const Node *n : k.hoisted)
-      out << "    hoisted " << nodeLine(n) << "\n";
+      fmt::format_to(out, "    hoisted {}\n", nodeLine(n));
     for (const Node *n : k.prologue)
-      out << "    prologue " << nodeLine(n) << "\n";
+      fmt::format_to(out, "    prologue {}\n", nodeLine(n));
     for (const Node *n : k.nodes)
-      out << "    " << nodeLine(n) << "\n";
+      fmt::format_to(out, "    {}\n", nodeLine(n));
     for (const std::string &r : k.refused)
-      out << "    refused " << r << "\n";
+      fmt::format_to(out, "    refused {}\n", r);
   }
-  out << "}\n";
-  out << "fused " << f.name << ": " << p.kernels.size() << " kernels from "
-      << p.computeNodes << " nodes\n";
-  return out.str();
+  text += "}\n";
+  fmt::format_to(out, "fused {}: {} kernels from {} nodes\n", f.name, p.kernels.size(),
+                 p.computeNodes);
+  return text;
 }
 
 std::string printMemPlan(const Function &f) {
   const Plan &p = f.plan;
-  std::ostringstream out;
-  out << "entry " << f.name << " {\n";
-  char line[512];
+  std::string text;
+  auto out = std::back_inserter(text);
+  fmt::format_to(out, "entry {} {{\n", f.name);
   for (size_t b = 0; b < p.buffers.size(); ++b) {
     const Buffer &buf = p.buffers[b];
+    fmt::format_to(out, "  b{:<3} {:<30} {:<18} ", b, buf.name, buf.type.str());
     if (buf.kind == BufferKind::Arena)
-      std::snprintf(line, sizeof line, "  b%-3zu %-30s %-18s arena @%-9lld live [%d, %d]\n",
-                    b, buf.name.c_str(), buf.type.str().c_str(), (long long)buf.offset,
-                    buf.first, buf.last);
+      fmt::format_to(out, "arena @{:<9} live [{}, {}]\n", buf.offset, buf.first, buf.last);
     else
-      std::snprintf(line, sizeof line, "  b%-3zu %-30s %-18s %s '%s'\n", b, buf.name.c_str(),
-                    buf.type.str().c_str(), bufferKindName(buf.kind), buf.ref.c_str());
-    out << line;
+      fmt::format_to(out, "{} '{}'\n", bufferKindName(buf.kind), buf.ref);
   }
   for (size_t s = 0; s < p.calls.size(); ++s) {
     const KernelCall &c = p.calls[s];
-    out << "  " << s << ": call k" << c.kernel << " " << p.kernels[c.kernel].kind() << " (";
+    fmt::format_to(out, "  {}: call k{} {} (", s, c.kernel, p.kernels[c.kernel].kind());
     for (size_t a = 0; a < c.args.size(); ++a)
-      out << (a ? ", " : "") << accessName(c.args[a].access) << " b" << c.args[a].buffer;
-    out << ")\n";
+      fmt::format_to(out, "{}{} b{}", a ? ", " : "", accessName(c.args[a].access),
+                     c.args[a].buffer);
+    text += ")\n";
   }
   for (const BufferCopy &c : p.copies)
-    out << "  " << p.calls.size() << ": copy b" << c.to << " <- b" << c.from << "\n";
-  out << "}\n";
-  out << "memplan " << f.name << ": arena " << p.arenaBytes << " bytes, lower bound "
-      << p.lowerBound << " bytes, without reuse " << p.withoutReuse << " bytes\n";
-  return out.str();
+    fmt::format_to(out, "  {}: copy b{} <- b{}\n", p.calls.size(), c.to, c.from);
+  text += "}\n";
+  fmt::format_to(out, "memplan {}: arena {} bytes, lower bound {} bytes, without reuse {} bytes\n",
+                 f.name, p.arenaBytes, p.lowerBound, p.withoutReuse);
+  return text;
 }
 
 std::vector<std::string> verifyPlan(const Function &f) {
   const Plan &p = f.plan;
   std::vector<std::string> out;
-  auto problem = [&](const std::string &m) { out.push_back("func " + f.name + ": " + m); };
+  auto problem = [&](const std::string &m) {
+    out.push_back(fmt::format("func {}: {}", f.name, m));
+  };
   std::unordered_map<const Node *, int> kernelOf;
   std::unordered_set<const Node *> inFunction;
   for (auto &n : f.nodes)
@@ -151,9 +153,9 @@ std::vector<std::string> verifyPlan(const Function &f) {
     for (const auto *list : {&p.kernels[k].prologue, &p.kernels[k].nodes})
     for (const Node *n : *list) {
       if (!inFunction.count(n))
-        problem("k" + std::to_string(k) + " computes a node of another function");
+        problem(fmt::format("k{} computes a node of another function", k));
       else if (!kernelOf.emplace(n, (int)k).second)
-        problem("%" + n->name + " is computed by two kernels");
+        problem(fmt::format("%{} is computed by two kernels", n->name));
     }
   std::unordered_set<const Node *> hoisted;
   for (const Kernel &k : p.kernels)
@@ -161,7 +163,7 @@ std::vector<std::string> verifyPlan(const Function &f) {
   for (auto &n : f.nodes) {
     bool compute = n->info().fusion != FusionKind::Source && !n->info().isView();
     if (compute && !kernelOf.count(n.get()) && !hoisted.count(n.get()))
-      problem("%" + n->name + " is computed by no kernel");
+      problem(fmt::format("%{} is computed by no kernel", n->name));
   }
   if (!p.planned)
     return out;
@@ -170,7 +172,7 @@ std::vector<std::string> verifyPlan(const Function &f) {
   for (size_t s = 0; s < p.calls.size(); ++s) {
     int k = p.calls[s].kernel;
     if (k < 0 || k >= (int)p.kernels.size() || !stepOf.emplace(k, s).second)
-      problem("call " + std::to_string(s) + " names a bad or repeated kernel");
+      problem(fmt::format("call {} names a bad or repeated kernel", s));
   }
   if (stepOf.size() != p.kernels.size())
     problem("not every kernel is called");
@@ -185,13 +187,13 @@ std::vector<std::string> verifyPlan(const Function &f) {
         auto it = kernelOf.find(o);
         if (it != kernelOf.end() && it->second != k && stepOf.count(it->second) &&
             stepOf.at(it->second) > s)
-          problem("%" + n->name + " (call " + std::to_string(s) + ") reads %" + o->name +
-                  " before its kernel runs");
+          problem(fmt::format("%{} (call {}) reads %{} before its kernel runs", n->name, s,
+                              o->name));
       }
   for (size_t s = 0; s < p.calls.size(); ++s)
     for (const KernelArg &a : p.calls[s].args)
       if (a.buffer < 0 || a.buffer >= (int)p.buffers.size())
-        problem("call " + std::to_string(s) + " passes a buffer that does not exist");
+        problem(fmt::format("call {} passes a buffer that does not exist", s));
   // No two arena buffers live at one step share a byte.
   const int64_t align = 64;
   for (size_t i = 0; i < p.buffers.size(); ++i) {
@@ -200,15 +202,14 @@ std::vector<std::string> verifyPlan(const Function &f) {
       continue;
     int64_t aEnd = a.offset + (a.type.bytes() + align - 1) / align * align;
     if (a.offset < 0 || a.offset % align || aEnd > p.arenaBytes)
-      problem("b" + std::to_string(i) + " lies outside the arena or is misaligned");
+      problem(fmt::format("b{} lies outside the arena or is misaligned", i));
     for (size_t j = i + 1; j < p.buffers.size(); ++j) {
       const Buffer &b = p.buffers[j];
       if (b.kind != BufferKind::Arena || a.last < b.first || b.last < a.first)
         continue;
       int64_t bEnd = b.offset + (b.type.bytes() + align - 1) / align * align;
       if (a.offset < bEnd && b.offset < aEnd)
-        problem("b" + std::to_string(i) + " and b" + std::to_string(j) +
-                " are live at once on overlapping bytes");
+        problem(fmt::format("b{} and b{} are live at once on overlapping bytes", i, j));
     }
   }
   return out;

@@ -2,6 +2,8 @@
 #include "ir/OpRules.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 namespace dlc {
 
 Node *Builder::tryCreate(OpKind op, std::vector<Node *> operands, Attrs attrs,
@@ -9,7 +11,7 @@ Node *Builder::tryCreate(OpKind op, std::vector<Node *> operands, Attrs attrs,
                          std::string &error) {
   std::vector<TensorType> in;
   for (Node *o : operands) {
-    DLC_ASSERT(o, std::string("null operand to ") + opName(op));
+    DLC_ASSERT(o, fmt::format("null operand to {}", opName(op)));
     in.push_back(o->type);
   }
   auto t = inferType(op, in, attrs, type, error);
@@ -31,7 +33,7 @@ Node *Builder::create(OpKind op, std::vector<Node *> operands, Attrs attrs,
   std::string error;
   Node *n = tryCreate(op, std::move(operands), std::move(attrs), name, type, error);
   if (!n)
-    internalError("ill-typed node in function " + fn_.name + ": " + error);
+    internalError(fmt::format("ill-typed node in function {}: {}", fn_.name, error));
   return n;
 }
 

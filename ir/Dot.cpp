@@ -4,6 +4,9 @@
 // colour, so the forward graph and its adjoint can be told apart at a glance.
 #include "ir/Dot.h"
 
+#include <fmt/format.h>
+
+#include <iterator>
 #include <unordered_map>
 
 namespace dlc {
@@ -38,57 +41,59 @@ std::string nodeStyle(const Node &n) {
 }
 
 // The root lines of a function (output/update/grad) drawn as small sinks.
-void addRoots(std::string &out, const std::string &fid, const char *kind,
+void addRoots(std::string &text, const std::string &fid, const char *kind,
               const char *style, const std::vector<std::pair<std::string, Node *>> &list,
               const std::unordered_map<const Node *, std::string> &ids) {
+  auto out = std::back_inserter(text);
   for (size_t i = 0; i < list.size(); ++i) {
     auto it = ids.find(list[i].second);
     if (it == ids.end())
       continue;
-    std::string id = fid + "_" + kind + std::to_string(i);
-    out += "    " + id + " [label=" + q(std::string(kind) + " " + list[i].first) +
-           ", " + style + "];\n";
-    out += "    " + it->second + " -> " + id + " [style=dashed];\n";
+    std::string id = fmt::format("{}_{}{}", fid, kind, i);
+    fmt::format_to(out, "    {} [label={}, {}];\n", id,
+                   q(fmt::format("{} {}", kind, list[i].first)), style);
+    fmt::format_to(out, "    {} -> {} [style=dashed];\n", it->second, id);
   }
 }
 
 } // namespace
 
 std::string toDot(const Module &m) {
-  std::string out = "digraph " + q(m.name) + " {\n";
-  out += "  rankdir=TB;\n";
-  out += "  node [fontname=\"monospace\", fontsize=10];\n";
-  out += "  edge [fontname=\"monospace\", fontsize=9];\n";
+  std::string text = fmt::format("digraph {} {{\n", q(m.name));
+  auto out = std::back_inserter(text);
+  text += "  rankdir=TB;\n";
+  text += "  node [fontname=\"monospace\", fontsize=10];\n";
+  text += "  edge [fontname=\"monospace\", fontsize=9];\n";
   for (size_t fi = 0; fi < m.functions.size(); ++fi) {
     const Function &f = *m.functions[fi];
-    std::string fid = "f" + std::to_string(fi);
-    out += "  subgraph " + q("cluster_" + f.name) + " {\n";
-    out += "    label=" + q("func " + f.name) + ";\n    style=rounded;\n";
+    std::string fid = fmt::format("f{}", fi);
+    fmt::format_to(out, "  subgraph {} {{\n", q("cluster_" + f.name));
+    fmt::format_to(out, "    label={};\n    style=rounded;\n", q("func " + f.name));
     std::unordered_map<const Node *, std::string> ids;
     for (size_t i = 0; i < f.nodes.size(); ++i) {
       const Node &n = *f.nodes[i];
-      std::string id = fid + "_n" + std::to_string(i);
+      std::string id = fmt::format("{}_n{}", fid, i);
       ids[&n] = id;
-      std::string label = n.name + " = " + opName(n.op) + "\n" + n.type.str();
-      out += "    " + id + " [label=" + q(label) + ", " + nodeStyle(n) + "];\n";
+      std::string label = fmt::format("{} = {}\n{}", n.name, opName(n.op), n.type.str());
+      fmt::format_to(out, "    {} [label={}, {}];\n", id, q(label), nodeStyle(n));
     }
     // Operands from elsewhere (broken IR) are skipped: DOT of a bad module
     // still has to render for the student debugging it.
     for (auto &n : f.nodes)
       for (const Node *o : n->operands)
         if (ids.count(o))
-          out += "    " + ids.at(o) + " -> " + ids.at(n.get()) + ";\n";
-    addRoots(out, fid, "output", "shape=plaintext", f.outputs, ids);
-    addRoots(out, fid, "update", "shape=plaintext, fontcolor=\"#7f6000\"", f.updates, ids);
-    addRoots(out, fid, "grad", "shape=plaintext, fontcolor=\"#990000\"", f.grads, ids);
+          fmt::format_to(out, "    {} -> {};\n", ids.at(o), ids.at(n.get()));
+    addRoots(text, fid, "output", "shape=plaintext", f.outputs, ids);
+    addRoots(text, fid, "update", "shape=plaintext, fontcolor=\"#7f6000\"", f.updates, ids);
+    addRoots(text, fid, "grad", "shape=plaintext, fontcolor=\"#990000\"", f.grads, ids);
     if (f.train && ids.count(f.train->loss)) {
-      out += "    " + fid + "_loss [label=" + q("loss (" + f.train->optimizer + ")") +
-             ", shape=plaintext];\n";
-      out += "    " + ids.at(f.train->loss) + " -> " + fid + "_loss [style=dashed];\n";
+      fmt::format_to(out, "    {}_loss [label={}, shape=plaintext];\n", fid,
+                     q(fmt::format("loss ({})", f.train->optimizer)));
+      fmt::format_to(out, "    {} -> {}_loss [style=dashed];\n", ids.at(f.train->loss), fid);
     }
-    out += "  }\n";
+    text += "  }\n";
   }
-  return out + "}\n";
+  return text + "}\n";
 }
 
 } // namespace dlc

@@ -18,6 +18,8 @@
 #include "ir/Op.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 namespace dlc {
@@ -71,7 +73,7 @@ template <class T> T mapFormula(OpKind op, const T *x) {
 #include "ir/Ops.def"
     break;
   }
-  internalError(std::string("mapFormula: ") + opName(op) + " is not an elementwise op");
+  internalError(fmt::format("mapFormula: {} is not an elementwise op", opName(op)));
 }
 
 } // namespace dlc

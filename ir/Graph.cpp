@@ -1,9 +1,10 @@
 #include "ir/Graph.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -11,6 +12,10 @@
 namespace dlc {
 
 void internalError(const std::string &message) { throw InternalError(message); }
+
+void internalError(const char *file, int line, const std::string &message) {
+  throw InternalError(fmt::format("{}:{}: {}", file, line, message));
+}
 
 // --- Attrs -----------------------------------------------------------------
 
@@ -20,7 +25,7 @@ int64_t Attrs::getInt(const std::string &k, int64_t dflt) const {
     return dflt;
   if (auto *v = std::get_if<int64_t>(&it->second))
     return *v;
-  internalError("attribute '" + k + "' is not an integer");
+  internalError(fmt::format("attribute '{}' is not an integer", k));
 }
 
 double Attrs::getFloat(const std::string &k, double dflt) const {
@@ -31,56 +36,51 @@ double Attrs::getFloat(const std::string &k, double dflt) const {
     return *v;
   if (auto *v = std::get_if<int64_t>(&it->second))
     return (double)*v;
-  internalError("attribute '" + k + "' is not a number");
+  internalError(fmt::format("attribute '{}' is not a number", k));
 }
 
 const std::vector<int64_t> &Attrs::getInts(const std::string &k) const {
   auto it = map_.find(k);
-  DLC_ASSERT(it != map_.end(), "missing attribute '" + k + "'");
+  DLC_ASSERT(it != map_.end(), fmt::format("missing attribute '{}'", k));
   auto *v = std::get_if<std::vector<int64_t>>(&it->second);
-  DLC_ASSERT(v, "attribute '" + k + "' is not an integer list");
+  DLC_ASSERT(v, fmt::format("attribute '{}' is not an integer list", k));
   return *v;
 }
 
 const std::string &Attrs::getString(const std::string &k) const {
   auto it = map_.find(k);
-  DLC_ASSERT(it != map_.end(), "missing attribute '" + k + "'");
+  DLC_ASSERT(it != map_.end(), fmt::format("missing attribute '{}'", k));
   auto *v = std::get_if<std::string>(&it->second);
-  DLC_ASSERT(v, "attribute '" + k + "' is not a string");
+  DLC_ASSERT(v, fmt::format("attribute '{}' is not a string", k));
   return *v;
 }
 
 // --- Init, optimizers, TrainSpec --------------------------------------------
 
-static std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
 std::string Init::str() const {
   switch (kind) {
   case Zeros: return "zeros()";
-  case Constant: return "constant(" + num(a) + ")";
-  case Normal: return "normal(" + num(a) + ", " + num(b) + ")";
-  case Uniform: return "uniform(" + num(a) + ", " + num(b) + ")";
+  case Constant: return fmt::format("constant({:.9g})", a);
+  case Normal: return fmt::format("normal({:.9g}, {:.9g})", a, b);
+  case Uniform: return fmt::format("uniform({:.9g}, {:.9g})", a, b);
   }
   return "?";
 }
 
 std::string HyperParam::problem(double v) const {
-  std::string got = ", got " + num(v);
   if (!std::isfinite(v))
-    return "must be a finite number" + got;
+    return fmt::format("must be a finite number, got {:.9g}", v);
   switch (range) {
   case Positive: // and still positive once rounded to the f32 the update uses
-    return v > 0 && (float)v > 0 ? "" : "must be positive" + got + (v > 0 ? " (0 as f32)" : "");
+    return v > 0 && (float)v > 0
+               ? ""
+               : fmt::format("must be positive, got {:.9g}{}", v, v > 0 ? " (0 as f32)" : "");
   case NonNegative:
-    return v >= 0 ? "" : "must not be negative" + got;
+    return v >= 0 ? "" : fmt::format("must not be negative, got {:.9g}", v);
   case Fraction:
-    return v >= 0 && v < 1 ? "" : "must be at least 0 and less than 1" + got;
+    return v >= 0 && v < 1 ? "" : fmt::format("must be at least 0 and less than 1, got {:.9g}", v);
   case Flag:
-    return v == 0 || v == 1 ? "" : "must be true or false (1 or 0)" + got;
+    return v == 0 || v == 1 ? "" : fmt::format("must be true or false (1 or 0), got {:.9g}", v);
   }
   return "";
 }
@@ -137,7 +137,7 @@ double TrainSpec::hyperOr(const std::string &k, double dflt) const {
 double TrainSpec::hyperValue(const std::string &k) const {
   const OptimizerInfo *o = findOptimizer(optimizer);
   const HyperParam *h = o ? o->find(k) : nullptr;
-  DLC_ASSERT(h, "optimizer '" + optimizer + "' has no hyper-parameter '" + k + "'");
+  DLC_ASSERT(h, fmt::format("optimizer '{}' has no hyper-parameter '{}'", optimizer, k));
   return hyperOr(k, h->dflt);
 }
 
@@ -148,7 +148,7 @@ std::string Function::uniqueName(const std::string &base) {
   // The first use keeps the plain name; later ones get .1, .2, ... skipping
   // names already taken (a parsed function may hold "h.1" before "h").
   for (int &count = nameCount_[b];; ++count) {
-    std::string candidate = count == 0 ? b : b + "." + std::to_string(count);
+    std::string candidate = count == 0 ? b : fmt::format("{}.{}", b, count);
     if (usedNames_.insert(candidate).second) {
       ++count;
       return candidate;
@@ -158,7 +158,7 @@ std::string Function::uniqueName(const std::string &base) {
 
 Node *Function::append(std::unique_ptr<Node> n) {
   for (Node *op : n->operands)
-    DLC_ASSERT(op, "null operand appended to function " + name);
+    DLC_ASSERT(op, fmt::format("null operand appended to function {}", name));
   n->name = uniqueName(n->name);
   nodes.push_back(std::move(n));
   return nodes.back().get();
@@ -269,7 +269,7 @@ Function *Module::findFunction(const std::string &n) const {
 }
 
 Function &Module::addFunction(const std::string &n) {
-  DLC_ASSERT(!findFunction(n), "duplicate function " + n);
+  DLC_ASSERT(!findFunction(n), fmt::format("duplicate function {}", n));
   functions.push_back(std::make_unique<Function>(n));
   return *functions.back();
 }

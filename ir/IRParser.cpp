@@ -9,6 +9,8 @@
 #include "ir/Support.h"
 #include "ir/Verifier.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -108,8 +110,8 @@ private:
     } else if (kind == "uniform") {
       out.kind = Init::Uniform, args = 2;
     } else {
-      return fail(at, "unknown initializer '" + kind +
-                          "' (expected zeros, constant, normal or uniform)");
+      return fail(at, fmt::format("unknown initializer '{}' (expected zeros, constant, normal "
+                                  "or uniform)", kind));
     }
     double *slots[2] = {&out.a, &out.b};
     for (int i = 0; i < args; ++i)
@@ -128,7 +130,7 @@ private:
     if (!ident(name, "a name"))
       return false;
     if (nameTaken(name))
-      return fail(at, "'" + name + "' is already declared");
+      return fail(at, fmt::format("'{}' is already declared", name));
     TensorType t;
     if (!expect(':') || !type(t))
       return false;
@@ -172,7 +174,7 @@ private:
       return false;
     auto it = fs.values.find(n);
     if (it == fs.values.end())
-      return fail(at, "use of undefined value %" + n);
+      return fail(at, fmt::format("use of undefined value %{}", n));
     out = it->second;
     return true;
   }
@@ -186,7 +188,7 @@ private:
       if (!info.findAttr(key)) // before the value: the key is what is wrong
         return fail(at, attrProblem(info.kind, key, AttrValue()));
       if (out.has(key))
-        return fail(at, "duplicate attribute '" + key + "'");
+        return fail(at, fmt::format("duplicate attribute '{}'", key));
       size_t vat = (skipSpace(), pos_);
       AttrValue v;
       if (peek() == '"') {
@@ -223,7 +225,7 @@ private:
     if (!valueName(name))
       return false;
     if (fs.values.count(name))
-      return fail(at, "redefinition of %" + name);
+      return fail(at, fmt::format("redefinition of %{}", name));
     if (!expect('='))
       return false;
     size_t opAt = (skipSpace(), pos_);
@@ -232,7 +234,7 @@ private:
       return false;
     auto op = opByName(opText);
     if (!op)
-      return fail(opAt, "unknown op '" + opText + "'");
+      return fail(opAt, fmt::format("unknown op '{}'", opText));
     const OpInfo &info = opInfo(*op);
     std::vector<Node *> operands;
     if (accept('(')) {
@@ -273,9 +275,9 @@ private:
     if (std::string p = sourceProblem(*m_, *op, a, declared); !p.empty())
       return fail(opAt, p);
     if (n->type != declared)
-      return fail(typeAt, "type mismatch: declared " + declared.str() + ", but " +
-                              info.name + " gives " + n->type.str());
-    DLC_ASSERT(n->name == name, "parsed name %" + name + " became %" + n->name);
+      return fail(typeAt, fmt::format("type mismatch: declared {}, but {} gives {}",
+                                      declared.str(), info.name, n->type.str()));
+    DLC_ASSERT(n->name == name, fmt::format("parsed name %{} became %{}", name, n->name));
     fs.values[name] = n;
     if (!gradTarget.empty())
       fs.gradOf.push_back({n, gradTarget, gradAt});
@@ -297,17 +299,17 @@ private:
     // which must not surface later as an internal error.
     const OptimizerInfo *opt = findOptimizer(t.optimizer);
     if (!opt) {
-      std::string known;
+      std::vector<std::string> known;
       for (const OptimizerInfo &o : optimizers())
-        known += (known.empty() ? "" : ", ") + o.name;
-      return fail(optAt, "unknown optimizer '" + t.optimizer + "' (expected one of " +
-                             known + ")");
+        known.push_back(o.name);
+      return fail(optAt, fmt::format("unknown optimizer '{}' (expected one of {})", t.optimizer,
+                                     fmt::join(known, ", ")));
     }
     if (!expect('('))
       return false;
     if (t.loss->type != TensorType::f32({}))
-      return fail(at, "the train loss %" + t.loss->name + " is " + t.loss->type.str() +
-                          ", expected f32[]");
+      return fail(at, fmt::format("the train loss %{} is {}, expected f32[]", t.loss->name,
+                                  t.loss->type.str()));
     if (!accept(')')) {
       do {
         size_t kat = (skipSpace(), pos_);
@@ -317,10 +319,10 @@ private:
           return false;
         const HyperParam *hp = opt->find(k);
         if (!hp)
-          return fail(kat, opt->name + " has no hyperparameter '" + k + "'");
+          return fail(kat, fmt::format("{} has no hyperparameter '{}'", opt->name, k));
         for (auto &h : t.hyper)
           if (h.first == k)
-            return fail(kat, "duplicate hyperparameter '" + k + "'");
+            return fail(kat, fmt::format("duplicate hyperparameter '{}'", k));
         if (!expect('='))
           return false;
         size_t vat = (skipSpace(), pos_);
@@ -328,7 +330,7 @@ private:
           return false;
         // The frontend's check, from the same table.
         if (std::string p = hp->problem(v); !p.empty())
-          return fail(vat, opt->name + ": hyperparameter '" + k + "' " + p);
+          return fail(vat, fmt::format("{}: hyperparameter '{}' {}", opt->name, k, p));
         t.hyper.push_back({k, v});
       } while (accept(','));
       if (!expect(')'))
@@ -344,11 +346,11 @@ private:
           return false;
         const VarDecl *v = m_->findVar(p);
         if (!v)
-          return fail(pat, "unknown variable '" + p + "'");
+          return fail(pat, fmt::format("unknown variable '{}'", p));
         if (!v->trainable || v->type.dtype != DType::F32)
-          return fail(pat, "'" + p + "' is not a trainable f32 param");
+          return fail(pat, fmt::format("'{}' is not a trainable f32 param", p));
         if (std::find(t.params.begin(), t.params.end(), p) != t.params.end())
-          return fail(pat, "'" + p + "' is listed twice");
+          return fail(pat, fmt::format("'{}' is listed twice", p));
         t.params.push_back(p);
       } while (accept(','));
       if (!expect(']'))
@@ -368,14 +370,14 @@ private:
     auto &list = kw == "grad" ? fs.f->grads : kw == "update" ? fs.f->updates : fs.f->outputs;
     for (auto &p : list)
       if (p.first == name)
-        return fail(at, "duplicate '" + kw + " " + name + "'");
+        return fail(at, fmt::format("duplicate '{} {}'", kw, name));
     if (kw != "output") {
       const VarDecl *v = m_->findVar(name);
       if (!v)
-        return fail(at, "unknown variable '" + name + "'");
+        return fail(at, fmt::format("unknown variable '{}'", name));
       if (v->type != n->type)
-        return fail(at, "variable '" + name + "' is " + v->type.str() + ", but %" +
-                            n->name + " is " + n->type.str());
+        return fail(at, fmt::format("variable '{}' is {}, but %{} is {}", name, v->type.str(),
+                                    n->name, n->type.str()));
     }
     list.push_back({name, n});
     fs.rootAt[{kw, name}] = at;
@@ -388,7 +390,7 @@ private:
     if (!ident(name, "a function name"))
       return false;
     if (m_->findFunction(name))
-      return fail(at, "redefinition of function '" + name + "'");
+      return fail(at, fmt::format("redefinition of function '{}'", name));
     if (!expect('{'))
       return false;
     FunctionState fs{&m_->addFunction(name), {}, {}, {}, 0};
@@ -399,7 +401,7 @@ private:
         break;
       }
       if (c == '\0' && pos_ >= text_.size())
-        return fail(pos_, "expected '}' to close function '" + name + "'");
+        return fail(pos_, fmt::format("expected '}}' to close function '{}'", name));
       if (c == '%') {
         if (!node(fs))
           return false;
@@ -417,14 +419,14 @@ private:
         if (!rootLine(fs, kw))
           return false;
       } else {
-        return fail(kwAt, "expected a node, 'train', 'grad', 'update', 'output' or "
-                          "'}', found " + describeHere());
+        return fail(kwAt, fmt::format("expected a node, 'train', 'grad', 'update', 'output' "
+                                      "or '}}', found {}", describeHere()));
       }
     }
     for (auto &g : fs.gradOf) {
       auto it = fs.values.find(g.target);
       if (it == fs.values.end())
-        return fail(g.at, "grad_of names an undefined value %" + g.target);
+        return fail(g.at, fmt::format("grad_of names an undefined value %{}", g.target));
       g.node->gradOf = it->second;
     }
     // Reported at the line at fault; a param's missing grad or update at the
@@ -463,8 +465,8 @@ private:
         if (!parsePlan(*this, *m_))
           return false;
       } else {
-        return fail(at, "expected 'input', 'param', 'state', 'func' or 'plan', found " +
-                            describeHere());
+        return fail(at, fmt::format("expected 'input', 'param', 'state', 'func' or 'plan', "
+                                    "found {}", describeHere()));
       }
     }
     return true;

@@ -7,6 +7,8 @@
 #include "ir/OpRules.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -23,7 +25,7 @@ Tensor Tensor::zeros(const TensorType &t) {
 
 Tensor Tensor::of(const TensorType &t, std::vector<double> values) {
   DLC_ASSERT((int64_t)values.size() == t.numel(),
-             "Tensor::of: " + std::to_string(values.size()) + " values for " + t.str());
+             fmt::format("Tensor::of: {} values for {}", values.size(), t.str()));
   Tensor r;
   r.type = t;
   r.data = std::move(values);
@@ -133,9 +135,8 @@ int32_t checkedLabel(const Node &n, const Tensor &labels, int64_t row,
                      int64_t classes) {
   int32_t l = (int32_t)labels.data[(size_t)row];
   if (l < 0 || l >= classes)
-    internalError(std::string(opName(n.op)) + " %" + n.name + ": label " +
-                  std::to_string(l) + " of row " + std::to_string(row) +
-                  " is outside [0, " + std::to_string(classes) + ")");
+    internalError(fmt::format("{} %{}: label {} of row {} is outside [0, {})", opName(n.op),
+                              n.name, l, row, classes));
   return l;
 }
 
@@ -366,13 +367,12 @@ const Tensor &lookup(const TensorMap &map, const char *what, const Node &n) {
   const std::string &name = n.attrs.getString("name");
   auto it = map.find(name);
   if (it == map.end())
-    internalError(std::string("interpret: missing ") + what + " '" + name + "'");
+    internalError(fmt::format("interpret: missing {} '{}'", what, name));
   const Tensor &t = it->second;
   size_t have = t.data.size();
   if (t.type != n.type || have != (size_t)n.type.numel())
-    internalError(std::string("interpret: ") + what + " '" + name + "' is " +
-                  t.type.str() + " with " + std::to_string(have) +
-                  " elements, expected " + n.type.str());
+    internalError(fmt::format("interpret: {} '{}' is {} with {} elements, expected {}", what,
+                              name, t.type.str(), have, n.type.str()));
   return t;
 }
 
@@ -411,8 +411,8 @@ InterpResult interpret(const Function &f, const TensorMap &inputs,
     std::vector<const Tensor *> in;
     for (const Node *o : n.operands) {
       auto it = value.find(o);
-      DLC_ASSERT(it != value.end(), "interpret: %" + n.name +
-                                        " uses %" + o->name + " before it is defined");
+      DLC_ASSERT(it != value.end(), fmt::format("interpret: %{} uses %{} before it is defined",
+                                                n.name, o->name));
       in.push_back(&it->second);
     }
     value[&n] = evalNode(n, in);
@@ -423,7 +423,8 @@ InterpResult interpret(const Function &f, const TensorMap &inputs,
                      TensorMap &to) {
     for (auto &[name, node] : from) {
       auto it = value.find(node);
-      DLC_ASSERT(it != value.end(), "interpret: '" + name + "' refers to a node outside " + f.name);
+      DLC_ASSERT(it != value.end(),
+                 fmt::format("interpret: '{}' refers to a node outside {}", name, f.name));
       to[name] = it->second;
     }
   };

@@ -2,6 +2,8 @@
 #include "ir/Op.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 namespace dlc {
 
 namespace {
@@ -21,7 +23,7 @@ std::vector<AttrSpec> parseSchema(const char *op, const std::string &s) {
     pos = comma == std::string::npos ? s.size() : comma + 1;
     size_t colon = item.find(':');
     if (colon == std::string::npos)
-      internalError(std::string("Ops.def: ") + op + ": schema item '" + item + "' has no kind");
+      internalError(fmt::format("Ops.def: {}: schema item '{}' has no kind", op, item));
     AttrSpec a;
     a.name = trim(item.substr(0, colon));
     a.optional = !a.name.empty() && a.name.back() == '?';
@@ -33,7 +35,7 @@ std::vector<AttrSpec> parseSchema(const char *op, const std::string &s) {
     else if (kind == "number") a.kind = AttrKind::Number;
     else if (kind == "ints") a.kind = AttrKind::Ints;
     else if (kind == "string") a.kind = AttrKind::String;
-    else internalError(std::string("Ops.def: ") + op + ": unknown attribute kind '" + kind + "'");
+    else internalError(fmt::format("Ops.def: {}: unknown attribute kind '{}'", op, kind));
     out.push_back(a);
   }
   return out;
@@ -111,14 +113,16 @@ std::string attrProblem(OpKind op, const std::string &key, const AttrValue &v) {
   const OpInfo &info = opInfo(op);
   const AttrSpec *spec = info.findAttr(key);
   if (!spec) {
-    std::string takes;
+    std::vector<std::string> takes;
     for (const AttrSpec &a : info.attrs)
-      takes += (takes.empty() ? "" : ", ") + a.name;
-    return "unexpected attribute '" + key + "' (" + info.name + " takes " +
-           (takes.empty() ? "none" : takes) + ")";
+      takes.push_back(a.name);
+    if (takes.empty())
+      return fmt::format("unexpected attribute '{}' ({} takes none)", key, info.name);
+    return fmt::format("unexpected attribute '{}' ({} takes {})", key, info.name,
+                       fmt::join(takes, ", "));
   }
   if (!hasKind(spec->kind, v))
-    return "attribute '" + key + "' must be " + attrKindName(spec->kind);
+    return fmt::format("attribute '{}' must be {}", key, attrKindName(spec->kind));
   return "";
 }
 
@@ -128,7 +132,7 @@ std::string attrsProblem(OpKind op, const std::map<std::string, AttrValue> &attr
       return p;
   for (const AttrSpec &a : opInfo(op).attrs)
     if (!a.optional && !attrs.count(a.name))
-      return "missing attribute '" + a.name + "'";
+      return fmt::format("missing attribute '{}'", a.name);
   return "";
 }
 

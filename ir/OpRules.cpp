@@ -3,6 +3,8 @@
 #include "ir/Builder.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -23,8 +25,7 @@ std::nullopt_t failed(std::string &error, std::string msg) {
 bool needF32(OpKind op, const TensorType &t, std::string &error) {
   if (t.dtype == DType::F32)
     return true;
-  return fail(error, std::string(opName(op)) + ": expected a f32 tensor, got " +
-                         t.str());
+  return fail(error, fmt::format("{}: expected a f32 tensor, got {}", opName(op), t.str()));
 }
 
 // A reduction's axes: distinct axes of t, in any order.
@@ -33,8 +34,8 @@ bool checkAxes(OpKind op, const TensorType &t, std::vector<int64_t> axes,
   std::sort(axes.begin(), axes.end());
   for (size_t i = 0; i < axes.size(); ++i)
     if (axes[i] < 0 || axes[i] >= t.rank() || (i && axes[i] == axes[i - 1]))
-      return fail(error, std::string(opName(op)) + ": bad axes " + dimsStr(axes) +
-                             " for " + t.str());
+      return fail(error,
+                  fmt::format("{}: bad axes {} for {}", opName(op), dimsStr(axes), t.str()));
   return true;
 }
 
@@ -61,7 +62,7 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
   case OpKind::Var:
   case OpKind::Constant:
     if (!requested) {
-      error = std::string(info.name) + ": needs a declared type";
+      error = fmt::format("{}: needs a declared type", info.name);
       return std::nullopt;
     }
     return *requested;
@@ -76,8 +77,8 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
     for (size_t k = 1; k < in.size(); ++k) {
       auto b = broadcastDims(d, in[k].dims);
       if (!b) {
-        error = std::string(info.name) + ": shapes do not broadcast: " +
-                TensorType::f32(d).str() + " and " + in[k].str();
+        error = fmt::format("{}: shapes do not broadcast: {} and {}", info.name,
+                            TensorType::f32(d).str(), in[k].str());
         return std::nullopt;
       }
       d = *b;
@@ -91,8 +92,8 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
       return std::nullopt;
     }
     if (requested->numel() != in[0].numel() || requested->dtype != in[0].dtype) {
-      error = "reshape: cannot reshape " + in[0].str() + " to " +
-              requested->str() + " (element counts differ)";
+      error = fmt::format("reshape: cannot reshape {} to {} (element counts differ)", in[0].str(),
+                          requested->str());
       return std::nullopt;
     }
     return *requested;
@@ -104,8 +105,7 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
     }
     auto d = broadcastDims(in[0].dims, requested->dims);
     if (!d || *d != requested->dims || requested->dtype != in[0].dtype) {
-      error = "broadcast: cannot broadcast " + in[0].str() + " to " +
-              requested->str();
+      error = fmt::format("broadcast: cannot broadcast {} to {}", in[0].str(), requested->str());
       return std::nullopt;
     }
     return *requested;
@@ -119,9 +119,9 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
     for (int64_t i = 0; isPerm && i < (int64_t)sorted.size(); ++i)
       isPerm = sorted[i] == i;
     if (!isPerm) {
-      error = "transpose: perm " + dimsStr(perm) + " is not a permutation of the axes of " +
-              in[0].str() + ": it must list each of 0 to " + std::to_string(in[0].rank() - 1) +
-              " once";
+      error = fmt::format("transpose: perm {} is not a permutation of the axes of {}: it must "
+                          "list each of 0 to {} once", dimsStr(perm), in[0].str(),
+                          in[0].rank() - 1);
       return std::nullopt;
     }
     Dims out;
@@ -134,15 +134,13 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
     const std::vector<int64_t> &begin = attrs.getInts("begin"), &end = attrs.getInts("end");
     const Dims &d = in[0].dims;
     if ((int64_t)begin.size() != in[0].rank() || (int64_t)end.size() != in[0].rank())
-      return failed(error, "slice: begin " + dimsStr(begin) + " and end " + dimsStr(end) +
-                             " need one entry per axis of " + in[0].str());
+      return failed(error, fmt::format("slice: begin {} and end {} need one entry per axis of {}",
+                                       dimsStr(begin), dimsStr(end), in[0].str()));
     Dims out;
     for (size_t i = 0; i < d.size(); ++i) {
       if (begin[i] < 0 || begin[i] >= end[i] || end[i] > d[i])
-        return failed(error, "slice: axis " + std::to_string(i) + " range " +
-                               std::to_string(begin[i]) + ":" + std::to_string(end[i]) +
-                               " is empty or outside 0:" + std::to_string(d[i]) + " of " +
-                               in[0].str());
+        return failed(error, fmt::format("slice: axis {} range {}:{} is empty or outside 0:{} "
+                                         "of {}", i, begin[i], end[i], d[i], in[0].str()));
       out.push_back(end[i] - begin[i]);
     }
     return TensorType(in[0].dtype, out);
@@ -151,14 +149,14 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
   case OpKind::Pad: {
     const std::vector<int64_t> &low = attrs.getInts("low"), &high = attrs.getInts("high");
     if ((int64_t)low.size() != in[0].rank() || (int64_t)high.size() != in[0].rank())
-      return failed(error, "pad: low " + dimsStr(low) + " and high " + dimsStr(high) +
-                             " need one entry per axis of " + in[0].str());
+      return failed(error, fmt::format("pad: low {} and high {} need one entry per axis of {}",
+                                       dimsStr(low), dimsStr(high), in[0].str()));
     Dims out = in[0].dims;
     for (size_t i = 0; i < out.size(); ++i) {
       if (low[i] < 0 || high[i] < 0 || low[i] > kMaxTensorElements ||
           high[i] > kMaxTensorElements)
-        return failed(error, "pad: amounts must be between 0 and 2^40, got low " +
-                               dimsStr(low) + ", high " + dimsStr(high));
+        return failed(error, fmt::format("pad: amounts must be between 0 and 2^40, got low {}, "
+                                         "high {}", dimsStr(low), dimsStr(high)));
       out[i] += low[i] + high[i];
     }
     return TensorType(in[0].dtype, out);
@@ -167,8 +165,8 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
   case OpKind::Concat: {
     int64_t axis = attrs.getInt("axis");
     if (axis < 0 || axis >= in[0].rank())
-      return failed(error, "concat: axis " + std::to_string(axis) + " is out of range for " +
-                             in[0].str());
+      return failed(error,
+                    fmt::format("concat: axis {} is out of range for {}", axis, in[0].str()));
     Dims out = in[0].dims;
     for (size_t k = 1; k < in.size(); ++k) {
       Dims d = in[k].dims;
@@ -176,9 +174,8 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
       for (size_t i = 0; same && i < d.size(); ++i)
         same = (int64_t)i == axis || d[i] == out[i];
       if (!same)
-        return failed(error, "concat: operand " + std::to_string(k) + " " + in[k].str() +
-                               " does not match " + in[0].str() +
-                               " outside axis " + std::to_string(axis));
+        return failed(error, fmt::format("concat: operand {} {} does not match {} outside axis {}",
+                                         k, in[k].str(), in[0].str(), axis));
       out[axis] += d[axis];
     }
     return TensorType(in[0].dtype, out);
@@ -190,27 +187,26 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
     const std::vector<int64_t> &kernel = attrs.getInts("kernel"), &stride = attrs.getInts("stride");
     if (kernel.size() != 2 || stride.size() != 2 || kernel[0] < 1 || kernel[1] < 1 ||
         stride[0] < 1 || stride[1] < 1)
-      return failed(error, std::string(info.name) + ": kernel " + dimsStr(kernel) +
-                             " and stride " + dimsStr(stride) +
-                             " must each be two positive integers");
+      return failed(error, fmt::format("{}: kernel {} and stride {} must each be two positive "
+                                       "integers", info.name, dimsStr(kernel), dimsStr(stride)));
     if (grad && !requested)
       return failed(error, "patches_grad: needs the image type");
     const TensorType &image = grad ? *requested : in[0];
     if (image.dtype != DType::F32 || image.rank() != 4)
-      return failed(error, std::string(info.name) + ": expected an image f32[n, h, w, c], got " +
-                             image.str());
+      return failed(error, fmt::format("{}: expected an image f32[n, h, w, c], got {}", info.name,
+                                       image.str()));
     const Dims &d = image.dims;
     if (d[1] < kernel[0] || d[2] < kernel[1])
-      return failed(error, std::string(info.name) + ": kernel " + dimsStr(kernel) +
-                             " is larger than the image " + image.str());
+      return failed(error, fmt::format("{}: kernel {} is larger than the image {}", info.name,
+                                       dimsStr(kernel), image.str()));
     TensorType windows = TensorType::f32({d[0], (d[1] - kernel[0]) / stride[0] + 1,
                                           (d[2] - kernel[1]) / stride[1] + 1,
                                           kernel[0] * kernel[1] * d[3]});
     if (!grad)
       return windows;
     if (in[0] != windows)
-      return failed(error, "patches_grad: expected d(patches) " + windows.str() + " for " +
-                             image.str() + ", got " + in[0].str());
+      return failed(error, fmt::format("patches_grad: expected d(patches) {} for {}, got {}",
+                                       windows.str(), image.str(), in[0].str()));
     return image;
   }
 
@@ -222,28 +218,29 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
     const TensorType &table = grad ? *requested : in[0];
     const TensorType &ids = in[1];
     if (table.dtype != DType::F32 || table.rank() != 2)
-      return failed(error, std::string(info.name) + ": expected a table f32[rows, dim], got " +
-                               table.str());
+      return failed(error, fmt::format("{}: expected a table f32[rows, dim], got {}", info.name,
+                                       table.str()));
     if (ids.dtype != DType::I32)
-      return failed(error, std::string(info.name) + ": expected i32 ids, got " + ids.str());
+      return failed(error, fmt::format("{}: expected i32 ids, got {}", info.name, ids.str()));
     Dims rows = ids.dims;
     rows.push_back(table.dims[1]);
     if (!grad)
       return TensorType::f32(rows);
     if (in[0] != TensorType::f32(rows))
-      return failed(error, "gather_grad: expected d(rows) " + TensorType::f32(rows).str() +
-                               " for ids " + ids.str() + ", got " + in[0].str());
+      return failed(error, fmt::format("gather_grad: expected d(rows) {} for ids {}, got {}",
+                                       TensorType::f32(rows).str(), ids.str(), in[0].str()));
     return table;
   }
 
   case OpKind::Dropout: {
     double rate = attrs.getFloat("rate");
     if (!(rate >= 0 && rate < 1))
-      return failed(error, "dropout: rate must be in [0, 1), got " + std::to_string(rate));
+      return failed(error, fmt::format("dropout: rate must be in [0, 1), got {:f}", rate));
     if (!needF32(op, in[0], error))
       return std::nullopt;
     if (in[1] != TensorType::f32({}))
-      return failed(error, "dropout: the step counter must be f32[], got " + in[1].str());
+      return failed(error, fmt::format("dropout: the step counter must be f32[], got {}",
+                                       in[1].str()));
     return in[0];
   }
 
@@ -263,8 +260,8 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
       return std::nullopt;
     TensorType dy = TensorType::f32(reducedDims(in[1].dims, axes));
     if (in[0] != dy) {
-      error = "reduce_max_grad: expected d(max) " + dy.str() + " for " + in[1].str() +
-              ", got " + in[0].str();
+      error = fmt::format("reduce_max_grad: expected d(max) {} for {}, got {}", dy.str(),
+                          in[1].str(), in[0].str());
       return std::nullopt;
     }
     return in[1];
@@ -277,18 +274,17 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
       if (!needF32(op, t, error))
         return std::nullopt;
     if (in.size() == 2 && in[0] != in[1]) {
-      error = std::string(info.name) + ": operand types differ: " + in[0].str() + " and " +
-              in[1].str();
+      error = fmt::format("{}: operand types differ: {} and {}", info.name, in[0].str(),
+                          in[1].str());
       return std::nullopt;
     }
     if (in[0].rank() < 1) {
-      error = std::string(info.name) + ": expected at least one axis, got " + in[0].str();
+      error = fmt::format("{}: expected at least one axis, got {}", info.name, in[0].str());
       return std::nullopt;
     }
     int64_t axis = attrs.getInt("axis", in[0].rank() - 1);
     if (axis < 0 || axis >= in[0].rank()) {
-      error = std::string(info.name) + ": axis " + std::to_string(axis) +
-              " is out of range for " + in[0].str();
+      error = fmt::format("{}: axis {} is out of range for {}", info.name, axis, in[0].str());
       return std::nullopt;
     }
     return in[0];
@@ -300,22 +296,22 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
     const TensorType &logits = in[isGrad ? 1 : 0];
     const TensorType &labels = in[isGrad ? 2 : 1];
     if (logits.dtype != DType::F32 || logits.rank() != 2) {
-      error = std::string(info.name) +
-              ": expected logits f32[batch, classes], got " + logits.str();
+      error = fmt::format("{}: expected logits f32[batch, classes], got {}", info.name,
+                          logits.str());
       return std::nullopt;
     }
     TensorType rowType = TensorType::i32({logits.dims[0]});
     if (labels != rowType) {
-      error = std::string(info.name) + ": expected labels " + rowType.str() +
-              " for logits " + logits.str() + ", got " + labels.str();
+      error = fmt::format("{}: expected labels {} for logits {}, got {}", info.name,
+                          rowType.str(), logits.str(), labels.str());
       return std::nullopt;
     }
     TensorType loss = TensorType::f32({logits.dims[0]});
     if (!isGrad)
       return loss;
     if (in[0] != loss) {
-      error = "sparse_xent_grad: expected d(loss) " + loss.str() + ", got " +
-              in[0].str();
+      error = fmt::format("sparse_xent_grad: expected d(loss) {}, got {}", loss.str(),
+                          in[0].str());
       return std::nullopt;
     }
     return logits;
@@ -324,16 +320,16 @@ std::optional<TensorType> resultType(OpKind op, const std::vector<TensorType> &i
   case OpKind::MatMul: {
     if (in[0].dtype != DType::F32 || in[1].dtype != DType::F32 ||
         in[0].rank() != 2 || in[1].rank() != 2) {
-      error = "matmul: expected two rank-2 f32 tensors, got " + in[0].str() +
-              " @ " + in[1].str();
+      error = fmt::format("matmul: expected two rank-2 f32 tensors, got {} @ {}", in[0].str(),
+                          in[1].str());
       return std::nullopt;
     }
     bool ta = attrs.getInt("transpose_a", 0), tb = attrs.getInt("transpose_b", 0);
     int64_t m = in[0].dims[ta ? 1 : 0], ka = in[0].dims[ta ? 0 : 1];
     int64_t kb = in[1].dims[tb ? 1 : 0], n = in[1].dims[tb ? 0 : 1];
     if (ka != kb) {
-      error = "matmul: inner dimensions differ: " + in[0].str() +
-              (ta ? "ᵀ" : "") + " @ " + in[1].str() + (tb ? "ᵀ" : "");
+      error = fmt::format("matmul: inner dimensions differ: {}{} @ {}{}", in[0].str(),
+                          ta ? "ᵀ" : "", in[1].str(), tb ? "ᵀ" : "");
       return std::nullopt;
     }
     return TensorType::f32({m, n});
@@ -350,15 +346,17 @@ std::optional<TensorType> inferType(OpKind op, const std::vector<TensorType> &in
                                     std::string &error) {
   const OpInfo &info = opInfo(op);
   if (info.operands < 0 ? in.empty() : (int)in.size() != info.operands) {
-    error = std::string(info.name) + ": expected " +
-            (info.operands < 0 ? std::string("at least 1") : std::to_string(info.operands)) +
-            " operands, got " + std::to_string(in.size());
+    if (info.operands < 0)
+      error = fmt::format("{}: expected at least 1 operands, got {}", info.name, in.size());
+    else
+      error = fmt::format("{}: expected {} operands, got {}", info.name, info.operands,
+                          in.size());
     return std::nullopt;
   }
   // Shape rules read attributes without checking their kinds: this is where
   // every node's attributes meet the op's schema.
   if (std::string p = attrsProblem(op, attrs.items()); !p.empty()) {
-    error = std::string(info.name) + ": " + p;
+    error = fmt::format("{}: {}", info.name, p);
     return std::nullopt;
   }
   auto t = resultType(op, in, attrs, requested, error);
@@ -366,8 +364,9 @@ std::optional<TensorType> inferType(OpKind op, const std::vector<TensorType> &in
   // ([n, 1] + [1, n]); past the limit its element count would overflow.
   if (t && !withinSizeLimits(t->dims)) {
     bool empty = std::any_of(t->dims.begin(), t->dims.end(), [](int64_t d) { return d < 1; });
-    error = std::string(info.name) + ": result " + t->str() +
-            (empty ? " has a dimension below 1" : " is too large (more than 2^40 elements)");
+    error = fmt::format("{}: result {} {}", info.name, t->str(),
+                        empty ? "has a dimension below 1"
+                              : "is too large (more than 2^40 elements)");
     return std::nullopt;
   }
   return t;
@@ -410,7 +409,7 @@ Node *sliceBox(Builder &b, Node *t, const std::vector<int64_t> &begin, const Dim
 
 std::vector<Node *> gradient(Builder &b, Node *fwd, Node *dy) {
   DLC_ASSERT(dy && dy->type == fwd->type,
-             "gradient: adjoint of %" + fwd->name + " has the wrong type");
+             fmt::format("gradient: adjoint of %{} has the wrong type", fwd->name));
   Node *y = fwd;
   Node *a = fwd->operands.empty() ? nullptr : fwd->operands[0];
   Node *c = fwd->operands.size() > 1 ? fwd->operands[1] : nullptr;
@@ -664,7 +663,7 @@ Window windowOf(const Node &n, size_t k) {
     return w;
   }
   default: // a partial function: only the ops above move through a window
-    internalError(std::string("windowOf: ") + opName(n.op) + " moves no window");
+    internalError(fmt::format("windowOf: {} moves no window", opName(n.op)));
   }
 }
 

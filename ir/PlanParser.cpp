@@ -4,6 +4,8 @@
 #include "ir/PlanParser.h"
 #include "ir/BufferIR.h"
 
+#include <fmt/format.h>
+
 #include <unordered_map>
 
 namespace dlc {
@@ -23,12 +25,12 @@ public:
     if (w.size() < 2 || w[0] != prefix ||
         !std::all_of(w.begin() + 1, w.end(), [](char c) { return text::isDigit(c); }) ||
         w.size() > 10)
-      return in.fail(at, std::string("expected ") + what + " (" + prefix + "0, " + prefix +
-                          "1, ...), found '" + w + "'");
+      return in.fail(at, fmt::format("expected {} ({}0, {}1, ...), found '{}'", what, prefix,
+                                     prefix, w));
     out = std::stoi(w.substr(1));
     if (limit >= 0 && out >= limit)
-      return in.fail(at, std::string(prefix == 'k' ? "no kernel " : "no buffer ") + w +
-                          " (there are " + std::to_string(limit) + ")");
+      return in.fail(at, fmt::format("no {} {} (there are {})",
+                                     prefix == 'k' ? "kernel" : "buffer", w, limit));
     return true;
   }
 
@@ -39,7 +41,7 @@ public:
       return false;
     auto it = values.find(n);
     if (it == values.end())
-      return in.fail(at, "the function has no value %" + n);
+      return in.fail(at, fmt::format("the function has no value %{}", n));
     out = it->second;
     return true;
   }
@@ -60,8 +62,8 @@ public:
     if (!numbered('k', "a kernel", k, -1))
       return false;
     if (k != (int)p.kernels.size())
-      return in.fail(in.pos(), "kernels are numbered in order: expected k" +
-                            std::to_string(p.kernels.size()));
+      return in.fail(in.pos(),
+                     fmt::format("kernels are numbered in order: expected k{}", p.kernels.size()));
     Kernel kern;
     if (in.acceptKeyword("anchor") && !planValue(values, kern.anchor))
       return false;
@@ -98,8 +100,8 @@ public:
     if (!numbered('b', "a buffer", b, -1))
       return false;
     if (b != (int)p.buffers.size())
-      return in.fail(in.pos(), "buffers are numbered in order: expected b" +
-                            std::to_string(p.buffers.size()));
+      return in.fail(in.pos(),
+                     fmt::format("buffers are numbered in order: expected b{}", p.buffers.size()));
     Buffer buf;
     size_t kindAt;
     std::string kind;
@@ -107,7 +109,7 @@ public:
       return false;
     if (kind == "arena") {
       buf.kind = BufferKind::Arena;
-      int64_t first, last;
+      int64_t first = 0, last = 0; // integer() sets them; GCC cannot tell
       if (!in.expect('@') || !in.integer(buf.offset, 0, INT64_MAX / 2, "offset") ||
           !in.keyword("live") || !in.expect('[') || !in.integer(first, 0, 1 << 30, "step") ||
           !in.expect(',') || !in.integer(last, first, 1 << 30, "step") || !in.expect(']'))
@@ -121,8 +123,8 @@ public:
       if (!in.stringLit(buf.ref))
         return false;
     } else {
-      return in.fail(kindAt, "unknown buffer kind '" + kind +
-                              "' (expected arena, state, input or output)");
+      return in.fail(kindAt, fmt::format("unknown buffer kind '{}' (expected arena, state, "
+                                         "input or output)", kind));
     }
     if (!in.expect(':') || !in.type(buf.type))
       return false;
@@ -132,7 +134,7 @@ public:
         return false;
       for (Node *n : held)
         if (!p.bufferOf.emplace(n, b).second)
-          return in.fail(in.pos(), "%" + n->name + " is held by two buffers");
+          return in.fail(in.pos(), fmt::format("%{} is held by two buffers", n->name));
     }
     p.buffers.push_back(std::move(buf));
     return true;
@@ -156,7 +158,7 @@ public:
         else if (use == "inout")
           a.access = Access::InOut;
         else
-          return in.fail(at, "expected in, out or inout, found '" + use + "'");
+          return in.fail(at, fmt::format("expected in, out or inout, found '{}'", use));
         if (!numbered('b', "a buffer", a.buffer, (int)p.buffers.size()))
           return false;
         c.args.push_back(a);
@@ -176,9 +178,9 @@ public:
       return false;
     Function *f = m.findFunction(name);
     if (!f)
-      return in.fail(at, "plan for undefined function '" + name + "'");
+      return in.fail(at, fmt::format("plan for undefined function '{}'", name));
     if (!f->plan.kernels.empty() || f->plan.planned)
-      return in.fail(at, "a second plan for function '" + name + "'");
+      return in.fail(at, fmt::format("a second plan for function '{}'", name));
     std::unordered_map<std::string, Node *> values;
     for (auto &n : f->nodes)
       values[n->name] = n.get();
@@ -211,8 +213,8 @@ public:
           return false;
         p.planned = true;
       } else {
-        return in.fail(kwAt, "expected 'kernel', 'buffer', 'call', 'copy', 'arena' or '}', "
-                          "found " + in.describeHere());
+        return in.fail(kwAt, fmt::format("expected 'kernel', 'buffer', 'call', 'copy', 'arena' "
+                                         "or '}}', found {}", in.describeHere()));
       }
     }
     for (auto &n : f->nodes)
@@ -221,7 +223,7 @@ public:
     // A plan is read only if it is one the compiler could have made.
     std::vector<std::string> problems = verifyPlan(*f);
     if (!problems.empty())
-      return in.fail(at, "invalid plan: " + problems.front());
+      return in.fail(at, fmt::format("invalid plan: {}", problems.front()));
     return true;
   }
 

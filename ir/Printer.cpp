@@ -2,8 +2,9 @@
 // ir/IRParser.cpp reads exactly this back; keep the two in step.
 #include "ir/Printer.h"
 
-#include <cmath>
-#include <cstdio>
+#include <fmt/format.h>
+
+#include <iterator>
 #include <string>
 
 namespace dlc {
@@ -16,19 +17,13 @@ constexpr size_t kNoteColumn = 49;
 
 // A float attribute must read back as a float, not an int: "1" becomes "1.0".
 std::string floatText(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  std::string s = buf;
+  std::string s = fmt::format("{:.9g}", v);
   if (s.find_first_of(".eEni") == std::string::npos) // n, i: nan, inf
     s += ".0";
   return s;
 }
 
-std::string numText(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
+std::string numText(double v) { return fmt::format("{:.9g}", v); }
 
 std::string quoted(const std::string &s) {
   std::string out = "\"";
@@ -39,13 +34,10 @@ std::string quoted(const std::string &s) {
     case '\n': out += "\\n"; break;
     case '\t': out += "\\t"; break;
     default:
-      if (c < 0x20 || c == 0x7f) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\x%02x", c);
-        out += buf;
-      } else {
+      if (c < 0x20 || c == 0x7f)
+        fmt::format_to(std::back_inserter(out), "\\x{:02x}", int(c));
+      else
         out += (char)c;
-      }
     }
   }
   return out + "\"";
@@ -53,7 +45,7 @@ std::string quoted(const std::string &s) {
 
 std::string attrText(const AttrValue &v) {
   if (auto *i = std::get_if<int64_t>(&v))
-    return std::to_string(*i);
+    return fmt::to_string(*i);
   if (auto *d = std::get_if<double>(&v))
     return floatText(*d);
   if (auto *s = std::get_if<std::string>(&v))
@@ -66,16 +58,14 @@ std::string attrText(const AttrValue &v) {
 std::string locText(const SourceLoc &l) {
   const std::string &f = *l.file;
   bool plain = !f.empty() && f.find_first_of(" \t\r\n\"\\#") == std::string::npos;
-  return "@" + (plain ? f : quoted(f)) + ":" + std::to_string(l.line) + ":" +
-         std::to_string(l.col);
+  return fmt::format("@{}:{}:{}", plain ? f : quoted(f), l.line, l.col);
 }
 
 // Appends `note` at kNoteColumn (or two spaces after a longer line).
 void addNote(std::string &line, const std::string &note) {
   if (note.empty())
     return;
-  line += line.size() + 2 <= kNoteColumn ? std::string(kNoteColumn - line.size(), ' ')
-                                         : std::string(2, ' ');
+  line.append(line.size() + 2 <= kNoteColumn ? kNoteColumn - line.size() : 2, ' ');
   line += note;
 }
 
@@ -84,18 +74,15 @@ void addNote(std::string &line, const std::string &note) {
 std::string valueRef(const Node *n) { return n ? "%" + n->name : "%<null>"; }
 
 std::string nodeLine(const Node &n) {
-  std::string line = "  %" + n.name + " = " + opName(n.op);
-  if (!n.operands.empty()) {
-    line += "(";
-    for (size_t i = 0; i < n.operands.size(); ++i)
-      line += (i ? ", " : "") + valueRef(n.operands[i]);
-    line += ")";
-  }
-  line += attrsText(n.attrs);
-  line += " : " + n.type.str();
+  std::string line = fmt::format("  %{} = {}", n.name, opName(n.op));
+  auto out = std::back_inserter(line);
+  for (size_t i = 0; i < n.operands.size(); ++i)
+    fmt::format_to(out, "{}{}", i ? ", " : "(", valueRef(n.operands[i]));
+  fmt::format_to(out, "{}{} : {}", n.operands.empty() ? "" : ")", attrsText(n.attrs),
+                 n.type.str());
   std::string note = n.loc.known() ? locText(n.loc) : "";
   if (n.gradOf)
-    note += (note.empty() ? "" : "  ") + std::string("grad_of ") + valueRef(n.gradOf);
+    note += fmt::format("{}grad_of {}", note.empty() ? "" : "  ", valueRef(n.gradOf));
   addNote(line, note);
   return line + "\n";
 }
@@ -103,52 +90,51 @@ std::string nodeLine(const Node &n) {
 void printNamedRoots(std::string &out, const char *keyword,
                      const std::vector<std::pair<std::string, Node *>> &list) {
   for (auto &[name, n] : list)
-    out += std::string("  ") + keyword + " " + name + " = " + valueRef(n) + "\n";
+    fmt::format_to(std::back_inserter(out), "  {} {} = {}\n", keyword, name, valueRef(n));
 }
 
 } // namespace
 
 std::string printFunction(const Function &f) {
-  std::string out = "func " + f.name + " {\n";
+  std::string text = fmt::format("func {} {{\n", f.name);
+  auto out = std::back_inserter(text);
   for (auto &n : f.nodes)
-    out += nodeLine(*n);
+    text += nodeLine(*n);
   if (f.train) {
     const TrainSpec &t = *f.train;
-    out += "  train loss = " + valueRef(t.loss) + ", optimizer = " + t.optimizer + "(";
+    fmt::format_to(out, "  train loss = {}, optimizer = {}(", valueRef(t.loss), t.optimizer);
     for (size_t i = 0; i < t.hyper.size(); ++i)
-      out += (i ? ", " : "") + t.hyper[i].first + " = " + numText(t.hyper[i].second);
-    out += "), params = [";
-    for (size_t i = 0; i < t.params.size(); ++i)
-      out += (i ? ", " : "") + t.params[i];
-    out += "]\n";
+      fmt::format_to(out, "{}{} = {}", i ? ", " : "", t.hyper[i].first,
+                     numText(t.hyper[i].second));
+    fmt::format_to(out, "), params = [{}]\n", fmt::join(t.params, ", "));
   }
-  printNamedRoots(out, "grad", f.grads);
-  printNamedRoots(out, "update", f.updates);
-  printNamedRoots(out, "output", f.outputs);
-  return out + "}\n";
+  printNamedRoots(text, "grad", f.grads);
+  printNamedRoots(text, "update", f.updates);
+  printNamedRoots(text, "output", f.outputs);
+  return text + "}\n";
 }
 
 std::string printModule(const Module &m) {
-  std::string out = "model " + m.name + "\n";
+  std::string text = fmt::format("model {}\n", m.name);
   if (!m.inputs.empty() || !m.vars.empty())
-    out += "\n";
+    text += "\n";
   for (auto &in : m.inputs) {
-    std::string line = "input " + in.name + " : " + in.type.str();
+    std::string line = fmt::format("input {} : {}", in.name, in.type.str());
     addNote(line, in.loc.known() ? locText(in.loc) : "");
-    out += line + "\n";
+    text += line + "\n";
   }
   for (auto &v : m.vars) {
-    std::string line = std::string(v.trainable ? "param " : "state ") + v.name +
-                       " : " + v.type.str() + " = " + v.init.str();
+    std::string line = fmt::format("{} {} : {} = {}", v.trainable ? "param" : "state", v.name,
+                                   v.type.str(), v.init.str());
     addNote(line, v.loc.known() ? locText(v.loc) : "");
-    out += line + "\n";
+    text += line + "\n";
   }
   for (auto &f : m.functions)
-    out += "\n" + printFunction(*f);
+    text += "\n" + printFunction(*f);
   for (auto &f : m.functions)
     if (!f->plan.kernels.empty() || f->plan.planned)
-      out += "\n" + printPlan(*f);
-  return out;
+      text += "\n" + printPlan(*f);
+  return text;
 }
 
 std::string attrsText(const Attrs &attrs) {
@@ -157,7 +143,7 @@ std::string attrsText(const Attrs &attrs) {
   std::string s = " {";
   bool first = true;
   for (auto &[k, v] : attrs.items()) {
-    s += (first ? "" : ", ") + k + " = " + attrText(v);
+    fmt::format_to(std::back_inserter(s), "{}{} = {}", first ? "" : ", ", k, attrText(v));
     first = false;
   }
   return s + "}";
@@ -165,31 +151,29 @@ std::string attrsText(const Attrs &attrs) {
 
 std::string printPlan(const Function &f) {
   const Plan &p = f.plan;
-  auto values = [](const char *kw, const std::vector<Node *> &nodes) {
-    std::string s;
+  std::string text = fmt::format("plan {}{} {{\n", f.name, p.fused ? "" : " unfused");
+  auto out = std::back_inserter(text);
+  // "    nodes %a %b": a line for each list that is not empty.
+  auto values = [&](const char *kw, const std::vector<Node *> &nodes) {
     if (nodes.empty())
-      return s;
-    s = std::string(" ") + kw;
+      return;
+    fmt::format_to(out, "    {}", kw);
     for (const Node *n : nodes)
-      s += " %" + n->name;
-    return s;
+      fmt::format_to(out, " %{}", n->name);
+    text += "\n";
   };
-  std::string out = "plan " + f.name + (p.fused ? "" : " unfused") + " {\n";
   for (size_t k = 0; k < p.kernels.size(); ++k) {
     const Kernel &kern = p.kernels[k];
-    out += "  kernel k" + std::to_string(k);
+    fmt::format_to(out, "  kernel k{}", k);
     if (kern.anchor)
-      out += " anchor %" + kern.anchor->name;
-    out += "\n";
-    for (const auto &[kw, list] : {std::pair<const char *, const std::vector<Node *> *>{
-                                       "prologue", &kern.prologue},
-                                   {"nodes", &kern.nodes},
-                                   {"hoisted", &kern.hoisted},
-                                   {"stores", &kern.stores}})
-      if (!list->empty())
-        out += "   " + values(kw, *list) + "\n";
+      fmt::format_to(out, " anchor %{}", kern.anchor->name);
+    text += "\n";
+    values("prologue", kern.prologue);
+    values("nodes", kern.nodes);
+    values("hoisted", kern.hoisted);
+    values("stores", kern.stores);
     for (const std::string &r : kern.refused)
-      out += "    refused " + quoted(r) + "\n";
+      fmt::format_to(out, "    refused {}\n", quoted(r));
   }
   if (p.planned) {
     // Every value's buffer, listed with the buffer ("holds"), in graph order.
@@ -201,35 +185,32 @@ std::string printPlan(const Function &f) {
     }
     for (size_t b = 0; b < p.buffers.size(); ++b) {
       const Buffer &buf = p.buffers[b];
-      out += "  buffer b" + std::to_string(b) + " " + quoted(buf.name) + " " +
-             bufferKindName(buf.kind);
+      fmt::format_to(out, "  buffer b{} {} {}", b, quoted(buf.name), bufferKindName(buf.kind));
       if (buf.kind == BufferKind::Arena)
-        out += " @" + std::to_string(buf.offset) + " live [" + std::to_string(buf.first) +
-               ", " + std::to_string(buf.last) + "]";
+        fmt::format_to(out, " @{} live [{}, {}]", buf.offset, buf.first, buf.last);
       else
-        out += " " + quoted(buf.ref);
-      out += " : " + buf.type.str();
+        fmt::format_to(out, " {}", quoted(buf.ref));
+      fmt::format_to(out, " : {}", buf.type.str());
       if (!holds[b].empty()) {
-        out += " holds";
+        text += " holds";
         for (const Node *n : holds[b])
-          out += " %" + n->name;
+          fmt::format_to(out, " %{}", n->name);
       }
-      out += "\n";
+      text += "\n";
     }
     for (const KernelCall &c : p.calls) {
-      out += "  call k" + std::to_string(c.kernel) + " (";
+      fmt::format_to(out, "  call k{} (", c.kernel);
       for (size_t a = 0; a < c.args.size(); ++a)
-        out += std::string(a ? ", " : "") + accessName(c.args[a].access) + " b" +
-               std::to_string(c.args[a].buffer);
-      out += ")\n";
+        fmt::format_to(out, "{}{} b{}", a ? ", " : "", accessName(c.args[a].access),
+                       c.args[a].buffer);
+      text += ")\n";
     }
     for (const BufferCopy &c : p.copies)
-      out += "  copy b" + std::to_string(c.to) + " <- b" + std::to_string(c.from) + "\n";
-    out += "  arena " + std::to_string(p.arenaBytes) + ", lower_bound " +
-           std::to_string(p.lowerBound) + ", without_reuse " +
-           std::to_string(p.withoutReuse) + "\n";
+      fmt::format_to(out, "  copy b{} <- b{}\n", c.to, c.from);
+    fmt::format_to(out, "  arena {}, lower_bound {}, without_reuse {}\n", p.arenaBytes,
+                   p.lowerBound, p.withoutReuse);
   }
-  return out + "}\n";
+  return text + "}\n";
 }
 
 } // namespace dlc

@@ -19,12 +19,13 @@ struct CompileError : std::runtime_error {
 };
 
 [[noreturn]] void internalError(const std::string &message);
+// "file:line: message", for DLC_ASSERT.
+[[noreturn]] void internalError(const char *file, int line, const std::string &message);
 
 #define DLC_ASSERT(cond, msg)                                                  \
   do {                                                                         \
     if (!(cond))                                                               \
-      ::dlc::internalError(std::string(__FILE__) + ":" +                       \
-                           std::to_string(__LINE__) + ": " + (msg));           \
+      ::dlc::internalError(__FILE__, __LINE__, (msg));                         \
   } while (0)
 
 } // namespace dlc

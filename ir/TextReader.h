@@ -7,6 +7,8 @@
 #include "ir/Op.h"
 #include "ir/Type.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -58,8 +60,7 @@ public:
     std::string caret;
     for (size_t i = 0; i < at - lineStart; ++i)
       caret += src[i] == '\t' ? '\t' : ' ';
-    error_ = filename_ + ":" + std::to_string(line) + ":" + std::to_string(col) +
-             ": error: " + msg + "\n" + src + "\n" + caret + "^";
+    error_ = fmt::format("{}:{}:{}: error: {}\n{}\n{}^", filename_, line, col, msg, src, caret);
     return false;
   }
 
@@ -96,12 +97,12 @@ public:
       size_t e = pos_;
       while (e < text_.size() && text::isIdentChar(text_[e]))
         ++e;
-      return "'" + text_.substr(pos_, e - pos_) + "'";
+      return fmt::format("'{}'", text_.substr(pos_, e - pos_));
     }
     unsigned char c = text_[pos_];
     if (c < 0x20 || c >= 0x7f)
       return "a stray byte";
-    return std::string("'") + (char)c + "'";
+    return fmt::format("'{}'", (char)c);
   }
 
   bool expect(char c) {
@@ -109,7 +110,7 @@ public:
       ++pos_;
       return true;
     }
-    return fail(pos_, std::string("expected '") + c + "', found " + describeHere());
+    return fail(pos_, fmt::format("expected '{}', found {}", c, describeHere()));
   }
 
   bool accept(char c) {
@@ -136,7 +137,7 @@ public:
   bool ident(std::string &out, const char *what) {
     out = scanIdent();
     if (out.empty())
-      return fail(pos_, std::string("expected ") + what + ", found " + describeHere());
+      return fail(pos_, fmt::format("expected {}, found {}", what, describeHere()));
     pos_ += out.size();
     return true;
   }
@@ -144,7 +145,7 @@ public:
   bool keyword(const char *kw) {
     std::string w = scanIdent();
     if (w != kw)
-      return fail(pos_, std::string("expected '") + kw + "', found " + describeHere());
+      return fail(pos_, fmt::format("expected '{}', found {}", kw, describeHere()));
     pos_ += w.size();
     return true;
   }
@@ -159,7 +160,7 @@ public:
   // VALUE := "%" NAME
   bool valueName(std::string &out) {
     if (peek() != '%')
-      return fail(pos_, "expected a value (%name), found " + describeHere());
+      return fail(pos_, fmt::format("expected a value (%name), found {}", describeHere()));
     ++pos_;
     out = scanIdentNoSkip();
     if (out.empty())
@@ -184,7 +185,7 @@ public:
       while (e < text_.size() && text::isDigit(text_[e]))
         ++e;
       if (e == digits)
-        return fail(at, "expected a number, found " + describeHere());
+        return fail(at, fmt::format("expected a number, found {}", describeHere()));
       if (e < text_.size() && text_[e] == '.') {
         isFloat = true;
         ++e;
@@ -213,7 +214,7 @@ public:
     } else {
       long long v = std::strtoll(tok.c_str(), nullptr, 10);
       if (errno == ERANGE)
-        return fail(at, "integer " + tok + " is out of range");
+        return fail(at, fmt::format("integer {} is out of range", tok));
       out = (int64_t)v;
     }
     return true;
@@ -236,11 +237,9 @@ public:
       return false;
     auto *i = std::get_if<int64_t>(&v);
     if (!i)
-      return fail(at, std::string("expected an integer ") + what);
+      return fail(at, fmt::format("expected an integer {}", what));
     if (*i < lo || *i > hi)
-      return fail(at, std::string(what) + " " + std::to_string(*i) +
-                          " is out of range [" + std::to_string(lo) + ", " +
-                          std::to_string(hi) + "]");
+      return fail(at, fmt::format("{} {} is out of range [{}, {}]", what, *i, lo, hi));
     out = *i;
     return true;
   }
@@ -248,7 +247,7 @@ public:
   bool stringLit(std::string &out) {
     size_t at = pos_;
     if (peek() != '"')
-      return fail(pos_, "expected a string, found " + describeHere());
+      return fail(pos_, fmt::format("expected a string, found {}", describeHere()));
     ++pos_;
     out.clear();
     while (true) {
@@ -286,7 +285,7 @@ public:
       return false;
     auto d = parseDType(dt);
     if (!d)
-      return fail(at, "unknown element type '" + dt + "' (expected f32 or i32)");
+      return fail(at, fmt::format("unknown element type '{}' (expected f32 or i32)", dt));
     if (!expect('['))
       return false;
     Dims dims;

@@ -1,6 +1,8 @@
 #include "ir/Type.h"
 #include "ir/SourceLoc.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace dlc {
@@ -32,17 +34,11 @@ bool withinSizeLimits(const Dims &d) {
   return true;
 }
 
-std::string dimsStr(const Dims &d) {
-  std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i) {
-    if (i)
-      s += ", ";
-    s += std::to_string(d[i]);
-  }
-  return s + "]";
-}
+std::string dimsStr(const Dims &d) { return fmt::format("[{}]", fmt::join(d, ", ")); }
 
-std::string TensorType::str() const { return dtypeName(dtype) + dimsStr(dims); }
+std::string TensorType::str() const {
+  return fmt::format("{}[{}]", dtypeName(dtype), fmt::join(dims, ", "));
+}
 
 std::optional<Dims> broadcastDims(const Dims &a, const Dims &b) {
   size_t r = std::max(a.size(), b.size());
@@ -60,7 +56,7 @@ std::optional<Dims> broadcastDims(const Dims &a, const Dims &b) {
 std::string SourceLoc::str() const {
   if (!known())
     return "";
-  return *file + ":" + std::to_string(line) + ":" + std::to_string(col);
+  return fmt::format("{}:{}:{}", *file, line, col);
 }
 
 } // namespace dlc

@@ -5,6 +5,8 @@
 #include "ir/OpRules.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <set>
@@ -47,7 +49,8 @@ public:
     checkRoots("update", f_.updates, true);
     checkRoots("output", f_.outputs, false);
     for (const EntryProblem &p : entryContractProblems(f_))
-      problem(p.kind + (p.name.empty() ? "" : " " + p.name) + ": " + p.message);
+      problem(p.name.empty() ? fmt::format("{}: {}", p.kind, p.message)
+                             : fmt::format("{} {}: {}", p.kind, p.name, p.message));
   }
 
 private:
@@ -56,9 +59,11 @@ private:
   std::vector<std::string> &out_;
   std::unordered_map<const Node *, size_t> index_;
 
-  void problem(const std::string &msg) { out_.push_back("func " + f_.name + ": " + msg); }
+  void problem(const std::string &msg) {
+    out_.push_back(fmt::format("func {}: {}", f_.name, msg));
+  }
   void report(const Node &n, const std::string &msg) {
-    problem("%" + n.name + " = " + opName(n.op) + ": " + msg);
+    problem(fmt::format("%{} = {}: {}", n.name, opName(n.op), msg));
   }
   bool inFunction(const Node *n) const { return n && index_.count(n); }
 
@@ -69,10 +74,10 @@ private:
         report(n, "null operand");
         operandsOk = false;
       } else if (!inFunction(o)) {
-        report(n, "operand %" + o->name + " belongs to another function");
+        report(n, fmt::format("operand %{} belongs to another function", o->name));
         operandsOk = false;
       } else if (index_.at(o) >= i) {
-        report(n, "operand %" + o->name + " is not defined before its use");
+        report(n, fmt::format("operand %{} is not defined before its use", o->name));
       }
     }
     if (n.gradOf && !inFunction(n.gradOf))
@@ -96,7 +101,7 @@ private:
     if (!t)
       report(n, err);
     else if (*t != n.type)
-      report(n, "type is " + n.type.str() + " but the shape rule gives " + t->str());
+      report(n, fmt::format("type is {} but the shape rule gives {}", n.type.str(), t->str()));
   }
 
   void checkRoots(const std::string &kind,
@@ -104,25 +109,25 @@ private:
                   bool namesVar) {
     std::set<std::string> seen;
     for (auto &[name, n] : list) {
-      std::string what = kind + " " + name;
+      std::string what = fmt::format("{} {}", kind, name);
       if (!seen.insert(name).second)
-        problem("duplicate " + what);
+        problem(fmt::format("duplicate {}", what));
       if (!validName(name))
-        problem(what + ": name is not a valid IR name");
+        problem(fmt::format("{}: name is not a valid IR name", what));
       if (!n) {
-        problem(what + ": no value");
+        problem(fmt::format("{}: no value", what));
         continue;
       }
       if (!inFunction(n))
-        problem(what + ": %" + n->name + " is not a node of this function");
+        problem(fmt::format("{}: %{} is not a node of this function", what, n->name));
       if (!namesVar)
         continue;
       const VarDecl *v = m_.findVar(name);
       if (!v)
-        problem(what + ": unknown variable");
+        problem(fmt::format("{}: unknown variable", what));
       else if (v->type != n->type)
-        problem(what + ": variable is " + v->type.str() + ", value %" + n->name +
-                " is " + n->type.str());
+        problem(fmt::format("{}: variable is {}, value %{} is {}", what, v->type.str(), n->name,
+                            n->type.str()));
     }
   }
 
@@ -130,32 +135,32 @@ private:
     if (!t.loss)
       problem("train: no loss");
     else if (!inFunction(t.loss))
-      problem("train: loss %" + t.loss->name + " is not a node of this function");
+      problem(fmt::format("train: loss %{} is not a node of this function", t.loss->name));
     else if (t.loss->type != TensorType::f32({}))
-      problem("train: loss %" + t.loss->name + " is " + t.loss->type.str() +
-              ", expected f32[]");
+      problem(fmt::format("train: loss %{} is {}, expected f32[]", t.loss->name,
+                          t.loss->type.str()));
     const OptimizerInfo *opt = findOptimizer(t.optimizer);
     if (!opt)
-      problem("train: unknown optimizer '" + t.optimizer + "'");
+      problem(fmt::format("train: unknown optimizer '{}'", t.optimizer));
     std::set<std::string> given;
     for (auto &[k, v] : t.hyper) {
       const HyperParam *h = opt ? opt->find(k) : nullptr;
       if (opt && !h)
-        problem("train: " + t.optimizer + " has no hyper-parameter '" + k + "'");
+        problem(fmt::format("train: {} has no hyper-parameter '{}'", t.optimizer, k));
       else if (h && !h->problem(v).empty())
-        problem("train: " + t.optimizer + ": hyper-parameter '" + k + "' " + h->problem(v));
+        problem(fmt::format("train: {}: hyper-parameter '{}' {}", t.optimizer, k, h->problem(v)));
       if (!given.insert(k).second)
-        problem("train: hyper-parameter '" + k + "' is given twice");
+        problem(fmt::format("train: hyper-parameter '{}' is given twice", k));
     }
     std::set<std::string> seen;
     for (auto &p : t.params) {
       const VarDecl *v = m_.findVar(p);
       if (!v)
-        problem("train: unknown variable '" + p + "'");
+        problem(fmt::format("train: unknown variable '{}'", p));
       else if (!v->trainable || v->type.dtype != DType::F32)
-        problem("train: '" + p + "' is not a trainable f32 param");
+        problem(fmt::format("train: '{}' is not a trainable f32 param", p));
       if (!seen.insert(p).second)
-        problem("train: param '" + p + "' is listed twice");
+        problem(fmt::format("train: param '{}' is listed twice", p));
     }
   }
 };
@@ -166,11 +171,11 @@ std::vector<EntryProblem> entryContractProblems(const Function &f) {
   std::vector<EntryProblem> out;
   if (!f.train) {
     for (auto &[name, n] : f.grads)
-      out.push_back({"grad", name, "only a train entry has grads, and '" + f.name +
-                                       "' has no train line"});
+      out.push_back({"grad", name, fmt::format("only a train entry has grads, and '{}' has no "
+                                               "train line", f.name)});
     for (auto &[name, n] : f.updates)
-      out.push_back({"update", name, "only a train entry changes variables, and '" +
-                                         f.name + "' has no train line"});
+      out.push_back({"update", name, fmt::format("only a train entry changes variables, and "
+                                                 "'{}' has no train line", f.name)});
     return out;
   }
   const std::vector<std::string> &params = f.train->params;
@@ -186,22 +191,24 @@ std::vector<EntryProblem> entryContractProblems(const Function &f) {
     updatesParams = updatesParams || isParam(name);
   for (auto &[name, n] : f.grads) {
     if (!isParam(name))
-      out.push_back({"grad", name, "'" + name + "' is not in the train line's params"});
+      out.push_back({"grad", name, fmt::format("'{}' is not in the train line's params", name)});
     else if (has(f.updates, name))
       out.push_back({"grad", name,
-                     "'" + name + "' has both a grad and an update: the optimizer "
-                     "would update it a second time (a function holds grads before "
-                     "the optimizer pass, param updates after it)"});
+                     fmt::format("'{}' has both a grad and an update: the optimizer would "
+                                 "update it a second time (a function holds grads before the "
+                                 "optimizer pass, param updates after it)", name)});
   }
   for (const std::string &p : params) {
     if (has(f.grads, p) || has(f.updates, p))
       continue;
     if (!f.grads.empty())
-      out.push_back({"train", "", "param '" + p + "' has no grad line, though other "
-                                  "params have one (autodiff gives every param a grad)"});
+      out.push_back({"train", "", fmt::format("param '{}' has no grad line, though other "
+                                              "params have one (autodiff gives every param "
+                                              "a grad)", p)});
     else if (updatesParams)
-      out.push_back({"train", "", "param '" + p + "' has no update line, though other "
-                                  "params have one (the optimizer updates every param)"});
+      out.push_back({"train", "", fmt::format("param '{}' has no update line, though other "
+                                              "params have one (the optimizer updates every "
+                                              "param)", p)});
   }
   return out;
 }
@@ -222,24 +229,24 @@ std::string sourceProblem(const Module &m, OpKind op, const Attrs &attrs,
     declared = &d->type;
   }
   if (!declared)
-    return std::string(op == OpKind::Input ? "input" : "variable") + " '" + name +
-           "' is not declared";
+    return fmt::format("{} '{}' is not declared", op == OpKind::Input ? "input" : "variable",
+                       name);
   if (*declared != type)
-    return "'" + name + "' is declared " + declared->str() + ", used as " + type.str();
+    return fmt::format("'{}' is declared {}, used as {}", name, declared->str(), type.str());
   return "";
 }
 
 std::vector<std::string> verifyModule(const Module &m) {
   std::vector<std::string> out;
   if (!validName(m.name))
-    out.push_back("model name '" + m.name + "' is not a valid IR name");
+    out.push_back(fmt::format("model name '{}' is not a valid IR name", m.name));
   std::set<std::string> decls;
   auto checkDecl = [&](const char *kind, const std::string &name, const TensorType &t) {
     if (!validName(name) || !decls.insert(name).second)
-      out.push_back(std::string(kind) + " '" + name + "': invalid or duplicate name");
+      out.push_back(fmt::format("{} '{}': invalid or duplicate name", kind, name));
     if (!withinSizeLimits(t.dims))
-      out.push_back(std::string(kind) + " '" + name + "': type " + t.str() +
-                    " has a dimension below 1 or more than 2^40 elements");
+      out.push_back(fmt::format("{} '{}': type {} has a dimension below 1 or more than 2^40 "
+                                "elements", kind, name, t.str()));
   };
   for (auto &in : m.inputs)
     checkDecl("input", in.name, in.type);
@@ -248,7 +255,7 @@ std::vector<std::string> verifyModule(const Module &m) {
   std::set<std::string> funcs;
   for (auto &f : m.functions) {
     if (!validName(f->name) || !funcs.insert(f->name).second)
-      out.push_back("func '" + f->name + "': invalid or duplicate name");
+      out.push_back(fmt::format("func '{}': invalid or duplicate name", f->name));
     FunctionVerifier(m, *f, out).run();
     if (!f->plan.kernels.empty() || f->plan.planned)
       for (std::string &p : verifyPlan(*f))
@@ -261,10 +268,8 @@ void verifyOrThrow(const Module &m, const std::string &afterPass) {
   std::vector<std::string> problems = verifyModule(m);
   if (problems.empty())
     return;
-  std::string msg = "IR verification failed after '" + afterPass + "':";
-  for (auto &p : problems)
-    msg += "\n  " + p;
-  internalError(msg);
+  internalError(fmt::format("IR verification failed after '{}':\n  {}", afterPass,
+                            fmt::join(problems, "\n  ")));
 }
 
 } // namespace dlc
