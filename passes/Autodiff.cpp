@@ -6,6 +6,8 @@
 #include "ir/OpRules.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <set>
 #include <unordered_map>
@@ -77,7 +79,7 @@ void nameAdjoints(Function &f, size_t firstNew, const std::vector<Node *> &fwd,
     Node *n = f.nodes[i].get();
     if (named.count(n))
       continue;
-    DLC_ASSERT(n->gradOf, "autodiff: node %" + n->name + " has no grad_of note");
+    DLC_ASSERT(n->gradOf, fmt::format("autodiff: node %{} has no grad_of note", n->name));
     claim(n, "d." + n->gradOf->name + "." + opName(n->op));
   }
 }
@@ -85,10 +87,9 @@ void nameAdjoints(Function &f, size_t firstNew, const std::vector<Node *> &fwd,
 void differentiate(Module &m, Function &f) {
   const TrainSpec &spec = *f.train;
   Node *loss = spec.loss;
-  DLC_ASSERT(loss, "autodiff: train function " + f.name + " has no loss");
+  DLC_ASSERT(loss, fmt::format("autodiff: train function {} has no loss", f.name));
   DLC_ASSERT(loss->type == TensorType::f32({}),
-             "autodiff: loss of " + f.name + " is " + loss->type.str() +
-                 ", expected f32[]");
+             fmt::format("autodiff: loss of {} is {}, expected f32[]", f.name, loss->type.str()));
   std::set<std::string> params(spec.params.begin(), spec.params.end());
   // Module::findVar scans every variable; with one lookup per param that is
   // quadratic in model depth, so index the declarations once (the first of a
@@ -99,7 +100,7 @@ void differentiate(Module &m, Function &f) {
   for (const std::string &p : spec.params) {
     auto v = decls.find(p);
     DLC_ASSERT(v != decls.end() && v->second->type.dtype == DType::F32,
-               "autodiff: param '" + p + "' of " + f.name + " is not a f32 variable");
+               fmt::format("autodiff: param '{}' of {} is not a f32 variable", p, f.name));
   }
 
   size_t firstNew = f.nodes.size();
@@ -126,16 +127,15 @@ void differentiate(Module &m, Function &f) {
     b.setGradOf(n);
     std::vector<Node *> d = gradient(b, n, dy->second);
     DLC_ASSERT(d.size() == n->operands.size(),
-               std::string("gradient rule of ") + opName(n->op) +
-                   " returned the wrong number of adjoints");
+               fmt::format("gradient rule of {} returned the wrong number of adjoints",
+                           opName(n->op)));
     for (size_t i = 0; i < d.size(); ++i) {
       Node *op = n->operands[i];
       if (!d[i] || !active.count(op))
         continue;
       DLC_ASSERT(d[i]->type == op->type,
-                 std::string("gradient rule of ") + opName(n->op) +
-                     " gave an adjoint of type " + d[i]->type.str() + " for " +
-                     op->type.str());
+                 fmt::format("gradient rule of {} gave an adjoint of type {} for {}",
+                             opName(n->op), d[i]->type.str(), op->type.str()));
       auto [slot, first] = adjoint.try_emplace(op, d[i]);
       if (!first) // a value with several users: their adjoints add up
         slot->second = b.add(slot->second, d[i]);

@@ -2,6 +2,8 @@
 #include "passes/Fusion.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <functional>
 #include <set>
@@ -174,10 +176,10 @@ private:
   std::string refusal(const Node *n, int g) const {
     const Group &grp = groups_[g];
     if (grp.kernel.nodes.size() >= kMaxKernelNodes)
-      return "the kernel already has " + std::to_string(kMaxKernelNodes) + " nodes";
+      return fmt::format("the kernel already has {} nodes", kMaxKernelNodes);
     if (n->type.dims != grp.domain.dims)
-      return "its shape " + n->type.str() + " differs from the kernel's " +
-             grp.domain.str() + " (fusing would recompute or scatter elements)";
+      return fmt::format("its shape {} differs from the kernel's {} (fusing would recompute or "
+                         "scatter elements)", n->type.str(), grp.domain.str());
     if (n->op == OpKind::Broadcast && groupOf_.count(n->operands[0]) &&
         groupOf_.at(n->operands[0]) == g)
       return "it broadcasts a value of this kernel, which the loop computes only "
@@ -188,8 +190,8 @@ private:
       if (it == groupOf_.end() || it->second == g)
         continue;
       if (dependsOn(it->second, g))
-        return "it also reads %" + o->name +
-               ", which is computed from this kernel's results: merging would make a cycle";
+        return fmt::format("it also reads %{}, which is computed from this kernel's results: "
+                           "merging would make a cycle", o->name);
     }
     return "";
   }
@@ -229,7 +231,7 @@ private:
         joined = g;
         break;
       }
-      groups_[g].kernel.refused.push_back("%" + n->name + ": " + why);
+      groups_[g].kernel.refused.push_back(fmt::format("%{}: {}", n->name, why));
     }
     if (joined < 0) {
       newGroup(n, nullptr);
@@ -241,7 +243,7 @@ private:
         if (why.empty())
           merge(g, joined);
         else
-          groups_[joined].kernel.refused.push_back("merging " + describe(g) + ": " + why);
+          groups_[joined].kernel.refused.push_back(fmt::format("merging {}: {}", describe(g), why));
       }
     groups_[joined].kernel.nodes.push_back(n);
     groupOf_[n] = joined;
@@ -264,7 +266,7 @@ private:
       int g = it->second;
       std::string why = prologueRefusal(n, o, g);
       if (!why.empty()) {
-        refused.push_back("%" + o->name + " as a prologue: " + why);
+        refused.push_back(fmt::format("%{} as a prologue: {}", o->name, why));
         continue;
       }
       Group &grp = groups_[g];
@@ -289,32 +291,33 @@ private:
   std::string prologueRefusal(const Node *n, const Node *o, int g) const {
     const Group &grp = groups_[g];
     if (grp.kernel.anchor)
-      return "its kernel has its own " + std::string(opName(grp.kernel.anchor->op));
+      return fmt::format("its kernel has its own {}", opName(grp.kernel.anchor->op));
     if (grp.domain.dims != o->type.dims || o->type.dtype != DType::F32)
-      return "its kernel computes " + grp.domain.str() + ", not the operand's " + o->type.str();
+      return fmt::format("its kernel computes {}, not the operand's {}", grp.domain.str(),
+                         o->type.str());
     std::set<const Node *> mine(grp.kernel.nodes.begin(), grp.kernel.nodes.end());
     for (const Node *m : grp.kernel.nodes) {
       if (roots_.count(m))
-        return "%" + m->name + " is a result of the entry";
+        return fmt::format("%{} is a result of the entry", m->name);
       if (m->op == OpKind::Broadcast)
         return "it broadcasts, which the op's flat reads cannot follow";
       auto users = users_.find(m);
       if (users != users_.end())
         for (const Node *u : users->second)
           if (u != n && !mine.count(u))
-            return "%" + m->name + " is also read by %" + u->name;
+            return fmt::format("%{} is also read by %{}", m->name, u->name);
       for (const Node *x : m->operands)
         if (!mine.count(x) && !uniform_.count(x) && x->op != OpKind::Constant &&
             x->type.numel() != 1 && x->type.dims != o->type.dims)
-          return "it reads %" + x->name + " broadcast from " + x->type.str();
+          return fmt::format("it reads %{} broadcast from {}", x->name, x->type.str());
     }
     if (grp.kernel.nodes.size() >= kMaxKernelNodes)
-      return "the kernel already has " + std::to_string(kMaxKernelNodes) + " nodes";
+      return fmt::format("the kernel already has {} nodes", kMaxKernelNodes);
     return "";
   }
 
   std::string describe(int g) const {
-    return "the kernel of %" + groups_[g].kernel.nodes[0]->name;
+    return fmt::format("the kernel of %{}", groups_[g].kernel.nodes[0]->name);
   }
 
   // Why map-only group `from` may not be merged into group `into`, or "".
@@ -323,12 +326,11 @@ private:
     if (a.merged)
       return "it was merged already";
     if (a.kernel.anchor)
-      return "it has its own " + std::string(opName(a.kernel.anchor->op)) +
-             " (never computed twice)";
+      return fmt::format("it has its own {} (never computed twice)", opName(a.kernel.anchor->op));
     if (a.domain.dims != b.domain.dims)
-      return "its shape " + a.domain.str() + " differs from " + b.domain.str();
+      return fmt::format("its shape {} differs from {}", a.domain.str(), b.domain.str());
     if (a.kernel.nodes.size() + b.kernel.nodes.size() >= kMaxKernelNodes)
-      return "together they would pass " + std::to_string(kMaxKernelNodes) + " nodes";
+      return fmt::format("together they would pass {} nodes", kMaxKernelNodes);
     // Merged nodes run in the epilogue, after the anchor's loops (and the
     // prologue inside them): those cannot read what the epilogue computes.
     for (const auto *list : {&b.kernel.prologue, &b.kernel.nodes})
@@ -338,16 +340,16 @@ private:
         for (const Node *o : n->operands) {
           auto it = groupOf_.find(viewRoot(o));
           if (it != groupOf_.end() && it->second == from)
-            return "this kernel's " + std::string(opName(n->op)) + " reads %" + o->name +
-                   ", which the epilogue would compute after it";
+            return fmt::format("this kernel's {} reads %{}, which the epilogue would compute "
+                               "after it", opName(n->op), o->name);
         }
       }
     for (int r : a.reads)
       if (r != into && dependsOn(r, into))
-        return "it reads " + describe(r) + ", which depends on this kernel";
+        return fmt::format("it reads {}, which depends on this kernel", describe(r));
     for (int r : b.reads)
       if (r != from && dependsOn(r, from))
-        return "this kernel reads " + describe(r) + ", which depends on it";
+        return fmt::format("this kernel reads {}, which depends on it", describe(r));
     return "";
   }
 

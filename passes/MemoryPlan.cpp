@@ -3,6 +3,8 @@
 #include "ir/Support.h"
 #include "passes/MemoryPlanner.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -210,8 +212,8 @@ private:
           ready.push_back(r);
     }
     if (order.size() != n)
-      internalError("memory planning: the kernels of " + f_.name +
-                    " depend on each other in a cycle");
+      internalError(fmt::format("memory planning: the kernels of {} depend on each other in a "
+                                "cycle", f_.name));
     // Renumber the kernels in schedule order: k<i> is call i.
     std::vector<Kernel> sorted;
     std::vector<std::vector<const Node *>> sortedReads;
@@ -505,8 +507,8 @@ private:
     std::vector<BufferInterval> intervals;
     for (size_t b = 0; b < p_.buffers.size(); ++b)
       if (p_.buffers[b].kind == BufferKind::Arena) {
-        DLC_ASSERT(p_.buffers[b].first >= 0, "memory planning: b" + std::to_string(b) +
-                                                 " of " + f_.name + " is never used");
+        DLC_ASSERT(p_.buffers[b].first >= 0,
+                   fmt::format("memory planning: b{} of {} is never used", b, f_.name));
         arena.push_back((int)b);
         intervals.push_back({p_.buffers[b].type.bytes(), p_.buffers[b].first,
                              p_.buffers[b].last});
@@ -528,7 +530,8 @@ bool runMemoryPlan(Module &m) {
       bool anyCompute = false;
       for (auto &n : f->nodes)
         anyCompute |= n->info().fusion != FusionKind::Source && !n->info().isView();
-      DLC_ASSERT(!anyCompute, "memory planning: " + f->name + " has no kernels; run fusion first");
+      DLC_ASSERT(!anyCompute, fmt::format("memory planning: {} has no kernels; run fusion first",
+                                          f->name));
     }
     Planner(*f).run();
   }

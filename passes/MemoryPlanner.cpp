@@ -4,6 +4,8 @@
 #include "passes/MemoryPlanner.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <numeric>
 
@@ -19,12 +21,12 @@ double steps(const BufferInterval &b) { return double(b.last) - b.first + 1; }
 
 std::vector<int64_t> alignedSizes(const std::vector<BufferInterval> &buffers,
                                   int64_t alignment) {
-  DLC_ASSERT(alignment > 0, "memory planner: alignment " + std::to_string(alignment));
+  DLC_ASSERT(alignment > 0, fmt::format("memory planner: alignment {}", alignment));
   std::vector<int64_t> sizes;
   for (const BufferInterval &b : buffers) {
     DLC_ASSERT(b.bytes >= 0 && b.first <= b.last,
-               "memory planner: bad buffer of " + std::to_string(b.bytes) + " bytes live [" +
-                   std::to_string(b.first) + ", " + std::to_string(b.last) + "]");
+               fmt::format("memory planner: bad buffer of {} bytes live [{}, {}]", b.bytes,
+                           b.first, b.last));
     sizes.push_back((b.bytes + alignment - 1) / alignment * alignment);
   }
   return sizes;
@@ -211,8 +213,8 @@ ArenaPlacement placeBuffers(const std::vector<BufferInterval> &buffers, int64_t 
 // its lower bound reaches the best arena found.
 int64_t optimalArenaBytes(const std::vector<BufferInterval> &buffers, int64_t alignment) {
   if (buffers.size() > kMaxExactBuffers)
-    internalError("memory planner: exhaustive search over " + std::to_string(buffers.size()) +
-                  " buffers (at most " + std::to_string(kMaxExactBuffers) + ")");
+    internalError(fmt::format("memory planner: exhaustive search over {} buffers (at most {})",
+                              buffers.size(), kMaxExactBuffers));
   std::vector<int64_t> sizes = alignedSizes(buffers, alignment);
   // Zero-byte buffers take no part; stacking all the others is a packing.
   std::vector<BufferInterval> real;

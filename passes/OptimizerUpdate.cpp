@@ -6,6 +6,8 @@
 #include "ir/Builder.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -164,7 +166,7 @@ private:
     if (auto it = varNodes_.find(name); it != varNodes_.end())
       return it->second;
     const VarDecl *v = findVar(name);
-    DLC_ASSERT(v, "optimizer update: no variable '" + name + "'");
+    DLC_ASSERT(v, fmt::format("optimizer update: no variable '{}'", name));
     return varNodes_[name] = b_.var(name, v->type);
   }
 
@@ -180,8 +182,8 @@ private:
   void declareState(const std::string &name, const TensorType &type) {
     if (const VarDecl *v = findVar(name)) {
       DLC_ASSERT(!v->trainable && v->type == type,
-                 "optimizer update: variable '" + name + "' exists as " +
-                     v->type.str() + (v->trainable ? " param" : " state"));
+                 fmt::format("optimizer update: variable '{}' exists as {} {}", name,
+                             v->type.str(), v->trainable ? "param" : "state"));
       return;
     }
     VarDecl d;
@@ -196,8 +198,8 @@ private:
   void update(const std::string &param, Node *value) {
     const VarDecl *v = findVar(param);
     DLC_ASSERT(v && v->type == value->type,
-               "optimizer update: new value of '" + param + "' has type " +
-                   value->type.str());
+               fmt::format("optimizer update: new value of '{}' has type {}", param,
+                           value->type.str()));
     f_.updates.push_back({param, value});
   }
 
@@ -300,7 +302,7 @@ bool runOptimizerUpdate(Module &m) {
     const std::string &opt = f->train->optimizer;
     auto it = expansions().find(opt);
     if (it == expansions().end() || !findOptimizer(opt))
-      internalError("optimizer update: unknown optimizer '" + opt + "' in " + f->name);
+      internalError(fmt::format("optimizer update: unknown optimizer '{}' in {}", opt, f->name));
     size_t before = f->nodes.size();
     std::vector<std::pair<std::string, Node *>> grads = f->grads;
     UpdateEmitter e(m, *f);

@@ -2,8 +2,9 @@
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 
+#include <fmt/ostream.h>
+
 #include <chrono>
-#include <cstdio>
 #include <iostream>
 
 namespace dlc {
@@ -23,7 +24,7 @@ bool PassManager::run(Module &m) {
     verifyOrThrow(m, "the frontend");
   for (const Pass &p : passes_) {
     if (opts_.printBeforeAll || opts_.printBefore.count(p.name))
-      out << "; *** IR before " << p.name << " ***\n" << printModule(m) << "\n";
+      fmt::print(out, "; *** IR before {} ***\n{}\n", p.name, printModule(m));
     auto start = std::chrono::steady_clock::now();
     bool changed = p.run(m);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -31,11 +32,11 @@ bool PassManager::run(Module &m) {
     if (opts_.verifyEach)
       verifyOrThrow(m, p.name);
     if (opts_.printAfterAll || opts_.printAfter.count(p.name)) {
-      out << "; *** IR after " << p.name << " ***";
       if (changed)
-        out << "\n" << (p.print ? p.print(m) : printModule(m)) << "\n";
+        fmt::print(out, "; *** IR after {} ***\n{}\n", p.name,
+                   p.print ? p.print(m) : printModule(m));
       else
-        out << " (unchanged)\n\n";
+        fmt::print(out, "; *** IR after {} *** (unchanged)\n\n", p.name);
     }
     if (p.name == opts_.stopAfter) {
       stopped = true;
@@ -47,12 +48,9 @@ bool PassManager::run(Module &m) {
     for (auto &t : times)
       total += t.second;
     out << "; pass timings\n";
-    for (auto &[name, secs] : times) {
-      char line[128];
-      std::snprintf(line, sizeof line, ";   %-12s %9.3f ms  %5.1f%%\n", name.c_str(),
-                    secs * 1e3, total > 0 ? 100 * secs / total : 0.0);
-      out << line;
-    }
+    for (auto &[name, secs] : times)
+      fmt::print(out, ";   {:<12} {:9.3f} ms  {:5.1f}%\n", name, secs * 1e3,
+                 total > 0 ? 100 * secs / total : 0.0);
   }
   return !stopped;
 }
