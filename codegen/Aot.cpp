@@ -9,6 +9,8 @@
 #include <llvm/IR/Module.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -149,7 +151,7 @@ bool writeFile(const std::string &path, const std::string &data, std::string &er
   os.write(data.data(), (std::streamsize)data.size());
   os.close();
   if (!os) {
-    error = "cannot write " + path + ": " + strerror(errno);
+    error = fmt::format("cannot write {}: {}", path, strerror(errno));
     return false;
   }
   return true;
@@ -166,7 +168,7 @@ std::string findRuntimeArchive(std::string &error) {
   if (const char *env = getenv("DLC_RUNTIME_LIB"); env && *env) {
     if (fileExists(env))
       return env;
-    error = std::string("DLC_RUNTIME_LIB names '") + env + "', which does not exist";
+    error = fmt::format("DLC_RUNTIME_LIB names '{}', which does not exist", env);
     return "";
   }
   char exe[4096];
@@ -178,8 +180,8 @@ std::string findRuntimeArchive(std::string &error) {
   for (const std::string &lib : candidates)
     if (fileExists(lib))
       return lib;
-  error = "runtime archive not found: looked for " + candidates[0] + " and " +
-          candidates[1] + " (set DLC_RUNTIME_LIB to the path of libdlcrt.a)";
+  error = fmt::format("runtime archive not found: looked for {} and {} (set DLC_RUNTIME_LIB to "
+                      "the path of libdlcrt.a)", candidates[0], candidates[1]);
   return "";
 }
 
@@ -239,7 +241,7 @@ bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
 
   TempDir tmp;
   if (tmp.path.empty()) {
-    error = std::string("cannot create a temporary directory: ") + strerror(errno);
+    error = fmt::format("cannot create a temporary directory: {}", strerror(errno));
     return false;
   }
   std::string objPath = tmp.file(codegen::cIdentifier(m.name) + ".o");
@@ -248,7 +250,7 @@ bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
     return false;
   // Link to a temporary name and rename: a process that has the old model.so
   // mapped keeps a consistent file, and a failed link leaves no partial .so.
-  std::string soTmp = soPath + ".tmp" + std::to_string(getpid());
+  std::string soTmp = fmt::format("{}.tmp{}", soPath, getpid());
   // --exclude-libs keeps the runtime's symbols out of the dynamic table, so a
   // host exporting its own dlc_* functions cannot interpose on the model's.
   // The soname is the file's own name, so a program linked against it by
@@ -262,15 +264,15 @@ bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
   if (rc != 0) {
     unlink(soTmp.c_str());
     std::string ccErr = readFile(errPath);
-    error = rc == 127 || rc == -1 ? "cannot run the C compiler 'cc' to link " + soPath
-                                  : "linking " + soPath + " with cc failed (exit " +
-                                        std::to_string(rc) + ")";
+    error = rc == 127 || rc == -1
+                ? fmt::format("cannot run the C compiler 'cc' to link {}", soPath)
+                : fmt::format("linking {} with cc failed (exit {})", soPath, rc);
     if (!ccErr.empty())
       error += ":\n" + ccErr;
     return false;
   }
   if (rename(soTmp.c_str(), soPath.c_str()) != 0) {
-    error = "cannot write " + soPath + ": " + strerror(errno);
+    error = fmt::format("cannot write {}: {}", soPath, strerror(errno));
     unlink(soTmp.c_str());
     return false;
   }

@@ -13,9 +13,11 @@
 #include "ir/Formulas.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
-#include <cstdio>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -94,10 +96,10 @@ private:
     auto b = p_.bufferOf.find(n);
     if (b == p_.bufferOf.end())
       b = p_.bufferOf.find(viewRoot(n));
-    DLC_ASSERT(b != p_.bufferOf.end(), "codegen: %" + n->name + " has no buffer");
+    DLC_ASSERT(b != p_.bufferOf.end(), fmt::format("codegen: %{} has no buffer", n->name));
     auto a = argOf_.find(b->second);
     DLC_ASSERT(a != argOf_.end(),
-               "codegen: the plan does not pass %" + n->name + "'s buffer to its kernel");
+               fmt::format("codegen: the plan does not pass %{}'s buffer to its kernel", n->name));
     return a->second;
   }
 
@@ -218,7 +220,8 @@ private:
       else if (isImmediate(p_, o))
         v = ConstantFP::get(vecTy, o->attrs.getFloat("value"));
       else {
-        DLC_ASSERT(o->type.dtype == DType::F32, "codegen: a matmul epilogue reads i32 %" + o->name);
+        DLC_ASSERT(o->type.dtype == DType::F32,
+                   fmt::format("codegen: a matmul epilogue reads i32 %{}", o->name));
         Strides s = broadcastStrides(o->type.dims, domain);
         Value *p = k_.b.CreateInBoundsGEP(k_.f32, ptr(o), at(s));
         if (width == 1 || s[1] == 0)
@@ -254,8 +257,9 @@ private:
       return;
     const Dims &domain = members.front()->type.dims;
     for (const Node *n : members)
-      DLC_ASSERT(n->type.dims == domain, "codegen: %" + n->name + " of a fused kernel is " +
-                                             n->type.str() + ", not the kernel's shape");
+      DLC_ASSERT(n->type.dims == domain,
+                 fmt::format("codegen: %{} of a fused kernel is {}, not the kernel's shape",
+                             n->name, n->type.str()));
     // Accesses: the stores, then one load per value read from memory.
     std::vector<Strides> strides;
     std::vector<const Node *> stores, loads;
@@ -290,7 +294,8 @@ private:
         if (isImmediate(p_, o))
           return immediate(o);
         size_t l = std::find(loads.begin(), loads.end(), o) - loads.begin();
-        DLC_ASSERT(l < loads.size(), "codegen: %" + o->name + " is read but never loaded");
+        DLC_ASSERT(l < loads.size(),
+                   fmt::format("codegen: %{} is read but never loaded", o->name));
         Scalar s{&k_.b, k_.load(elemType(o), ptr(o), at[stores.size() + l])};
         value.emplace(o, s);
         return s;
@@ -305,19 +310,16 @@ private:
 
 std::string attrText(const AttrValue &v) {
   if (auto *i = std::get_if<int64_t>(&v))
-    return std::to_string(*i);
-  if (auto *d = std::get_if<double>(&v)) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.17g", *d);
-    return buf;
-  }
+    return fmt::to_string(*i);
+  if (auto *d = std::get_if<double>(&v))
+    return fmt::format("{:.17g}", *d); // 17 digits: no two doubles print alike
   if (auto *l = std::get_if<std::vector<int64_t>>(&v)) {
     std::string s = "[";
     for (int64_t x : *l)
-      s += std::to_string(x) + ",";
+      fmt::format_to(std::back_inserter(s), "{},", x);
     return s + "]";
   }
-  return "\"" + std::get<std::string>(v) + "\"";
+  return fmt::format("\"{}\"", std::get<std::string>(v));
 }
 
 } // namespace
@@ -328,10 +330,10 @@ std::string kernelSignature(const Function &f, size_t call) {
   const Kernel &k = p.kernels.at(c.kernel);
   std::unordered_map<int, size_t> argOf;
   std::string sig;
+  auto out = std::back_inserter(sig);
   for (size_t a = 0; a < c.args.size(); ++a) {
     argOf[c.args[a].buffer] = a;
-    sig += accessName(c.args[a].access);
-    sig += ",";
+    fmt::format_to(out, "{},", accessName(c.args[a].access));
   }
   std::unordered_map<const Node *, size_t> local;
   std::vector<const Node *> all(k.hoisted.begin(), k.hoisted.end());
@@ -346,25 +348,25 @@ std::string kernelSignature(const Function &f, size_t call) {
     if (b == p.bufferOf.end())
       return "none";
     auto a = argOf.find(b->second);
-    return a == argOf.end() ? "none" : "a" + std::to_string(a->second);
+    return a == argOf.end() ? "none" : fmt::format("a{}", a->second);
   };
   for (const Node *n : all) {
     bool hoisted = local.size() < k.hoisted.size();
-    sig += hoisted ? "\nH " : prologue.count(n) ? "\nP " : n == k.anchor ? "\nA " : "\nM ";
-    sig += std::string(opName(n->op)) + " " + n->type.str();
+    char role = hoisted ? 'H' : prologue.count(n) ? 'P' : n == k.anchor ? 'A' : 'M';
+    fmt::format_to(out, "\n{} {} {}", role, opName(n->op), n->type.str());
     for (auto &[key, v] : n->attrs.items())
-      sig += " " + key + "=" + attrText(v);
+      fmt::format_to(out, " {}={}", key, attrText(v));
     for (const Node *o : n->operands) {
       auto l = local.find(o);
       if (l != local.end())
-        sig += " L" + std::to_string(l->second);
+        fmt::format_to(out, " L{}", l->second);
       else if (isImmediate(p, o))
-        sig += " C" + o->type.str() + attrText(o->attrs.items().at("value"));
+        fmt::format_to(out, " C{}{}", o->type.str(), attrText(o->attrs.items().at("value")));
       else
-        sig += " " + bufferArg(o) + ":" + o->type.str();
+        fmt::format_to(out, " {}:{}", bufferArg(o), o->type.str());
     }
     if (stored.count(n))
-      sig += " -> " + bufferArg(n);
+      fmt::format_to(out, " -> {}", bufferArg(n));
     local.emplace(n, local.size());
   }
   return sig;

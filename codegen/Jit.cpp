@@ -11,6 +11,8 @@
 #include <llvm/IR/Module.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <fmt/format.h>
+
 #include <mutex>
 
 using namespace llvm;
@@ -52,7 +54,7 @@ private:
 
 std::string withReported(std::string msg, ReportedErrors &errors) {
   std::string more = errors.take();
-  return more.empty() ? msg : msg + " (" + more + ")";
+  return more.empty() ? msg : fmt::format("{} ({})", msg, more);
 }
 
 } // namespace
@@ -77,7 +79,7 @@ std::unique_ptr<JitModel> jitCompile(const Module &m, const CodegenOptions &opts
   Expected<std::unique_ptr<orc::LLJIT>> jit =
       orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(jtmb)).create();
   if (!jit) {
-    error = "cannot create the JIT: " + toString(jit.takeError());
+    error = fmt::format("cannot create the JIT: {}", toString(jit.takeError()));
     return nullptr;
   }
   auto errors = std::make_shared<ReportedErrors>();
@@ -85,15 +87,15 @@ std::unique_ptr<JitModel> jitCompile(const Module &m, const CodegenOptions &opts
       [errors](Error e) { errors->add(std::move(e)); });
 
   if (Error e = (*jit)->addIRModule(orc::ThreadSafeModule(std::move(mod), std::move(ctx)))) {
-    error = withReported("cannot add the model to the JIT: " + toString(std::move(e)),
-                         *errors);
+    error = withReported(
+        fmt::format("cannot add the model to the JIT: {}", toString(std::move(e))), *errors);
     return nullptr;
   }
   // The first lookup materialises (compiles and links) the whole module.
   Expected<orc::ExecutorAddr> addr = (*jit)->lookup(codegen::descSymbol(m));
   if (!addr) {
-    error = withReported("JIT compilation of model '" + m.name +
-                             "' failed: " + toString(addr.takeError()),
+    error = withReported(fmt::format("JIT compilation of model '{}' failed: {}", m.name,
+                                     toString(addr.takeError())),
                          *errors);
     return nullptr;
   }

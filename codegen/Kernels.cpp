@@ -13,6 +13,8 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <fmt/format.h>
+
 #include <limits>
 
 using namespace llvm;
@@ -143,7 +145,7 @@ llvm::Function *KernelBuilder::finish() {
   std::string msg;
   raw_string_ostream os(msg);
   if (verifyFunction(*fn_, &os))
-    internalError("codegen: broken kernel " + fn_->getName().str() + ": " + os.str());
+    internalError(fmt::format("codegen: broken kernel {}: {}", fn_->getName().str(), os.str()));
   return fn_;
 }
 
@@ -800,8 +802,8 @@ void emitOp(KernelBuilder &k) {
   case OpKind::Input:
   case OpKind::Var:
   case OpKind::Reshape:
-    internalError(std::string("codegen: ") + n.info().name +
-                  " has no kernel; kernels read it in place");
+    internalError(
+        fmt::format("codegen: {} has no kernel; kernels read it in place", n.info().name));
   case OpKind::Constant: emitConstant(k); break;
 #define DLC_OP(Enum, Name, Operands, Kind, Schema, Flags) DLC_MAP_CASE_##Kind(Enum)
 #include "ir/Ops.def"

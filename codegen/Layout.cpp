@@ -2,8 +2,9 @@
 #include "codegen/Layout.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
-#include <cstdio>
 #include <map>
 #include <set>
 
@@ -13,7 +14,7 @@ int64_t StateLayout::offsetOf(const Module &m, const std::string &var) const {
   for (size_t i = 0; i < m.vars.size(); ++i)
     if (m.vars[i].name == var)
       return offsets[i];
-  internalError("codegen: unknown variable '" + var + "'");
+  internalError(fmt::format("codegen: unknown variable '{}'", var));
 }
 
 StateLayout layoutState(const Module &m) {
@@ -27,9 +28,7 @@ StateLayout layoutState(const Module &m) {
 
 namespace {
 std::string gib(int64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f GiB", double(bytes) / double(int64_t(1) << 30));
-  return buf;
+  return fmt::format("{:.1f} GiB", double(bytes) / double(int64_t(1) << 30));
 }
 } // namespace
 
@@ -40,16 +39,16 @@ std::string memoryLimitProblem(const Module &m) {
     for (const VarDecl &v : m.vars)
       if (v.type.bytes() > largest->type.bytes())
         largest = &v;
-    return "model '" + m.name + "' needs " + gib(state.bytes) +
-           " for its variables (params and optimizer state), more than dlc's limit of " +
-           gib(kMaxStateBytes) + "; the largest is '" + largest->name + "' " +
-           largest->type.str() + ", " + gib(largest->type.bytes());
+    return fmt::format("model '{}' needs {} for its variables (params and optimizer state), "
+                       "more than dlc's limit of {}; the largest is '{}' {}, {}",
+                       m.name, gib(state.bytes), gib(kMaxStateBytes), largest->name,
+                       largest->type.str(), gib(largest->type.bytes()));
   }
   for (const auto &f : m.functions)
     if (f->plan.arenaBytes > kMaxArenaBytes)
-      return "entry '" + f->name + "' of model '" + m.name + "' needs " +
-             gib(f->plan.arenaBytes) + " of scratch memory for its intermediates, more "
-             "than dlc's limit of " + gib(kMaxArenaBytes) + " (a smaller batch?)";
+      return fmt::format("entry '{}' of model '{}' needs {} of scratch memory for its "
+                         "intermediates, more than dlc's limit of {} (a smaller batch?)",
+                         f->name, m.name, gib(f->plan.arenaBytes), gib(kMaxArenaBytes));
   return "";
 }
 
@@ -155,9 +154,9 @@ std::vector<std::string> apiFixedSymbols(const Module &m) {
 bool checkApiNames(const Module &m, std::string &error) {
   std::string id = cIdentifier(m.name);
   if (isReservedCName(id)) {
-    error = "model '" + m.name + "' cannot be compiled to a library: its header would "
-            "declare `typedef struct " + id + " " + id + ";`, and " + id +
-            " is reserved in C or C++; rename the model";
+    error = fmt::format("model '{0}' cannot be compiled to a library: its header would declare "
+                        "`typedef struct {1} {1};`, and {1} is reserved in C or C++; rename "
+                        "the model", m.name, id);
     return false;
   }
   // model.so links the runtime; a C API function of the same name would be
@@ -167,8 +166,8 @@ bool checkApiNames(const Module &m, std::string &error) {
       "dlc_load", "dlc_error", "dlc_model", "dlc_var_data", "dlc_context"};
   for (const std::string &s : apiFixedSymbols(m))
     if (runtime.count(s)) {
-      error = "model '" + m.name + "' would define the C function " + s +
-              ", which is the dlc runtime's own; rename the model";
+      error = fmt::format("model '{}' would define the C function {}, which is the dlc "
+                          "runtime's own; rename the model", m.name, s);
       return false;
     }
   // <M>_<NAME>_SIZE for every input and output: two different names must
@@ -184,9 +183,8 @@ bool checkApiNames(const Module &m, std::string &error) {
     auto [it, fresh] = macros.emplace(stem, name);
     if (fresh || it->second == name)
       return true;
-    error = "'" + it->second + "' and '" + name + "' of model '" + m.name +
-            "' would both define the header macro " + upper(id) + "_" + stem +
-            "_SIZE; rename one";
+    error = fmt::format("'{}' and '{}' of model '{}' would both define the header macro "
+                        "{}_{}_SIZE; rename one", it->second, name, m.name, upper(id), stem);
     return false;
   };
   for (const InputDecl &in : m.inputs)
@@ -202,9 +200,8 @@ bool checkApiNames(const Module &m, std::string &error) {
   for (const ApiEntry &e : apiEntries(m))
     if (!seen.insert(e.symbol).second || runtime.count(e.symbol) ||
         isReservedCName(e.symbol)) {
-      error = "entry '" + e.fn->name + "' of model '" + m.name +
-              "' would define the C function " + e.symbol +
-              ", which is already taken; rename the entry";
+      error = fmt::format("entry '{}' of model '{}' would define the C function {}, which is "
+                          "already taken; rename the entry", e.fn->name, m.name, e.symbol);
       return false;
     }
   return true;

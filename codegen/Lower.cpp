@@ -12,6 +12,8 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 
@@ -56,7 +58,7 @@ public:
     std::string msg;
     raw_string_ostream os(msg);
     if (verifyModule(*mod_, &os))
-      internalError("codegen: broken module: " + os.str());
+      internalError(fmt::format("codegen: broken module: {}", os.str()));
     return std::move(mod_);
   }
 
@@ -143,8 +145,8 @@ private:
     std::vector<std::string> inputNames = f.inputNames();
     const Plan &plan = f.plan;
     if (!plan.planned)
-      internalError("codegen: entry " + f.name + " has no memory plan; run the pipeline "
-                    "(passes/Pipeline.h) before codegen");
+      internalError(fmt::format("codegen: entry {} has no memory plan; run the pipeline "
+                                "(passes/Pipeline.h) before codegen", f.name));
     // A pointer to buffer `id`, computed where it is used: values kept live
     // across thousands of calls would make a deep model's entry a register
     // allocator's nightmare.
@@ -160,8 +162,9 @@ private:
         return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), state, stateOffset.at(buf.ref));
       case BufferKind::Input: {
         auto it = std::find(inputNames.begin(), inputNames.end(), buf.ref);
-        DLC_ASSERT(it != inputNames.end(), "codegen: " + f.name + " reads input '" +
-                                               buf.ref + "' it does not declare");
+        DLC_ASSERT(it != inputNames.end(),
+                   fmt::format("codegen: {} reads input '{}' it does not declare", f.name,
+                               buf.ref));
         Value *slot = b.CreateConstInBoundsGEP1_64(ptr, inputs, it - inputNames.begin());
         return b.CreateLoad(ptr, slot, buf.ref);
       }
@@ -169,7 +172,7 @@ private:
         size_t j = 0;
         while (j < f.outputs.size() && f.outputs[j].first != buf.ref)
           ++j;
-        DLC_ASSERT(j < f.outputs.size(), "codegen: no output '" + buf.ref + "'");
+        DLC_ASSERT(j < f.outputs.size(), fmt::format("codegen: no output '{}'", buf.ref));
         return b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, outputs, j), buf.ref);
       }
       }
@@ -188,7 +191,7 @@ private:
           b.CreateRetVoid();
         auto *part = llvm::Function::Create(
             fnTy, GlobalValue::InternalLinkage,
-            entrySymbol(m_, f) + ".part" + std::to_string(c / kCallsPerPart), *mod_);
+            fmt::format("{}.part{}", entrySymbol(m_, f), c / kCallsPerPart), *mod_);
         straightLine(part);
         b.SetInsertPoint(entryBlock);
         b.CreateCall(part, {entryArgs[0], entryArgs[1], entryArgs[2], entryArgs[3]});
@@ -201,8 +204,8 @@ private:
         args.push_back(where(a.buffer));
       const Kernel &k = plan.kernels[plan.calls[c].kernel];
       // Named after its first node (the anchor, if any): "<m>__step.k9.d.dense_1.w".
-      std::string kname = entrySymbol(m_, f) + ".k" + std::to_string(c) + "." +
-                          (k.nodes.empty() ? std::string("kernel") : k.nodes.front()->name);
+      std::string kname = fmt::format("{}.k{}.{}", entrySymbol(m_, f), c,
+                                      k.nodes.empty() ? "kernel" : k.nodes.front()->name);
       llvm::Function *&kernel = kernels_[kernelSignature(f, c)];
       if (!kernel)
         kernel = emitKernel(*mod_, f, c, kname);
@@ -224,7 +227,7 @@ private:
     std::vector<Constant *> inIdx, outDescs;
     for (const std::string &name : inputNames) {
       const InputDecl *d = m_.findInput(name);
-      DLC_ASSERT(d, "codegen: function " + f.name + " reads undeclared input " + name);
+      DLC_ASSERT(d, fmt::format("codegen: function {} reads undeclared input {}", f.name, name));
       inIdx.push_back(i32(d - m_.inputs.data()));
     }
     for (const auto &[name, n] : f.outputs)

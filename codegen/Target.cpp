@@ -16,6 +16,8 @@
 #include <llvm/TargetParser/Host.h>
 #include <llvm/TargetParser/SubtargetFeature.h>
 
+#include <fmt/format.h>
+
 #include <mutex>
 
 using namespace llvm;
@@ -46,11 +48,11 @@ bool validate(const Target &t, const std::string &triple, const std::string &cpu
               const std::string &features, std::string &error) {
   std::unique_ptr<MCSubtargetInfo> sti(t.createMCSubtargetInfo(triple, "", ""));
   if (!sti) {
-    error = "no subtarget information for " + triple;
+    error = fmt::format("no subtarget information for {}", triple);
     return false;
   }
   if (!cpu.empty() && !sti->isCPUStringValid(cpu)) {
-    error = "unknown CPU '" + cpu + "' for target " + triple;
+    error = fmt::format("unknown CPU '{}' for target {}", cpu, triple);
     return false;
   }
   SmallVector<StringRef, 16> parts;
@@ -64,7 +66,7 @@ bool validate(const Target &t, const std::string &triple, const std::string &cpu
       if (known)
         continue;
     }
-    error = "unknown CPU feature '" + p.str() + "' (expected +name or -name)";
+    error = fmt::format("unknown CPU feature '{}' (expected +name or -name)", p.str());
     return false;
   }
   return true;
@@ -94,7 +96,7 @@ std::unique_ptr<TargetMachine> createTargetMachine(const CodegenOptions &opts, b
       triple, cpu, features, TargetOptions{},
       pic ? std::optional<Reloc::Model>(Reloc::PIC_) : std::nullopt, std::nullopt, level));
   if (!tm)
-    error = "cannot create a target machine for " + triple + " (" + cpu + ")";
+    error = fmt::format("cannot create a target machine for {} ({})", triple, cpu);
   return tm;
 }
 
