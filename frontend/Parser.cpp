@@ -252,7 +252,13 @@ void Parser::block(std::vector<Stmt> &body, bool inModel, const std::string &own
     if (toks_[p].kind == Tok::LBrace)
       break;
   pos_ = p;
-  if (toks_[p].kind == Tok::LBrace) {
+  Tok after = toks_[p].kind == Tok::Eof ? Tok::Eof : toks_[p + 1].kind;
+  bool braceTypo = toks_[p].kind == Tok::RBrace && missingBraces_ < 0 &&
+                   (after == Tok::Newline || after == Tok::Eof);
+  if (toks_[p].kind == Tok::LBrace || braceTypo) {
+    // A '}' ending the line, in a file with too many '}', is the '{' mistyped.
+    if (braceTypo)
+      missingBraces_ += 2;
     Token open = toks_[pos_++];
     blockBody(body, inModel, owner, &open, openerCol, nested, false);
   } else if (toks_[p].kind == Tok::Newline) {
