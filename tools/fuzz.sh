@@ -7,7 +7,7 @@
 # TARGET is one of (tests/fuzz/TARGET_fuzz.cpp says what each checks):
 #   frontend    DSL text -> frontend -> verifier -> pass pipeline
 #   ir          IR text -> parser -> verifier -> pass pipeline
-#   checkpoint  bytes -> dlc_load into a small model's context
+#   checkpoint  bytes -> dlc_load and dlc_read_host_state, a small model
 #   model       bytes -> random valid model -> pipeline, fused and unfused,
 #               and the interpreter
 #
@@ -15,7 +15,7 @@
 # clang-19 and -DDLC_FUZZ=ON: ASan, UBSan and libFuzzer's instrumentation.
 # Seeds come from examples/, tests/errors/ and tests/lit/ (.dl and .ir),
 # 40 random models (tests/fuzz/ModelGen.h) and the IR of all these models at
-# three stages, or a saved checkpoint; they are
+# three stages, or saved checkpoints (formats 2 and 1); they are
 # copied into build-fuzz/fuzz/TARGET/seeds on every run, and what the fuzzer
 # finds grows build-fuzz/fuzz/TARGET/corpus, kept from run to run. An input
 # that breaks something is saved as build-fuzz/fuzz/TARGET/crash-* (or

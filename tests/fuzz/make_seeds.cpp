@@ -9,12 +9,15 @@
 //                                  16 KB are left out (every mutation of a
 //                                  large seed is slow, and small ones hold
 //                                  the same syntax)
-//   fuzz_seeds checkpoint DIR      a checkpoint of the toy model that the
-//                                  checkpoint target loads: toy.ckpt
+//   fuzz_seeds checkpoint DIR      checkpoints of the toy model that the
+//                                  checkpoint target loads: toy.ckpt,
+//                                  toy_host.ckpt (with a host state),
+//                                  toy_v1.ckpt (format version 1)
 #include "frontend/Frontend.h"
 #include "ir/Printer.h"
 #include "passes/Pipeline.h"
 #include "runtime/dlc_runtime.h"
+#include "tests/fuzz/CheckpointBytes.h"
 #include "tests/fuzz/ModelGen.h"
 #include "tests/unit/runtime_test_support.h"
 
@@ -54,11 +57,20 @@ std::string stage(const std::string &path, const std::string &stop, std::ostream
 int main(int argc, char **argv) {
   std::string mode = argc > 2 ? argv[1] : "";
   if (mode == "checkpoint" && argc == 3) {
+    // The toy model as created, saved without and with a host state,
+    // and as version 1 wrote it.
+    std::string dir = argv[2];
     toy::ModelBuilder b("toy", toy::kBatch);
     toy::buildToy(b);
     dlc_context *ctx = dlc_create(&b.desc, 1);
-    int rc = ctx ? dlc_save(ctx, (std::string(argv[2]) + "/toy.ckpt").c_str()) : DLC_ERR_NOMEM;
-    if (rc != DLC_OK)
+    const char host[] = "epoch 3, step 120";
+    int rc = !ctx ? DLC_ERR_NOMEM
+                  : dlc_save(ctx, (dir + "/toy.ckpt").c_str()) != DLC_OK
+                      ? DLC_ERR_IO
+                      : dlc_save_host(ctx, (dir + "/toy_host.ckpt").c_str(), host, sizeof host);
+    if (rc == DLC_OK)
+      toy::writeBytes(dir + "/toy_v1.ckpt", fuzz::asVersion1(toy::readBytes(dir + "/toy.ckpt")));
+    else
       std::cerr << "fuzz_seeds: " << (ctx ? dlc_error(ctx) : "cannot create the toy model")
                 << "\n";
     dlc_destroy(ctx);
