@@ -47,7 +47,7 @@ bool PassManager::run(Module &m) {
     double total = 0;
     for (auto &t : times)
       total += t.second;
-    out << "; pass timings\n";
+    fmt::print(out, "; pass timings\n");
     for (auto &[name, secs] : times)
       fmt::print(out, ";   {:<12} {:9.3f} ms  {:5.1f}%\n", name, secs * 1e3,
                  total > 0 ? 100 * secs / total : 0.0);
