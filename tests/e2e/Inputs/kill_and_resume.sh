@@ -3,6 +3,9 @@
 # Trains MODEL for 2 epochs saving every 50 steps, killed with SIGKILL three
 # times at different moments (some of them, likely, inside a save), each time
 # rerun with --resume; prints the checkpoint it ends with.
+# Each kill is timed from a checkpoint of that run, a few saves later at
+# most: on a fast machine 2 epochs take about a second, so delays counted in
+# tenths of a second would let a run finish and leave nothing to resume.
 set -u
 dlc=$1 model=$2 data=$3 dir=$4
 ckpt=$dir/resumed.ckpt
@@ -12,7 +15,7 @@ run() {
   exec "$dlc" train "$model" --data "$data" --epochs 2 --save "$ckpt" --every 50 --no-progress "$@"
 }
 kills=0 n=0
-for delay in 0.4 0.75 0.3; do
+for delay in 0.03 0.1 0.01; do
   n=$((n + 1))
   if [ -f "$ckpt" ]; then set -- --resume "$ckpt"; else set --; fi
   (run "$@") > "$dir/run.$n.log" 2>&1 &
@@ -21,10 +24,10 @@ for delay in 0.4 0.75 0.3; do
   # into place: a new inode), then a little more.
   before=$(stat -c %i "$ckpt" 2>/dev/null || echo none)
   i=0
-  while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 400 ]; do
+  while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 1000 ]; do
     now=$(stat -c %i "$ckpt" 2>/dev/null || echo none)
     [ "$now" != "$before" ] && break
-    sleep 0.025
+    sleep 0.01
     i=$((i + 1))
   done
   sleep "$delay"
