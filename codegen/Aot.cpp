@@ -1,6 +1,7 @@
 // Ahead-of-time output: the model-prefixed C API as LLVM functions beside the
 // kernels, an object file for the chosen CPU, and model.so linked by the
 // system C compiler with the runtime archive (libdlcrt.a) inside.
+#include "codegen/Descriptor.h"
 #include "codegen/Layout.h"
 #include "codegen/Lowering.h"
 
@@ -64,32 +65,69 @@ struct ApiBuilder {
 
 } // namespace
 
-bool addCApi(llvm::Module &mod, const Module &m, std::string &error) {
+bool addCApi(llvm::Module &mod, const Module &m, const std::vector<char> *weights,
+             std::string &error) {
   if (!checkApiNames(m, error))
     return false;
   ApiBuilder a(mod);
   Type *voidTy = a.b.getVoidTy();
   GlobalVariable *desc = mod.getGlobalVariable(descSymbol(m));
-  std::vector<std::string> fixed = apiFixedSymbols(m);
+  FixedSymbols sym = apiFixedSymbols(m);
   auto fnCreate = runtimeFn(mod, "dlc_create", a.ptr, {a.ptr, a.i64});
+  auto fnCreateIn = runtimeFn(mod, "dlc_create_in", a.ptr, {a.ptr, a.ptr, a.i64, a.i64});
+  auto fnSetState = runtimeFn(mod, "dlc_set_state", a.i32, {a.ptr, a.ptr, a.i64});
   auto fnDestroy = runtimeFn(mod, "dlc_destroy", voidTy, {a.ptr});
   auto fnSave = runtimeFn(mod, "dlc_save", a.i32, {a.ptr, a.ptr});
   auto fnLoad = runtimeFn(mod, "dlc_load", a.i32, {a.ptr, a.ptr});
   auto fnError = runtimeFn(mod, "dlc_error", a.ptr, {a.ptr});
+  auto fnGetVar = runtimeFn(mod, "dlc_get_var", a.i32, {a.ptr, a.ptr, a.ptr, a.i64});
+  auto fnSetVar = runtimeFn(mod, "dlc_set_var", a.i32, {a.ptr, a.ptr, a.ptr, a.i64});
   auto fnRun = runtimeFn(mod, "dlc_run", a.i32, {a.ptr, a.i32, a.ptr, a.ptr, a.i64});
 
-  llvm::Function *f = a.begin(fixed[0], a.ptr, {a.i64});
-  a.b.CreateRet(a.b.CreateCall(fnCreate, {desc, f->getArg(0)}));
-  f = a.begin(fixed[1], voidTy, {a.ptr});
+  // With --weights, every new context starts from the checkpoint's state
+  // block, embedded here (checked by the runtime when the library was built).
+  GlobalVariable *image = nullptr;
+  if (weights) {
+    Constant *bytes = ConstantDataArray::get(
+        mod.getContext(), ArrayRef<uint8_t>((const uint8_t *)weights->data(), weights->size()));
+    image = new GlobalVariable(mod, bytes->getType(), true, GlobalValue::PrivateLinkage, bytes,
+                               cIdentifier(m.name) + "__weights");
+    image->setAlignment(Align(kAlignment));
+  }
+  // Returns ctx, after copying the embedded state into it if there is one.
+  auto startFrom = [&](llvm::Function *f, Value *ctx) {
+    if (!image) {
+      a.b.CreateRet(ctx);
+      return;
+    }
+    LLVMContext &c = mod.getContext();
+    BasicBlock *fill = BasicBlock::Create(c, "fill", f), *done = BasicBlock::Create(c, "done", f);
+    a.b.CreateCondBr(a.b.CreateIsNull(ctx), done, fill);
+    a.b.SetInsertPoint(fill);
+    a.b.CreateCall(fnSetState, {ctx, image, a.b.getInt64(weights->size())});
+    a.b.CreateBr(done);
+    a.b.SetInsertPoint(done);
+    a.b.CreateRet(ctx);
+  };
+
+  llvm::Function *f = a.begin(sym.create, a.ptr, {a.i64});
+  startFrom(f, a.b.CreateCall(fnCreate, {desc, f->getArg(0)}));
+  f = a.begin(sym.createIn, a.ptr, {a.ptr, a.i64, a.i64});
+  startFrom(f, a.b.CreateCall(fnCreateIn, {desc, f->getArg(0), f->getArg(1), f->getArg(2)}));
+  f = a.begin(sym.destroy, voidTy, {a.ptr});
   a.b.CreateCall(fnDestroy, {f->getArg(0)});
   a.b.CreateRetVoid();
-  f = a.begin(fixed[2], a.i32, {a.ptr, a.ptr});
+  f = a.begin(sym.save, a.i32, {a.ptr, a.ptr});
   a.b.CreateRet(a.b.CreateCall(fnSave, {f->getArg(0), f->getArg(1)}));
-  f = a.begin(fixed[3], a.i32, {a.ptr, a.ptr});
+  f = a.begin(sym.load, a.i32, {a.ptr, a.ptr});
   a.b.CreateRet(a.b.CreateCall(fnLoad, {f->getArg(0), f->getArg(1)}));
-  f = a.begin(fixed[4], a.ptr, {a.ptr});
+  f = a.begin(sym.getParam, a.i32, {a.ptr, a.ptr, a.ptr, a.i64});
+  a.b.CreateRet(a.b.CreateCall(fnGetVar, {f->getArg(0), f->getArg(1), f->getArg(2), f->getArg(3)}));
+  f = a.begin(sym.setParam, a.i32, {a.ptr, a.ptr, a.ptr, a.i64});
+  a.b.CreateRet(a.b.CreateCall(fnSetVar, {f->getArg(0), f->getArg(1), f->getArg(2), f->getArg(3)}));
+  f = a.begin(sym.error, a.ptr, {a.ptr});
   a.b.CreateRet(a.b.CreateCall(fnError, {f->getArg(0)}));
-  a.begin(fixed[5], a.ptr, {});
+  a.begin(sym.metadata, a.ptr, {});
   a.b.CreateRet(desc);
 
   // int <m>_<entry>(ctx, inputs..., [size_t n,] outputs...)
@@ -222,7 +260,12 @@ std::string readFile(const std::string &path) {
 
 bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
                        const std::string &soPath, const std::string &headerPath,
-                       std::string &error) {
+                       const std::string &weightsPath, std::string &error) {
+  std::vector<char> weights;
+  if (!weightsPath.empty() && !codegen::loadStateImage(m, weightsPath, weights, error)) {
+    error = "--weights: " + error; // the runtime's message names the file
+    return false;
+  }
   std::string runtime = findRuntimeArchive(error);
   if (runtime.empty())
     return false;
@@ -234,7 +277,7 @@ bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
   LLVMContext ctx;
   std::unique_ptr<llvm::Module> mod = codegen::lowerModule(m, ctx);
   std::string object;
-  if (!codegen::addCApi(*mod, m, error) ||
+  if (!codegen::addCApi(*mod, m, weightsPath.empty() ? nullptr : &weights, error) ||
       !codegen::optimizeModule(*mod, *tm, opts.optLevel, error) ||
       !codegen::emitMachineCode(*mod, *tm, false, object, error))
     return false;
@@ -276,7 +319,7 @@ bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
     unlink(soTmp.c_str());
     return false;
   }
-  return writeFile(headerPath, generateHeader(m), error);
+  return writeFile(headerPath, generateHeader(m, !weightsPath.empty()), error);
 }
 
 } // namespace dlc

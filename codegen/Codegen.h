@@ -7,8 +7,10 @@
 //   m__<entry>   dlc_entry_fn of each Function          (hidden in model.so)
 //   m__desc      the constant dlc_model_desc            (hidden in model.so)
 //   m__<entry>.<node>.<op>  one internal kernel per node
-//   m_create, m_destroy, m_predict / m_<entry>, m_save, m_load, m_error,
-//   m_metadata   the C API of model.so (codegen/README.md, generateHeader)
+//   m__weights   the state block embedded by --weights  (private)
+//   m_create, m_create_in, m_destroy, m_predict / m_<entry>, m_save, m_load,
+//   m_get_param, m_set_param, m_error, m_metadata
+//                the C API of model.so (codegen/README.md, generateHeader)
 #pragma once
 
 #include "ir/Graph.h"
@@ -44,12 +46,15 @@ bool emitAssembly(const Module &m, const CodegenOptions &opts, std::string &out,
                   std::string &error);
 
 // AOT: writes `soPath` (object code linked with the runtime archive by the
-// system C compiler) and the generated C header `headerPath`.
+// system C compiler) and the generated C header `headerPath`. With a
+// `weightsPath` (a checkpoint of this model), the library embeds its
+// variables and every context starts from them.
 bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
                        const std::string &soPath, const std::string &headerPath,
-                       std::string &error);
+                       const std::string &weightsPath, std::string &error);
 
-// The generated header's text (`<model>.h`), prefixed by the model's name.
-std::string generateHeader(const Module &m);
+// The generated header's text (`<model>.h`), prefixed by the model's name;
+// `embeddedWeights` as the library was built.
+std::string generateHeader(const Module &m, bool embeddedWeights = false);
 
 } // namespace dlc

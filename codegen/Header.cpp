@@ -2,11 +2,13 @@
 // dlc_runtime.h), every symbol prefixed with the model's name, sizes as
 // macros, and one documented prototype per function of the library.
 #include "codegen/Codegen.h"
+#include "codegen/Descriptor.h"
 #include "codegen/Layout.h"
 #include "ir/OpRules.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <iterator>
 #include <map>
@@ -59,7 +61,7 @@ std::string shapeText(const TensorType &t, int64_t batch, bool rows) {
 
 } // namespace
 
-std::string generateHeader(const Module &m) {
+std::string generateHeader(const Module &m, bool embeddedWeights) {
   std::string id = cIdentifier(m.name), M = upper(id);
   int64_t batch = codegen::modelBatch(m);
   codegen::StateLayout state = codegen::layoutState(m);
@@ -99,9 +101,18 @@ std::string generateHeader(const Module &m) {
       "#define {M}_NUM_PARAM_TENSORS {tensors}\n"
       "#define {M}_NUM_VARS {vars}\n"
       "#define {M}_STATE_BYTES {state}\n"
+      "/* Bytes of a whole context (variables, scratch, staging, bookkeeping): the size\n"
+      " * of the block {id}_create_in takes, aligned to {M}_ALIGNMENT. */\n"
+      "#define {M}_CONTEXT_BYTES {context}\n"
+      "/* 1: the library embeds trained variables (dlc -o ... --weights), and every\n"
+      " * context starts from them. */\n"
+      "#define {M}_EMBEDDED_WEIGHTS {embedded}\n"
       "/* Scratch bytes each entry needs (its memory-planned arena). */\n",
-      "M"_a = M, "batch"_a = batch, "alignment"_a = codegen::kAlignment, "params"_a = params,
-      "tensors"_a = trainable, "vars"_a = m.vars.size(), "state"_a = state.bytes);
+      "M"_a = M, "id"_a = id, "batch"_a = batch, "alignment"_a = codegen::kAlignment,
+      "params"_a = params, "tensors"_a = trainable, "vars"_a = m.vars.size(),
+      "state"_a = state.bytes,
+      "context"_a = dlc_context_bytes(&codegen::HostDescriptor(m).desc()),
+      "embedded"_a = embeddedWeights ? 1 : 0);
   for (const auto &f : m.functions)
     fmt::format_to(out, "#define {}_{}_ARENA_BYTES {}\n", M, upper(cIdentifier(f->name)),
                    f->plan.arenaBytes);
@@ -132,15 +143,26 @@ std::string generateHeader(const Module &m) {
   fmt::format_to(
       out,
       "\ntypedef struct {id} {id};\n\n"
-      "/* Creates a context with every variable initialised from `seed`; NULL when out of\n"
-      " * memory. Nothing is allocated after this. */\n"
+      "/* Creates a context {start}.\n"
+      " * NULL when out of memory, with the reason in {id}_error(NULL). Entries and\n"
+      " * the param functions never allocate; save and load use stdio. */\n"
       "{id} *{id}_create(uint64_t seed);\n"
-      "/* Frees a context made by {id}_create. */\n"
+      "/* The same in `block`, which the caller owns and keeps while the context lives:\n"
+      " * at least {M}_CONTEXT_BYTES bytes aligned to {M}_ALIGNMENT, e.g.\n"
+      " *   static _Alignas({M}_ALIGNMENT) char block[{M}_CONTEXT_BYTES];\n"
+      " * Nothing is allocated. NULL when the block is too small or misaligned. */\n"
+      "{id} *{id}_create_in(void *block, size_t bytes, uint64_t seed);\n"
+      "/* Frees a context made by {id}_create; for one made by {id}_create_in it\n"
+      " * frees nothing. */\n"
       "void {id}_destroy({id} *ctx);\n"
       "/* Entries write their outputs while they run: an output buffer must not\n"
       " * overlap an input buffer or another output. A label or id outside its range\n"
       " * (given below) makes the entry return DLC_ERR_ARG before it changes anything. */\n",
-      "id"_a = id);
+      "id"_a = id, "M"_a = M,
+      "start"_a = embeddedWeights
+                      ? "whose variables are the trained ones embedded in the\n"
+                        " * library (`seed` is unused)"
+                      : "with every variable initialised from `seed`");
   std::map<std::string, int64_t> bounds = inputIndexBounds(m);
   for (const codegen::ApiEntry &e : codegen::apiEntries(m)) {
     const Function &f = *e.fn;
@@ -179,6 +201,14 @@ std::string generateHeader(const Module &m) {
     fmt::format_to(out, "{}. */\nint {}({});\n", doc, e.symbol, args);
   }
 
+  // " *   dense_1.w       f32[784, 128]  param", one line per variable.
+  size_t width = 0;
+  for (const VarDecl &v : m.vars)
+    width = std::max(width, v.name.size());
+  std::string varList;
+  for (const VarDecl &v : m.vars)
+    fmt::format_to(std::back_inserter(varList), " *   {:<{}}  {:<16} {}\n", v.name, width,
+                   v.type.str(), v.trainable ? "param" : "optimizer state");
   fmt::format_to(
       out,
       "/* Writes every variable to `path` atomically, with a checksum; an existing file\n"
@@ -188,13 +218,19 @@ std::string generateHeader(const Module &m) {
       "/* Reads a checkpoint of this model; a bad file (corrupt, truncated, another\n"
       " * model's, a newer format, NaN or infinite values) leaves ctx unchanged. */\n"
       "int {id}_load({id} *ctx, const char *path);\n"
+      "/* Copies variable `name` into `data` ({id}_get_param) or from it\n"
+      " * ({id}_set_param); numel must be its element count. The names are the DSL's:\n"
+      "{vars}"
+      " * Setting refuses NaN and infinity, and then changes nothing. */\n"
+      "int {id}_get_param(const {id} *ctx, const char *name, float *data, size_t numel);\n"
+      "int {id}_set_param({id} *ctx, const char *name, const float *data, size_t numel);\n"
       "/* The last error's message, \"\" when none; with NULL, why the last\n"
-      " * {id}_create on this thread returned NULL. */\n"
+      " * {id}_create or {id}_create_in on this thread returned NULL. */\n"
       "const char *{id}_error(const {id} *ctx);\n"
       "/* Names, shapes and offsets of inputs, variables and entries, verbatim from the DSL. */\n"
       "const dlc_model_desc *{id}_metadata(void);\n\n"
       "#ifdef __cplusplus\n}}\n#endif\n\n#endif /* DLC_MODEL_{M}_H */\n",
-      "id"_a = id, "M"_a = M);
+      "id"_a = id, "M"_a = M, "vars"_a = varList);
   return h;
 }
 

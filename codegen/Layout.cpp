@@ -145,10 +145,11 @@ std::vector<ApiEntry> apiEntries(const Module &m) {
   return out;
 }
 
-std::vector<std::string> apiFixedSymbols(const Module &m) {
+FixedSymbols apiFixedSymbols(const Module &m) {
   std::string p = cIdentifier(m.name) + "_";
-  return {p + "create", p + "destroy", p + "save", p + "load", p + "error",
-          p + "metadata"};
+  return {p + "create",    p + "create_in", p + "destroy",
+          p + "save",      p + "load",      p + "get_param",
+          p + "set_param", p + "error",     p + "metadata"};
 }
 
 bool checkApiNames(const Module &m, std::string &error) {
@@ -162,9 +163,12 @@ bool checkApiNames(const Module &m, std::string &error) {
   // model.so links the runtime; a C API function of the same name would be
   // renamed by LLVM and the header's prototype would name nothing.
   static const std::set<std::string> runtime = {
-      "dlc_create", "dlc_destroy", "dlc_run", "dlc_find_entry", "dlc_save",
-      "dlc_load", "dlc_error", "dlc_model", "dlc_var_data", "dlc_context"};
-  for (const std::string &s : apiFixedSymbols(m))
+      "dlc_create",   "dlc_create_in", "dlc_context_bytes", "dlc_destroy",
+      "dlc_run",      "dlc_find_entry", "dlc_find_var",     "dlc_get_var",
+      "dlc_set_var",  "dlc_set_state",  "dlc_save",         "dlc_save_host",
+      "dlc_load",     "dlc_read_host_state", "dlc_error",   "dlc_model",
+      "dlc_var_data", "dlc_context"};
+  for (const std::string &s : apiFixedSymbols(m).all())
     if (runtime.count(s)) {
       error = fmt::format("model '{}' would define the C function {}, which is the dlc "
                           "runtime's own; rename the model", m.name, s);
@@ -195,7 +199,7 @@ bool checkApiNames(const Module &m, std::string &error) {
       if (!macro(name))
         return false;
   std::set<std::string> seen;
-  for (const std::string &s : apiFixedSymbols(m))
+  for (const std::string &s : apiFixedSymbols(m).all())
     seen.insert(s);
   for (const ApiEntry &e : apiEntries(m))
     if (!seen.insert(e.symbol).second || runtime.count(e.symbol) ||

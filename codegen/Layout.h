@@ -61,8 +61,14 @@ struct ApiEntry {
   bool takesRows;    // non-train entries accept 1..batch rows
 };
 std::vector<ApiEntry> apiEntries(const Module &m);
-// The fixed functions every model has: create, destroy, save, load, ...
-std::vector<std::string> apiFixedSymbols(const Module &m);
+// The fixed functions every model has, prefixed with its name.
+struct FixedSymbols {
+  std::string create, createIn, destroy, save, load, getParam, setParam, error, metadata;
+  std::vector<std::string> all() const {
+    return {create, createIn, destroy, save, load, getParam, setParam, error, metadata};
+  }
+};
+FixedSymbols apiFixedSymbols(const Module &m);
 // False + error when the C API cannot be declared as named: the model's name
 // is reserved in C/C++ (`typedef struct int int;`), or a function would
 // collide with another or with the runtime linked into model.so.

@@ -2,9 +2,9 @@
 // kernel, one entry function per Function calling them on the planned
 // buffers, and the constant dlc_model_desc (runtime/dlc_runtime.h) the
 // runtime drives it through.
+#include "codegen/Descriptor.h"
 #include "codegen/Layout.h"
 #include "codegen/Lowering.h"
-#include "ir/OpRules.h"
 #include "ir/Support.h"
 
 #include <llvm/IR/IRBuilder.h>
@@ -51,7 +51,7 @@ public:
         state_(layoutState(m)) {}
 
   std::unique_ptr<llvm::Module> run() {
-    std::vector<Constant *> entries;
+    std::vector<llvm::Function *> entries;
     for (const auto &f : m_.functions)
       entries.push_back(lowerFunction(*f));
     emitDesc(entries);
@@ -90,36 +90,28 @@ private:
                          name);
   }
 
-  Constant *tensorDesc(const std::string &name, const TensorType &t,
-                       const VarDecl *var = nullptr, int64_t offset = 0,
-                       int64_t indexBound = 0) {
+  Constant *tensorDesc(const dlc_tensor_desc &t) {
     Constant *dims = null();
-    if (t.rank() > 0)
+    if (t.rank > 0)
       dims = privateGlobal(ConstantDataArray::get(
-                               ctx_, ArrayRef<uint64_t>((const uint64_t *)t.dims.data(),
-                                                        t.dims.size())),
+                               ctx_, ArrayRef<uint64_t>((const uint64_t *)t.dims, t.rank)),
                            ".dims");
-    int init = 0, trainable = 0;
-    float a = 0, b = 0;
-    if (var) {
-      init = var->init.kind == Init::Zeros      ? DLC_INIT_ZEROS
-             : var->init.kind == Init::Constant ? DLC_INIT_CONSTANT
-             : var->init.kind == Init::Normal   ? DLC_INIT_NORMAL
-                                                : DLC_INIT_UNIFORM;
-      trainable = var->trainable;
-      a = (float)var->init.a;
-      b = (float)var->init.b;
-    }
     Type *f = Type::getFloatTy(ctx_);
     return ConstantStruct::get(
         types_.tensor,
-        {string(name), i32(t.dtype == DType::F32 ? DLC_F32 : DLC_I32), i32(t.rank()),
-         dims, i64(t.numel()), i64(offset), i32(init), i32(trainable),
-         ConstantFP::get(f, a), ConstantFP::get(f, b), i64(indexBound)});
+        {string(t.name), i32(t.dtype), i32(t.rank), dims, i64(t.numel), i64(t.offset),
+         i32(t.init), i32(t.trainable), ConstantFP::get(f, t.init_a),
+         ConstantFP::get(f, t.init_b), i64(t.index_bound)});
+  }
+  Constant *tensorArray(const dlc_tensor_desc *ts, int32_t n, const std::string &name) {
+    std::vector<Constant *> cs;
+    for (int32_t i = 0; i < n; ++i)
+      cs.push_back(tensorDesc(ts[i]));
+    return tensorArray(cs, name);
   }
 
-  // The entry function of `f`, and its dlc_entry_desc.
-  Constant *lowerFunction(const Function &f) {
+  // The entry function of `f`.
+  llvm::Function *lowerFunction(const Function &f) {
     Type *ptr = PointerType::getUnqual(ctx_);
     auto *fnTy = FunctionType::get(Type::getVoidTy(ctx_), {ptr, ptr, ptr, ptr}, false);
     auto *fn = llvm::Function::Create(fnTy, GlobalValue::ExternalLinkage,
@@ -224,36 +216,30 @@ private:
                      plan.buffers[c.to].type.bytes());
     b.CreateRetVoid();
 
-    std::vector<Constant *> inIdx, outDescs;
-    for (const std::string &name : inputNames) {
-      const InputDecl *d = m_.findInput(name);
-      DLC_ASSERT(d, fmt::format("codegen: function {} reads undeclared input {}", f.name, name));
-      inIdx.push_back(i32(d - m_.inputs.data()));
-    }
-    for (const auto &[name, n] : f.outputs)
-      outDescs.push_back(tensorDesc(name, n->type));
-    Constant *inArr = inIdx.empty()
-                          ? null()
-                          : privateGlobal(ConstantArray::get(ArrayType::get(
-                                              Type::getInt32Ty(ctx_), inIdx.size()), inIdx),
-                                          ".inputs");
-    return ConstantStruct::get(
-        types_.entry, {string(f.name), i32(f.isTrain()), i32(inIdx.size()), inArr,
-                       i32(outDescs.size()), tensorArray(outDescs, ".outputs"),
-                       i64(plan.arenaBytes), fn});
+    return fn;
   }
 
-  void emitDesc(const std::vector<Constant *> &entries) {
-    std::vector<Constant *> ins, vars;
-    std::map<std::string, int64_t> bounds = inputIndexBounds(m_);
-    for (const InputDecl &in : m_.inputs) {
-      auto bound = bounds.find(in.name);
-      ins.push_back(tensorDesc(in.name, in.type, nullptr, 0,
-                               bound == bounds.end() ? 0 : bound->second));
+  // The descriptor HostDescriptor decides, with each entry's function.
+  void emitDesc(const std::vector<llvm::Function *> &fns) {
+    HostDescriptor host(m_);
+    const dlc_model_desc &d = host.desc();
+    std::vector<Constant *> entries;
+    for (int32_t e = 0; e < d.n_entries; ++e) {
+      const dlc_entry_desc &entry = d.entries[e];
+      std::vector<Constant *> inIdx;
+      for (int32_t i = 0; i < entry.n_inputs; ++i)
+        inIdx.push_back(i32(entry.inputs[i]));
+      Constant *inArr = inIdx.empty()
+                            ? null()
+                            : privateGlobal(ConstantArray::get(ArrayType::get(
+                                                Type::getInt32Ty(ctx_), inIdx.size()), inIdx),
+                                            ".inputs");
+      entries.push_back(ConstantStruct::get(
+          types_.entry,
+          {string(entry.name), i32(entry.is_train), i32(entry.n_inputs), inArr,
+           i32(entry.n_outputs), tensorArray(entry.outputs, entry.n_outputs, ".outputs"),
+           i64(entry.arena_bytes), fns[(size_t)e]}));
     }
-    for (size_t i = 0; i < m_.vars.size(); ++i)
-      vars.push_back(tensorDesc(m_.vars[i].name, m_.vars[i].type, &m_.vars[i],
-                                state_.offsets[i]));
     Constant *entryArr =
         entries.empty() ? null()
                         : privateGlobal(ConstantArray::get(
@@ -262,10 +248,10 @@ private:
                                         ".entries");
     Constant *desc = ConstantStruct::get(
         types_.model,
-        {i32(DLC_ABI_VERSION), string(m_.name), i64((int64_t)modelSignature(m_)),
-         i64(modelBatch(m_)), i32(ins.size()), tensorArray(ins, ".model_inputs"),
-         i32(vars.size()), tensorArray(vars, ".vars"), i64(state_.bytes),
-         i32(entries.size()), entryArr});
+        {i32(d.abi_version), string(d.name), i64((int64_t)d.signature), i64(d.batch),
+         i32(d.n_inputs), tensorArray(d.inputs, d.n_inputs, ".model_inputs"), i32(d.n_vars),
+         tensorArray(d.vars, d.n_vars, ".vars"), i64(d.state_bytes), i32(d.n_entries),
+         entryArr});
     new GlobalVariable(*mod_, types_.model, true, GlobalValue::ExternalLinkage, desc,
                        descSymbol(m_));
   }

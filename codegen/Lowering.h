@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace llvm {
 class Function;
@@ -51,6 +52,9 @@ std::string moduleText(const llvm::Module &mod);
 
 // Aot.cpp: the model-prefixed C API (`<m>_create`, `<m>_predict`, ...) as
 // LLVM functions calling the runtime; false + error if a name collides.
-bool addCApi(llvm::Module &mod, const Module &m, std::string &error);
+// With `weights` (a state block, see loadStateImage), every new context
+// starts from it instead of its initialisers.
+bool addCApi(llvm::Module &mod, const Module &m, const std::vector<char> *weights,
+             std::string &error);
 
 } // namespace dlc::codegen

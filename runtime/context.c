@@ -2,6 +2,7 @@
  * entries (with partial-batch staging) and error reporting. */
 #include "runtime_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,16 +29,6 @@ size_t dlcrt_dtype_size(int32_t dtype) {
 }
 
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
-
-/* Zeroed and DLCRT_ALIGN-aligned; never NULL for a 0-byte request, so NULL
- * always means out of memory. */
-static char *alloc_block(size_t bytes) {
-  const size_t size = round_up(bytes ? bytes : 1, DLCRT_ALIGN);
-  char *p = aligned_alloc(DLCRT_ALIGN, size);
-  if (p)
-    memset(p, 0, size);
-  return p;
-}
 
 static size_t tensor_bytes(const dlc_tensor_desc *t) {
   return (size_t)t->numel * dlcrt_dtype_size(t->dtype);
@@ -111,78 +102,119 @@ static dlc_context *create_failed(const char *fmt, ...) {
   return NULL;
 }
 
-dlc_context *dlc_create(const dlc_model_desc *m, uint64_t seed) {
-  create_error[0] = '\0';
-  if (!m)
-    return create_failed("dlc_create: no model descriptor");
-  if (m->abi_version != DLC_ABI_VERSION)
-    return create_failed("dlc_create: the model was compiled for ABI version %u, this "
-                         "runtime has version %u (recompile the model with this dlc)",
-                         (unsigned)m->abi_version, (unsigned)DLC_ABI_VERSION);
-  if (!descriptor_is_sane(m))
-    return create_failed("dlc_create: the descriptor of model '%s' is inconsistent "
-                         "(variables beyond the state block, or unknown inputs)",
-                         m->name ? m->name : "?");
+/* Where each part of a context lives in its one block. The block holds
+ * everything a context will ever need, so running an entry never allocates
+ * and a caller can provide the block itself (dlc_create_in). Offsets are
+ * multiples of DLCRT_ALIGN. Staging is needed only by non-train entries:
+ * train entries always get full batches. */
+typedef struct context_layout {
+  size_t state, arena, staging, staged_inputs, staged_outputs, output_base, call_inputs,
+      call_outputs, end;
+  size_t arena_bytes, staging_bytes;
+} context_layout;
 
-  /* Sizes of everything first, so each block is one allocation. Staging is
-   * needed only for non-train entries: train entries always get full batches. */
-  size_t arena_bytes = 0, staging_bytes = 0;
+static int input_needs_staging(const dlc_model_desc *m, int32_t input) {
+  if (m->batch <= 0)
+    return 0;
+  for (int32_t e = 0; e < m->n_entries; ++e) {
+    if (m->entries[e].is_train)
+      continue;
+    for (int32_t i = 0; i < m->entries[e].n_inputs; ++i)
+      if (m->entries[e].inputs[i] == input)
+        return 1;
+  }
+  return 0;
+}
+
+static context_layout layout_context(const dlc_model_desc *m) {
+  context_layout l;
+  memset(&l, 0, sizeof l);
   int32_t total_outputs = 0, widest_in = 1, widest_out = 1;
-  char *input_needs_staging = calloc((size_t)(m->n_inputs > 0 ? m->n_inputs : 1), 1);
-  if (!input_needs_staging)
-    return create_failed("dlc_create: out of memory");
   for (int32_t e = 0; e < m->n_entries; ++e) {
     const dlc_entry_desc *entry = &m->entries[e];
-    if ((size_t)entry->arena_bytes > arena_bytes)
-      arena_bytes = (size_t)entry->arena_bytes;
+    if ((size_t)entry->arena_bytes > l.arena_bytes)
+      l.arena_bytes = (size_t)entry->arena_bytes;
     if (entry->n_inputs > widest_in) widest_in = entry->n_inputs;
     if (entry->n_outputs > widest_out) widest_out = entry->n_outputs;
     total_outputs += entry->n_outputs;
     if (entry->is_train || m->batch <= 0)
       continue;
-    for (int32_t i = 0; i < entry->n_inputs; ++i)
-      input_needs_staging[entry->inputs[i]] = 1;
     for (int32_t o = 0; o < entry->n_outputs; ++o)
-      staging_bytes += round_up(tensor_bytes(&entry->outputs[o]), DLCRT_ALIGN);
+      l.staging_bytes += round_up(tensor_bytes(&entry->outputs[o]), DLCRT_ALIGN);
   }
   for (int32_t i = 0; i < m->n_inputs; ++i)
-    if (input_needs_staging[i])
-      staging_bytes += round_up(tensor_bytes(&m->inputs[i]), DLCRT_ALIGN);
+    if (input_needs_staging(m, i))
+      l.staging_bytes += round_up(tensor_bytes(&m->inputs[i]), DLCRT_ALIGN);
 
-  dlc_context *ctx = calloc(1, sizeof *ctx);
-  if (!ctx) {
-    free(input_needs_staging);
-    return create_failed("dlc_create: out of memory");
+  size_t at = round_up(sizeof(dlc_context), DLCRT_ALIGN);
+#define DLCRT_PLACE(field, bytes)                                                          \
+  do {                                                                                     \
+    l.field = at;                                                                          \
+    at += round_up((bytes), DLCRT_ALIGN);                                                  \
+  } while (0)
+  DLCRT_PLACE(state, (size_t)m->state_bytes);
+  DLCRT_PLACE(arena, l.arena_bytes);
+  DLCRT_PLACE(staging, l.staging_bytes);
+  DLCRT_PLACE(staged_inputs, (size_t)m->n_inputs * sizeof(void *));
+  DLCRT_PLACE(staged_outputs, (size_t)total_outputs * sizeof(void *));
+  DLCRT_PLACE(output_base, (size_t)m->n_entries * sizeof(int32_t));
+  DLCRT_PLACE(call_inputs, (size_t)widest_in * sizeof(void *));
+  DLCRT_PLACE(call_outputs, (size_t)widest_out * sizeof(void *));
+#undef DLCRT_PLACE
+  l.end = at;
+  return l;
+}
+
+/* NULL when `m` can be used, else why not. */
+static const char *unusable_descriptor(const dlc_model_desc *m) {
+  static _Thread_local char why[DLCRT_ERROR_CAPACITY];
+  if (!m)
+    return "no model descriptor";
+  if (m->abi_version != DLC_ABI_VERSION) {
+    snprintf(why, sizeof why,
+             "the model was compiled for ABI version %u, this runtime has version %u "
+             "(recompile the model with this dlc)",
+             (unsigned)m->abi_version, (unsigned)DLC_ABI_VERSION);
+    return why;
   }
+  if (!descriptor_is_sane(m)) {
+    snprintf(why, sizeof why,
+             "the descriptor of model '%s' is inconsistent (variables beyond the state "
+             "block, or unknown inputs)",
+             m->name ? m->name : "?");
+    return why;
+  }
+  return NULL;
+}
+
+size_t dlc_context_bytes(const dlc_model_desc *m) {
+  return unusable_descriptor(m) ? 0 : layout_context(m).end;
+}
+
+/* Lays a context out in `block` (zeroed, aligned, at least layout.end bytes)
+ * and initialises its variables. */
+static dlc_context *build_context(const dlc_model_desc *m, char *block,
+                                  const context_layout *l, int owns_block, uint64_t seed) {
+  memset(block, 0, l->end);
+  dlc_context *ctx = (dlc_context *)block;
   ctx->model = m;
-  ctx->state = alloc_block((size_t)m->state_bytes);
-  ctx->arena = alloc_block(arena_bytes);
-  ctx->staging = staging_bytes ? alloc_block(staging_bytes) : NULL;
-  ctx->staged_inputs = calloc((size_t)(m->n_inputs > 0 ? m->n_inputs : 1), sizeof(void *));
-  ctx->staged_outputs = calloc((size_t)(total_outputs > 0 ? total_outputs : 1), sizeof(void *));
-  ctx->output_base = calloc((size_t)(m->n_entries > 0 ? m->n_entries : 1), sizeof(int32_t));
-  ctx->call_inputs = calloc((size_t)widest_in, sizeof(void *));
-  ctx->call_outputs = calloc((size_t)widest_out, sizeof(void *));
-  if (!ctx->state || !ctx->arena || (staging_bytes && !ctx->staging) || !ctx->staged_inputs ||
-      !ctx->staged_outputs || !ctx->output_base || !ctx->call_inputs || !ctx->call_outputs) {
-    free(input_needs_staging);
-    dlc_destroy(ctx);
-    return create_failed(
-        "dlc_create: cannot allocate %.1f MiB for model '%s' (variables %.1f MiB, scratch "
-        "%.1f MiB, partial-batch staging %.1f MiB)",
-        (double)((size_t)m->state_bytes + arena_bytes + staging_bytes) / 1048576.0, m->name,
-        (double)m->state_bytes / 1048576.0, (double)arena_bytes / 1048576.0,
-        (double)staging_bytes / 1048576.0);
-  }
+  ctx->owns_block = owns_block;
+  ctx->state = block + l->state;
+  ctx->arena = block + l->arena;
+  ctx->staging = l->staging_bytes ? block + l->staging : NULL;
+  ctx->staged_inputs = (void **)(block + l->staged_inputs);
+  ctx->staged_outputs = (void **)(block + l->staged_outputs);
+  ctx->output_base = (int32_t *)(block + l->output_base);
+  ctx->call_inputs = (const void **)(block + l->call_inputs);
+  ctx->call_outputs = (void **)(block + l->call_outputs);
 
   char *next = ctx->staging;
   for (int32_t i = 0; i < m->n_inputs; ++i) {
-    if (!input_needs_staging[i])
+    if (!input_needs_staging(m, i))
       continue;
     ctx->staged_inputs[i] = next;
     next += round_up(tensor_bytes(&m->inputs[i]), DLCRT_ALIGN);
   }
-  free(input_needs_staging);
   int32_t base = 0;
   for (int32_t e = 0; e < m->n_entries; ++e) {
     const dlc_entry_desc *entry = &m->entries[e];
@@ -201,18 +233,42 @@ dlc_context *dlc_create(const dlc_model_desc *m, uint64_t seed) {
   return ctx;
 }
 
+dlc_context *dlc_create(const dlc_model_desc *m, uint64_t seed) {
+  create_error[0] = '\0';
+  const char *why = unusable_descriptor(m);
+  if (why)
+    return create_failed("dlc_create: %s", why);
+  const context_layout l = layout_context(m);
+  char *block = aligned_alloc(DLCRT_ALIGN, l.end);
+  if (!block)
+    return create_failed(
+        "dlc_create: cannot allocate %.1f MiB for model '%s' (variables %.1f MiB, scratch "
+        "%.1f MiB, partial-batch staging %.1f MiB)",
+        (double)l.end / 1048576.0, m->name, (double)m->state_bytes / 1048576.0,
+        (double)l.arena_bytes / 1048576.0, (double)l.staging_bytes / 1048576.0);
+  return build_context(m, block, &l, 1, seed);
+}
+
+dlc_context *dlc_create_in(const dlc_model_desc *m, void *block, size_t bytes, uint64_t seed) {
+  create_error[0] = '\0';
+  const char *why = unusable_descriptor(m);
+  if (why)
+    return create_failed("dlc_create_in: %s", why);
+  const context_layout l = layout_context(m);
+  if (!block)
+    return create_failed("dlc_create_in: the block is NULL");
+  if ((uintptr_t)block % DLCRT_ALIGN != 0)
+    return create_failed("dlc_create_in: the block at %p is not aligned to %d bytes", block,
+                         DLCRT_ALIGN);
+  if (bytes < l.end)
+    return create_failed("dlc_create_in: model '%s' needs a block of %zu bytes, got %zu",
+                         m->name, l.end, bytes);
+  return build_context(m, (char *)block, &l, 0, seed);
+}
+
 void dlc_destroy(dlc_context *ctx) {
-  if (!ctx)
-    return;
-  free(ctx->state);
-  free(ctx->arena);
-  free(ctx->staging);
-  free(ctx->staged_inputs);
-  free(ctx->staged_outputs);
-  free(ctx->output_base);
-  free(ctx->call_inputs);
-  free(ctx->call_outputs);
-  free(ctx);
+  if (ctx && ctx->owns_block)
+    free(ctx);
 }
 
 static int check_run_args(dlc_context *ctx, int entry, const void *const *inputs,
@@ -369,4 +425,95 @@ void *dlc_var_data(dlc_context *ctx, int var) {
   if (!ctx || var < 0 || var >= ctx->model->n_vars)
     return NULL;
   return ctx->state + ctx->model->vars[var].offset;
+}
+
+int dlc_find_var(const dlc_model_desc *m, const char *name) {
+  if (!m || !name)
+    return -1;
+  for (int32_t v = 0; v < m->n_vars; ++v)
+    if (m->vars[v].name && strcmp(m->vars[v].name, name) == 0)
+      return v;
+  return -1;
+}
+
+/* The variable `name` of ctx's model, with its element count checked against
+ * what the caller passed; NULL (and the message in ctx) when it does not fit. */
+static const dlc_tensor_desc *named_var(dlc_context *ctx, const char *what, const char *name,
+                                        const void *data, size_t numel) {
+  const dlc_model_desc *m = ctx->model;
+  if (!name) {
+    dlcrt_fail(ctx, DLC_ERR_ARG, "%s: the name is NULL", what);
+    return NULL;
+  }
+  const int v = dlc_find_var(m, name);
+  if (v < 0) {
+    /* The params are what a caller most likely meant: list them. */
+    char names[DLCRT_ERROR_CAPACITY / 2] = "";
+    size_t used = 0;
+    for (int32_t i = 0; i < m->n_vars && used + 1 < sizeof names; ++i) {
+      if (!m->vars[i].trainable)
+        continue;
+      int n = snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "",
+                       m->vars[i].name);
+      used = n < 0 ? sizeof names : used + (size_t)n;
+    }
+    dlcrt_fail(ctx, DLC_ERR_ARG, "%s: model '%s' has no variable '%s' (its params: %s)", what,
+               m->name, name, names);
+    return NULL;
+  }
+  const dlc_tensor_desc *t = &m->vars[v];
+  if (t->dtype != DLC_F32) {
+    dlcrt_fail(ctx, DLC_ERR_ARG, "%s: variable '%s' is not f32", what, name);
+    return NULL;
+  }
+  if (numel != (size_t)t->numel) {
+    dlcrt_fail(ctx, DLC_ERR_ARG, "%s: variable '%s' has %lld elements, got %zu", what, name,
+               (long long)t->numel, numel);
+    return NULL;
+  }
+  if (!data && numel > 0) {
+    dlcrt_fail(ctx, DLC_ERR_ARG, "%s: the data pointer for '%s' is NULL", what, name);
+    return NULL;
+  }
+  return t;
+}
+
+int dlc_get_var(dlc_context *ctx, const char *name, float *data, size_t numel) {
+  if (!ctx)
+    return DLC_ERR_ARG;
+  ctx->error[0] = '\0';
+  const dlc_tensor_desc *t = named_var(ctx, "get", name, data, numel);
+  if (!t)
+    return DLC_ERR_ARG;
+  memcpy(data, ctx->state + t->offset, numel * sizeof(float));
+  return DLC_OK;
+}
+
+int dlc_set_var(dlc_context *ctx, const char *name, const float *data, size_t numel) {
+  if (!ctx)
+    return DLC_ERR_ARG;
+  ctx->error[0] = '\0';
+  const dlc_tensor_desc *t = named_var(ctx, "set", name, data, numel);
+  if (!t)
+    return DLC_ERR_ARG;
+  /* The same promise as dlc_load: no NaN or infinity gets into a model. */
+  for (size_t i = 0; i < numel; ++i)
+    if (!isfinite(data[i]))
+      return dlcrt_fail(ctx, DLC_ERR_ARG,
+                        "set: element %zu of '%s' is %s; the variable is unchanged", i, name,
+                        isnan(data[i]) ? "NaN" : "infinite");
+  memcpy(ctx->state + t->offset, data, numel * sizeof(float));
+  return DLC_OK;
+}
+
+int dlc_set_state(dlc_context *ctx, const void *image, size_t bytes) {
+  if (!ctx)
+    return DLC_ERR_ARG;
+  ctx->error[0] = '\0';
+  if (!image || bytes != (size_t)ctx->model->state_bytes)
+    return dlcrt_fail(ctx, DLC_ERR_ARG, "set_state: model '%s' has %lld bytes of state, got %zu",
+                      ctx->model->name, (long long)ctx->model->state_bytes,
+                      image ? bytes : (size_t)0);
+  memcpy(ctx->state, image, bytes);
+  return DLC_OK;
 }

@@ -26,6 +26,13 @@ typedef struct dlc_context dlc_context;
  * dlc_error(NULL) then says which, with the bytes it could not get, for the
  * last dlc_create on the calling thread. */
 dlc_context *dlc_create(const dlc_model_desc *model, uint64_t seed);
+/* The same in a block the caller owns: `bytes` at least
+ * dlc_context_bytes(model), aligned to 64 bytes. Nothing is allocated; the
+ * block must outlive the context, and dlc_destroy on it frees nothing.
+ * dlc_context_bytes is 0 for a descriptor dlc_create would refuse. */
+dlc_context *dlc_create_in(const dlc_model_desc *model, void *block, size_t bytes,
+                           uint64_t seed);
+size_t dlc_context_bytes(const dlc_model_desc *model);
 void dlc_destroy(dlc_context *ctx);
 
 /* Runs entry `entry` on `rows` rows (1..batch; train entries need a full
@@ -61,6 +68,16 @@ int dlc_read_host_state(dlc_context *ctx, const char *path, void **host, size_t 
 const char *dlc_error(const dlc_context *ctx);
 const dlc_model_desc *dlc_model(const dlc_context *ctx);
 void *dlc_var_data(dlc_context *ctx, int var); /* introspection, tests */
+int dlc_find_var(const dlc_model_desc *model, const char *name); /* -1 if none */
+
+/* A variable (a param or optimizer state) by its DSL name, copied out or in;
+ * numel must be its element count. dlc_set_var refuses NaN and infinity, as
+ * dlc_load does, and then changes nothing. */
+int dlc_get_var(dlc_context *ctx, const char *name, float *data, size_t numel);
+int dlc_set_var(dlc_context *ctx, const char *name, const float *data, size_t numel);
+/* Overwrites the whole state block with `image` (state_bytes of it): the
+ * variables a model.so embeds when compiled with --weights. */
+int dlc_set_state(dlc_context *ctx, const void *image, size_t bytes);
 
 #ifdef __cplusplus
 }

@@ -14,8 +14,11 @@
 #define DLCRT_ALIGN 64
 #define DLCRT_ERROR_CAPACITY 512
 
+/* A context and everything it points to are one block (context.c lays it
+ * out); the context is the block's first bytes. */
 struct dlc_context {
   const dlc_model_desc *model;
+  int owns_block;              /* dlc_create's block, freed by dlc_destroy */
   char *state;                 /* model->state_bytes, DLCRT_ALIGN-aligned */
   char *arena;                 /* max arena_bytes over entries */
   char *staging;               /* partial-batch copies; NULL if none needed */

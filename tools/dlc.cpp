@@ -49,6 +49,8 @@ const char *kSynopsis = R"(usage:
 
 const char *kCompileHelp = R"(compile options (dlc FILE):
   -o PATH.so             write a shared library and PATH.h beside it
+  --weights CKPT         (with -o) embed the variables of checkpoint CKPT in the
+                         library: every context it creates starts from them
   --emit=KIND            print a stage and stop: ast, ir (after the frontend),
                          grad (after autodiff and the optimizer), opt (after
                          the graph passes), fused (the kernels fusion made),
@@ -145,7 +147,7 @@ struct Options {
   PassOptions passes;
   PipelineOptions pipeline;
   CodegenOptions codegen;
-  std::string data, save, resume, load, samples;
+  std::string data, save, resume, load, samples, weights;
   int64_t every = 0;
   std::map<std::string, Feed> feeds;
   std::vector<std::string> steps;
@@ -211,7 +213,8 @@ uint64_t parseSeed(const std::string &text) {
 // the JIT would run another CPU's instructions on this one.
 const std::map<std::string, std::set<std::string>> kOptionCommands = {
     {"-o", {"compile", "predict"}}, {"--emit", {"compile"}},
-    {"--cpu", {"compile"}},      {"--data", {"train", "eval", "predict"}},
+    {"--cpu", {"compile"}},      {"--weights", {"compile"}},
+    {"--data", {"train", "eval", "predict"}},
     {"--epochs", {"train"}},     {"--save", {"train"}},
     {"--resume", {"train"}},     {"--load", {"eval", "predict"}},
     {"--every", {"train"}},
@@ -304,6 +307,8 @@ Options parseArgs(int argc, char **argv) {
     }
     else if (is(a, "--load"))
       o.load = value(a, "--load");
+    else if (is(a, "--weights"))
+      o.weights = value(a, "--weights");
     else if (is(a, "--feed")) {
       std::string spec = value(a, "--feed");
       size_t eq = spec.find('=');
@@ -370,6 +375,8 @@ Options parseArgs(int argc, char **argv) {
     throw UsageError(flag + " belongs to " + owners + ", not " + commandName(o.command) +
                      hint);
   }
+  if (!o.weights.empty() && o.output.empty())
+    throw UsageError("--weights embeds a checkpoint in a library: it needs -o PATH.so");
   if ((o.command == "train" || o.command == "eval") && o.data.empty())
     throw UsageError("'dlc " + o.command + "' needs --data DIR");
   if (o.command == "eval" && o.load.empty())
@@ -488,7 +495,7 @@ int compileCommand(Options &o) {
         return 1;
       }
     }
-    if (!emitSharedLibrary(*m, o.codegen, o.output, header, error)) {
+    if (!emitSharedLibrary(*m, o.codegen, o.output, header, o.weights, error)) {
       std::cerr << "dlc: error: " << error << "\n";
       return 1;
     }

@@ -81,7 +81,7 @@ TEST_CASE("codegen: AOT model.so runs through its C API and header") {
   auto m = linModel();
   TempDir dir;
   std::string so = dir.path + "/lin.so", h = dir.path + "/lin.h", error;
-  REQUIRE_MESSAGE(emitSharedLibrary(*m, {}, so, h, error), error);
+  REQUIRE_MESSAGE(emitSharedLibrary(*m, {}, so, h, "", error), error);
 
   std::string header = readText(h);
   for (const char *want :
@@ -165,7 +165,7 @@ TEST_CASE("codegen: bad targets and missing tools are errors, not crashes") {
   std::string so = dir.path + "/lin.so", h = dir.path + "/lin.h", error;
   CodegenOptions bad;
   bad.cpu = "no-such-cpu";
-  CHECK_FALSE(emitSharedLibrary(*m, bad, so, h, error));
+  CHECK_FALSE(emitSharedLibrary(*m, bad, so, h, "", error));
   CHECK(error.find("no-such-cpu") != std::string::npos);
   error.clear();
   CHECK(jitCompile(*m, bad, error) == nullptr);
@@ -180,11 +180,11 @@ TEST_CASE("codegen: bad targets and missing tools are errors, not crashes") {
   CodegenOptions generic;
   generic.cpu = "x86-64";
   error.clear();
-  CHECK_MESSAGE(emitSharedLibrary(*m, generic, so, h, error), error);
+  CHECK_MESSAGE(emitSharedLibrary(*m, generic, so, h, "", error), error);
 
   std::string saved = getenv("DLC_RUNTIME_LIB") ? getenv("DLC_RUNTIME_LIB") : "";
   setenv("DLC_RUNTIME_LIB", "/nonexistent/libdlcrt.a", 1);
-  CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, error));
+  CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, "", error));
   CHECK(error.find("/nonexistent/libdlcrt.a") != std::string::npos);
   if (saved.empty())
     unsetenv("DLC_RUNTIME_LIB");
@@ -194,7 +194,7 @@ TEST_CASE("codegen: bad targets and missing tools are errors, not crashes") {
   std::string path = getenv("PATH") ? getenv("PATH") : "";
   setenv("PATH", "/nonexistent", 1);
   error.clear();
-  bool ok = emitSharedLibrary(*m, {}, dir.path + "/nocc.so", h, error);
+  bool ok = emitSharedLibrary(*m, {}, dir.path + "/nocc.so", h, "", error);
   setenv("PATH", path.c_str(), 1);
   CHECK_FALSE(ok);
   CHECK(error.find("cc") != std::string::npos);
@@ -205,7 +205,7 @@ TEST_CASE("codegen: bad targets and missing tools are errors, not crashes") {
   auto clash = linModel();
   clash->functions[0]->name = "create";
   error.clear();
-  CHECK_FALSE(emitSharedLibrary(*clash, {}, so, h, error));
+  CHECK_FALSE(emitSharedLibrary(*clash, {}, so, h, "", error));
   CHECK(error.find("lin_create") != std::string::npos);
 }
 
@@ -227,7 +227,7 @@ TEST_CASE("codegen: names that are C or C++ keywords still give a usable header"
   planForCodegen(*m);
   TempDir dir;
   std::string so = dir.path + "/kw.so", h = dir.path + "/kw.h", error;
-  REQUIRE_MESSAGE(emitSharedLibrary(*m, {}, so, h, error), error);
+  REQUIRE_MESSAGE(emitSharedLibrary(*m, {}, so, h, "", error), error);
   std::string header = readText(h);
   CHECK_MESSAGE(header.find("int kw_predict(kw *ctx, const float *new_, const float *size_t_, "
                             "const float *new__, size_t n, float *class_);") != std::string::npos,
@@ -262,17 +262,17 @@ TEST_CASE("codegen: a model name the header or the runtime owns is refused") {
   std::string so = dir.path + "/x.so", h = dir.path + "/x.h", error;
   auto m = linModel();
   m->name = "int"; // typedef struct int int;
-  CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, error));
+  CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, "", error));
   CHECK_MESSAGE(error.find("typedef struct int int") != std::string::npos, error);
   m->name = "dlc"; // dlc_create is the runtime's, linked into the same .so
   error.clear();
-  CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, error));
+  CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, "", error));
   CHECK_MESSAGE(error.find("dlc_create") != std::string::npos, error);
   m = linModel();
   m->inputs.push_back({"X", TensorType::f32({4, 3}), {}}); // LIN_X_SIZE twice
   planForCodegen(*m);
   error.clear();
-  CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, error));
+  CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, "", error));
   CHECK_MESSAGE(error.find("LIN_X_SIZE") != std::string::npos, error);
   struct stat st;
   CHECK(stat(so.c_str(), &st) != 0); // nothing written
@@ -295,6 +295,6 @@ TEST_CASE("codegen: models beyond the state or arena limit are refused when comp
         "entry 'predict' of model 'big' needs 64.0 GiB of scratch memory for its "
         "intermediates, more than dlc's limit of 64.0 GiB (a smaller batch?)");
   std::string error;
-  CHECK_FALSE(emitSharedLibrary(m, {}, "/nonexistent/big.so", "/nonexistent/big.h", error));
+  CHECK_FALSE(emitSharedLibrary(m, {}, "/nonexistent/big.so", "/nonexistent/big.h", "", error));
   CHECK(error == dlc::codegen::memoryLimitProblem(m));
 }

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -303,5 +304,99 @@ TEST_CASE("runtime: a model without a batch dimension runs whatever rows says") 
   void *out[] = {probs.data()};
   CHECK(dlc_run(ctx, 0, in, out, 0) == DLC_OK);
   CHECK(probe.input == x.data());
+  dlc_destroy(ctx);
+}
+
+TEST_CASE("runtime: a context in the caller's block needs nothing else and frees nothing") {
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  const size_t bytes = dlc_context_bytes(&m.desc);
+  REQUIRE(bytes > size_t(m.desc.state_bytes));
+  // A block inside a vector: if dlc_destroy freed it, the allocator would
+  // see a pointer it never returned.
+  std::vector<char> storage(bytes + 128);
+  char *block = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64);
+
+  CHECK(dlc_create_in(&m.desc, block, bytes - 1, 1) == nullptr);
+  CHECK(std::string(dlc_error(nullptr)) == "dlc_create_in: model 'toy' needs a block of " +
+                                               std::to_string(bytes) + " bytes, got " +
+                                               std::to_string(bytes - 1));
+  CHECK(dlc_create_in(&m.desc, block + 4, bytes, 1) == nullptr);
+  CHECK(std::string(dlc_error(nullptr)).find("is not aligned to 64 bytes") != std::string::npos);
+  CHECK(dlc_create_in(&m.desc, nullptr, bytes, 1) == nullptr);
+
+  std::memset(block, 0xAB, bytes); // whatever the caller's block held before
+  dlc_context *in = dlc_create_in(&m.desc, block, bytes, 1);
+  dlc_context *heap = dlc_create(&m.desc, 1);
+  REQUIRE((in && heap));
+  CHECK(static_cast<void *>(in) == block);
+  CHECK(snapshot(in) == snapshot(heap));
+  for (int v = 0; v < m.desc.n_vars; ++v) {
+    const char *p = static_cast<const char *>(dlc_var_data(in, v));
+    CHECK((p >= block && p + m.desc.vars[v].numel * 4 <= block + bytes));
+  }
+  // Full and partial batches (which use the block's staging) match the heap's.
+  for (int rows : {int(kBatch), 3}) {
+    std::vector<float> x = rowsOfX(rows), a(size_t(rows) * kClasses), b(a.size());
+    const void *ins[] = {x.data()};
+    void *outA[] = {a.data()}, *outB[] = {b.data()};
+    REQUIRE(dlc_run(in, 0, ins, outA, rows) == DLC_OK);
+    REQUIRE(dlc_run(heap, 0, ins, outB, rows) == DLC_OK);
+    CHECK(a == b);
+  }
+  dlc_destroy(in);
+  dlc_destroy(heap);
+
+  ModelBuilder bad("toy", kBatch);
+  buildToy(bad);
+  bad.desc.abi_version = DLC_ABI_VERSION + 1;
+  CHECK(dlc_context_bytes(&bad.desc) == 0);
+  CHECK(dlc_context_bytes(nullptr) == 0);
+}
+
+TEST_CASE("runtime: variables by name, copied out and in") {
+  ModelBuilder m("toy", kBatch);
+  buildToy(m);
+  dlc_context *ctx = dlc_create(&m.desc, 1);
+  REQUIRE(ctx);
+  CHECK(dlc_find_var(&m.desc, "dense.b") == 1);
+  CHECK(dlc_find_var(&m.desc, "dense") == -1);
+
+  std::vector<float> w(size_t(kFeatures) * kClasses);
+  REQUIRE(dlc_get_var(ctx, "dense.w", w.data(), w.size()) == DLC_OK);
+  CHECK(w == floats(ctx, 0));
+  for (float &v : w)
+    v += 1;
+  REQUIRE(dlc_set_var(ctx, "dense.w", w.data(), w.size()) == DLC_OK);
+  CHECK(w == floats(ctx, 0));
+
+  // Refusals name what was wrong and change nothing.
+  const std::vector<uint8_t> before = snapshot(ctx);
+  CHECK(dlc_get_var(ctx, "dense.W", w.data(), w.size()) == DLC_ERR_ARG);
+  CHECK(std::string(dlc_error(ctx)) ==
+        "get: model 'toy' has no variable 'dense.W' (its params: dense.w, dense.b)");
+  CHECK(dlc_set_var(ctx, "dense.b", w.data(), w.size()) == DLC_ERR_ARG);
+  CHECK(std::string(dlc_error(ctx)) ==
+        "set: variable 'dense.b' has " + std::to_string(kClasses) + " elements, got " +
+            std::to_string(w.size()));
+  CHECK(dlc_set_var(ctx, "step.count", w.data(), 1) == DLC_ERR_ARG);
+  CHECK(std::string(dlc_error(ctx)) == "set: variable 'step.count' is not f32");
+  CHECK(dlc_get_var(ctx, nullptr, w.data(), 1) == DLC_ERR_ARG);
+  CHECK(dlc_get_var(ctx, "dense.w", nullptr, w.size()) == DLC_ERR_ARG);
+  w[3] = INFINITY;
+  CHECK(dlc_set_var(ctx, "dense.w", w.data(), w.size()) == DLC_ERR_ARG);
+  CHECK(std::string(dlc_error(ctx)) ==
+        "set: element 3 of 'dense.w' is infinite; the variable is unchanged");
+  CHECK(snapshot(ctx) == before);
+  // Optimizer state is a variable like any other.
+  std::vector<float> grad(size_t(kFeatures) * kClasses, 0.5f);
+  CHECK(dlc_set_var(ctx, "step.last_grad", grad.data(), grad.size()) == DLC_OK);
+  CHECK(floats(ctx, 3) == grad);
+
+  // The whole state block at once, as --weights embeds it.
+  std::vector<char> image(size_t(m.desc.state_bytes), 0);
+  CHECK(dlc_set_state(ctx, image.data(), image.size() - 1) == DLC_ERR_ARG);
+  CHECK(dlc_set_state(ctx, image.data(), image.size()) == DLC_OK);
+  CHECK(floats(ctx, 0) == std::vector<float>(w.size(), 0.0f));
   dlc_destroy(ctx);
 }
