@@ -327,16 +327,23 @@ bool Lowerer::isPoisoned(const std::string &name) const {
   return false;
 }
 
-// The first model constant that `e` reads and a -D flag sets, or "".
-std::string Lowerer::overriddenConstantIn(const Expr &e) const {
-  if (e.kind == Expr::Ident && opts_.constants.count(e.name)) {
-    auto it = cur_->env.find(e.name); // names are looked up in this frame only
-    if (it != cur_->env.end() && it->second.kind == Binding::Const)
-      return e.name;
+// The first model constant that `e` reads and a -D flag sets, or "": read
+// directly, or through the arguments of the calls that led here (a flag's
+// value passed to `dense` as its width).
+std::string Lowerer::overriddenConstantIn(const Expr &e, const Frame &frame) const {
+  if (e.kind == Expr::Ident) {
+    auto it = frame.env.find(e.name); // names are looked up in this frame only
+    if (it != frame.env.end()) {
+      const Binding &b = it->second;
+      if (b.kind == Binding::Const && opts_.constants.count(e.name))
+        return e.name;
+      if (b.kind == Binding::Arg && b.source && frame.parent)
+        return overriddenConstantIn(*b.source, *frame.parent);
+    }
   }
   for (auto &a : e.args)
     if (a) {
-      std::string f = overriddenConstantIn(*a);
+      std::string f = overriddenConstantIn(*a, frame);
       if (!f.empty())
         return f;
     }
@@ -344,12 +351,12 @@ std::string Lowerer::overriddenConstantIn(const Expr &e) const {
 }
 
 bool Lowerer::firstBlame(const Expr &e) {
-  std::string flag = overriddenConstantIn(e);
+  std::string flag = overriddenConstantIn(e, *cur_);
   return flag.empty() || blamedFlags_.insert(flag).second;
 }
 
 std::string Lowerer::blameFlag(const Expr &e) const {
-  std::string flag = overriddenConstantIn(e);
+  std::string flag = overriddenConstantIn(e, *cur_);
   if (flag.empty())
     return "";
   return ": -D" + flag + "=" + std::to_string(opts_.constants.at(flag)) +
@@ -657,10 +664,13 @@ bool Lowerer::bindArgs(const Expr &call, const std::string &fname,
 
 bool Lowerer::evalArgs(const Expr &call, const std::string &fname,
                        const std::vector<std::string> &params, size_t required,
-                       std::vector<Value> &args, const Expr **instanceName) {
+                       std::vector<Value> &args, const Expr **instanceName,
+                       std::vector<const Expr *> *argExprs) {
   std::vector<const Expr *> slots;
   if (!bindArgs(call, fname, params, required, "keyword argument", slots, instanceName))
     return false;
+  if (argExprs)
+    *argExprs = slots;
   bool ok = true; // every argument is checked, whichever are invalid
   for (const Expr *slot : slots) {
     args.push_back(slot ? eval(*slot) : Value::absent());
@@ -712,8 +722,9 @@ Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
       required = names.size();
   }
   std::vector<Value> args;
+  std::vector<const Expr *> argExprs;
   const Expr *nameArg = nullptr;
-  if (!evalArgs(call, f.name, names, required, args, &nameArg)) {
+  if (!evalArgs(call, f.name, names, required, args, &nameArg, &argExprs)) {
     // The instance is not made: its params' names must not be reported as
     // missing later (dense_1.w in a penalty).
     poisonedNames_.insert(nameArg && nameArg->kind == Expr::String
@@ -776,7 +787,8 @@ Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
   for (size_t k = 0; k < f.params.size(); ++k) {
     // Defaults are evaluated in the callee, so they may use earlier arguments.
     Value v = args[k].kind != Value::Absent ? args[k] : eval(*f.params[k].dflt);
-    frame.env[f.params[k].name] = Binding{v, Binding::Arg, f.params[k].loc};
+    frame.env[f.params[k].name] =
+        Binding{v, Binding::Arg, f.params[k].loc, k < argExprs.size() ? argExprs[k] : nullptr};
   }
   for (const Stmt &s : f.body) {
     if (frame.returned && s.kind != Stmt::Error) {

@@ -115,7 +115,8 @@ public:
   // false after a diagnostic.
   bool evalArgs(const Expr &call, const std::string &fname,
                 const std::vector<std::string> &params, size_t required,
-                std::vector<Value> &args, const Expr **instanceName = nullptr);
+                std::vector<Value> &args, const Expr **instanceName = nullptr,
+                std::vector<const Expr *> *argExprs = nullptr);
   Value eval(const Expr &e);
   // The f32[] counter the dropout masks of train entries are keyed by,
   // a state variable made on first use; and a fresh seed per dropout call.
@@ -130,6 +131,9 @@ private:
     Value value;
     Kind kind;
     SourceLoc loc;
+    // Arg: the caller's argument expression (null for a default), read in
+    // the parent frame, so a bad value can be traced to a -D flag.
+    const Expr *source = nullptr;
   };
   struct Frame {
     Frame *parent = nullptr;
@@ -168,7 +172,7 @@ private:
   bool trainParams(const Expr &list, const Node *loss, std::vector<std::string> &out);
   Value evalIndex(const Expr &e);
   Value lookupParamOrInstance(const std::string &name);
-  std::string overriddenConstantIn(const Expr &e) const;
+  std::string overriddenConstantIn(const Expr &e, const Frame &frame) const;
 public:
   // ": -Dbatch=0 on the command line sets 'batch'" when `e` reads a model
   // constant a -D flag set, else "": a bad value is the flag's mistake.
