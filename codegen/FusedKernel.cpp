@@ -7,6 +7,7 @@
 //      does not compute from memory (constants as immediates) and storing
 //      only the values the plan says leave the kernel. Every element's loads
 //      come before its stores, which is what makes in-place buffers safe.
+#include "codegen/DebugInfo.h"
 #include "codegen/KernelBuilder.h"
 #include "codegen/Lowering.h"
 #include "codegen/Scalar.h"
@@ -47,9 +48,17 @@ Scalar compute(const Node *n, const std::function<Scalar(const Node *)> &get) {
 
 class FusedKernelEmitter {
 public:
-  FusedKernelEmitter(llvm::Module &mod, const Function &f, size_t call, const std::string &name)
+  FusedKernelEmitter(llvm::Module &mod, const Function &f, size_t call, const std::string &name,
+                     DebugInfo *debug)
       : mod_(mod), p_(f.plan), call_(p_.calls.at(call)), kern_(p_.kernels.at(call_.kernel)),
-        k_(mod, argUses(), name) {
+        k_(mod, argUses(), name), debug_(debug) {
+    if (debug_) {
+      std::vector<const Node *> all(kern_.hoisted.begin(), kern_.hoisted.end());
+      all.insert(all.end(), kern_.prologue.begin(), kern_.prologue.end());
+      all.insert(all.end(), kern_.nodes.begin(), kern_.nodes.end());
+      debug_->beginKernel(k_.function(), all);
+      computing(kern_.anchor ? kern_.anchor : all.empty() ? nullptr : all.front());
+    }
     for (size_t a = 0; a < call_.args.size(); ++a)
       argOf_[call_.args[a].buffer] = k_.arg((unsigned)a);
     mine_.insert(kern_.nodes.begin(), kern_.nodes.end());
@@ -76,6 +85,7 @@ private:
   const KernelCall &call_;
   const Kernel &kern_;
   KernelBuilder k_;
+  DebugInfo *debug_; // null: no line tables
   std::unordered_map<int, Value *> argOf_;
   std::set<const Node *> mine_, stored_;
   std::unordered_map<const Node *, Scalar> uniform_;
@@ -105,6 +115,12 @@ private:
 
   Type *elemType(const Node *n) const { return k_.elemType(n->type.dtype); }
 
+  // The instructions emitted next compute n: they carry its DSL line.
+  void computing(const Node *n) {
+    if (debug_)
+      k_.b.SetCurrentDebugLocation(debug_->at(n));
+  }
+
   Scalar immediate(const Node *c) {
     double v = c->attrs.getFloat("value");
     Value *imm = c->type.dtype == DType::F32 ? (Value *)k_.f(v) : k_.b.getInt32((int32_t)v);
@@ -123,6 +139,7 @@ private:
   }
 
   void hoist(const Node *h) {
+    computing(h);
     Scalar v = compute(h, [this](const Node *o) { return scalarOf(o); });
     uniform_.emplace(h, v);
     if (stored_.count(h))
@@ -151,6 +168,7 @@ private:
 
   void emitAnchor() {
     const Node *a = kern_.anchor;
+    computing(a);
     k_.op = a;
     k_.operandPtrs.clear();
     std::set<const Node *> prologue(kern_.prologue.begin(), kern_.prologue.end());
@@ -189,12 +207,16 @@ private:
         return u->second;
       if (isImmediate(p_, o))
         return immediate(o);
+      if (prologue.count(o))
+        computing(o);
       Scalar s = prologue.count(o)
                      ? compute(o, get)
                      : Scalar{&k_.b, k_.loadF(ptr(o), o->type.numel() == 1 ? k_.idx(0) : idx)};
       return value.emplace(o, s).first->second;
     };
-    return get(kern_.anchor->operands[i]).v;
+    Value *v = get(kern_.anchor->operands[i]).v;
+    computing(kern_.anchor);
+    return v;
   }
 
   // The epilogue at result elements (row, col .. col + width) of a matmul,
@@ -233,12 +255,15 @@ private:
       }
       return value.emplace(o, Scalar{&k_.b, v}).first->second;
     };
-    for (const Node *n : members_)
+    for (const Node *n : members_) {
+      computing(n);
       value[n] = compute(n, get);
+    }
     Value *offset = k_.add(k_.mul(row, domain[1]), col);
     for (const Node *n : kern_.nodes) {
       if (!stored_.count(n))
         continue;
+      computing(n);
       Value *p = k_.b.CreateInBoundsGEP(k_.f32, ptr(n), offset);
       Value *v = value.at(n).v;
       if (width == 1)
@@ -248,6 +273,7 @@ private:
       else
         k_.b.CreateAlignedStore(v, p, Align(4));
     }
+    computing(kern_.anchor);
   }
 
   // The nodes after the anchor, as one loop nest over their shape.
@@ -300,10 +326,14 @@ private:
         value.emplace(o, s);
         return s;
       };
-      for (const Node *n : members) // a fill kernel's one node is a constant
+      for (const Node *n : members) { // a fill kernel's one node is a constant
+        computing(n);
         value[n] = n->op == OpKind::Constant ? immediate(n) : compute(n, get);
-      for (size_t s = 0; s < stores.size(); ++s)
+      }
+      for (size_t s = 0; s < stores.size(); ++s) {
+        computing(stores[s]);
         k_.store(value.at(stores[s]).v, ptr(stores[s]), at[s]);
+      }
     });
   }
 };
@@ -373,8 +403,8 @@ std::string kernelSignature(const Function &f, size_t call) {
 }
 
 llvm::Function *emitKernel(llvm::Module &mod, const Function &f, size_t call,
-                           const std::string &name) {
-  return FusedKernelEmitter(mod, f, call, name).run();
+                           const std::string &name, DebugInfo *debug) {
+  return FusedKernelEmitter(mod, f, call, name, debug).run();
 }
 
 } // namespace dlc::codegen

@@ -2,6 +2,7 @@
 // kernel, one entry function per Function calling them on the planned
 // buffers, and the constant dlc_model_desc (runtime/dlc_runtime.h) the
 // runtime drives it through.
+#include "codegen/DebugInfo.h"
 #include "codegen/Descriptor.h"
 #include "codegen/Layout.h"
 #include "codegen/Lowering.h"
@@ -46,15 +47,20 @@ struct DescTypes {
 
 class Lowering {
 public:
-  Lowering(const Module &m, LLVMContext &c)
+  Lowering(const Module &m, LLVMContext &c, bool lineTables)
       : m_(m), ctx_(c), mod_(std::make_unique<llvm::Module>(m.name, c)), types_(c),
-        state_(layoutState(m)) {}
+        state_(layoutState(m)) {
+    if (lineTables)
+      debug_ = std::make_unique<DebugInfo>(*mod_);
+  }
 
   std::unique_ptr<llvm::Module> run() {
     std::vector<llvm::Function *> entries;
     for (const auto &f : m_.functions)
       entries.push_back(lowerFunction(*f));
     emitDesc(entries);
+    if (debug_)
+      debug_->finish();
     std::string msg;
     raw_string_ostream os(msg);
     if (verifyModule(*mod_, &os))
@@ -69,6 +75,7 @@ private:
   DescTypes types_;
   StateLayout state_;
   std::map<std::string, llvm::Function *> kernels_; // by kernelSignature
+  std::unique_ptr<DebugInfo> debug_;                 // null: no line tables
 
   Constant *i32(int64_t v) { return ConstantInt::get(Type::getInt32Ty(ctx_), v); }
   Constant *i64(int64_t v) { return ConstantInt::get(Type::getInt64Ty(ctx_), v); }
@@ -200,7 +207,7 @@ private:
                                       k.nodes.empty() ? "kernel" : k.nodes.front()->name);
       llvm::Function *&kernel = kernels_[kernelSignature(f, c)];
       if (!kernel)
-        kernel = emitKernel(*mod_, f, c, kname);
+        kernel = emitKernel(*mod_, f, c, kname, debug_.get());
       b.CreateCall(kernel, args);
     }
     if (inParts) {
@@ -259,8 +266,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<llvm::Module> lowerModule(const Module &m, LLVMContext &ctx) {
-  return Lowering(m, ctx).run();
+std::unique_ptr<llvm::Module> lowerModule(const Module &m, LLVMContext &ctx, bool lineTables) {
+  return Lowering(m, ctx, lineTables).run();
 }
 
 } // namespace dlc::codegen

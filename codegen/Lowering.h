@@ -18,6 +18,8 @@ class TargetMachine;
 
 namespace dlc::codegen {
 
+class DebugInfo;
+
 // Symbols of a compiled model (C identifiers; model and entry names are the
 // DSL's): `<model>__<entry>` entry functions, `<model>__desc` the descriptor.
 std::string entrySymbol(const Module &m, const Function &f);
@@ -25,12 +27,15 @@ std::string descSymbol(const Module &m);
 
 // Lower.cpp: the whole model as one LLVM module: kernels, entry functions and
 // the dlc_model_desc constant. Unoptimised; the caller picks the target.
-std::unique_ptr<llvm::Module> lowerModule(const Module &m, llvm::LLVMContext &ctx);
+// With `lineTables`, DWARF line info maps each kernel's code to DSL lines.
+std::unique_ptr<llvm::Module> lowerModule(const Module &m, llvm::LLVMContext &ctx,
+                                          bool lineTables = false);
 
 // FusedKernel.cpp: the function of call `call` of f's plan (ir/BufferIR.h),
 // `void name(ptr, ...)` with one pointer per argument of the call.
+// `debug` (may be null) receives the kernel's DSL lines.
 llvm::Function *emitKernel(llvm::Module &mod, const Function &f, size_t call,
-                           const std::string &name);
+                           const std::string &name, DebugInfo *debug);
 // What the function of call `call` depends on, as text: its arguments' uses,
 // and for each node its op, type, attributes, operands (local, argument or
 // immediate) and where it is stored. Calls with equal signatures share one
