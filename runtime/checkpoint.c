@@ -281,18 +281,28 @@ static void remove_stale_temps(const char *path) {
 
 /* An existing file at `path` is replaced only if it is a checkpoint (or
  * empty): a slip such as `--save model.dl` must not destroy the user's
- * source. Anything unreadable is left for the write itself to report. */
-static int replaces_foreign_file(const char *path) {
+ * source, and `--save /dev/null` run as root must not rename a regular file
+ * over the device. Returns why not to replace it, or NULL; anything
+ * unreadable is left for the write itself to report. */
+static const char *foreign_file(const char *path) {
   struct stat st;
-  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
-    return 0;
+  if (stat(path, &st) != 0)
+    return NULL;
+  if (S_ISDIR(st.st_mode))
+    return "it is a directory";
+  if (!S_ISREG(st.st_mode))
+    return "it exists and is not a regular file (a device, pipe or socket)";
+  if (st.st_size == 0)
+    return NULL;
   FILE *f = fopen(path, "rb");
   if (!f)
-    return 0;
+    return NULL;
   char magic[sizeof ckpt_magic];
   const size_t got = fread(magic, 1, sizeof magic, f);
   fclose(f);
-  return got != sizeof magic || memcmp(magic, ckpt_magic, sizeof magic) != 0;
+  if (got != sizeof magic || memcmp(magic, ckpt_magic, sizeof magic) != 0)
+    return "the file exists and is not a dlc checkpoint";
+  return NULL;
 }
 
 int dlc_save(dlc_context *ctx, const char *path) {
@@ -305,11 +315,10 @@ int dlc_save_host(dlc_context *ctx, const char *path, const void *host, size_t h
   ctx->error[0] = '\0';
   if (!path || !*path)
     return dlcrt_fail(ctx, DLC_ERR_ARG, "dlc_save: empty checkpoint path");
-  if (replaces_foreign_file(path))
-    return dlcrt_fail(ctx, DLC_ERR_IO,
-                      "cannot write checkpoint '%s': the file exists and is not a dlc "
-                      "checkpoint (refusing to replace it)",
-                      path);
+  const char *foreign = foreign_file(path);
+  if (foreign)
+    return dlcrt_fail(ctx, DLC_ERR_IO, "cannot write checkpoint '%s': %s (refusing to replace it)",
+                      path, foreign);
 
   /* A checkpoint must load back, and dlc_load refuses NaN and infinities:
    * saving them would replace a good file with one that cannot be used. */

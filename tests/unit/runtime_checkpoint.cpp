@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <string>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -385,6 +386,21 @@ TEST_CASE("checkpoint: a file that is not a checkpoint is never replaced") {
   CHECK(dlc_save(ctx, source.c_str()) == DLC_ERR_IO);
   CHECK_MESSAGE(contains(dlc_error(ctx), "not a dlc checkpoint"), std::string(dlc_error(ctx)));
   CHECK(readBytes(source) == text);
+  // Nor a device, a pipe or a directory: run as root, `--save /dev/null` once
+  // renamed a regular file over the device. A pipe stands in for it here.
+  const std::string pipe = tmp.path("pipe");
+  REQUIRE(mkfifo(pipe.c_str(), 0600) == 0);
+  CHECK(dlc_save(ctx, pipe.c_str()) == DLC_ERR_IO);
+  CHECK_MESSAGE(contains(dlc_error(ctx), "is not a regular file"), std::string(dlc_error(ctx)));
+  struct stat st;
+  REQUIRE(stat(pipe.c_str(), &st) == 0);
+  CHECK(S_ISFIFO(st.st_mode));
+  const std::string dir = tmp.path("dir");
+  REQUIRE(mkdir(dir.c_str(), 0700) == 0);
+  CHECK(dlc_save(ctx, dir.c_str()) == DLC_ERR_IO);
+  CHECK_MESSAGE(contains(dlc_error(ctx), "it is a directory"), std::string(dlc_error(ctx)));
+  rmdir(dir.c_str());
+  unlink(pipe.c_str());
   // An empty file and an older checkpoint are fine to replace.
   const std::string empty = tmp.path("empty.ckpt");
   writeBytes(empty, {});
