@@ -1,8 +1,8 @@
 # dlc used from another project, as its users would: `cmake --install` into a
 # fresh prefix, then examples/cmake_app (a copy, outside dlc's trees) found
-# with find_package(dlc), built and run; its model rebuilt when edited and
-# only then; a missing model refused when configuring; dlc.pc through
-# pkg-config.
+# with find_package(dlc), built and run, installed and run; its model rebuilt
+# when edited and only then; a missing model refused when configuring; a
+# program linking dlc::runtime; dlc.pc through pkg-config.
 #   cmake -DBUILD=<dlc build> -DSRC=<dlc source> -DWORK=<scratch dir>
 #         -DVERSION=<dlc version> -DGENERATOR=<cmake generator> -P cmake_app.cmake
 file(REMOVE_RECURSE ${WORK})
@@ -88,6 +88,38 @@ endif()
 string(REGEX REPLACE "[ \n]+" " " out "${out}") # CMake wraps messages
 expect("${out}" "dlc_add_model\\(net\\): the model file [^ ]*/missing/no_such_model.dl does not exist"
        "configuring with a missing model")
+
+# dlc::runtime: a program that runs a model's entries through the runtime's
+# own API (dlc_runtime.h), with the model's descriptor from its library.
+file(WRITE ${WORK}/runtime_app/CMakeLists.txt
+     "cmake_minimum_required(VERSION 3.20)\nproject(runtime_app C)\n"
+     "find_package(dlc REQUIRED)\ndlc_add_model(spirals ${app}/spirals.dl)\n"
+     "add_executable(runtime_app main.c)\n"
+     "target_link_libraries(runtime_app PRIVATE spirals dlc::runtime)\n")
+file(WRITE ${WORK}/runtime_app/main.c [[
+#include <dlc_runtime.h>
+#include <stdio.h>
+#include "spirals.h"
+int main(void) {
+  dlc_context *ctx = dlc_create(spirals_metadata(), 1);
+  const int entry = dlc_find_entry(spirals_metadata(), "predict");
+  static float xy[SPIRALS_BATCH * 2], probs[SPIRALS_BATCH * 3];
+  const void *inputs[] = {xy};
+  void *outputs[] = {probs};
+  const int rc = ctx && entry >= 0 ? dlc_run(ctx, entry, inputs, outputs, 1) : -1;
+  printf("dlc_run: %d, probabilities summing to %.3f\n", rc, probs[0] + probs[1] + probs[2]);
+  dlc_destroy(ctx);
+  return rc;
+}
+]])
+run("configuring a program using dlc::runtime"
+    COMMAND ${CMAKE_COMMAND} -S ${WORK}/runtime_app -B ${WORK}/runtime_app/build
+            -G ${GENERATOR} -DCMAKE_PREFIX_PATH=${prefix})
+run("building a program using dlc::runtime"
+    COMMAND ${CMAKE_COMMAND} --build ${WORK}/runtime_app/build)
+run("running a program using dlc::runtime" COMMAND ${WORK}/runtime_app/build/runtime_app
+    OUT out)
+expect("${out}" "dlc_run: 0, probabilities summing to 1.000" "runtime_app")
 
 # pkg-config, where it is installed (tools/install-deps.sh installs it).
 find_program(PKG_CONFIG pkg-config)
