@@ -22,8 +22,9 @@ config.substitutions.append(("%python", config.python_executable))
 system_python = "/usr/bin/python3"
 config.substitutions.append(("%system_python", system_python))
 import subprocess
-if subprocess.run([system_python, "-c", "import numpy"], stdout=subprocess.DEVNULL,
-                  stderr=subprocess.DEVNULL).returncode == 0:
+if os.path.exists(system_python) and subprocess.run(
+        [system_python, "-c", "import numpy"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL).returncode == 0:
     config.available_features.add("numpy")
 
 fashion = "/usr/share/datasets/fashion-mnist"
