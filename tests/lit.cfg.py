@@ -1,6 +1,7 @@
 # lit configuration for dlc's text-in, FileCheck-out tests.
 #   %dlc      the dlc binary of this build
 #   %fashion  the Fashion-MNIST directory (tests that need it say REQUIRES: fashion-mnist)
+#   %system_python  /usr/bin/python3 (tests that need its NumPy say REQUIRES: numpy)
 import os
 import lit.formats
 
@@ -16,6 +17,15 @@ config.environment["PATH"] = os.pathsep.join(
 config.substitutions.append(("%dlc", os.path.join(config.dlc_tools_dir, "dlc")))
 config.substitutions.append(("%src", config.dlc_src_root))
 config.substitutions.append(("%python", config.python_executable))
+# examples/python runs with Debian's python3 and python3-numpy
+# (tools/install-deps.sh), whichever python3 CMake found.
+system_python = "/usr/bin/python3"
+config.substitutions.append(("%system_python", system_python))
+import subprocess
+if os.path.exists(system_python) and subprocess.run(
+        [system_python, "-c", "import numpy"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL).returncode == 0:
+    config.available_features.add("numpy")
 
 fashion = "/usr/share/datasets/fashion-mnist"
 config.substitutions.append(("%fashion", fashion))
