@@ -776,6 +776,8 @@ int trainCommand(Options &o) {
               << " exists and is not a dlc checkpoint; refusing to replace it\n";
     return 1;
   }
+  if (!o.resume.empty() && !checkpointToLoad("--resume", o.resume))
+    return 1;
   const std::pair<const char *, const std::string *> outputs[] = {
       {"--log", &o.log}, {"--plot", &o.plot}, {"--samples", &o.samples}, {"--save", &o.save}};
   for (auto [flag, path] : outputs)
