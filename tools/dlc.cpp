@@ -30,6 +30,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -95,8 +96,9 @@ const char *kTrainHelp = R"(train options (dlc train FILE):
                          with its variables); rerunning the same command
                          finishes an interrupted run
   --progress, --no-progress   redraw a progress line: epoch, step/steps, loss,
-                         accuracy, samples/s, ETA (default: when stdout is a
-                         terminal; else one line per epoch)
+                         accuracy, samples/s, ETA, as wide as the terminal
+                         (default: when stdout is a terminal; else one line
+                         per epoch)
   --stop-on-nan, --no-stop-on-nan   when a step turns the loss or a variable NaN
                          or infinite, stop with the variables from before that
                          step, and save those with --save (default); or warn
@@ -793,6 +795,9 @@ int trainCommand(Options &o) {
   t.samples = o.samples;
   t.sampleFrom = &test;
   t.progress = o.progress < 0 ? isatty(STDOUT_FILENO) : o.progress == 1;
+  struct winsize terminal {};
+  if (t.progress && ioctl(STDOUT_FILENO, TIOCGWINSZ, &terminal) == 0)
+    t.columns = terminal.ws_col;
   t.stopOnNonFinite = o.stopOnNan;
   t.save = o.save;
   t.resume = o.resume;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -341,24 +342,39 @@ int scoresOutput(const dlc_model_desc *m, int predict, const BoundEntry &b) {
 
 class ProgressLine {
 public:
-  explicit ProgressLine(std::ostream &out) : out(out) {}
+  // `columns`: the terminal's width, 0 if unknown.
+  ProgressLine(std::ostream &out, int columns) : out(out), columns(columns) {}
 
-  void draw(int epoch, int epochs, int64_t step, int64_t steps, const std::string &losses,
+  void draw(int epoch, int epochs, int64_t step, int64_t steps, const std::string &metrics,
             double samplesPerSecond, double etaSeconds) {
-    constexpr int kBarWidth = 24;
-    const int filled = int(kBarWidth * step / std::max<int64_t>(steps, 1));
-    std::string bar(size_t(filled), '=');
-    if (filled < kBarWidth)
-      bar += '>' + std::string(size_t(kBarWidth - filled - 1), ' ');
-    char buf[320];
-    const int n = std::snprintf(buf, sizeof buf,
-                                "epoch %d/%d [%s] %lld/%lld  %s  %.0f samples/s  ETA %s",
-                                epoch, epochs, bar.c_str(), (long long)step, (long long)steps,
-                                losses.c_str(), samplesPerSecond,
-                                formatDuration(etaSeconds).c_str());
+    char head[64], tail[320];
+    std::snprintf(head, sizeof head, "epoch %d/%d", epoch, epochs);
+    std::snprintf(tail, sizeof tail, "%lld/%lld  %s  %.0f samples/s  ETA %s", (long long)step,
+                  (long long)steps, metrics.c_str(), samplesPerSecond,
+                  formatDuration(etaSeconds).c_str());
+    // A line wider than the terminal wraps, and '\r' returns only to the
+    // start of its last row: every redraw would leave a line behind. The
+    // bar narrows first, then goes; what is still too wide is cut.
+    constexpr int kBarWidth = 24, kNarrowest = 8;
+    const int room = columns > 0 ? columns - 1 : INT_MAX;
+    const int width = int(std::min<int64_t>(
+        kBarWidth, int64_t(room) - int64_t(std::strlen(head) + std::strlen(tail) + 4)));
+    std::string line = head;
+    if (width >= kNarrowest) {
+      const int filled = int(width * step / std::max<int64_t>(steps, 1));
+      line += " [" + std::string(size_t(filled), '=');
+      if (filled < width)
+        line += '>' + std::string(size_t(width - filled - 1), ' ');
+      line += "] ";
+    } else {
+      line += " ";
+    }
+    line += tail;
+    if (line.size() > size_t(room))
+      line.resize(size_t(room));
     // Pad over the previous line's tail: '\r' returns without erasing.
-    const size_t len = size_t(std::max(n, 0));
-    out << '\r' << buf << std::string(lastLength > len ? lastLength - len : 0, ' ')
+    const size_t len = line.size();
+    out << '\r' << line << std::string(lastLength > len ? lastLength - len : 0, ' ')
         << std::flush;
     lastLength = len;
   }
@@ -371,6 +387,7 @@ public:
 
 private:
   std::ostream &out;
+  int columns;
   size_t lastLength = 0;
 };
 
@@ -666,7 +683,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
   const int64_t batch = m->batch;
   const int64_t steps = train.count / batch; // the last partial batch is dropped
   const int64_t totalSteps = steps * opts.epochs;
-  ProgressLine progress(out);
+  ProgressLine progress(out, opts.columns);
   const Clock::time_point runStart = Clock::now();
   std::string entryNames;
   for (const BoundEntry &b : entries)

@@ -52,6 +52,7 @@ struct TrainOptions {
   std::map<std::string, Feed> feeds; // from planFeeds
   int64_t classes = 10;
   bool progress = true;     // redraw a progress line (false: one line per epoch)
+  int columns = 0;          // the terminal's width, which that line fits (0: unknown)
   // A loss or variable that turns NaN or infinite stops training with the
   // variables from before that step (false: warn once and go on).
   bool stopOnNonFinite = true;

@@ -413,3 +413,48 @@ TEST_CASE("trainer: a resumed epoch reports the accuracy of all its steps, befor
   CHECK(withoutSeconds(resumedCsv) == withoutSeconds(straightCsv));
   CHECK(resumedCsv.rfind("epoch,loss,train_accuracy,seconds\n", 0) == 0);
 }
+
+TEST_CASE("trainer: the progress line fits the terminal, its bar narrowing first") {
+  ModelBuilder m("toy", kBatch);
+  buildToyWithScores(m, stepWithScoresEntry);
+  const dlc::Dataset train = blobs(64, 1);
+  // Each redraw of the line, as a terminal of `columns` would show it.
+  auto redraws = [&](int columns) {
+    dlc_context *ctx = dlc_create(&m.desc, 3);
+    dlc::TrainOptions opts = toyOptions(m.desc, train);
+    opts.progress = true;
+    opts.columns = columns;
+    std::ostringstream out;
+    std::string error;
+    REQUIRE_MESSAGE(dlc::trainModel(ctx, train, opts, out, error), error);
+    dlc_destroy(ctx);
+    std::vector<std::string> lines;
+    std::istringstream parts(out.str());
+    std::string part;
+    while (std::getline(parts, part, '\r'))
+      if (part.rfind("epoch 1/1 ", 0) == 0 && part.find(" s  ") == std::string::npos)
+        lines.push_back(part);
+    REQUIRE(!lines.empty());
+    return lines;
+  };
+  for (const std::string &line : redraws(0))
+    CHECK(contains(line, "[========================] 8/8  loss "));
+  // The line is about 105 characters with its bar, 80 without (the digits
+  // of samples/s vary): 100 columns narrow the bar, 80 leave no room for
+  // one, 50 cut the end.
+  for (const std::string &line : redraws(100)) {
+    INFO(line);
+    CHECK(line.size() <= 99);
+    CHECK(contains(line, "epoch 1/1 [========"));
+    CHECK(contains(line, "=] 8/8  loss "));
+    CHECK_FALSE(contains(line, "[========================]"));
+    CHECK(contains(line, " samples/s  ETA "));
+  }
+  for (int columns : {80, 50}) {
+    for (const std::string &line : redraws(columns)) {
+      INFO(line);
+      CHECK(line.size() <= size_t(columns - 1));
+      CHECK(line.rfind("epoch 1/1 8/8  loss ", 0) == 0);
+    }
+  }
+}
