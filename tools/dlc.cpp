@@ -651,11 +651,21 @@ bool planModel(const Module &m, const Dataset &data, const std::string &labelsFr
               << "' (its train entries: " << (names.empty() ? "none" : names) << ")\n";
     return false;
   }
+  // Training drops the last partial batch: it needs one whole batch.
+  const int64_t batch = codegen::modelBatch(m);
+  if (o.command == "train" && batch > data.count) {
+    auto flag = o.frontend.constants.find("batch");
+    std::cerr << "dlc: error: the training set of " << o.data << " has " << data.count
+              << " examples, fewer than one batch of " << batch
+              << (flag != o.frontend.constants.end() ? " (-Dbatch=" + std::to_string(batch) + ")"
+                                                      : std::string())
+              << "\n";
+    return false;
+  }
   // --samples draws predict's first output as images of the data's size,
   // after the first epoch: an output that is no such image is refused now.
   if (!o.samples.empty()) {
     const auto &[name, node] = m.findFunction("predict")->outputs.front();
-    const int64_t batch = codegen::modelBatch(m);
     const int64_t size = batch > 0 ? node->type.numel() / batch : 0;
     if (size != data.exampleSize() || data.imageDims.size() != 2) {
       std::cerr << "dlc: error: --samples " << o.samples << ": predict's first output '"
