@@ -321,15 +321,24 @@ std::string metricsText(const std::vector<BoundEntry> &entries, const EpochSums 
 // predictions with, or -1. dlc train asks the frontend for one
 // (FrontendOptions::scoresInTrainEntries): an output after the loss with
 // the name and the [batch, classes] shape of the predict entry's first
-// output. It is counted only when the entry is fed the labels.
+// output. Those are class scores only when the entry is fed labels of as
+// many classes: an i32 input of that index bound, or one-hot rows that long
+// (a reconstruction is no argmax away from a label).
 int scoresOutput(const dlc_model_desc *m, int predict, const BoundEntry &b) {
-  if (predict < 0 || !b.desc->is_train || !(b.has(Feed::Labels) || b.has(Feed::OneHot)))
+  if (predict < 0 || !b.desc->is_train)
     return -1;
   const dlc_entry_desc &p = m->entries[predict];
   if (p.n_outputs < 1)
     return -1;
   const dlc_tensor_desc &want = p.outputs[0];
   if (want.dtype != DLC_F32 || want.rank != 2 || want.dims[0] != m->batch)
+    return -1;
+  bool labelled = false;
+  for (size_t i = 0; i < b.feeds.size(); ++i)
+    labelled |= (b.feeds[i] == Feed::Labels &&
+                 m->inputs[b.desc->inputs[i]].index_bound == want.dims[1]) ||
+                (b.feeds[i] == Feed::OneHot && b.sizes[i] == want.dims[1]);
+  if (!labelled)
     return -1;
   for (int o = 1; o < b.desc->n_outputs; ++o) {
     const dlc_tensor_desc &t = b.desc->outputs[o];
