@@ -72,8 +72,11 @@ struct TrainOptions {
 };
 
 // Each step, every entry of `steps` runs on the same batch of examples (with
-// fresh noise). The first output of a train entry is its scalar loss. The
-// last partial batch of an epoch is dropped. Returns false with `error` on
+// fresh noise). The first output of a train entry is its scalar loss; a later
+// output with the name and [batch, classes] shape of predict's first output,
+// in an entry fed labels of as many classes, is the step's class scores,
+// whose accuracy each epoch reports beside the loss (dlc train has the
+// frontend add it). The last partial batch of an epoch is dropped. Returns false with `error` on
 // failure. A step whose loss or variables come out NaN or infinite stops
 // training (unless opts.stopOnNonFinite is false), leaving the variables as
 // they were before that step; `error` names the step, and
