@@ -118,9 +118,9 @@ const char *kEvalHelp = R"(eval options (dlc eval FILE):
   --labels LABELS        with --data EXAMPLES: one class label per example,
                          .npy (shape [count] or [count, 1]), .csv (one per
                          line) or IDX; needed for a classifier's accuracy
-  prints `test accuracy: NN.NN%` (class scores) or `test mse: N` (an output
-  with an example's values, against the example: an autoencoder)
   --feed, --seed, and the compile options -D, -O, --no-fusion
+  It prints `test accuracy: NN.NN%` when predict's first output holds class
+  scores, or `test mse: N` when it has an example's values (an autoencoder).
 )";
 
 const char *kPredictHelp = R"(predict options (dlc predict FILE):
