@@ -1182,7 +1182,8 @@ void Lowerer::lowerModel(const ModelDecl &m) {
     if (std::find(names.begin(), names.end(), name) != names.end())
       continue;
     std::string near = closestName(name, names);
-    error(m.loc, "model '" + m.name + "' has no header constant '" + name + "' to override" +
+    error(m.loc, "-D" + name + "=" + std::to_string(value) + ": model '" + m.name +
+                     "' has no header constant '" + name + "' to override" +
                      (near.empty() ? "" : "; did you mean '" + near + "'?"));
   }
   for (auto &c : m.constants) {
@@ -1257,6 +1258,38 @@ void Lowerer::extractFunction(Function &dst, std::vector<Node *> roots,
       node->name = dst.uniqueName(name);
 }
 
+Node *Lowerer::scoresForTrainEntry(const Node *loss) const {
+  if (outputs_.empty() || outputs_.front().first == "loss")
+    return nullptr;
+  Node *scores = outputs_.front().second;
+  const TensorType &t = scores->type;
+  // An input or a variable as the output is no prediction to count.
+  if (t.dtype != DType::F32 || t.rank() != 2 || scores->op == OpKind::Input ||
+      scores->op == OpKind::Var || scores->op == OpKind::Constant)
+    return nullptr;
+  // The inputs each root reads, as the train entry would extract them
+  // (through dropout): the scores may not add an argument to the entry.
+  auto inputsOf = [](const Node *root) {
+    std::unordered_set<const Node *> seen, inputs;
+    std::vector<const Node *> stack = {root};
+    while (!stack.empty()) {
+      const Node *n = stack.back();
+      stack.pop_back();
+      if (!seen.insert(n).second)
+        continue;
+      if (n->op == OpKind::Input)
+        inputs.insert(n);
+      stack.insert(stack.end(), n->operands.begin(), n->operands.end());
+    }
+    return inputs;
+  };
+  const std::unordered_set<const Node *> lossInputs = inputsOf(loss);
+  for (const Node *in : inputsOf(scores))
+    if (!lossInputs.count(in))
+      return nullptr;
+  return scores;
+}
+
 std::unique_ptr<Module> Lowerer::run(const Program &user, const Program &prelude) {
   module_ = std::make_unique<Module>();
   for (auto &f : prelude.fns)
@@ -1294,7 +1327,11 @@ std::unique_ptr<Module> Lowerer::run(const Program &user, const Program &prelude
   for (auto &t : trains_) {
     Function &f = module_->addFunction(t.name);
     std::map<const Node *, Node *> map;
-    extractFunction(f, {t.spec.loss}, map, false);
+    Node *scores = opts_.scoresInTrainEntries ? scoresForTrainEntry(t.spec.loss) : nullptr;
+    std::vector<Node *> roots = {t.spec.loss};
+    if (scores)
+      roots.push_back(scores);
+    extractFunction(f, roots, map, false);
     f.train = t.spec;
     f.train->loss = map.at(t.spec.loss);
     // Each step of an entry with dropout draws new masks: it advances the
@@ -1308,6 +1345,8 @@ std::unique_ptr<Module> Lowerer::run(const Program &user, const Program &prelude
     }
     // A train step returns its loss (mnist_mlp_step(..., float *loss)).
     f.outputs.push_back({"loss", f.train->loss});
+    if (scores)
+      f.outputs.push_back({outputs_.front().first, map.at(scores)});
   }
   return std::move(module_);
 }

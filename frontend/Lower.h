@@ -195,6 +195,9 @@ private:
   // (`inference`), dropout is the identity and is left out.
   void extractFunction(Function &dst, std::vector<Node *> roots,
                        std::map<const Node *, Node *> &map, bool inference);
+  // The node of the model's first output when a train entry with `loss` can
+  // output it too (FrontendOptions::scoresInTrainEntries), else null.
+  Node *scoresForTrainEntry(const Node *loss) const;
 
   DiagEngine &diags_;
   std::shared_ptr<const std::string> preludeFile_;

@@ -6,6 +6,7 @@
 #include "ir/BufferIR.h"
 #include "ir/Dot.h"
 #include "ir/IRParser.h"
+#include "ir/OpRules.h"
 #include "ir/Printer.h"
 #include "ir/Support.h"
 #include "ir/Verifier.h"
@@ -14,6 +15,7 @@
 #include "runtime/host/Bench.h"
 #include "runtime/host/Trainer.h"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <climits>
@@ -28,6 +30,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,7 +43,7 @@ namespace {
 const char *kSynopsis = R"(usage:
   dlc FILE [options]                  compile a model (.dl) or IR text (.ir)
   dlc train FILE --data DIR [options] compile in-process and train
-  dlc eval FILE --data DIR --load CKPT
+  dlc eval FILE --load CKPT --data DIR | --data EXAMPLES --labels LABELS
   dlc predict FILE --data EXAMPLES --load CKPT [-o OUT.csv|OUT.npy]
   dlc bench FILE [--rounds N]         time each entry (medians of N rounds)
   dlc help [COMMAND]                  this text, or one command's options
@@ -69,8 +72,9 @@ const char *kCompileHelp = R"(compile options (dlc FILE):
   --time-passes          print how long each pass took
 )";
 
-const char *kTrainHelp = R"(train / eval options (dlc train FILE, dlc eval FILE):
+const char *kTrainHelp = R"(train options (dlc train FILE):
   --data DIR             IDX files: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
+                         (train: the training split, t10k: the test split)
   --epochs N             passes over the training set (default 1)
   --feed NAME=KIND       what feeds input NAME: images, labels, onehot or noise
                          (repeatable; by default guessed from its name and shape)
@@ -80,7 +84,8 @@ const char *kTrainHelp = R"(train / eval options (dlc train FILE, dlc eval FILE)
                          reconstructions beside their inputs, or generated images
   --validate             after each epoch, evaluate on the test split and print it
   --log PATH.csv         after each epoch, write the curves so far: epoch, loss
-                         (per train entry), test metric (with --validate), seconds
+                         (per train entry), train accuracy (a classifier), test
+                         metric (with --validate), seconds
   --plot PATH.svg        after each epoch, draw those curves as an SVG
   --seed S               parameter initialisation and shuffling (default 0)
   --save PATH            save a checkpoint (variables and the run's position in
@@ -92,19 +97,38 @@ const char *kTrainHelp = R"(train / eval options (dlc train FILE, dlc eval FILE)
                          (a checkpoint without a position: start at epoch 1
                          with its variables); rerunning the same command
                          finishes an interrupted run
-  --load PATH            (eval) the checkpoint to evaluate
-  --progress, --no-progress   redraw a progress line (default: when stdout is a terminal)
+  --progress, --no-progress   redraw a progress line: epoch, step/steps, loss,
+                         accuracy, samples/s, ETA, as wide as the terminal
+                         (default: when stdout is a terminal; else one line
+                         per epoch)
   --stop-on-nan, --no-stop-on-nan   when a step turns the loss or a variable NaN
                          or infinite, stop with the variables from before that
                          step, and save those with --save (default); or warn
                          once and go on
   and the compile options -D, -O, --no-fusion, --print-*, --verify-each, --time-passes
+  The accuracy is that of the training step's own predictions (dropout on,
+  the weights before each update), as Keras reports it; the test accuracy
+  after training is printed as `test accuracy: NN.NN%`.
+)";
+
+const char *kEvalHelp = R"(eval options (dlc eval FILE):
+  --load CKPT            the checkpoint to evaluate
+  --data DIR             the test split of a directory of IDX files:
+                         t10k-{images-idx3,labels-idx1}-ubyte[.gz]
+  --data EXAMPLES        or one file of examples, as dlc predict reads them:
+                         .npy, .csv or IDX (gzipped or not)
+  --labels LABELS        with --data EXAMPLES: one class label per example,
+                         .npy (shape [count] or [count, 1]), .csv (one per
+                         line) or IDX; needed for a classifier's accuracy
+  --feed, --seed, and the compile options -D, -O, --no-fusion
+  It prints `test accuracy: NN.NN%` when predict's first output holds class
+  scores, or `test mse: N` when it has an example's values (an autoencoder).
 )";
 
 const char *kPredictHelp = R"(predict options (dlc predict FILE):
-  --data EXAMPLES        one file of examples: .npy (float32, float64 or uint8
-                         scaled to [0, 1]), .csv (one example per line) or IDX
-                         (gzipped or not)
+  --data EXAMPLES        one file of examples: .npy (float32, float64, int32,
+                         int64, or uint8 scaled to [0, 1]), .csv (one example
+                         per line) or IDX (gzipped or not; bytes scaled to [0, 1])
   --load CKPT            the checkpoint to predict with
   -o OUT.csv|OUT.npy     write predict's first output, one row per example
                          (default: CSV on standard output)
@@ -123,23 +147,29 @@ const char *kExitCodes = R"(exit status: 0 success, 1 an error in the model, its
 // The help for `topic` ("" for everything); false for an unknown topic.
 bool printHelp(const std::string &topic) {
   if (topic.empty()) {
-    std::printf("%s\n%s\n%s\n%s\n%s\n%s", kSynopsis, kCompileHelp, kTrainHelp, kPredictHelp,
-                kBenchHelp, kExitCodes);
+    std::printf("%s\n%s\n%s\n%s\n%s\n%s\n%s", kSynopsis, kCompileHelp, kTrainHelp,
+                kEvalHelp, kPredictHelp, kBenchHelp, kExitCodes);
     return true;
   }
-  const char *section = topic == "compile"                     ? kCompileHelp
-                        : topic == "train" || topic == "eval" ? kTrainHelp
-                        : topic == "predict"                   ? kPredictHelp
-                        : topic == "bench"                     ? kBenchHelp
-                                                               : nullptr;
+  const char *section = topic == "compile"   ? kCompileHelp
+                        : topic == "train"   ? kTrainHelp
+                        : topic == "eval"    ? kEvalHelp
+                        : topic == "predict" ? kPredictHelp
+                        : topic == "bench"   ? kBenchHelp
+                                             : nullptr;
   if (!section)
     return false;
   std::printf("%s\n%s", section, kExitCodes);
   return true;
 }
 
+// The commands after `dlc`; without one, dlc compiles.
+bool isCommand(const std::string &word) {
+  return word == "train" || word == "eval" || word == "predict" || word == "bench";
+}
+
 struct Options {
-  std::string command = "compile"; // compile, train, eval
+  std::string command = "compile"; // compile, train, eval, predict, bench
   std::string file;
   std::string output;
   std::string emit;
@@ -147,7 +177,7 @@ struct Options {
   PassOptions passes;
   PipelineOptions pipeline;
   CodegenOptions codegen;
-  std::string data, save, resume, load, samples, weights;
+  std::string data, labels, save, resume, load, samples, weights;
   int64_t every = 0;
   std::map<std::string, Feed> feeds;
   std::vector<std::string> steps;
@@ -217,6 +247,7 @@ const std::map<std::string, std::set<std::string>> kOptionCommands = {
     {"--data", {"train", "eval", "predict"}},
     {"--epochs", {"train"}},     {"--save", {"train"}},
     {"--resume", {"train"}},     {"--load", {"eval", "predict"}},
+    {"--labels", {"eval"}},
     {"--every", {"train"}},
     {"--rounds", {"bench"}},     {"--seed", {"train", "eval", "predict", "bench"}},
     {"--progress", {"train", "eval"}}, {"--no-progress", {"train", "eval"}},
@@ -235,8 +266,7 @@ Options parseArgs(int argc, char **argv) {
   Options o;
   std::vector<std::string> args(argv + 1, argv + argc);
   size_t i = 0;
-  if (!args.empty() && (args[0] == "train" || args[0] == "eval" || args[0] == "predict" ||
-                        args[0] == "bench"))
+  if (!args.empty() && isCommand(args[0]))
     o.command = args[i++];
   std::set<std::string> given; // options that take a value, and the --[no-] flags
   auto value = [&](const std::string &arg, const char *flag) -> std::string {
@@ -286,6 +316,8 @@ Options parseArgs(int argc, char **argv) {
       o.passes.timePasses = true;
     else if (is(a, "--data"))
       o.data = value(a, "--data");
+    else if (is(a, "--labels"))
+      o.labels = value(a, "--labels");
     else if (is(a, "--epochs"))
       o.epochs = parseCount(value(a, "--epochs"), "--epochs", 0);
     else if (is(a, "--rounds"))
@@ -377,8 +409,10 @@ Options parseArgs(int argc, char **argv) {
   }
   if (!o.weights.empty() && o.output.empty())
     throw UsageError("--weights embeds a checkpoint in a library: it needs -o PATH.so");
-  if ((o.command == "train" || o.command == "eval") && o.data.empty())
-    throw UsageError("'dlc " + o.command + "' needs --data DIR");
+  if (o.command == "train" && o.data.empty())
+    throw UsageError("'dlc train' needs --data DIR");
+  if (o.command == "eval" && o.data.empty())
+    throw UsageError("'dlc eval' needs --data DIR, or --data EXAMPLES with --labels LABELS");
   if (o.command == "eval" && o.load.empty())
     throw UsageError("'dlc eval' needs --load CKPT");
   if (o.command == "predict" && (o.data.empty() || o.load.empty()))
@@ -567,9 +601,45 @@ bool loadData(const Options &o, Dataset *train, Dataset &test) {
   return true;
 }
 
+// dlc eval's data: the test split of a directory of IDX files, or the
+// examples of one file (as dlc predict reads them) with their labels from
+// another. `what` names them for the report ("test images").
+bool loadEvalData(const Options &o, Dataset &test, std::string &what) {
+  std::error_code ec;
+  if (!std::filesystem::exists(o.data, ec)) {
+    std::cerr << "dlc: error: --data " << o.data
+              << ": no such file or directory (expected a directory of IDX files, or a "
+                 "file of examples with --labels)\n";
+    return false;
+  }
+  if (std::filesystem::is_directory(o.data, ec)) {
+    if (!o.labels.empty())
+      throw UsageError("--labels goes with --data EXAMPLES; the labels of a directory " +
+                       o.data + " are its t10k-labels-idx1-ubyte[.gz]");
+    what = "test images";
+    return loadData(o, nullptr, test);
+  }
+  std::string error;
+  if (!loadExamples(o.data, test, error) ||
+      (!o.labels.empty() && !loadLabels(o.labels, test.labels, error))) {
+    std::cerr << "dlc: error: " << error << "\n";
+    return false;
+  }
+  if (!o.labels.empty() && int64_t(test.labels.size()) != test.count) {
+    std::cerr << "dlc: error: --data " << o.data << " has " << test.count
+              << " examples but --labels " << o.labels << " has " << test.labels.size()
+              << " labels; expected one label per example\n";
+    return false;
+  }
+  what = "examples of " + o.data;
+  return true;
+}
+
 // Checks, from the model the frontend made, that it can be evaluated (it has
-// a predict entry) and fed (planFeeds), filling t.feeds.
-bool planModel(const Module &m, const Dataset &data, const Options &o, TrainOptions &t) {
+// a predict entry) and fed (planFeeds), and that the labels of `data` (from
+// `labelsFrom`) are classes of the model, filling t.feeds and t.classes.
+bool planModel(const Module &m, const Dataset &data, const std::string &labelsFrom,
+               const Options &o, TrainOptions &t) {
   if (!m.findFunction("predict")) {
     std::cerr << "dlc: error: model '" << m.name
               << "' has no predict entry (no `output`), so it cannot be evaluated on "
@@ -588,23 +658,75 @@ bool planModel(const Module &m, const Dataset &data, const Options &o, TrainOpti
               << "' (its train entries: " << (names.empty() ? "none" : names) << ")\n";
     return false;
   }
+  // Training drops the last partial batch: it needs one whole batch.
+  const int64_t batch = codegen::modelBatch(m);
+  if (o.command == "train" && batch > data.count) {
+    auto flag = o.frontend.constants.find("batch");
+    std::cerr << "dlc: error: the training set of " << o.data << " has " << data.count
+              << " examples, fewer than one batch of " << batch
+              << (flag != o.frontend.constants.end() ? " (-Dbatch=" + std::to_string(batch) + ")"
+                                                      : std::string())
+              << "\n";
+    return false;
+  }
+  // --samples draws predict's first output as images of the data's size,
+  // after the first epoch: an output that is no such image is refused now.
+  if (!o.samples.empty()) {
+    const auto &[name, node] = m.findFunction("predict")->outputs.front();
+    const int64_t size = batch > 0 ? node->type.numel() / batch : 0;
+    if (size != data.exampleSize() || data.imageDims.size() != 2) {
+      std::cerr << "dlc: error: --samples " << o.samples << ": predict's first output '"
+                << name << "' has " << size << " values per example, not an image of "
+                << data.exampleSize() << "\n";
+      return false;
+    }
+  }
   std::vector<InputShape> shapes;
   for (const InputDecl &in : m.inputs)
     shapes.push_back({in.name, in.type.dtype == DType::F32, in.type.dims});
+  // The model's classes: the bound of the i32 labels its loss indexes with
+  // (the logits' width), else as many as the labels of the data name (a
+  // model fed one-hot rows).
+  const std::map<std::string, int64_t> bounds = inputIndexBounds(m);
   int32_t maxLabel = 0;
   for (int32_t l : data.labels)
     maxLabel = std::max(maxLabel, l);
   t.classes = maxLabel + 1;
+  for (const InputDecl &in : m.inputs)
+    if (in.type.dtype == DType::I32 && bounds.count(in.name)) {
+      t.classes = bounds.at(in.name);
+      break;
+    }
   std::string error;
   if (!planFeeds(shapes, codegen::modelBatch(m), data.exampleSize(), t.classes, o.feeds,
                  t.feeds, error)) {
     std::cerr << "dlc: error: model '" << m.name << "' cannot be fed: " << error << "\n";
     return false;
   }
+  // A label beyond the classes would index outside the logits (the runtime
+  // refuses it, after compiling) or make a one-hot row of zeros.
+  for (const InputShape &in : shapes) {
+    const Feed feed = t.feeds.at(in.name);
+    auto bound = bounds.find(in.name);
+    const int64_t classes = feed == Feed::Labels && bound != bounds.end() ? bound->second
+                            : feed == Feed::OneHot ? in.dims.back()
+                                                   : 0;
+    if (!classes || maxLabel < classes)
+      continue;
+    const size_t at = size_t(std::find_if(data.labels.begin(), data.labels.end(),
+                                          [&](int32_t l) { return l >= classes; }) -
+                             data.labels.begin());
+    std::cerr << "dlc: error: label " << data.labels[at] << " of example " << at << " in "
+              << labelsFrom << " is outside the " << classes << " classes of model '"
+              << m.name << "' (input '" << in.name << "' takes 0 to " << classes - 1
+              << ")\n";
+    return false;
+  }
   return true;
 }
 
-int evaluateAndReport(Session &s, const Dataset &test, const TrainOptions &t) {
+int evaluateAndReport(Session &s, const Dataset &test, const std::string &what,
+                      const TrainOptions &t) {
   std::string error;
   EvalResult r;
   if (!evaluateModel(s.ctx, test, t, r, error)) {
@@ -616,7 +738,7 @@ int evaluateAndReport(Session &s, const Dataset &test, const TrainOptions &t) {
                 "image to compare with its input\n");
     return 0;
   }
-  std::printf("evaluated %lld test images\n", (long long)r.count);
+  std::printf("evaluated %lld %s\n", (long long)r.count, what.c_str());
   if (r.metric == "accuracy")
     std::printf("test accuracy: %.2f%%\n", 100 * r.value);
   else
@@ -632,6 +754,24 @@ bool replacesForeignFile(const std::string &path) {
   if (!in || !in.read(magic, sizeof magic))
     return in.gcount() > 0; // a short non-empty file is not a checkpoint either
   return std::memcmp(magic, "DLCCKPT", sizeof magic) != 0; // with its NUL
+}
+
+// A checkpoint to load (--load): one that cannot be opened, or is no
+// checkpoint at all, is refused before compiling. dlc_load checks the rest
+// (the model it was saved from, its checksums) once there is a context.
+bool checkpointToLoad(const std::string &flag, const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::cerr << "dlc: error: " << flag << " " << path << ": cannot open: "
+              << std::strerror(errno) << "\n";
+    return false;
+  }
+  if (replacesForeignFile(path) || in.peek() == EOF) {
+    std::cerr << "dlc: error: " << flag << " " << path
+              << ": not a dlc checkpoint (expected a file `dlc train --save` wrote)\n";
+    return false;
+  }
+  return true;
 }
 
 // The curves are written after the first epoch; a path that cannot be
@@ -655,9 +795,13 @@ int trainCommand(Options &o) {
               << " exists and is not a dlc checkpoint; refusing to replace it\n";
     return 1;
   }
-  if ((!o.log.empty() && !writable("--log", o.log)) ||
-      (!o.plot.empty() && !writable("--plot", o.plot)))
+  if (!o.resume.empty() && !checkpointToLoad("--resume", o.resume))
     return 1;
+  const std::pair<const char *, const std::string *> outputs[] = {
+      {"--log", &o.log}, {"--plot", &o.plot}, {"--samples", &o.samples}, {"--save", &o.save}};
+  for (auto [flag, path] : outputs)
+    if (!path->empty() && !writable(flag, *path))
+      return 1;
   Dataset train, test;
   if (!loadData(o, &train, test))
     return 1;
@@ -668,6 +812,9 @@ int trainCommand(Options &o) {
   t.samples = o.samples;
   t.sampleFrom = &test;
   t.progress = o.progress < 0 ? isatty(STDOUT_FILENO) : o.progress == 1;
+  struct winsize terminal {};
+  if (t.progress && ioctl(STDOUT_FILENO, TIOCGWINSZ, &terminal) == 0)
+    t.columns = terminal.ws_col;
   t.stopOnNonFinite = o.stopOnNan;
   t.save = o.save;
   t.resume = o.resume;
@@ -675,8 +822,12 @@ int trainCommand(Options &o) {
   t.validation = o.validate ? &test : nullptr;
   t.log = o.log;
   t.plot = o.plot;
+  // The training accuracy comes from the steps' own predictions.
+  o.frontend.scoresInTrainEntries = true;
   Session s;
-  if (!startSession(o, s, [&](const Module &m) { return planModel(m, train, o, t); }))
+  if (!startSession(o, s, [&](const Module &m) {
+        return planModel(m, train, "the training labels of " + o.data, o, t);
+      }))
     return 1;
   std::string error;
   bool stoppedBeforeBadStep = false, finishedBefore = false;
@@ -691,19 +842,40 @@ int trainCommand(Options &o) {
   std::cout.flush();
   if (!o.save.empty() && !finishedBefore)
     std::printf("saved %s\n", o.save.c_str());
-  return evaluateAndReport(s, test, t);
+  return evaluateAndReport(s, test, "test images", t);
+}
+
+// Whether the first output of the model's predict entry holds class scores
+// rather than an example's values (an autoencoder's reconstruction): those
+// need labels to be measured.
+bool predictsClasses(const Module &m, int64_t exampleSize) {
+  const Function *predict = m.findFunction("predict");
+  if (!predict || predict->outputs.empty())
+    return false;
+  const TensorType &t = predict->outputs.front().second->type;
+  return t.rank() == 2 && t.dims[1] != exampleSize;
 }
 
 int evalCommand(Options &o) {
+  if (!checkpointToLoad("--load", o.load))
+    return 1;
   Dataset test;
-  if (!loadData(o, nullptr, test))
+  std::string what;
+  if (!loadEvalData(o, test, what))
     return 1;
   TrainOptions t;
   t.seed = o.seed;
   Session s;
-  if (!startSession(o, s, [&](const Module &m) { return planModel(m, test, o, t); }))
+  if (!startSession(o, s, [&](const Module &m) {
+        if (test.labels.empty() && predictsClasses(m, test.exampleSize()))
+          throw UsageError("model '" + m.name + "' predicts classes ('" +
+                           m.findFunction("predict")->outputs.front().first +
+                           "'): its accuracy on --data " + o.data +
+                           " needs their labels, --labels LABELS");
+        return planModel(m, test, o.labels.empty() ? o.data : o.labels, o, t);
+      }))
     return 1;
-  return evaluateAndReport(s, test, t);
+  return evaluateAndReport(s, test, what, t);
 }
 
 int predictCommand(Options &o) {
@@ -712,6 +884,8 @@ int predictCommand(Options &o) {
               << ": expected a .csv or .npy file name for the predictions\n";
     return 1;
   }
+  if (!checkpointToLoad("--load", o.load) || (!o.output.empty() && !writable("-o", o.output)))
+    return 1;
   Dataset examples;
   std::string error;
   if (!loadExamples(o.data, examples, error)) {
@@ -721,7 +895,7 @@ int predictCommand(Options &o) {
   TrainOptions t;
   t.seed = o.seed;
   Session s;
-  if (!startSession(o, s, [&](const Module &m) { return planModel(m, examples, o, t); }))
+  if (!startSession(o, s, [&](const Module &m) { return planModel(m, examples, "", o, t); }))
     return 1;
   std::vector<float> values;
   std::vector<int64_t> dims;
@@ -800,19 +974,14 @@ int main(int argc, char **argv) {
     if (printHelp(argc == 3 ? argv[2] : ""))
       return 0;
     std::cerr << "dlc: error: no help for '" << argv[2]
-              << "' (the commands are compile, train, eval and bench)\n";
+              << "' (the commands are compile, train, eval, predict and bench)\n";
     return 2;
   }
   // `dlc train --help`, `dlc bench FILE -h`: that command's help, whatever
   // else is on the line.
   for (int i = 1; i < argc; ++i)
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::string command = argc > 1 && (!std::strcmp(argv[1], "train") ||
-                                         !std::strcmp(argv[1], "eval") ||
-                                         !std::strcmp(argv[1], "bench"))
-                                ? argv[1]
-                                : "compile";
-      printHelp(command);
+      printHelp(isCommand(argv[1]) ? argv[1] : "compile");
       return 0;
     }
   if (argc == 2 && !std::strcmp(argv[1], "--version")) {

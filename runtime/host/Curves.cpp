@@ -112,12 +112,22 @@ void chart(std::ostringstream &svg, double x0, double y0, double w, double h,
   }
 }
 
+bool hasTrainAccuracy(const Curves &c) {
+  for (const EpochRecord &r : c.epochs)
+    if (r.hasTrainAccuracy)
+      return true;
+  return false;
+}
+
 } // namespace
 
 bool writeCurvesCsv(const std::string &path, const Curves &c, std::string &error) {
+  const bool trainAccuracy = hasTrainAccuracy(c);
   std::string text = "epoch";
   for (const std::string &e : c.entries)
     text += "," + (c.entries.size() == 1 ? std::string("loss") : e + "_loss");
+  if (trainAccuracy)
+    text += ",train_accuracy";
   if (!c.metric.empty())
     text += "," + metricColumn(c.metric);
   text += ",seconds\n";
@@ -125,6 +135,8 @@ bool writeCurvesCsv(const std::string &path, const Curves &c, std::string &error
     text += std::to_string(r.epoch);
     for (double l : r.losses)
       text += "," + number(l);
+    if (trainAccuracy)
+      text += "," + (r.hasTrainAccuracy ? number(r.trainAccuracy) : std::string());
     if (!c.metric.empty())
       text += "," + (r.validated ? number(r.testMetric) : std::string());
     text += "," + number(r.seconds, "%.3f") + "\n";
@@ -143,23 +155,36 @@ bool writeCurvesSvg(const std::string &path, const Curves &c, std::string &error
       s.points.push_back({double(r.epoch), r.losses[k]});
     losses.push_back(std::move(s));
   }
+  // The accuracy chart: train (the step's own predictions) and test; a
+  // test mse has a chart of its own.
+  Series train{"train accuracy %", kColours[1], {}};
+  for (const EpochRecord &r : c.epochs)
+    if (r.hasTrainAccuracy)
+      train.points.push_back({double(r.epoch), 100 * r.trainAccuracy});
   Series test{c.metric == "accuracy" ? "test accuracy %" : "test " + c.metric, kColours[2], {}};
   for (const EpochRecord &r : c.epochs)
     if (r.validated)
       test.points.push_back(
           {double(r.epoch), c.metric == "accuracy" ? 100 * r.testMetric : r.testMetric});
-  const bool second = !test.points.empty();
-  const double panel = 420, height = 300, width = second ? 2 * panel : panel;
+  std::vector<std::pair<std::string, std::vector<Series>>> charts = {{"loss", losses}};
+  std::vector<Series> accuracy;
+  if (!train.points.empty())
+    accuracy.push_back(train);
+  if (!test.points.empty() && c.metric == "accuracy")
+    accuracy.push_back(test);
+  if (!accuracy.empty())
+    charts.push_back({train.points.empty() ? "test accuracy (%)" : "accuracy (%)", accuracy});
+  if (!test.points.empty() && c.metric != "accuracy")
+    charts.push_back({"test " + c.metric, {test}});
+  const double panel = 420, height = 300, width = panel * double(charts.size());
   std::ostringstream svg;
   svg << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\""
       << height << "\" viewBox=\"0 0 " << width << " " << height
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  chart(svg, 0, 0, panel, height, "loss", losses, epochs);
-  if (second)
-    chart(svg, panel, 0, panel, height,
-          c.metric == "accuracy" ? "test accuracy (%)" : "test " + c.metric, {test}, epochs);
+  for (size_t k = 0; k < charts.size(); ++k)
+    chart(svg, panel * double(k), 0, panel, height, charts[k].first, charts[k].second, epochs);
   svg << "</svg>\n";
   return replaceFile(path, svg.str(), error);
 }

@@ -14,6 +14,10 @@ struct EpochRecord {
   double seconds = 0;
   bool validated = false;     // testMetric holds this epoch's test figure
   double testMetric = 0;
+  // The fraction of the epoch's training examples whose class scores, from
+  // the train step's own forward pass, picked their label.
+  bool hasTrainAccuracy = false;
+  double trainAccuracy = 0;
 };
 
 struct Curves {
@@ -22,13 +26,15 @@ struct Curves {
   std::vector<EpochRecord> epochs;
 };
 
-// epoch,loss[,test_accuracy|test_mse],seconds — one column per train entry
-// ("d_step_loss,g_step_loss") when there are several. The whole file is
-// rewritten each time, so it always ends with the last epoch.
+// epoch,loss[,train_accuracy][,test_accuracy|test_mse],seconds — one loss
+// column per train entry ("d_step_loss,g_step_loss") when there are several,
+// train_accuracy when some epoch measured it. The whole file is rewritten
+// each time, so it always ends with the last epoch.
 bool writeCurvesCsv(const std::string &path, const Curves &c, std::string &error);
 
-// Loss per epoch (one line per train entry), and beside it the test metric
-// per epoch when there is one. Plain SVG 1.1: no script, no external file.
+// Loss per epoch (one line per train entry), and beside it the accuracy per
+// epoch, train and test, when measured (or the test mse). Plain SVG 1.1: no
+// script, no external file.
 bool writeCurvesSvg(const std::string &path, const Curves &c, std::string &error);
 
 } // namespace dlc

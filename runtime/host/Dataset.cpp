@@ -252,8 +252,43 @@ std::string npyField(const std::string &header, const std::string &key) {
   return to == std::string::npos ? "" : header.substr(from, to - from + 1);
 }
 
-bool loadNpy(const std::string &path, Dataset &out, std::string &error) {
-  std::string bytes;
+// A .npy file's array, its values still in the file's bytes.
+struct NpyArray {
+  std::string bytes;  // the whole file
+  size_t dataAt = 0;  // where the values start
+  std::string descr, shape; // as the header writes them: "'<f4'", "(300, 28, 28)"
+  enum Kind { F32, F64, U8, I32, I64 } kind = F32;
+  size_t elementBytes = 0;
+  std::vector<int64_t> dims;
+  int64_t total = 0;
+  // Value k as it is in the file (uint8 not scaled).
+  double at(int64_t k) const {
+    const char *p = bytes.data() + dataAt + size_t(k) * elementBytes;
+    uint64_t u = 0;
+    for (size_t b = 0; b < elementBytes; ++b)
+      u |= uint64_t(uint8_t(p[b])) << (8 * b);
+    switch (kind) {
+    case F32: {
+      const uint32_t w = uint32_t(u);
+      float v;
+      std::memcpy(&v, &w, 4);
+      return v;
+    }
+    case F64: {
+      double d;
+      std::memcpy(&d, &u, 8);
+      return d;
+    }
+    case U8: return double(u);
+    case I32: return double(int32_t(uint32_t(u)));
+    case I64: return double(int64_t(u));
+    }
+    return 0;
+  }
+};
+
+bool readNpy(const std::string &path, NpyArray &a, std::string &error) {
+  std::string &bytes = a.bytes;
   if (!readWholeFile(path, bytes, error))
     return false;
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) {
@@ -277,17 +312,20 @@ bool loadNpy(const std::string &path, Dataset &out, std::string &error) {
   const std::string header = bytes.substr(8 + lenBytes, headerLen);
   const std::string descr = npyField(header, "descr"), order = npyField(header, "fortran_order"),
                     shape = npyField(header, "shape");
+  a.dataAt = dataAt;
+  a.descr = descr;
+  a.shape = shape;
   if (order != "False") {
     error = path + ": a Fortran-order array (save it with np.ascontiguousarray)";
     return false;
   }
   size_t elementBytes = 0;
   if (descr == "'<f4'" || descr == "'<i4'")
-    elementBytes = 4;
+    elementBytes = 4, a.kind = descr == "'<f4'" ? NpyArray::F32 : NpyArray::I32;
   else if (descr == "'<f8'" || descr == "'<i8'")
-    elementBytes = 8;
+    elementBytes = 8, a.kind = descr == "'<f8'" ? NpyArray::F64 : NpyArray::I64;
   else if (descr == "'|u1'")
-    elementBytes = 1;
+    elementBytes = 1, a.kind = NpyArray::U8;
   else {
     error = path + ": unsupported element type " + (descr.empty() ? "(none)" : descr) +
             " (expected float32, float64, uint8, int32 or int64, little-endian)";
@@ -317,32 +355,24 @@ bool loadNpy(const std::string &path, Dataset &out, std::string &error) {
             std::to_string(bytes.size() - dataAt);
     return false;
   }
+  a.elementBytes = elementBytes;
+  a.dims = dims;
+  a.total = total;
+  return true;
+}
+
+bool loadNpy(const std::string &path, Dataset &out, std::string &error) {
+  NpyArray a;
+  if (!readNpy(path, a, error))
+    return false;
   out = Dataset();
-  out.count = dims[0];
-  out.imageDims.assign(dims.begin() + 1, dims.end());
-  out.images.resize(size_t(total));
-  const char *p = bytes.data() + dataAt;
-  for (int64_t k = 0; k < total; ++k, p += elementBytes) {
-    uint64_t u = 0;
-    for (size_t b = 0; b < elementBytes; ++b)
-      u |= uint64_t(uint8_t(p[b])) << (8 * b);
-    float v;
-    if (descr == "'<f4'") {
-      uint32_t w = uint32_t(u);
-      std::memcpy(&v, &w, 4);
-    } else if (descr == "'<f8'") {
-      double d;
-      std::memcpy(&d, &u, 8);
-      v = float(d);
-    } else if (descr == "'|u1'") {
-      v = float(u) / 255.0f;
-    } else if (descr == "'<i4'") {
-      v = float(int32_t(uint32_t(u)));
-    } else {
-      v = float(int64_t(u));
-    }
-    out.images[size_t(k)] = v;
-  }
+  out.count = a.dims[0];
+  out.imageDims.assign(a.dims.begin() + 1, a.dims.end());
+  out.images.resize(size_t(a.total));
+  // Pixels as bytes are scaled to [0, 1], as the IDX images are.
+  const bool bytes = a.kind == NpyArray::U8;
+  for (int64_t k = 0; k < a.total; ++k)
+    out.images[size_t(k)] = bytes ? float(a.at(k)) / 255.0f : float(a.at(k));
   return true;
 }
 
@@ -415,6 +445,84 @@ bool loadExamples(const std::string &path, Dataset &out, std::string &error) {
   out.images.resize(idx.data.size());
   for (size_t i = 0; i < idx.data.size(); ++i)
     out.images[i] = float(idx.data[i]) / 255.0f;
+  return true;
+}
+
+bool loadLabels(const std::string &path, std::vector<int32_t> &labels, std::string &error) {
+  // The values, as the file holds them (bytes not scaled), and their shape.
+  std::vector<double> values;
+  std::vector<int64_t> dims;
+  std::string where; // "file:line: " for CSV, else "file: "
+  std::vector<int64_t> lines;
+  if (endsWith(path, ".npy")) {
+    NpyArray a;
+    if (!readNpy(path, a, error))
+      return false;
+    dims = a.dims;
+    values.resize(size_t(a.total));
+    for (int64_t k = 0; k < a.total; ++k)
+      values[size_t(k)] = a.at(k);
+  } else if (endsWith(path, ".csv")) {
+    // As loadCsv reads examples, but the numbers as written: a label of
+    // 16777217 must not round to a float.
+    std::ifstream in(path);
+    if (!in) {
+      error = path + ": cannot open: " + std::strerror(errno);
+      return false;
+    }
+    std::string line;
+    int64_t lineNo = 0, width = -1;
+    while (std::getline(in, line)) {
+      ++lineNo;
+      if (!line.empty() && line.back() == '\r')
+        line.pop_back();
+      if (line.find_first_not_of(" \t") == std::string::npos)
+        continue;
+      char *end = nullptr;
+      const double v = std::strtod(line.c_str(), &end);
+      while (end && (*end == ' ' || *end == '\t'))
+        ++end;
+      if (end == line.c_str() || *end != '\0') {
+        if (lineNo == 1 && width < 0)
+          continue; // a header
+        error = path + ":" + std::to_string(lineNo) + ": expected one label per line, got '" +
+                line + "'";
+        return false;
+      }
+      width = 1;
+      values.push_back(v);
+      lines.push_back(lineNo);
+    }
+    dims = {int64_t(values.size())};
+  } else {
+    IdxArray idx;
+    if (!readIdx(path, idx, error))
+      return false;
+    dims = idx.dims;
+    values.assign(idx.data.begin(), idx.data.end());
+  }
+  if (values.empty()) {
+    error = path + ": no labels";
+    return false;
+  }
+  if (dims.size() > 2 || (dims.size() == 2 && dims[1] != 1)) {
+    error = path + ": expected one label per example (shape [count] or [count, 1]), got " +
+            dimsText(dims);
+    return false;
+  }
+  labels.resize(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double v = values[i];
+    if (!(v >= 0 && v <= 2147483647.0 && v == std::floor(v))) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.9g", v);
+      error = path + (lines.empty() ? ": the label of example " + std::to_string(i)
+                                    : ":" + std::to_string(lines[i]) + ": the label") +
+              " is " + buf + "; expected a class number (a whole number from 0)";
+      return false;
+    }
+    labels[i] = int32_t(v);
+  }
   return true;
 }
 

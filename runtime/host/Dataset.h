@@ -40,6 +40,13 @@ bool loadMnistSplit(const std::string &dir, const std::string &split,
 // is not numbers is a header). `labels` stays empty.
 bool loadExamples(const std::string &path, Dataset &out, std::string &error);
 
+// One class label per example from one file, as loadExamples reads its
+// examples: IDX (unsigned bytes, rank 1), ".npy" (any type loadExamples
+// takes, shape [count] or [count, 1]; uint8 labels are not scaled) or
+// ".csv" (one number per line, an optional header). Every label must be a
+// whole number from 0; the message names the file and the label (or line).
+bool loadLabels(const std::string &path, std::vector<int32_t> &labels, std::string &error);
+
 // Writes `count` examples of `dims` values each (`values` holds them all) as
 // ".npy" (float32, shape [count, dims...]) or ".csv" (one example per line,
 // shortest round-trip decimals), by the extension of `path`.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -167,6 +168,9 @@ struct BoundEntry {
   std::vector<std::vector<uint32_t>> outputs;
   std::vector<const void *> inputPtrs;
   std::vector<void *> outputPtrs;
+  // A train entry's output holding the batch's class scores, whose argmax
+  // is compared with the labels for the training accuracy; -1: none.
+  int scores = -1;
   bool has(Feed f) const { return std::find(feeds.begin(), feeds.end(), f) != feeds.end(); }
 };
 
@@ -283,40 +287,103 @@ std::string formatDuration(double seconds) {
   return buf;
 }
 
-// "loss 0.4321", or "d_step 0.6931  g_step 0.7012" for several entries.
-std::string lossText(const std::vector<BoundEntry> &entries, const std::vector<double> &sums,
-                     int64_t steps) {
+// What an epoch has measured so far: the sum of each entry's losses, and
+// of the examples the entries' class scores (BoundEntry::scores) got right
+// out of those scored.
+struct EpochSums {
+  std::vector<double> losses; // per entry
+  int64_t correct = 0, scored = 0;
+  explicit EpochSums(size_t entries = 0) : losses(entries, 0.0) {}
+};
+
+// "loss 0.4321  accuracy 81.25%", or "d_step 0.6931  g_step 0.7012" for
+// several entries; the accuracy when some entry outputs class scores.
+std::string metricsText(const std::vector<BoundEntry> &entries, const EpochSums &sums,
+                        int64_t steps) {
   std::string text;
   for (size_t k = 0; k < entries.size(); ++k) {
     char buf[96];
     std::snprintf(buf, sizeof buf, "%s%s %.4f", k ? "  " : "",
                   entries.size() == 1 ? "loss" : entries[k].desc->name,
-                  sums[k] / double(std::max<int64_t>(steps, 1)));
+                  sums.losses[k] / double(std::max<int64_t>(steps, 1)));
+    text += buf;
+  }
+  if (sums.scored > 0) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "  accuracy %.2f%%",
+                  100.0 * double(sums.correct) / double(sums.scored));
     text += buf;
   }
   return text;
 }
 
+// The output of train entry `b` holding class scores to count correct
+// predictions with, or -1. dlc train asks the frontend for one
+// (FrontendOptions::scoresInTrainEntries): an output after the loss with
+// the name and the [batch, classes] shape of the predict entry's first
+// output. Those are class scores only when the entry is fed labels of as
+// many classes: an i32 input of that index bound, or one-hot rows that long
+// (a reconstruction is no argmax away from a label).
+int scoresOutput(const dlc_model_desc *m, int predict, const BoundEntry &b) {
+  if (predict < 0 || !b.desc->is_train)
+    return -1;
+  const dlc_entry_desc &p = m->entries[predict];
+  if (p.n_outputs < 1)
+    return -1;
+  const dlc_tensor_desc &want = p.outputs[0];
+  if (want.dtype != DLC_F32 || want.rank != 2 || want.dims[0] != m->batch)
+    return -1;
+  bool labelled = false;
+  for (size_t i = 0; i < b.feeds.size(); ++i)
+    labelled |= (b.feeds[i] == Feed::Labels &&
+                 m->inputs[b.desc->inputs[i]].index_bound == want.dims[1]) ||
+                (b.feeds[i] == Feed::OneHot && b.sizes[i] == want.dims[1]);
+  if (!labelled)
+    return -1;
+  for (int o = 1; o < b.desc->n_outputs; ++o) {
+    const dlc_tensor_desc &t = b.desc->outputs[o];
+    if (std::strcmp(t.name, want.name) == 0 && t.dtype == DLC_F32 && t.rank == 2 &&
+        t.dims[0] == want.dims[0] && t.dims[1] == want.dims[1])
+      return o;
+  }
+  return -1;
+}
+
 class ProgressLine {
 public:
-  explicit ProgressLine(std::ostream &out) : out(out) {}
+  // `columns`: the terminal's width, 0 if unknown.
+  ProgressLine(std::ostream &out, int columns) : out(out), columns(columns) {}
 
-  void draw(int epoch, int epochs, int64_t step, int64_t steps, const std::string &losses,
+  void draw(int epoch, int epochs, int64_t step, int64_t steps, const std::string &metrics,
             double samplesPerSecond, double etaSeconds) {
-    constexpr int kBarWidth = 24;
-    const int filled = int(kBarWidth * step / std::max<int64_t>(steps, 1));
-    std::string bar(size_t(filled), '=');
-    if (filled < kBarWidth)
-      bar += '>' + std::string(size_t(kBarWidth - filled - 1), ' ');
-    char buf[320];
-    const int n = std::snprintf(buf, sizeof buf,
-                                "epoch %d/%d [%s] %lld/%lld  %s  %.0f samples/s  ETA %s",
-                                epoch, epochs, bar.c_str(), (long long)step, (long long)steps,
-                                losses.c_str(), samplesPerSecond,
-                                formatDuration(etaSeconds).c_str());
+    char head[64], tail[320];
+    std::snprintf(head, sizeof head, "epoch %d/%d", epoch, epochs);
+    std::snprintf(tail, sizeof tail, "%lld/%lld  %s  %.0f samples/s  ETA %s", (long long)step,
+                  (long long)steps, metrics.c_str(), samplesPerSecond,
+                  formatDuration(etaSeconds).c_str());
+    // A line wider than the terminal wraps, and '\r' returns only to the
+    // start of its last row: every redraw would leave a line behind. The
+    // bar narrows first, then goes; what is still too wide is cut.
+    constexpr int kBarWidth = 24, kNarrowest = 8;
+    const int room = columns > 0 ? columns - 1 : INT_MAX;
+    const int width = int(std::min<int64_t>(
+        kBarWidth, int64_t(room) - int64_t(std::strlen(head) + std::strlen(tail) + 4)));
+    std::string line = head;
+    if (width >= kNarrowest) {
+      const int filled = int(width * step / std::max<int64_t>(steps, 1));
+      line += " [" + std::string(size_t(filled), '=');
+      if (filled < width)
+        line += '>' + std::string(size_t(width - filled - 1), ' ');
+      line += "] ";
+    } else {
+      line += " ";
+    }
+    line += tail;
+    if (line.size() > size_t(room))
+      line.resize(size_t(room));
     // Pad over the previous line's tail: '\r' returns without erasing.
-    const size_t len = size_t(std::max(n, 0));
-    out << '\r' << buf << std::string(lastLength > len ? lastLength - len : 0, ' ')
+    const size_t len = line.size();
+    out << '\r' << line << std::string(lastLength > len ? lastLength - len : 0, ' ')
         << std::flush;
     lastLength = len;
   }
@@ -329,6 +396,7 @@ public:
 
 private:
   std::ostream &out;
+  int columns;
   size_t lastLength = 0;
 };
 
@@ -410,7 +478,7 @@ struct Snapshot {
   int64_t step = 0;
   std::vector<std::vector<char>> vars;
   NormalRng noise{0};
-  std::vector<double> lossSums; // of the epoch's steps before `step`
+  EpochSums sums; // of the epoch's steps before `step`
 };
 
 size_t varBytes(const dlc_tensor_desc &v) { return size_t(v.numel) * 4; }
@@ -452,20 +520,23 @@ const char *nonFiniteName(float x) { return std::isnan(x) ? "NaN" : "infinite"; 
 // Where a run is, saved in a checkpoint's host section so that --resume goes
 // on exactly as if the run had not stopped: the epoch in progress and the
 // steps of it done, the shuffling RNG as it was at that epoch's start (its
-// order is drawn again), the noise RNG as it is now, the epoch's loss sums so
-// far and the finished epochs' curves. Text, with floats in hexadecimal so
-// they come back bit for bit.
+// order is drawn again), the noise RNG as it is now, the epoch's loss sums and
+// correct predictions so far and the finished epochs' curves. Text, with
+// floats in hexadecimal so they come back bit for bit. Version 2 added the
+// training accuracy (the train_correct line, and a field of each finished
+// epoch); a version 1 state still resumes, its epochs without one.
 struct TrainerState {
   int64_t examples = 0, batch = 0;
   std::string entries; // "d_step,g_step"
   int epoch = 1;
   int64_t step = 0;
   std::string shuffleRng, noiseRng;
-  std::vector<double> lossSums;
+  EpochSums sums;
   Curves curves;
 };
 
-constexpr const char *kStateMagic = "dlc-train-state 1";
+constexpr const char *kStateMagic = "dlc-train-state 2";
+constexpr const char *kStateMagicV1 = "dlc-train-state 1";
 
 std::string hexDouble(double v) {
   char buf[40];
@@ -478,12 +549,14 @@ std::string serialize(const TrainerState &s) {
   out << kStateMagic << "\nexamples " << s.examples << "\nbatch " << s.batch << "\nentries "
       << s.entries << "\nepoch " << s.epoch << "\nstep " << s.step << "\nshuffle_rng "
       << s.shuffleRng << "\nnoise_rng " << s.noiseRng << "\nloss_sums";
-  for (double v : s.lossSums)
+  for (double v : s.sums.losses)
     out << " " << hexDouble(v);
+  out << "\ntrain_correct " << s.sums.correct << " " << s.sums.scored;
   out << "\nmetric " << (s.curves.metric.empty() ? "-" : s.curves.metric) << "\n";
   for (const EpochRecord &r : s.curves.epochs) {
     out << "finished " << r.epoch << " " << hexDouble(r.seconds) << " " << r.validated << " "
-        << hexDouble(r.testMetric);
+        << hexDouble(r.testMetric) << " "
+        << hexDouble(r.hasTrainAccuracy ? r.trainAccuracy : NAN);
     for (double l : r.losses)
       out << " " << hexDouble(l);
     out << "\n";
@@ -504,8 +577,9 @@ bool parseHexDouble(std::istream &in, double &v) {
 bool deserialize(const std::string &text, size_t entryCount, TrainerState &s) {
   std::istringstream in(text);
   std::string line, key;
-  if (!std::getline(in, line) || line != kStateMagic)
+  if (!std::getline(in, line) || (line != kStateMagic && line != kStateMagicV1))
     return false;
+  const bool v1 = line == kStateMagicV1;
   auto field = [&](const char *name) {
     return std::getline(in, line) && line.compare(0, std::strlen(name) + 1,
                                                   std::string(name) + " ") == 0;
@@ -523,8 +597,14 @@ bool deserialize(const std::string &text, size_t entryCount, TrainerState &s) {
   std::istringstream sums(line.substr(9));
   double v;
   while (parseHexDouble(sums, v))
-    s.lossSums.push_back(v);
-  if (s.lossSums.size() != entryCount || !field("metric"))
+    s.sums.losses.push_back(v);
+  if (s.sums.losses.size() != entryCount)
+    return false;
+  if (!v1 && (!field("train_correct") ||
+              !(std::istringstream(rest("train_correct")) >> s.sums.correct >> s.sums.scored) ||
+              s.sums.correct < 0 || s.sums.correct > s.sums.scored))
+    return false;
+  if (!field("metric"))
     return false;
   s.curves.metric = rest("metric") == "-" ? "" : rest("metric");
   while (std::getline(in, line)) {
@@ -532,8 +612,11 @@ bool deserialize(const std::string &text, size_t entryCount, TrainerState &s) {
     EpochRecord r;
     if (!(rec >> key) || key != "finished" || !(rec >> r.epoch) ||
         !parseHexDouble(rec, r.seconds) || !(rec >> r.validated) ||
-        !parseHexDouble(rec, r.testMetric))
+        !parseHexDouble(rec, r.testMetric) || (!v1 && !parseHexDouble(rec, r.trainAccuracy)))
       return false;
+    r.hasTrainAccuracy = !v1 && !std::isnan(r.trainAccuracy);
+    if (!r.hasTrainAccuracy)
+      r.trainAccuracy = 0;
     while (parseHexDouble(rec, v))
       r.losses.push_back(v);
     if (r.losses.size() != entryCount)
@@ -586,6 +669,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     if (!bindEntry(m, order[k], opts, train, entries[k], error))
       return false;
     labels |= entries[k].has(Feed::Labels) || entries[k].has(Feed::OneHot);
+    entries[k].scores = scoresOutput(m, predictEntry(m), entries[k]);
   }
   if (train.count < m->batch) {
     error = "the training set has " + std::to_string(train.count) +
@@ -608,7 +692,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
   const int64_t batch = m->batch;
   const int64_t steps = train.count / batch; // the last partial batch is dropped
   const int64_t totalSteps = steps * opts.epochs;
-  ProgressLine progress(out);
+  ProgressLine progress(out, opts.columns);
   const Clock::time_point runStart = Clock::now();
   std::string entryNames;
   for (const BoundEntry &b : entries)
@@ -620,7 +704,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     curves.entries.push_back(b.desc->name);
   int firstEpoch = 1;
   int64_t firstStep = 0;
-  std::vector<double> resumedSums(entries.size(), 0.0);
+  EpochSums resumedSums(entries.size());
   if (!opts.resume.empty()) {
     void *blob = nullptr;
     size_t blobBytes = 0;
@@ -652,7 +736,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     } else {
       firstEpoch = s.epoch;
       firstStep = s.step;
-      resumedSums = s.lossSums;
+      resumedSums = s.sums;
       curves = s.curves;
       curves.entries.clear();
       for (const BoundEntry &b : entries)
@@ -683,7 +767,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
   // Saves the variables and where the run is: `epoch` in progress with
   // `stepsDone` of its steps done, its order drawn from `epochRng`.
   auto save = [&](int epoch, int64_t stepsDone, const std::mt19937_64 &epochRng,
-                  const std::vector<double> &sums) {
+                  const EpochSums &sums) {
     TrainerState s;
     s.examples = train.count;
     s.batch = batch;
@@ -695,7 +779,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     noiseState << noise.engine;
     s.shuffleRng = shuffleState.str();
     s.noiseRng = noiseState.str();
-    s.lossSums = sums;
+    s.sums = sums;
     s.curves = curves;
     const std::string text = serialize(s);
     if (dlc_save_host(ctx, opts.save.c_str(), text.data(), text.size()) != DLC_OK) {
@@ -706,8 +790,10 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     return true;
   };
 
-  // One train entry on one batch; false when dlc_run refused it.
-  auto runEntry = [&](int64_t step, size_t k, float &loss) {
+  // One train entry on one batch; false when dlc_run refused it. The
+  // batch's correct predictions, when the entry outputs scores, go into
+  // `sums`; its loss is left to the caller, who checks it first.
+  auto runEntry = [&](int64_t step, size_t k, float &loss, EpochSums &sums) {
     BoundEntry &b = entries[k];
     fillBatch(train, shuffled.data(), step * batch, batch, b, noise);
     if (dlc_run(ctx, b.entry, b.inputPtrs.data(), b.outputPtrs.data(), batch) != DLC_OK) {
@@ -716,6 +802,16 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
       return false;
     }
     std::memcpy(&loss, b.outputs[0].data(), sizeof loss);
+    if (b.scores >= 0) {
+      const float *scores = reinterpret_cast<const float *>(b.outputs[size_t(b.scores)].data());
+      const int64_t classes = b.desc->outputs[b.scores].dims[1];
+      for (int64_t r = 0; r < batch; ++r) {
+        const float *row = scores + r * classes;
+        const int64_t guess = std::max_element(row, row + classes) - row;
+        sums.correct += guess == train.labels[size_t(shuffled[size_t(step * batch + r)])];
+      }
+      sums.scored += batch;
+    }
     return true;
   };
 
@@ -740,7 +836,8 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     for (int64_t s = snapshot.step; s <= std::min(upTo, steps - 1) && badStep < 0; ++s)
       for (size_t k = 0; k < entries.size() && badStep < 0; ++k) {
         float loss;
-        if (!runEntry(s, k, loss))
+        EpochSums ignored;
+        if (!runEntry(s, k, loss, ignored))
           return false;
         const std::string at = " at step " + std::to_string(s + 1) + " of epoch " +
                                std::to_string(epoch);
@@ -763,15 +860,15 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
       return false;
     }
     // Back to just before that step (all its entries: a checkpoint position
-    // is a whole step), with the epoch's loss sums as they were then.
+    // is a whole step), with the epoch's sums as they were then.
     restoreSnapshot(ctx, snapshot, noise);
-    std::vector<double> sums = snapshot.lossSums;
+    EpochSums sums = snapshot.sums;
     for (int64_t s = snapshot.step; s < badStep; ++s)
       for (size_t k = 0; k < entries.size(); ++k) {
         float loss;
-        if (!runEntry(s, k, loss))
+        if (!runEntry(s, k, loss, sums))
           return false;
-        sums[k] += loss;
+        sums.losses[k] += loss;
       }
     if (!opts.save.empty() && !save(epoch, badStep, epochRng, sums))
       return false;
@@ -793,22 +890,21 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     shuffle(shuffled, rng);
     const Clock::time_point epochStart = Clock::now();
     Clock::time_point lastDraw = epochStart;
-    std::vector<double> lossSums =
-        epoch == firstEpoch ? resumedSums : std::vector<double>(entries.size(), 0.0);
+    EpochSums sums = epoch == firstEpoch ? resumedSums : EpochSums(entries.size());
     for (int64_t step = start; step <= steps; ++step) {
       if (opts.stopOnNonFinite && (step % kSnapshotEvery == 0 || step == start || step == steps)) {
         if (step > start && firstNonFiniteVar(ctx) >= 0)
           return stopBeforeBadStep(epoch, step - 1);
         if (step < steps) {
           takeSnapshot(ctx, step, noise, snapshot);
-          snapshot.lossSums = lossSums;
+          snapshot.sums = sums;
         }
       }
       if (step == steps)
         break;
       for (size_t k = 0; k < entries.size(); ++k) {
         float loss;
-        if (!runEntry(step, k, loss))
+        if (!runEntry(step, k, loss, sums))
           return false;
         if (!std::isfinite(loss)) {
           if (opts.stopOnNonFinite)
@@ -821,12 +917,12 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
             warnedNonFinite = true;
           }
         }
-        lossSums[k] += loss;
+        sums.losses[k] += loss;
       }
       ++stepsThisRun;
       const int64_t done = int64_t(epoch - 1) * steps + step + 1;
       if (opts.every > 0 && !opts.save.empty() && done % opts.every == 0 &&
-          !save(epoch, step + 1, epochRng, lossSums))
+          !save(epoch, step + 1, epochRng, sums))
         return false;
       // Redrawing every step would cost more than a small model's step.
       const Clock::time_point now = Clock::now();
@@ -834,7 +930,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
         lastDraw = now;
         const double elapsed = secondsSince(runStart);
         const double stepsPerSecond = double(stepsThisRun) / std::max(elapsed, 1e-9);
-        progress.draw(epoch, opts.epochs, step + 1, steps, lossText(entries, lossSums, step + 1),
+        progress.draw(epoch, opts.epochs, step + 1, steps, metricsText(entries, sums, step + 1),
                       stepsPerSecond * double(batch), double(totalSteps - done) / stepsPerSecond);
       }
     }
@@ -843,8 +939,12 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     EpochRecord record;
     record.epoch = epoch;
     record.seconds = seconds;
-    for (double sum : lossSums)
+    for (double sum : sums.losses)
       record.losses.push_back(sum / double(std::max<int64_t>(steps, 1)));
+    if (sums.scored > 0) {
+      record.hasTrainAccuracy = true;
+      record.trainAccuracy = double(sums.correct) / double(sums.scored);
+    }
     std::string tested;
     if (opts.validation) {
       EvalResult r;
@@ -862,7 +962,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     }
     char line[400];
     std::snprintf(line, sizeof line, "epoch %d/%d  %s  %.1f s  %.0f samples/s%s\n", epoch,
-                  opts.epochs, lossText(entries, lossSums, steps).c_str(), seconds,
+                  opts.epochs, metricsText(entries, sums, steps).c_str(), seconds,
                   double(steps * batch) / std::max(seconds, 1e-9), tested.c_str());
     out << line << std::flush;
     curves.epochs.push_back(record);
@@ -878,7 +978,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
   }
   // Finished: the position is the start of the epoch after the last, so
   // resuming with more --epochs goes on from here.
-  if (!opts.save.empty() && !save(opts.epochs + 1, 0, rng, std::vector<double>(entries.size(), 0.0)))
+  if (!opts.save.empty() && !save(opts.epochs + 1, 0, rng, EpochSums(entries.size())))
     return false;
   return true;
 }

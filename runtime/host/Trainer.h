@@ -52,6 +52,7 @@ struct TrainOptions {
   std::map<std::string, Feed> feeds; // from planFeeds
   int64_t classes = 10;
   bool progress = true;     // redraw a progress line (false: one line per epoch)
+  int columns = 0;          // the terminal's width, which that line fits (0: unknown)
   // A loss or variable that turns NaN or infinite stops training with the
   // variables from before that step (false: warn once and go on).
   bool stopOnNonFinite = true;
@@ -71,8 +72,11 @@ struct TrainOptions {
 };
 
 // Each step, every entry of `steps` runs on the same batch of examples (with
-// fresh noise). The first output of a train entry is its scalar loss. The
-// last partial batch of an epoch is dropped. Returns false with `error` on
+// fresh noise). The first output of a train entry is its scalar loss; a later
+// output with the name and [batch, classes] shape of predict's first output,
+// in an entry fed labels of as many classes, is the step's class scores,
+// whose accuracy each epoch reports beside the loss (dlc train has the
+// frontend add it). The last partial batch of an epoch is dropped. Returns false with `error` on
 // failure. A step whose loss or variables come out NaN or infinite stops
 // training (unless opts.stopOnNonFinite is false), leaving the variables as
 // they were before that step; `error` names the step, and

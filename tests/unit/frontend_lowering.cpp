@@ -124,7 +124,8 @@ TEST_CASE("lowering: header constants, their overrides and constant dims") {
   o.constants["bogus"] = 1;
   Compiled e = compile(src, o);
   CHECK(!e.module);
-  CHECK(e.errs.find("t.dl:1:7: error: model 'm' has no header constant 'bogus' to override") == 0);
+  CHECK(e.errs.find("t.dl:1:7: error: -Dbogus=1: model 'm' has no header constant 'bogus' to "
+                    "override") == 0);
 }
 
 TEST_CASE("lowering: static shapes of the primitive ops") {
@@ -277,4 +278,39 @@ TEST_CASE("lowering: a user function shadows the prelude's, and functions are va
   Function *p = c.module->findFunction("predict");
   CHECK(p->outputs[0].second->op == OpKind::Relu);
   CHECK(p->outputs[0].second->type == TensorType::f32({4, 3}));
+}
+
+TEST_CASE("lowering: train entries output the class scores of their own forward pass when asked") {
+  const std::string src = "model m(batch = 4) {\n  input x : f32[batch, 3]\n  input t : i32[batch]\n"
+                          "  input z : f32[batch, 5]\n"
+                          "  logits = dense(dropout(x, 0.5), 5)\n"
+                          "  output probs = softmax(logits)\n"
+                          "  train step(cross_entropy(logits, t), sgd(0.5))\n"
+                          "  train other(mean(dense(z, 1)), sgd(0.5))\n}\n";
+  // By default the train entries output only their loss: the generated
+  // library's step functions keep their arguments.
+  Compiled plain = compile(src);
+  REQUIRE_MESSAGE(plain.module, plain.errs);
+  REQUIRE(plain.module->findFunction("step")->outputs.size() == 1);
+
+  FrontendOptions opts;
+  opts.scoresInTrainEntries = true;
+  Compiled c = compile(src, opts);
+  REQUIRE_MESSAGE(c.module, c.errs);
+  const Function *step = c.module->findFunction("step");
+  REQUIRE(step->outputs.size() == 2);
+  CHECK(step->outputs[0].first == "loss");
+  CHECK(step->outputs[1].first == "probs");
+  CHECK(step->outputs[1].second->type == TensorType::f32({4, 5}));
+  CHECK(step->outputs[1].second->op == OpKind::Softmax);
+  // The scores come from the step's forward pass, dropout and all (predict
+  // leaves dropout out), and add no input to the entry.
+  bool dropout = false;
+  for (auto &n : step->nodes)
+    dropout |= n->op == OpKind::Dropout;
+  CHECK(dropout);
+  CHECK(step->inputNames() == plain.module->findFunction("step")->inputNames());
+  // `other` never reads x: its scores would add an input, so it has none.
+  CHECK(c.module->findFunction("other")->outputs.size() == 1);
+  CHECK(c.module->findFunction("predict")->outputs.size() == 1);
 }

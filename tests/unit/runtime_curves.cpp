@@ -65,3 +65,35 @@ TEST_CASE("curves: the CSV log has a column per train entry and the metric when 
   CHECK_FALSE(dlc::writeCurvesCsv(tmp.path("no/such/dir.csv"), gan, error));
   CHECK(error.find("cannot write") != std::string::npos);
 }
+
+TEST_CASE("curves: the training accuracy is a column and a line beside the test accuracy") {
+  toy::TempDir tmp;
+  dlc::Curves c;
+  c.entries = {"step"};
+  c.metric = "accuracy";
+  c.epochs = {{1, {0.5}, 1, true, 0.8125, true, 0.75}, {2, {0.25}, 1, false, 0, true, 0.875}};
+  std::string error;
+  REQUIRE_MESSAGE(dlc::writeCurvesCsv(tmp.path("c.csv"), c, error), error);
+  CHECK(readText(tmp.path("c.csv")) == "epoch,loss,train_accuracy,test_accuracy,seconds\n"
+                                        "1,0.5,0.75,0.8125,1.000\n"
+                                        "2,0.25,0.875,,1.000\n");
+  REQUIRE_MESSAGE(dlc::writeCurvesSvg(tmp.path("c.svg"), c, error), error);
+  const std::string svg = readText(tmp.path("c.svg"));
+  CHECK(count(svg, "<polyline") == 3);
+  CHECK(count(svg, ">accuracy (%)</text>") == 1);
+  CHECK(count(svg, ">train accuracy %</text>") == 1);
+  CHECK(count(svg, ">test accuracy %</text>") == 1);
+
+  // Without --validate: the training accuracy alone.
+  c.metric = "";
+  for (dlc::EpochRecord &r : c.epochs)
+    r.validated = false;
+  REQUIRE_MESSAGE(dlc::writeCurvesCsv(tmp.path("t.csv"), c, error), error);
+  CHECK(readText(tmp.path("t.csv")) == "epoch,loss,train_accuracy,seconds\n"
+                                        "1,0.5,0.75,1.000\n"
+                                        "2,0.25,0.875,1.000\n");
+  REQUIRE_MESSAGE(dlc::writeCurvesSvg(tmp.path("t.svg"), c, error), error);
+  const std::string trainOnly = readText(tmp.path("t.svg"));
+  CHECK(count(trainOnly, "<polyline") == 2);
+  CHECK(count(trainOnly, ">test accuracy") == 0);
+}

@@ -164,3 +164,83 @@ TEST_CASE("mnist: the installed Fashion-MNIST test split loads") {
   CHECK(*std::max_element(data.images.begin(), data.images.end()) <= 1.0f);
   CHECK(*std::min_element(data.images.begin(), data.images.end()) >= 0.0f);
 }
+
+namespace {
+
+// A .npy file of version 1.0 with `descr` and `shape` as NumPy writes them.
+std::vector<uint8_t> npyBytes(const std::string &descr, const std::string &shape,
+                              const std::vector<uint8_t> &payload) {
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape +
+                       ", }";
+  header += std::string(63 - (10 + header.size()) % 64, ' ') + "\n";
+  std::vector<uint8_t> b = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, uint8_t(header.size() & 0xFF),
+                            uint8_t(header.size() >> 8)};
+  b.insert(b.end(), header.begin(), header.end());
+  b.insert(b.end(), payload.begin(), payload.end());
+  return b;
+}
+
+// Little-endian bytes of each value as T.
+template <class T> std::vector<uint8_t> leBytes(const std::vector<double> &values) {
+  std::vector<uint8_t> b;
+  for (double v : values) {
+    const T t = T(v);
+    const uint8_t *p = reinterpret_cast<const uint8_t *>(&t);
+    b.insert(b.end(), p, p + sizeof t);
+  }
+  return b;
+}
+
+void checkLabelsRefused(const std::string &path, const std::string &fragment) {
+  std::vector<int32_t> labels;
+  std::string error;
+  CHECK_FALSE(dlc::loadLabels(path, labels, error));
+  CHECK_MESSAGE(contains(error, path), error);
+  CHECK_MESSAGE(contains(error, fragment), error);
+}
+
+} // namespace
+
+TEST_CASE("labels: .npy of each type, .csv and IDX files give the same labels") {
+  TempDir tmp;
+  const std::vector<double> values = {3, 0, 9, 1, 255};
+  const std::vector<int32_t> want = {3, 0, 9, 1, 255};
+  toy::writeBytes(tmp.path("i4.npy"), npyBytes("<i4", "(5,)", leBytes<int32_t>(values)));
+  toy::writeBytes(tmp.path("i8.npy"), npyBytes("<i8", "(5, 1)", leBytes<int64_t>(values)));
+  toy::writeBytes(tmp.path("u1.npy"), npyBytes("|u1", "(5,)", leBytes<uint8_t>(values)));
+  toy::writeBytes(tmp.path("f4.npy"), npyBytes("<f4", "(5,)", leBytes<float>(values)));
+  toy::writeBytes(tmp.path("f8.npy"), npyBytes("<f8", "(5, 1)", leBytes<double>(values)));
+  const std::string csv = "label\r\n3\r\n0\r\n9\r\n\r\n1\r\n255\r\n";
+  toy::writeBytes(tmp.path("y.csv"), std::vector<uint8_t>(csv.begin(), csv.end()));
+  writeGz(tmp.path("y.idx.gz"), idxBytes(0x08, {5}, leBytes<uint8_t>(values)));
+  for (const char *name : {"i4.npy", "i8.npy", "u1.npy", "f4.npy", "f8.npy", "y.csv", "y.idx.gz"}) {
+    INFO(name);
+    std::vector<int32_t> labels;
+    std::string error;
+    REQUIRE_MESSAGE(dlc::loadLabels(tmp.path(name), labels, error), error);
+    CHECK(labels == want);
+  }
+}
+
+TEST_CASE("labels: no class number, several values per example or none are refused") {
+  TempDir tmp;
+  toy::writeBytes(tmp.path("half.npy"), npyBytes("<f4", "(3,)", leBytes<float>({1, 2.5, 3})));
+  checkLabelsRefused(tmp.path("half.npy"),
+                     ": the label of example 1 is 2.5; expected a class number (a whole number from 0)");
+  toy::writeBytes(tmp.path("neg.npy"), npyBytes("<i4", "(2,)", leBytes<int32_t>({0, -1})));
+  checkLabelsRefused(tmp.path("neg.npy"), "the label of example 1 is -1;");
+  toy::writeBytes(tmp.path("wide.npy"), npyBytes("<i4", "(2, 3)", leBytes<int32_t>({0, 1, 2, 3, 4, 5})));
+  checkLabelsRefused(tmp.path("wide.npy"),
+                     ": expected one label per example (shape [count] or [count, 1]), got [2, 3]");
+  const std::string pairs = "1\n3,4\n";
+  toy::writeBytes(tmp.path("pairs.csv"), std::vector<uint8_t>(pairs.begin(), pairs.end()));
+  checkLabelsRefused(tmp.path("pairs.csv"), ":2: expected one label per line, got '3,4'");
+  const std::string half = "1\n2\n0.5\n";
+  toy::writeBytes(tmp.path("half.csv"), std::vector<uint8_t>(half.begin(), half.end()));
+  checkLabelsRefused(tmp.path("half.csv"), ":3: the label is 0.5;");
+  toy::writeBytes(tmp.path("empty.csv"), {});
+  checkLabelsRefused(tmp.path("empty.csv"), ": no labels");
+  writeGz(tmp.path("images.gz"), idxBytes(0x08, {2, 2, 2}, pattern(8)));
+  checkLabelsRefused(tmp.path("images.gz"), "got [2, 2, 2]");
+  checkLabelsRefused(tmp.path("missing.npy"), "cannot open");
+}

@@ -53,6 +53,11 @@ inline std::vector<uint8_t> readBytes(const std::string &path) {
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
+inline std::string readText(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 inline void writeBytes(const std::string &path, const std::vector<uint8_t> &bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char *>(bytes.data()), std::streamsize(bytes.size()));
@@ -245,6 +250,48 @@ inline void buildToy(ModelBuilder &m, uint64_t signature = 0x70E5u,
              64, predictEntry);
   m.addEntry("step", true, {1, 0}, {m.tensor("loss", DLC_F32, {})}, 64, stepEntry);
   m.finish(signature);
+}
+
+// step as above, and its second output the probabilities its forward pass
+// computed (before the update), as `dlc train` asks the frontend for them.
+inline void stepWithScoresEntry(char *state, char *arena, const void *const *in,
+                                void *const *out) {
+  float before[kBatch * kClasses];
+  logits(state, static_cast<const float *>(in[1]), before);
+  softmaxRows(before);
+  stepEntry(state, arena, in, out);
+  std::memcpy(out[1], before, sizeof before);
+}
+
+// A train entry that learns nothing and scores each example by the sign of
+// its first feature: right on every example of two blobs around (-1, -1)
+// and (1, 1), so that the trainer's training accuracy must be 100% when it
+// pairs each row of scores with its example's label.
+inline void signScoresEntry(char *, char *, const void *const *in, void *const *out) {
+  const float *x = static_cast<const float *>(in[1]);
+  float *scores = static_cast<float *>(out[1]);
+  for (int r = 0; r < kBatch; ++r) {
+    scores[r * kClasses] = x[r * kFeatures] < 0 ? 1.0f : 0.0f;
+    scores[r * kClasses + 1] = x[r * kFeatures] < 0 ? 0.0f : 1.0f;
+  }
+  *static_cast<float *>(out[0]) = 0.0f;
+}
+
+// The toy model with a train entry `step` that outputs its loss and then
+// the class scores "probs" (stepWithScoresEntry or signScoresEntry).
+inline void buildToyWithScores(ModelBuilder &m, dlc_entry_fn step) {
+  m.addInput("x", DLC_F32, {kBatch, kFeatures});
+  m.addInput("y", DLC_I32, {kBatch}, kClasses);
+  m.addVar("dense.w", DLC_F32, {kFeatures, kClasses}, DLC_INIT_NORMAL, 0.0f, 0.5f);
+  m.addVar("dense.b", DLC_F32, {kClasses}, DLC_INIT_ZEROS);
+  m.addVar("step.count", DLC_I32, {1}, DLC_INIT_ZEROS, 0, 0, false);
+  m.addVar("step.last_grad", DLC_F32, {kFeatures, kClasses}, DLC_INIT_ZEROS, 0, 0, false);
+  m.addEntry("predict", false, {0}, {m.tensor("probs", DLC_F32, {kBatch, kClasses})},
+             64, predictEntry);
+  m.addEntry("step", true, {1, 0},
+             {m.tensor("loss", DLC_F32, {}), m.tensor("probs", DLC_F32, {kBatch, kClasses})},
+             64, step);
+  m.finish(0x70E5u);
 }
 
 // Every variable's bytes, to compare whole states.

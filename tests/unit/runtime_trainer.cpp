@@ -284,3 +284,177 @@ TEST_CASE("trainer: a NaN that the loss hides is traced back to its step") {
   CHECK(*static_cast<int32_t *>(dlc_var_data(ctx, 2)) == 250);
   dlc_destroy(ctx);
 }
+
+namespace {
+
+// "loss 0.1234  accuracy 87.50%" of each line "epoch N/M  ...", in order
+// (what a terminal shows last of each redrawn line).
+std::vector<std::string> epochFigures(const std::string &output) {
+  std::vector<std::string> figures;
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    line = line.substr(line.find_last_of('\r') + 1);
+    const size_t from = line.find("  loss "), to = line.find('%');
+    if (line.rfind("epoch ", 0) == 0 && from != std::string::npos && to != std::string::npos)
+      figures.push_back(line.substr(from + 2, to + 1 - from - 2));
+  }
+  return figures;
+}
+
+} // namespace
+
+TEST_CASE("trainer: the training accuracy is counted from the scores the step outputs") {
+  const dlc::Dataset train = blobs(64, 1); // 8 whole batches: every example counts
+  // Scores that are right on every example: 100% only if each row is paired
+  // with the label of the example the shuffled batch put there.
+  {
+    ModelBuilder m("toy", kBatch);
+    buildToyWithScores(m, signScoresEntry);
+    dlc_context *ctx = dlc_create(&m.desc, 3);
+    REQUIRE(ctx);
+    dlc::TrainOptions opts = toyOptions(m.desc, train);
+    opts.epochs = 2;
+    opts.seed = 9;
+    std::ostringstream out;
+    std::string error;
+    REQUIRE_MESSAGE(dlc::trainModel(ctx, train, opts, out, error), error);
+    CHECK(epochFigures(out.str()) ==
+          std::vector<std::string>{"loss 0.0000  accuracy 100.00%", "loss 0.0000  accuracy 100.00%"});
+    dlc_destroy(ctx);
+  }
+  // A model that learns: its accuracy rises to that of a separable set; the
+  // progress line shows it, beside samples/s and the ETA.
+  {
+    ModelBuilder m("toy", kBatch);
+    buildToyWithScores(m, stepWithScoresEntry);
+    dlc_context *ctx = dlc_create(&m.desc, 3);
+    REQUIRE(ctx);
+    dlc::TrainOptions opts = toyOptions(m.desc, train);
+    opts.epochs = 3;
+    opts.progress = true;
+    std::ostringstream out;
+    std::string error;
+    REQUIRE_MESSAGE(dlc::trainModel(ctx, train, opts, out, error), error);
+    const std::string text = out.str();
+    CHECK(contains(text, "\repoch 1/3 [========================] 8/8  loss "));
+    CHECK(contains(text, "%  "));
+    CHECK(contains(text, " samples/s  ETA "));
+    const std::vector<std::string> figures = epochFigures(text);
+    REQUIRE(figures.size() >= 3);
+    CHECK_MESSAGE(contains(figures.back(), "accuracy 100.00%"), text);
+    dlc_destroy(ctx);
+  }
+  // The toy model of the other tests outputs no scores: no accuracy.
+  {
+    ModelBuilder m("toy", kBatch);
+    buildToy(m);
+    dlc_context *ctx = dlc_create(&m.desc, 3);
+    dlc::TrainOptions opts = toyOptions(m.desc, train);
+    std::ostringstream out;
+    std::string error;
+    REQUIRE_MESSAGE(dlc::trainModel(ctx, train, opts, out, error), error);
+    CHECK_FALSE(contains(out.str(), "accuracy"));
+    dlc_destroy(ctx);
+  }
+}
+
+TEST_CASE("trainer: a resumed epoch reports the accuracy of all its steps, before and after") {
+  toy::TempDir tmp;
+  const dlc::Dataset clean = blobs(64, 1);
+  dlc::Dataset poisoned = clean;
+  poisoned.images[2 * 37] = std::numeric_limits<float>::quiet_NaN();
+  ModelBuilder m("toy", kBatch);
+  buildToyWithScores(m, stepWithScoresEntry);
+  auto run = [&](const dlc::Dataset &data, int epochs, const std::string &save,
+                 const std::string &resume, std::string &output) {
+    dlc_context *ctx = dlc_create(&m.desc, 3);
+    REQUIRE(ctx);
+    dlc::TrainOptions opts = toyOptions(m.desc, clean);
+    opts.epochs = epochs;
+    opts.seed = 4;
+    opts.save = save;
+    opts.resume = resume;
+    opts.log = tmp.path("curves.csv");
+    std::ostringstream out;
+    std::string error;
+    const bool ok = dlc::trainModel(ctx, data, opts, out, error);
+    output = out.str() + error;
+    dlc_destroy(ctx);
+    return ok;
+  };
+  std::string straight, first, stopped, resumed;
+  REQUIRE_MESSAGE(run(clean, 2, "", "", straight), straight);
+  const std::string straightCsv = toy::readText(tmp.path("curves.csv"));
+  const std::string ckpt = tmp.path("run.ckpt");
+  REQUIRE_MESSAGE(run(clean, 1, ckpt, "", first), first);
+  // Epoch 2 stops before the step that meets the NaN, saving where it was.
+  REQUIRE_FALSE(run(poisoned, 2, ckpt, ckpt, stopped));
+  REQUIRE(contains(stopped, "the loss of 'step' is NaN"));
+  // Some of epoch 2 was counted before the stop.
+  REQUIRE_MESSAGE(stepNamed(stopped.substr(stopped.find("the loss of"))) > 1, stopped);
+  REQUIRE_MESSAGE(run(clean, 2, ckpt, ckpt, resumed), resumed);
+  CHECK(contains(resumed, "resuming from"));
+  const std::vector<std::string> whole = epochFigures(straight), rest = epochFigures(resumed);
+  REQUIRE(whole.size() == 2);
+  REQUIRE(rest.size() == 1);
+  CHECK(rest[0] == whole[1]);
+  // The log of the resumed run holds both epochs, as the straight run's,
+  // but for the seconds.
+  auto withoutSeconds = [](const std::string &csv) {
+    std::string kept;
+    std::istringstream lines(csv);
+    std::string line;
+    while (std::getline(lines, line))
+      kept += line.substr(0, line.find_last_of(',')) + "\n";
+    return kept;
+  };
+  const std::string resumedCsv = toy::readText(tmp.path("curves.csv"));
+  CHECK(withoutSeconds(resumedCsv) == withoutSeconds(straightCsv));
+  CHECK(resumedCsv.rfind("epoch,loss,train_accuracy,seconds\n", 0) == 0);
+}
+
+TEST_CASE("trainer: the progress line fits the terminal, its bar narrowing first") {
+  ModelBuilder m("toy", kBatch);
+  buildToyWithScores(m, stepWithScoresEntry);
+  const dlc::Dataset train = blobs(64, 1);
+  // Each redraw of the line, as a terminal of `columns` would show it.
+  auto redraws = [&](int columns) {
+    dlc_context *ctx = dlc_create(&m.desc, 3);
+    dlc::TrainOptions opts = toyOptions(m.desc, train);
+    opts.progress = true;
+    opts.columns = columns;
+    std::ostringstream out;
+    std::string error;
+    REQUIRE_MESSAGE(dlc::trainModel(ctx, train, opts, out, error), error);
+    dlc_destroy(ctx);
+    std::vector<std::string> lines;
+    std::istringstream parts(out.str());
+    std::string part;
+    while (std::getline(parts, part, '\r'))
+      if (part.rfind("epoch 1/1 ", 0) == 0 && part.find(" s  ") == std::string::npos)
+        lines.push_back(part);
+    REQUIRE(!lines.empty());
+    return lines;
+  };
+  for (const std::string &line : redraws(0))
+    CHECK(contains(line, "[========================] 8/8  loss "));
+  // The line is about 105 characters with its bar, 80 without (the digits
+  // of samples/s vary): 100 columns narrow the bar, 80 leave no room for
+  // one, 50 cut the end.
+  for (const std::string &line : redraws(100)) {
+    INFO(line);
+    CHECK(line.size() <= 99);
+    CHECK(contains(line, "epoch 1/1 [========"));
+    CHECK(contains(line, "=] 8/8  loss "));
+    CHECK_FALSE(contains(line, "[========================]"));
+    CHECK(contains(line, " samples/s  ETA "));
+  }
+  for (int columns : {80, 50}) {
+    for (const std::string &line : redraws(columns)) {
+      INFO(line);
+      CHECK(line.size() <= size_t(columns - 1));
+      CHECK(line.rfind("epoch 1/1 8/8  loss ", 0) == 0);
+    }
+  }
+}

@@ -6,7 +6,13 @@ test dlc predict's formats: the format is NumPy's documented version 1.0.
   npy.py u8-to-csv SRC DST K    the first K images as CSV (pixels / 255), with a header
   npy.py summary PATH           shape, dtype, largest |row sum - 1|
   npy.py compare A.npy B.csv    the largest difference between the two
+  npy.py idx-to-npy IDX.gz DST [N] [DESCR]
+                                an IDX file of unsigned bytes (gzipped) as .npy: the
+                                same bytes (|u1), or int32 or float32 values (<i4,
+                                <f4); the first N along the first dim
+  npy.py idx-to-csv IDX.gz DST [N]   an IDX file of labels as CSV, one per line
 """
+import gzip
 import struct
 import sys
 
@@ -36,6 +42,13 @@ def read(path):
     return header["shape"], header["descr"], values
 
 
+def read_idx(path):
+    data = gzip.open(path, "rb").read()
+    rank = data[3]
+    shape = struct.unpack_from(">%dI" % rank, data, 4)
+    return tuple(shape), data[4 + 4 * rank:]
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "write-u8":
@@ -63,6 +76,19 @@ def main():
         _, _, a = read(sys.argv[2])
         b = [float(x) for line in open(sys.argv[3]) for x in line.split(",")]
         print("largest difference", max(abs(x - y) for x, y in zip(a, b)), "over", len(b), "values")
+    elif cmd in ("idx-to-npy", "idx-to-csv"):
+        shape, body = read_idx(sys.argv[2])
+        n = int(sys.argv[4]) if len(sys.argv) > 4 else shape[0]
+        size = len(body) // shape[0]
+        shape, body = (n,) + shape[1:], body[:n * size]
+        if cmd == "idx-to-csv":
+            with open(sys.argv[3], "w") as f:
+                f.write("label\n" + "".join("%d\n" % v for v in body))
+            return
+        descr = sys.argv[5] if len(sys.argv) > 5 else "|u1"
+        payload = body if descr == "|u1" else struct.pack(
+            "<%d%s" % (len(body), "i" if descr == "<i4" else "f"), *body)
+        write(sys.argv[3], descr, shape, payload)
 
 
 main()
