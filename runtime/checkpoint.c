@@ -618,17 +618,25 @@ static int match_model(dlc_context *ctx, const uint8_t *data, size_t size,
 
 static int read_whole_file(dlc_context *ctx, const char *path, uint8_t **data, size_t *size) {
   char why[256];
-  FILE *f = fopen(path, "rb");
+  /* Non-blocking, so that a pipe given as the path is refused below instead
+   * of waiting forever for a writer; a regular file reads the same either way. */
+  const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   struct stat st;
-  if (!f || fstat(fileno(f), &st) != 0) {
+  if (fd < 0 || fstat(fd, &st) != 0) {
     error_text(errno, why, sizeof why);
-    if (f)
-      fclose(f);
+    if (fd >= 0)
+      close(fd);
     return dlcrt_fail(ctx, DLC_ERR_IO, "cannot read checkpoint '%s': %s", path, why);
   }
   if (!S_ISREG(st.st_mode)) {
-    fclose(f);
+    close(fd);
     return dlcrt_fail(ctx, DLC_ERR_IO, "cannot read checkpoint '%s': not a regular file", path);
+  }
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    error_text(errno, why, sizeof why);
+    close(fd);
+    return dlcrt_fail(ctx, DLC_ERR_IO, "cannot read checkpoint '%s': %s", path, why);
   }
   *size = (size_t)st.st_size;
   *data = malloc(*size ? *size : 1);

@@ -746,9 +746,19 @@ int evaluateAndReport(Session &s, const Dataset &test, const std::string &what,
   return 0;
 }
 
+// Whether `path` names something that is not a regular file: a device, a
+// pipe or a directory. Opening a pipe to read it would block, and dlc_save
+// must never rename a file over /dev/null.
+bool existsAndIsNotRegular(const std::string &path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+}
+
 // dlc_save refuses to replace a file that is not a checkpoint; asking before
 // training saves the user an epoch's work lost to a mistyped --save.
 bool replacesForeignFile(const std::string &path) {
+  if (existsAndIsNotRegular(path))
+    return true;
   std::ifstream in(path, std::ios::binary);
   char magic[8] = {};
   if (!in || !in.read(magic, sizeof magic))
@@ -760,6 +770,11 @@ bool replacesForeignFile(const std::string &path) {
 // checkpoint at all, is refused before compiling. dlc_load checks the rest
 // (the model it was saved from, its checksums) once there is a context.
 bool checkpointToLoad(const std::string &flag, const std::string &path) {
+  if (existsAndIsNotRegular(path)) {
+    std::cerr << "dlc: error: " << flag << " " << path
+              << ": not a regular file (expected a file `dlc train --save` wrote)\n";
+    return false;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::cerr << "dlc: error: " << flag << " " << path << ": cannot open: "
@@ -792,7 +807,10 @@ bool writable(const std::string &flag, const std::string &path) {
 int trainCommand(Options &o) {
   if (!o.save.empty() && replacesForeignFile(o.save)) {
     std::cerr << "dlc: error: --save " << o.save
-              << " exists and is not a dlc checkpoint; refusing to replace it\n";
+              << (existsAndIsNotRegular(o.save) ? " is not a regular file (a device, pipe or "
+                                                  "directory)"
+                                                : " exists and is not a dlc checkpoint")
+              << "; refusing to replace it\n";
     return 1;
   }
   if (!o.resume.empty() && !checkpointToLoad("--resume", o.resume))

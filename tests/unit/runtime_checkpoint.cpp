@@ -400,6 +400,9 @@ TEST_CASE("checkpoint: a file that is not a checkpoint is never replaced") {
   CHECK(dlc_save(ctx, dir.c_str()) == DLC_ERR_IO);
   CHECK_MESSAGE(contains(dlc_error(ctx), "it is a directory"), std::string(dlc_error(ctx)));
   rmdir(dir.c_str());
+  // Loading from a pipe is refused at once, not after waiting for a writer.
+  CHECK(dlc_load(ctx, pipe.c_str()) == DLC_ERR_IO);
+  CHECK_MESSAGE(contains(dlc_error(ctx), "not a regular file"), std::string(dlc_error(ctx)));
   unlink(pipe.c_str());
   // An empty file and an older checkpoint are fine to replace.
   const std::string empty = tmp.path("empty.ckpt");
