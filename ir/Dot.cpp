@@ -2,7 +2,11 @@
 // boxes labelled "name = op" and type, edges from operand to user. Sources
 // (inputs, variables, constants) get their own shapes and autodiff's nodes a
 // colour, so the forward graph and its adjoint can be told apart at a glance.
+// Once fusion has run, each kernel of several nodes is a cluster of its own
+// inside its function's, labelled like `--emit=fused` names it.
 #include "ir/Dot.h"
+
+#include "ir/BufferIR.h"
 
 #include <fmt/format.h>
 
@@ -70,13 +74,46 @@ std::string toDot(const Module &m) {
     fmt::format_to(out, "  subgraph {} {{\n", q("cluster_" + f.name));
     fmt::format_to(out, "    label={};\n    style=rounded;\n", q("func " + f.name));
     std::unordered_map<const Node *, std::string> ids;
-    for (size_t i = 0; i < f.nodes.size(); ++i) {
-      const Node &n = *f.nodes[i];
-      std::string id = fmt::format("{}_n{}", fid, i);
-      ids[&n] = id;
+    for (size_t i = 0; i < f.nodes.size(); ++i)
+      ids[f.nodes[i].get()] = fmt::format("{}_n{}", fid, i);
+    auto declare = [&](const Node &n, const char *indent) {
       std::string label = fmt::format("{} = {}\n{}", n.name, opName(n.op), n.type.str());
-      fmt::format_to(out, "    {} [label={}, {}];\n", id, q(label), nodeStyle(n));
+      fmt::format_to(out, "{}{} [label={}, {}];\n", indent, ids.at(&n), q(label),
+                     nodeStyle(n));
+    };
+    // A kernel of one node is that node: only fused groups get a cluster.
+    std::unordered_map<const Node *, size_t> kernelOf;
+    for (size_t k = 0; k < f.plan.kernels.size(); ++k) {
+      const Kernel &kern = f.plan.kernels[k];
+      size_t members = kern.nodes.size() + kern.prologue.size() + kern.hoisted.size();
+      if (members < 2)
+        continue;
+      for (const auto *group : {&kern.hoisted, &kern.prologue, &kern.nodes})
+        for (const Node *n : *group)
+          kernelOf.emplace(n, k);
     }
+    for (size_t k = 0; k < f.plan.kernels.size(); ++k) {
+      bool any = false;
+      for (auto &n : f.nodes) {
+        auto it = kernelOf.find(n.get());
+        if (it == kernelOf.end() || it->second != k)
+          continue;
+        if (!any) {
+          fmt::format_to(out, "    subgraph {} {{\n", q(fmt::format("cluster_{}_k{}", fid, k)));
+          fmt::format_to(out,
+                         "      label={};\n      style=\"dashed,filled\";\n"
+                         "      fillcolor=\"#f3f6fa\";\n      color=\"#6d8fb3\";\n",
+                         q(fmt::format("kernel k{}: {}", k, f.plan.kernels[k].kind())));
+          any = true;
+        }
+        declare(*n, "      ");
+      }
+      if (any)
+        text += "    }\n";
+    }
+    for (auto &n : f.nodes)
+      if (!kernelOf.count(n.get()))
+        declare(*n, "    ");
     // Operands from elsewhere (broken IR) are skipped: DOT of a bad module
     // still has to render for the student debugging it.
     for (auto &n : f.nodes)
