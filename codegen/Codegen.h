@@ -25,6 +25,10 @@ struct CodegenOptions {
   int optLevel = 3;     // 0..3: the new-PM default pipeline
   std::string cpu;      // "" = host CPU (AOT may target another)
   std::string features; // "" = host features
+  // DWARF line tables mapping each kernel's code to DSL lines (always on for
+  // -o; for --emit=asm they appear as .file/.loc directives, which
+  // `dlc explain` reads).
+  bool lineTables = false;
 };
 
 // A model compiled in-process with ORC LLJIT.

@@ -163,7 +163,7 @@ bool compileToText(const Module &m, const CodegenOptions &opts, bool assembly,
   if (error = codegen::memoryLimitProblem(m); !error.empty())
     return false;
   LLVMContext ctx;
-  std::unique_ptr<llvm::Module> mod = codegen::lowerModule(m, ctx);
+  std::unique_ptr<llvm::Module> mod = codegen::lowerModule(m, ctx, opts.lineTables);
   if (!codegen::optimizeModule(*mod, *tm, opts.optLevel, error))
     return false;
   if (!assembly) {

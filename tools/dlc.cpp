@@ -9,6 +9,7 @@
 #include "ir/OpRules.h"
 #include "ir/Printer.h"
 #include "ir/Support.h"
+#include "tools/Explain.h"
 #include "ir/Verifier.h"
 #include "passes/Pipeline.h"
 #include "runtime/dlc_runtime.h"
@@ -46,6 +47,7 @@ const char *kSynopsis = R"(usage:
   dlc eval FILE --load CKPT --data DIR | --data EXAMPLES --labels LABELS
   dlc predict FILE --data EXAMPLES --load CKPT [-o OUT.csv|OUT.npy]
   dlc bench FILE [--rounds N]         time each entry (medians of N rounds)
+  dlc explain FILE -o PAGE.html       one page from the DSL lines to machine code
   dlc help [COMMAND]                  this text, or one command's options
   dlc --list-passes | --help | --version
 )";
@@ -140,6 +142,14 @@ const char *kBenchHelp = R"(bench options (dlc bench FILE):
   --seed S               parameter initialisation (default 0)
 )";
 
+const char *kExplainHelp = R"(explain options (dlc explain FILE -o PAGE.html):
+  -o PAGE.html           write one self-contained page: the DSL source, the IR
+                         after each pass, the fused kernels, the memory plan
+                         drawn, each kernel's assembly and the graph (with
+                         Graphviz); click a line to see what it became
+  and the compile options -D, -O, --cpu, --no-fusion
+)";
+
 const char *kExitCodes = R"(exit status: 0 success, 1 an error in the model, its data or a file,
   2 a usage error (unknown option, missing argument), 70 an internal error (a bug in dlc)
 )";
@@ -147,8 +157,8 @@ const char *kExitCodes = R"(exit status: 0 success, 1 an error in the model, its
 // The help for `topic` ("" for everything); false for an unknown topic.
 bool printHelp(const std::string &topic) {
   if (topic.empty()) {
-    std::printf("%s\n%s\n%s\n%s\n%s\n%s\n%s", kSynopsis, kCompileHelp, kTrainHelp,
-                kEvalHelp, kPredictHelp, kBenchHelp, kExitCodes);
+    std::printf("%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s", kSynopsis, kCompileHelp, kTrainHelp,
+                kEvalHelp, kPredictHelp, kBenchHelp, kExplainHelp, kExitCodes);
     return true;
   }
   const char *section = topic == "compile"   ? kCompileHelp
@@ -156,6 +166,7 @@ bool printHelp(const std::string &topic) {
                         : topic == "eval"    ? kEvalHelp
                         : topic == "predict" ? kPredictHelp
                         : topic == "bench"   ? kBenchHelp
+                        : topic == "explain" ? kExplainHelp
                                              : nullptr;
   if (!section)
     return false;
@@ -165,7 +176,8 @@ bool printHelp(const std::string &topic) {
 
 // The commands after `dlc`; without one, dlc compiles.
 bool isCommand(const std::string &word) {
-  return word == "train" || word == "eval" || word == "predict" || word == "bench";
+  return word == "train" || word == "eval" || word == "predict" || word == "bench" ||
+         word == "explain";
 }
 
 struct Options {
@@ -242,8 +254,8 @@ uint64_t parseSeed(const std::string &text) {
 // ignored `--load` would silently train from scratch, and `--cpu` given to
 // the JIT would run another CPU's instructions on this one.
 const std::map<std::string, std::set<std::string>> kOptionCommands = {
-    {"-o", {"compile", "predict"}}, {"--emit", {"compile"}},
-    {"--cpu", {"compile"}},      {"--weights", {"compile"}},
+    {"-o", {"compile", "predict", "explain"}}, {"--emit", {"compile"}},
+    {"--cpu", {"compile", "explain"}},      {"--weights", {"compile"}},
     {"--data", {"train", "eval", "predict"}},
     {"--epochs", {"train"}},     {"--save", {"train"}},
     {"--resume", {"train"}},     {"--load", {"eval", "predict"}},
@@ -978,6 +990,33 @@ int listPasses() {
 
 } // namespace
 
+int explainCommand(Options &o) {
+  if (o.output.empty())
+    throw UsageError("'dlc explain' needs -o PAGE.html");
+  std::ifstream src(o.file, std::ios::binary);
+  std::stringstream text;
+  text << src.rdbuf();
+  auto m = loadModule(o);
+  if (!m)
+    return 1;
+  ExplainInput in{o.file, text.str(), o.pipeline, o.codegen};
+  std::string error;
+  std::string page = explainPage(in, *m, error);
+  if (page.empty()) {
+    std::cerr << "dlc: error: " << error << "\n";
+    return 1;
+  }
+  std::ofstream out(o.output, std::ios::binary);
+  out << page;
+  out.close();
+  if (!out) {
+    std::cerr << "dlc: error: cannot write " << o.output << ": " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  std::printf("wrote %s (%zu KiB)\n", o.output.c_str(), page.size() / 1024);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   std::ios::sync_with_stdio(true);
   if (argc == 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"))) {
@@ -992,7 +1031,7 @@ int main(int argc, char **argv) {
     if (printHelp(argc == 3 ? argv[2] : ""))
       return 0;
     std::cerr << "dlc: error: no help for '" << argv[2]
-              << "' (the commands are compile, train, eval, predict and bench)\n";
+              << "' (the commands are compile, train, eval, predict, bench and explain)\n";
     return 2;
   }
   // `dlc train --help`, `dlc bench FILE -h`: that command's help, whatever
@@ -1025,6 +1064,8 @@ int main(int argc, char **argv) {
       return predictCommand(o);
     if (o.command == "bench")
       return benchCommand(o);
+    if (o.command == "explain")
+      return explainCommand(o);
     return compileCommand(o);
   } catch (const UsageError &e) {
     std::cerr << "dlc: error: " << e.what() << " (see dlc --help)\n";
