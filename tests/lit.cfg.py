@@ -44,3 +44,10 @@ except OSError:
 import shutil
 if shutil.which("dot"):
     config.available_features.add("graphviz")
+
+# The page of `dlc explain` in a real browser: Debian's chromium driven by
+# playwright-core from npm (tools/install-deps.sh installs both).
+if (os.path.exists("/usr/bin/chromium") and shutil.which("node") and
+        os.path.isdir(os.path.join(config.dlc_src_root, "tests", "page", "node_modules",
+                                   "playwright-core"))):
+    config.available_features.add("chromium-playwright")

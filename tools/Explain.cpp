@@ -330,6 +330,7 @@ function select(loc, fromDsl) {
   const first = open && open.querySelector('.hl');
   if (first && fromDsl) first.scrollIntoView({block: 'center'});
   document.body.dataset.selected = loc;
+  history.replaceState(null, '', '#' + encodeURIComponent(loc));
 }
 function show(id) {
   document.querySelectorAll('.panel').forEach(p => p.classList.toggle('on', p.id === id));
@@ -342,6 +343,9 @@ document.addEventListener('click', ev => {
   if (e) select(e.getAttribute('data-locs').split(' ')[0], !!e.closest('#dsl'));
 });
 show(document.querySelector('#tabs button').dataset.panel);
+// page.html#mnist_mlp.dl:12 opens with that line selected: a link can point
+// at a line, and a selection can be shared.
+if (location.hash.length > 1) select(decodeURIComponent(location.hash.slice(1)), false);
 )";
 
 } // namespace
