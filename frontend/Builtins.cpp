@@ -162,8 +162,9 @@ Value transpose(Lowerer &L, const Expr &c, Args &a) {
       written.push_back(ax - (v.num() < 0 ? r : 0)); // as the user wrote it
     }
   } else {
-    L.error(c.loc, "transpose: argument 'perm' must be a list of axes such as [1, 0], got " +
-                       a[1].describe());
+    L.error(c.loc, fmt::format("transpose: argument 'perm' must be a list of axes such as "
+                               "[1, 0], got {}",
+                               a[1].describe()));
     return Value();
   }
   std::vector<int64_t> sorted = perm;

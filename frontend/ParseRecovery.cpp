@@ -353,8 +353,9 @@ void Parser::failAfterStatement(Stmt &s, const Token &end) {
                   "statement");
   }
   std::string python = unsupportedAfterExpr(end);
-  fail(end.loc, python.empty() ? "expected end of line after the statement, found " +
-                                     describe(end)
-                               : python);
+  fail(end.loc, python.empty()
+                    ? fmt::format("expected end of line after the statement, found {}",
+                                  describe(end))
+                    : python);
 }
 } // namespace dlc::parse
