@@ -2,52 +2,47 @@
 // ending with its line:col so a student can map it back to the source.
 #include "frontend/AST.h"
 
-#include <cstdio>
+#include <fmt/format.h>
+
+#include <ostream>
 
 namespace dlc {
 
 namespace {
 
-std::string at(const SourceLoc &l) {
-  return "  @" + std::to_string(l.line) + ":" + std::to_string(l.col);
-}
+std::string at(const SourceLoc &l) { return fmt::format("  @{}:{}", l.line, l.col); }
 
-std::string number(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
+std::string indent(int depth) { return std::string(depth * 2, ' '); }
 
 class AstPrinter {
 public:
   explicit AstPrinter(std::ostream &out) : out_(out) {}
 
   void expr(const Expr &e, int depth, const std::string &label = "") {
-    std::string pad(depth * 2, ' ');
-    out_ << pad << label;
+    std::string what;
     switch (e.kind) {
-    case Expr::Int: out_ << "int " << e.intValue; break;
-    case Expr::Float: out_ << "float " << number(e.floatValue); break;
-    case Expr::Ident: out_ << "ident " << e.name; break;
-    case Expr::Call: out_ << "call " << e.name; break;
-    case Expr::Binary: out_ << "binary " << e.op; break;
-    case Expr::Neg: out_ << "neg"; break;
-    case Expr::List: out_ << "list"; break;
-    case Expr::String: out_ << "string \"" << e.name << "\""; break;
-    case Expr::Index: out_ << "index"; break;
+    case Expr::Int: what = fmt::format("int {}", e.intValue); break;
+    case Expr::Float: what = fmt::format("float {:.9g}", e.floatValue); break;
+    case Expr::Ident: what = fmt::format("ident {}", e.name); break;
+    case Expr::Call: what = fmt::format("call {}", e.name); break;
+    case Expr::Binary: what = fmt::format("binary {}", e.op); break;
+    case Expr::Neg: what = "neg"; break;
+    case Expr::List: what = "list"; break;
+    case Expr::String: what = fmt::format("string \"{}\"", e.name); break;
+    case Expr::Index: what = "index"; break;
     case Expr::Range:
-      out_ << "range " << (e.hasLo ? "lo" : "") << ":" << (e.hasHi ? "hi" : "");
+      what = fmt::format("range {}:{}", e.hasLo ? "lo" : "", e.hasHi ? "hi" : "");
       break;
     }
-    out_ << at(e.loc) << "\n";
+    out_ << fmt::format("{}{}{}{}\n", indent(depth), label, what, at(e.loc));
     for (size_t i = 0; i < e.args.size(); ++i) {
       bool kw = e.kind == Expr::Call && !e.argNames[i].empty();
-      expr(*e.args[i], depth + 1, kw ? e.argNames[i] + " = " : "");
+      expr(*e.args[i], depth + 1, kw ? fmt::format("{} = ", e.argNames[i]) : "");
     }
   }
 
   void type(const TypeExpr &t, int depth) {
-    out_ << std::string(depth * 2, ' ') << "type " << t.dtype << at(t.loc) << "\n";
+    out_ << fmt::format("{}type {}{}\n", indent(depth), t.dtype, at(t.loc));
     for (auto &d : t.dims)
       expr(*d, depth + 1);
   }
@@ -55,16 +50,14 @@ public:
   void stmt(const Stmt &s, int depth) {
     static const char *kinds[] = {"input", "param", "let", "output", "train", "return", "for",
                                   "error"};
-    out_ << std::string(depth * 2, ' ') << kinds[s.kind];
-    if (s.kind != Stmt::Return)
-      out_ << " " << s.name;
-    out_ << at(s.loc) << "\n";
+    out_ << fmt::format("{}{}{}{}\n", indent(depth), kinds[s.kind],
+                        s.kind != Stmt::Return ? fmt::format(" {}", s.name) : "", at(s.loc));
     if (s.kind == Stmt::Input || s.kind == Stmt::Param)
       type(s.type, depth + 1);
     if (s.value && s.kind == Stmt::Train) {
       for (size_t i = 0; i < s.value->args.size(); ++i) {
         const std::string &kw = s.value->argNames[i];
-        expr(*s.value->args[i], depth + 1, kw.empty() ? "" : kw + " = ");
+        expr(*s.value->args[i], depth + 1, kw.empty() ? "" : fmt::format("{} = ", kw));
       }
     } else if (s.value) {
       expr(*s.value, depth + 1);
@@ -75,7 +68,7 @@ public:
 
   void params(const std::vector<FnParam> &ps, const char *what, int depth) {
     for (auto &p : ps) {
-      out_ << std::string(depth * 2, ' ') << what << " " << p.name << at(p.loc) << "\n";
+      out_ << fmt::format("{}{} {}{}\n", indent(depth), what, p.name, at(p.loc));
       if (p.dflt)
         expr(*p.dflt, depth + 1, "default = ");
     }
@@ -83,13 +76,13 @@ public:
 
   void program(const Program &p) {
     for (auto &f : p.fns) {
-      out_ << "fn " << f->name << at(f->loc) << "\n";
+      out_ << fmt::format("fn {}{}\n", f->name, at(f->loc));
       params(f->params, "arg", 1);
       for (auto &s : f->body)
         stmt(s, 1);
     }
     if (const ModelDecl *m = p.model.get()) {
-      out_ << "model " << m->name << at(m->loc) << "\n";
+      out_ << fmt::format("model {}{}\n", m->name, at(m->loc));
       params(m->constants, "const", 1);
       for (auto &s : m->body)
         stmt(s, 1);

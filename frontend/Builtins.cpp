@@ -4,6 +4,8 @@
 // prelude.dl, not here.
 #include "frontend/Lower.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -37,7 +39,7 @@ Builtin opBuiltin(const OpInfo &info) {
           [op, params](Lowerer &L, const Expr &c, Args &a) {
             std::vector<Node *> operands;
             for (size_t i = 0; i < a.size(); ++i) {
-              Node *x = L.asTensor(a[i], c.loc, c.name + ": argument '" + params[i] + "'");
+              Node *x = L.asTensor(a[i], c.loc, fmt::format("{}: argument '{}'", c.name, params[i]));
               if (!x)
                 return Value();
               operands.push_back(x);
@@ -50,20 +52,20 @@ Builtin opBuiltin(const OpInfo &info) {
 Node *tensorArg(Lowerer &L, const Expr &c, const Value &v, const char *what) {
   if (v.kind == Value::Tensor)
     return v.node;
-  L.error(c.loc, c.name + ": argument '" + what + "' must be a tensor, got " + v.describe());
+  L.error(c.loc, fmt::format("{}: argument '{}' must be a tensor, got {}", c.name, what,
+                             v.describe()));
   return nullptr;
 }
 
 bool axisArg(Lowerer &L, const Expr &c, const Value &v, const TensorType &t,
              int64_t &axis) {
-  if (!L.asInt(v, c.loc, c.name + ": the axis", axis))
+  if (!L.asInt(v, c.loc, fmt::format("{}: the axis", c.name), axis))
     return false;
   int64_t r = t.rank();
   if (axis < -r || axis >= r) {
-    std::string valid = r ? "valid: " + std::to_string(-r) + " to " + std::to_string(r - 1)
-                          : "it has no axes";
-    L.error(c.loc, c.name + ": axis " + std::to_string(axis) + " is out of range for " +
-                       t.str() + " (" + valid + ")");
+    std::string valid = r ? fmt::format("valid: {} to {}", -r, r - 1) : "it has no axes";
+    L.error(c.loc, fmt::format("{}: axis {} is out of range for {} ({})", c.name, axis, t.str(),
+                               valid));
     return false;
   }
   if (axis < 0)
@@ -78,8 +80,8 @@ bool flagArg(Lowerer &L, const Expr &c, const Value &v, const char *what, bool &
     return true;
   }
   if (v.ok() && what) // a null `what`: the caller reports it
-    L.error(c.loc, c.name + ": argument '" + what + "' must be true or false (1 or 0), got " +
-                       v.describe());
+    L.error(c.loc, fmt::format("{}: argument '{}' must be true or false (1 or 0), got {}", c.name,
+                               what, v.describe()));
   return false;
 }
 
@@ -102,7 +104,7 @@ Value reduce(Lowerer &L, const Expr &c, Args &a, OpKind op) {
       if (!axisArg(L, c, v, x->type, ax))
         return Value();
       if (std::find(axes.begin(), axes.end(), ax) != axes.end()) {
-        L.error(c.loc, c.name + ": axis " + std::to_string(ax) + " is listed twice");
+        L.error(c.loc, fmt::format("{}: axis {} is listed twice", c.name, ax));
         return Value();
       }
       axes.push_back(ax);
@@ -126,7 +128,7 @@ Value reduce(Lowerer &L, const Expr &c, Args &a, OpKind op) {
 // softmax / log_softmax over `axis`, the last when omitted. The attribute is
 // written only for another axis, so that each softmax has one spelling.
 Value rowWise(Lowerer &L, const Expr &c, Args &a, OpKind op) {
-  Node *x = L.asTensor(a[0], c.loc, c.name + ": argument 'x'");
+  Node *x = L.asTensor(a[0], c.loc, fmt::format("{}: argument 'x'", c.name));
   if (!x)
     return Value();
   Attrs at;
@@ -160,8 +162,9 @@ Value transpose(Lowerer &L, const Expr &c, Args &a) {
       written.push_back(ax - (v.num() < 0 ? r : 0)); // as the user wrote it
     }
   } else {
-    L.error(c.loc, "transpose: argument 'perm' must be a list of axes such as [1, 0], got " +
-                       a[1].describe());
+    L.error(c.loc, fmt::format("transpose: argument 'perm' must be a list of axes such as "
+                               "[1, 0], got {}",
+                               a[1].describe()));
     return Value();
   }
   std::vector<int64_t> sorted = perm;
@@ -170,9 +173,9 @@ Value transpose(Lowerer &L, const Expr &c, Args &a) {
   for (int64_t i = 0; isPerm && i < r; ++i)
     isPerm = sorted[(size_t)i] == i;
   if (!isPerm) { // the shape rule would say so too, but with the axes made positive
-    L.error(c.loc, "transpose: perm " + dimsStr(written) + " is not a permutation of the axes of " +
-                       x->type.str() + ": it must list each of 0 to " + std::to_string(r - 1) +
-                       " once");
+    L.error(c.loc, fmt::format("transpose: perm {} is not a permutation of the axes of {}: it "
+                               "must list each of 0 to {} once",
+                               dimsStr(written), x->type.str(), r - 1));
     return Value();
   }
   Attrs at;
@@ -185,8 +188,8 @@ Value reshape(Lowerer &L, const Expr &c, Args &a) {
   if (!x)
     return Value();
   if (a[1].kind != Value::List) {
-    L.error(c.loc, "reshape: the shape must be a list such as [batch, -1], got " +
-                       a[1].describe());
+    L.error(c.loc, fmt::format("reshape: the shape must be a list such as [batch, -1], got {}",
+                               a[1].describe()));
     return Value();
   }
   Dims dims;
@@ -199,9 +202,9 @@ Value reshape(Lowerer &L, const Expr &c, Args &a) {
     if (d == -1 && inferred < 0) {
       inferred = (int)dims.size();
     } else if (d <= 0) {
-      L.error(c.loc, "reshape: dimension " + std::to_string(d) +
-                         (d == -1 ? " appears twice; only one can be inferred"
-                                  : " is not positive"));
+      L.error(c.loc, fmt::format("reshape: dimension {} {}", d,
+                                 d == -1 ? "appears twice; only one can be inferred"
+                                         : "is not positive"));
       return Value();
     } else if (__builtin_mul_overflow(known, d, &known)) {
       L.error(c.loc, "reshape: the shape is too large");
@@ -212,9 +215,9 @@ Value reshape(Lowerer &L, const Expr &c, Args &a) {
   if (inferred >= 0) {
     int64_t total = x->type.numel();
     if (total % known != 0) {
-      L.error(c.loc, "reshape: cannot reshape " + x->type.str() + " to " + dimsStr(dims) +
-                         ": " + std::to_string(total) + " elements are not divisible by " +
-                         std::to_string(known));
+      L.error(c.loc, fmt::format("reshape: cannot reshape {} to {}: {} elements are not "
+                                 "divisible by {}",
+                                 x->type.str(), dimsStr(dims), total, known));
       return Value();
     }
     dims[inferred] = total / known;
@@ -229,32 +232,33 @@ Value reshape(Lowerer &L, const Expr &c, Args &a) {
 Value filled(Lowerer &L, const Expr &c, const Value &shape, const Value *value,
              double fixed) {
   if (shape.kind != Value::List) {
-    L.error(c.loc, c.name + ": the shape must be a list such as [batch, 4], got " +
-                       shape.describe());
+    L.error(c.loc, fmt::format("{}: the shape must be a list such as [batch, 4], got {}", c.name,
+                               shape.describe()));
     return Value();
   }
   Dims dims;
   for (const Value &v : shape.list) {
     int64_t d = 0;
-    if (!L.asInt(v, c.loc, c.name + ": a dimension", d))
+    if (!L.asInt(v, c.loc, fmt::format("{}: a dimension", c.name), d))
       return Value();
     if (d <= 0) {
       if (L.firstBlame(c))
-        L.error(c.loc, c.name + ": dimension " + std::to_string(d) + " is not positive" +
-                           L.blameFlag(c));
+        L.error(c.loc,
+                fmt::format("{}: dimension {} is not positive{}", c.name, d, L.blameFlag(c)));
       return Value();
     }
     dims.push_back(d);
   }
   if (!withinSizeLimits(dims)) {
-    L.error(c.loc, c.name + ": the shape " + dimsStr(dims) +
-                       " is too large (more than 2^40 elements)");
+    L.error(c.loc, fmt::format("{}: the shape {} is too large (more than 2^40 elements)", c.name,
+                               dimsStr(dims)));
     return Value();
   }
   double v = fixed;
   if (value) {
     if (!value->isNumber() || !std::isfinite(value->num())) {
-      L.error(c.loc, c.name + ": the value must be a finite number, got " + value->describe());
+      L.error(c.loc, fmt::format("{}: the value must be a finite number, got {}", c.name,
+                                 value->describe()));
       return Value();
     }
     v = value->num();
@@ -276,15 +280,16 @@ bool pairArg(Lowerer &L, const Expr &c, const Value &v, const char *what,
       int64_t x = 0;
       if (item.kind != Value::Int && item.kind != Value::Float)
         break;
-      if (!L.asInt(item, c.loc, c.name + ": " + what, x))
+      if (!L.asInt(item, c.loc, fmt::format("{}: {}", c.name, what), x))
         return false;
       out.push_back(x);
     }
   if (out.size() == 2 && out[0] > 0 && out[1] > 0)
     return true;
   if (v.ok())
-    L.error(c.loc, c.name + ": " + what + " must be a positive integer or a list of two, " +
-                       "such as 3 or [3, 3], got " + v.describe());
+    L.error(c.loc, fmt::format("{}: {} must be a positive integer or a list of two, such as 3 "
+                               "or [3, 3], got {}",
+                               c.name, what, v.describe()));
   return false;
 }
 
@@ -299,13 +304,15 @@ Value patches(Lowerer &L, const Expr &c, Args &a) {
       (a[2].kind != Value::Absent && !pairArg(L, c, a[2], "the stride", stride)))
     return Value();
   if (x->type.rank() != 4 || x->type.dtype != DType::F32) {
-    L.error(c.loc, c.name + ": expected an image f32[batch, height, width, channels] (NHWC), got " +
-                       x->type.str());
+    L.error(c.loc, fmt::format("{}: expected an image f32[batch, height, width, channels] "
+                               "(NHWC), got {}",
+                               c.name, x->type.str()));
     return Value();
   }
   std::string padding = a[3].kind == Value::Absent ? "valid" : a[3].fn;
   if (a[3].kind != Value::Absent && (a[3].kind != Value::Str || (padding != "valid" && padding != "same"))) {
-    L.error(c.loc, c.name + ": padding must be \"valid\" or \"same\", got " + a[3].describe());
+    L.error(c.loc, fmt::format("{}: padding must be \"valid\" or \"same\", got {}", c.name,
+                               a[3].describe()));
     return Value();
   }
   Node *in = x;
@@ -338,14 +345,16 @@ Value patches(Lowerer &L, const Expr &c, Args &a) {
 // concat([a, b, ...], axis): the tensors one after another along axis.
 Value concat(Lowerer &L, const Expr &c, Args &a) {
   if (a[0].kind != Value::List || a[0].list.empty()) {
-    L.error(c.loc, "concat: the first argument must be a list of tensors such as [a, b], got " +
-                       a[0].describe());
+    L.error(c.loc, fmt::format("concat: the first argument must be a list of tensors such as "
+                               "[a, b], got {}",
+                               a[0].describe()));
     return Value();
   }
   std::vector<Node *> parts;
   for (const Value &v : a[0].list) {
     if (v.kind != Value::Tensor) {
-      L.error(c.loc, "concat: every element of the list must be a tensor, got " + v.describe());
+      L.error(c.loc, fmt::format("concat: every element of the list must be a tensor, got {}",
+                                 v.describe()));
       return Value();
     }
     parts.push_back(v.node);
@@ -366,7 +375,8 @@ Value dropout(Lowerer &L, const Expr &c, Args &a) {
     return Value();
   if (!a[1].isNumber() || !(a[1].num() >= 0 && a[1].num() < 1)) {
     if (a[1].ok())
-      L.error(c.loc, "dropout: rate must be a number in [0, 1), got " + a[1].describe());
+      L.error(c.loc,
+              fmt::format("dropout: rate must be a number in [0, 1), got {}", a[1].describe()));
     return Value();
   }
   int64_t seed = 0;
@@ -449,9 +459,9 @@ const std::vector<Builtin> &builtins() {
          for (size_t k = 0; k < c.args.size(); ++k)
            if ((c.argNames[k].empty() ? k == 0 : c.argNames[k] == "flag") &&
                c.args[k]->kind == Expr::Ident)
-             what = "'" + c.args[k]->name + "'";
-         L.error(c.loc, "choose: " + what + " must be true or false (1 or 0), got " +
-                            a[0].describe());
+             what = fmt::format("'{}'", c.args[k]->name);
+         L.error(c.loc, fmt::format("choose: {} must be true or false (1 or 0), got {}", what,
+                                    a[0].describe()));
          return Value();
        }},
       {"zeros", {"shape"}, 1,
@@ -547,20 +557,18 @@ bool Lowerer::evalInit(const Expr &e, const TensorType &t, Init &out) {
     if ((e.kind == Expr::Call || e.kind == Expr::Ident) && r.name == e.name)
       rule = &r;
   if (!rule) {
-    std::string list;
     std::vector<std::string> names;
-    for (auto &r : initRules()) {
-      list += (list.empty() ? "" : ", ") + r.name;
+    for (auto &r : initRules())
       names.push_back(r.name);
-    }
     bool named = e.kind == Expr::Call || e.kind == Expr::Ident;
     std::string near = named ? closestName(e.name, names) : "";
     if (!near.empty())
-      error(e.loc, "unknown initializer '" + e.name + "'; did you mean '" + near + "'?");
+      error(e.loc, fmt::format("unknown initializer '{}'; did you mean '{}'?", e.name, near));
     else
-      error(e.loc, (named ? "unknown initializer '" + e.name + "'"
-                          : std::string("expected an initializer")) +
-                       " (expected one of " + list + ")");
+      error(e.loc, fmt::format("{} (expected one of {})",
+                               named ? fmt::format("unknown initializer '{}'", e.name)
+                                     : "expected an initializer",
+                               fmt::join(names, ", ")));
     return false;
   }
   std::vector<double> v = rule->defaults;
@@ -579,14 +587,14 @@ bool Lowerer::evalInit(const Expr &e, const TensorType &t, Init &out) {
       if (!x.ok())
         return false;
       if (!x.isNumber() || !std::isfinite(x.num())) {
-        error(slots[k]->loc, rule->name + ": '" + rule->params[k] +
-                                 "' must be a number, got " + x.describe());
+        error(slots[k]->loc, fmt::format("{}: '{}' must be a number, got {}", rule->name,
+                                         rule->params[k], x.describe()));
         return false;
       }
       v[k] = x.num();
     }
   } else if (!v.empty() && std::isnan(v[0])) {
-    error(e.loc, rule->name + ": missing argument '" + rule->params[0] + "'");
+    error(e.loc, fmt::format("{}: missing argument '{}'", rule->name, rule->params[0]));
     return false;
   }
   double fanIn = 1, fanOut = 1;
@@ -598,7 +606,8 @@ bool Lowerer::evalInit(const Expr &e, const TensorType &t, Init &out) {
     out = {Init::Constant, n == "ones" ? 1.0 : v[0], 0};
   } else if (n == "normal") {
     if (v[1] < 0) {
-      error(e.loc, "normal: 'std' must not be negative, got " + std::to_string(v[1]));
+      // {:f}: six decimals, as this message has always printed them.
+      error(e.loc, fmt::format("normal: 'std' must not be negative, got {:f}", v[1]));
       return false;
     }
     out = {Init::Normal, v[0], v[1]};

@@ -2,6 +2,8 @@
 #include "frontend/Diagnostics.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <tuple>
 
@@ -42,13 +44,13 @@ std::string DiagEngine::excerpt(const SourceLoc &loc) const {
   std::string caret;
   for (int i = 1; i < loc.col; ++i)
     caret += (size_t)(i - 1) < src.size() && src[i - 1] == '\t' ? '\t' : ' ';
-  return src + "\n" + caret + "^\n";
+  return fmt::format("{}\n{}^\n", src, caret);
 }
 
 std::string DiagEngine::format(const SourceLoc &loc, const char *severity,
                                const std::string &msg) const {
-  return (loc.known() ? loc.str() : std::string("<unknown>")) + ": " + severity + ": " + msg +
-         "\n" + excerpt(loc);
+  return fmt::format("{}: {}: {}\n{}", loc.known() ? loc.str() : "<unknown>", severity, msg,
+                     excerpt(loc));
 }
 
 void DiagEngine::add(const SourceLoc &loc, const char *severity, const std::string &message,
@@ -70,7 +72,7 @@ void DiagEngine::flush() {
     out_ << p.text;
   pending_.clear();
   if (limitReached_)
-    out_ << "error: too many errors emitted (" << limit_ << "), stopping now\n";
+    out_ << fmt::format("error: too many errors emitted ({}), stopping now\n", limit_);
   limitReached_ = false;
   out_.flush();
 }
@@ -95,7 +97,7 @@ void DiagEngine::warning(const SourceLoc &loc, const std::string &message,
 
 void DiagEngine::fileError(const std::string &path, const std::string &message) {
   ++errors_;
-  pending_.push_back({-1, 0, 0, path + ": error: " + message + "\n"});
+  pending_.push_back({-1, 0, 0, fmt::format("{}: error: {}\n", path, message)});
 }
 
 // Damerau-Levenshtein distance in its optimal-string-alignment form: edits

@@ -6,10 +6,12 @@
 #include "frontend/Parser.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
+#include <iterator>
 
 namespace dlc {
 
@@ -27,13 +29,10 @@ namespace {
 bool readFile(const std::string &path, std::string &text, std::ostream &errs) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    DiagEngine(errs).fileError(path, std::string("cannot open file: ") +
-                                         std::strerror(errno));
+    DiagEngine(errs).fileError(path, fmt::format("cannot open file: {}", std::strerror(errno)));
     return false;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  text = ss.str();
+  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   return true;
 }
 

@@ -1,11 +1,13 @@
 // The DSL's lexer (see Lexer.h).
 #include "frontend/Lexer.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <map>
 
 namespace dlc {
@@ -56,7 +58,7 @@ std::string spelling(Tok k) {
   default:
     for (auto &[word, kind] : keywords())
       if (kind == k)
-        return "'" + word + "'";
+        return fmt::format("'{}'", word);
   }
   return "?";
 }
@@ -89,14 +91,13 @@ std::string describeBadRun(const std::string &run) {
     i += len;
   }
   if (text)
-    return std::string(chars == 1 ? "character '" : "characters '") + run + "'";
+    return fmt::format("{} '{}'", chars == 1 ? "character" : "characters", run);
   std::string out = run.size() == 1 ? "byte" : "bytes";
-  for (size_t i = 0; i < run.size() && i < 8; ++i) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, " 0x%02x", (unsigned char)run[i]);
-    out += buf;
-  }
-  return run.size() > 8 ? out + " ..." : out;
+  for (size_t i = 0; i < run.size() && i < 8; ++i)
+    fmt::format_to(std::back_inserter(out), " 0x{:02x}", (unsigned char)run[i]);
+  if (run.size() > 8)
+    out += " ...";
+  return out;
 }
 
 // Operators of other languages, each lexed as one Error token whose message
@@ -158,12 +159,12 @@ std::string describe(const Token &t) {
   case Tok::Error: return describeBadRun(t.text);
   case Tok::Ident:
   case Tok::Int:
-  case Tok::Float: return "'" + t.text + "'";
-  case Tok::String: return "\"" + t.text + "\"";
+  case Tok::Float: return fmt::format("'{}'", t.text);
+  case Tok::String: return fmt::format("\"{}\"", t.text);
   default: break;
   }
   if (keywords().count(t.text))
-    return "keyword '" + t.text + "'";
+    return fmt::format("keyword '{}'", t.text);
   return spelling(t.kind);
 }
 
@@ -275,12 +276,11 @@ std::vector<Token> lex(const std::string &text,
       if (errno == ERANGE) {
         // The value is meaningless: the token cannot stand for it.
         t.kind = Tok::Error;
-        flaw(t.loc, isFloat ? "number '" + t.text + "' is out of range"
-                            : "integer '" + t.text + "' is too large");
+        flaw(t.loc, isFloat ? fmt::format("number '{}' is out of range", t.text)
+                            : fmt::format("integer '{}' is too large", t.text));
       }
       if (i < n && isIdentStart(text[i])) {
-        flaw(locAt(i), "unexpected '" + std::string(1, text[i]) + "' after number '" +
-                           t.text + "'");
+        flaw(locAt(i), fmt::format("unexpected '{}' after number '{}'", text[i], t.text));
         // Swallow the rest of the word ("3x", "1.5f"): one mistake, one message.
         while (i < n && (isIdentStart(text[i]) || isDigit(text[i])))
           ++i;
@@ -305,8 +305,8 @@ std::vector<Token> lex(const std::string &text,
       size_t end = close + (c == '\'' ? 1 : kRightCurly.size());
       push(Tok::String, i, end);
       toks.back().text = text.substr(i + open, close - i - open);
-      flaw(toks.back().loc, "strings are written in straight double quotes: \"" +
-                                toks.back().text + "\"");
+      flaw(toks.back().loc,
+           fmt::format("strings are written in straight double quotes: \"{}\"", toks.back().text));
       i = end;
     } else if (const ForeignOp *op = foreignOpAt(text, i)) {
       size_t len = std::strlen(op->spelling);

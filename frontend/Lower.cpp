@@ -2,8 +2,11 @@
 #include "frontend/Lower.h"
 #include "ir/Support.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <set>
 
 namespace dlc {
@@ -19,11 +22,7 @@ constexpr int kMaxCallDepth = 64;
 constexpr int kMaxCalls = 100000;
 constexpr size_t kMaxNodes = 250000;
 
-std::string numStr(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
+std::string numStr(double v) { return fmt::format("{:.9g}", v); }
 
 const char *bindingKindName(int k) {
   static const char *names[] = {"a model constant", "an input", "a param", "a name",
@@ -37,13 +36,13 @@ std::string Value::describe() const {
   switch (kind) {
   case Error: return "an invalid value";
   case Absent: return "nothing";
-  case Tensor: return "tensor " + node->type.str();
-  case Int: return "integer " + std::to_string(i);
-  case Float: return "number " + numStr(f);
-  case Fn: return "function '" + fn + "'";
-  case List: return "a list of " + std::to_string(list.size());
-  case Str: return "string \"" + fn + "\"";
-  case Instance: return "instance '" + fn + "'";
+  case Tensor: return fmt::format("tensor {}", node->type.str());
+  case Int: return fmt::format("integer {}", i);
+  case Float: return fmt::format("number {}", numStr(f));
+  case Fn: return fmt::format("function '{}'", fn);
+  case List: return fmt::format("a list of {}", list.size());
+  case Str: return fmt::format("string \"{}\"", fn);
+  case Instance: return fmt::format("instance '{}'", fn);
   }
   return "?";
 }
@@ -71,8 +70,8 @@ void Lowerer::report(bool warn, const SourceLoc &loc, const std::string &message
   // The prelude is the compiler's code: point at the user's call that led
   // into it, and show the prelude line as a note.
   while (f && f->fn && isPrelude(primary)) {
-    notes.push_back({primary, "inside '" + f->fn->name + "' (instance " + f->prefix +
-                                  "), defined in the prelude"});
+    notes.push_back({primary, fmt::format("inside '{}' (instance {}), defined in the prelude",
+                                          f->fn->name, f->prefix)});
     primary = f->callLoc;
     f = f->parent;
   }
@@ -83,18 +82,18 @@ void Lowerer::report(bool warn, const SourceLoc &loc, const std::string &message
       f = f->parent;
       ++repeats;
     }
-    notes.push_back({f->callLoc, "in call to '" + f->fn->name + "' here" +
-                                     (repeats > 1 ? " (" + std::to_string(repeats) + " times)"
-                                                  : std::string())});
+    notes.push_back({f->callLoc, fmt::format("in call to '{}' here{}", f->fn->name,
+                                             repeats > 1 ? fmt::format(" ({} times)", repeats)
+                                                         : std::string())});
   }
   // One mistake in a layer can fail several of its statements the same way
   // (both params of a dense with a bad `units`), or every iteration of a
   // loop: report it once, at the first iteration it happens in.
-  if (!reported_.insert(primary.str() + "\n" + message).second)
+  if (!reported_.insert(fmt::format("{}\n{}", primary.str(), message)).second)
     return;
   for (auto it = loops_.rbegin(); it != loops_.rend(); ++it)
-    notes.push_back({it->loc, "in the iteration of this loop where " + it->var + " = " +
-                                  std::to_string(it->value)});
+    notes.push_back({it->loc, fmt::format("in the iteration of this loop where {} = {}",
+                                          it->var, it->value)});
   if (warn)
     diags_.warning(primary, message, notes);
   else
@@ -115,9 +114,12 @@ void Lowerer::warnIfNotLogits(const std::string &fname, const std::string &param
                         : ", or call it with from_logits = false";
   std::vector<DiagNote> notes;
   if (n->loc.known() && !isPrelude(n->loc))
-    notes.push_back({n->loc, std::string("the ") + act + " is applied here"});
-  warning(callLoc, fname + " expects logits, but '" + param + "' is already the output of " +
-                       "a " + act + ": pass the value before the " + act + fix,
+    notes.push_back({n->loc, fmt::format("the {} is applied here", act)});
+  warning(callLoc,
+          fmt::format("{fname} expects logits, but '{param}' is already the output of a {act}: "
+                      "pass the value before the {act}{fix}",
+                      fmt::arg("fname", fname), fmt::arg("param", param), fmt::arg("act", act),
+                      fmt::arg("fix", fix)),
           notes);
 }
 
@@ -137,29 +139,35 @@ void Lowerer::reportUnknown(const std::string &name, const SourceLoc &loc,
   if (!unknownReported_.insert((asCall ? "call " : "name ") + name).second)
     return;
   if (asCall && isInitializerName(name))
-    return error(loc, "'" + name + "' is an initializer; it can only follow '=' in a param declaration");
+    return error(loc, fmt::format("'{}' is an initializer; it can only follow '=' in a param "
+                                  "declaration",
+                                  name));
   if (isOptimizerName(name))
-    return error(loc, "'" + name + "' is an optimizer; it can only appear in a train statement");
+    return error(loc,
+                 fmt::format("'{}' is an optimizer; it can only appear in a train statement", name));
   size_t dot = name.find('.');
   if (dot != std::string::npos) {
     std::string head = name.substr(0, dot), tail = name.substr(name.rfind('.') + 1);
     bool local = cur_->env.count(head) != 0;
     if (asCall) {
       // x.sum(), np.tanh(x), F.relu(x): methods and modules of other languages.
-      std::string msg = "'" + name + "(...)' is not supported: the DSL has no methods or modules";
+      std::string msg =
+          fmt::format("'{}(...)' is not supported: the DSL has no methods or modules", name);
       if (findFn(tail) || findBuiltin(tail))
-        msg += local ? "; write " + tail + "(" + head + ", ...)" : "; write " + tail + "(...)";
+        msg += local ? fmt::format("; write {}({}, ...)", tail, head)
+                     : fmt::format("; write {}(...)", tail);
       else
         msg += "; functions take the value as an argument, as in relu(x)";
       return error(loc, msg);
     }
     if (local) {
       // x.shape, x.T
-      std::string fix = tail == "T"       ? "write transpose(" + head + ")"
-                        : tail == "shape" ? "dim(" + head + ", axis) is one dimension, rank(" +
-                                                head + ") their number"
-                                          : "functions take the value as an argument";
-      return error(loc, "'" + name + "': values have no attributes; " + fix);
+      std::string fix =
+          tail == "T"       ? fmt::format("write transpose({})", head)
+          : tail == "shape" ? fmt::format("dim({0}, axis) is one dimension, rank({0}) their number",
+                                          head)
+                            : "functions take the value as an argument";
+      return error(loc, fmt::format("'{}': values have no attributes; {}", name, fix));
     }
     // A dotted name is a param's full name: made by a call, later in the
     // source, or spelled differently. After an error, the call that would
@@ -170,9 +178,10 @@ void Lowerer::reportUnknown(const std::string &name, const SourceLoc &loc,
     for (auto &[n, node] : varNodes_)
       params.push_back(n);
     std::string near = closestName(name, params);
-    return error(loc, "no param '" + name + "' has been made at this point" +
-                          (near.empty() ? std::string(" (a param is a value after the call that makes it)")
-                                        : "; did you mean '" + near + "'?"));
+    return error(loc, fmt::format("no param '{}' has been made at this point{}", name,
+                                  near.empty()
+                                      ? " (a param is a value after the call that makes it)"
+                                      : fmt::format("; did you mean '{}'?", near)));
   }
   // Suggestions of the same kind: functions for a call; for a value, the
   // names in scope and the functions (a function is a value too).
@@ -183,11 +192,10 @@ void Lowerer::reportUnknown(const std::string &name, const SourceLoc &loc,
     cands.push_back("true");
     cands.push_back("false");
   }
-  std::string msg = std::string(asCall ? "unknown function '" : "unknown name '") +
-                    name + "'";
+  std::string msg = fmt::format("unknown {} '{}'", asCall ? "function" : "name", name);
   std::string near = closestName(name, cands);
   if (!near.empty())
-    msg += "; did you mean '" + near + "'?";
+    msg += fmt::format("; did you mean '{}'?", near);
   error(loc, msg);
 }
 
@@ -204,8 +212,9 @@ Value Lowerer::emit(OpKind op, std::vector<Node *> operands, const SourceLoc &lo
   // Final names are given per entry function (extractFunction), so that
   // each numbers its own temporaries; until then a node is only "$".
   if (graph_.nodes.size() >= kMaxNodes) {
-    error(loc, "the model is too large: it makes more than " + std::to_string(kMaxNodes) +
-                   " operations, beyond what dlc compiles in reasonable time and memory");
+    error(loc, fmt::format("the model is too large: it makes more than {} operations, beyond "
+                           "what dlc compiles in reasonable time and memory",
+                           kMaxNodes));
     throw CompileError("node budget exhausted");
   }
   Node *n = builder_.tryCreate(op, std::move(operands), std::move(attrs), "$", type, err);
@@ -213,9 +222,9 @@ Value Lowerer::emit(OpKind op, std::vector<Node *> operands, const SourceLoc &lo
     names_[n] = {nodeName(op == OpKind::Constant ? "c" : "t"), false};
     return Value::tensor(n);
   }
-  std::string irName = std::string(opName(op)) + ":";
+  std::string irName = fmt::format("{}:", opName(op));
   if (userName && err.compare(0, irName.size(), irName) == 0)
-    err = userName + (":" + err.substr(irName.size()));
+    err = fmt::format("{}:{}", userName, err.substr(irName.size()));
   error(loc, err);
   return Value();
 }
@@ -230,7 +239,7 @@ Node *Lowerer::asTensor(const Value &v, const SourceLoc &loc, const std::string 
     return emit(OpKind::Constant, {}, loc, a, &scalar).node;
   }
   if (v.ok())
-    error(loc, what + " must be a tensor, got " + v.describe());
+    error(loc, fmt::format("{} must be a tensor, got {}", what, v.describe()));
   return nullptr;
 }
 
@@ -246,7 +255,7 @@ bool Lowerer::asInt(const Value &v, const SourceLoc &loc, const std::string &wha
     return true;
   }
   if (v.ok())
-    error(loc, what + " must be a compile-time integer, got " + v.describe());
+    error(loc, fmt::format("{} must be a compile-time integer, got {}", what, v.describe()));
   return false;
 }
 
@@ -292,7 +301,7 @@ Value Lowerer::eval(const Expr &e) {
     if (v.kind == Value::Tensor)
       return emit(OpKind::Neg, {v.node}, e.loc);
     if (v.ok())
-      error(e.loc, "cannot negate " + v.describe());
+      error(e.loc, fmt::format("cannot negate {}", v.describe()));
     return Value();
   }
   case Expr::Binary:
@@ -359,8 +368,8 @@ std::string Lowerer::blameFlag(const Expr &e) const {
   std::string flag = overriddenConstantIn(e, *cur_);
   if (flag.empty())
     return "";
-  return ": -D" + flag + "=" + std::to_string(opts_.constants.at(flag)) +
-         " on the command line sets '" + flag + "'";
+  return fmt::format(": -D{0}={1} on the command line sets '{0}'", flag,
+                     opts_.constants.at(flag));
 }
 
 // A param by its full name (dense_1.w, D.dense_1.b), or an instance by its
@@ -395,10 +404,8 @@ Value Lowerer::evalIndex(const Expr &e) {
       return false;
     int64_t p = out < 0 ? out + size : out;
     if (p < 0 || p > size || (!end && p == size)) {
-      std::string valid = end ? std::to_string(-size) + " to " + std::to_string(size)
-                              : std::to_string(-size) + " to " + std::to_string(size - 1);
-      error(x.loc, what + " " + std::to_string(out) + " is out of range for a size of " +
-                       std::to_string(size) + " (valid: " + valid + ")");
+      error(x.loc, fmt::format("{} {} is out of range for a size of {} (valid: {} to {})", what,
+                               out, size, -size, end ? size : size - 1));
       return false;
     }
     out = p;
@@ -416,14 +423,15 @@ Value Lowerer::evalIndex(const Expr &e) {
     return base.list[(size_t)k];
   }
   if (base.kind != Value::Tensor) {
-    error(e.loc, "cannot index " + base.describe() + "; only lists and tensors have elements");
+    error(e.loc, fmt::format("cannot index {}; only lists and tensors have elements",
+                             base.describe()));
     return Value();
   }
   Node *x = base.node;
   const Dims &dims = x->type.dims;
   if ((int64_t)items > x->type.rank()) {
-    error(e.loc, std::to_string(items) + " indices for " + x->type.str() + ", which has " +
-                     std::to_string(x->type.rank()) + (x->type.rank() == 1 ? " axis" : " axes"));
+    error(e.loc, fmt::format("{} indices for {}, which has {} {}", items, x->type.str(),
+                             x->type.rank(), x->type.rank() == 1 ? "axis" : "axes"));
     return Value();
   }
   std::vector<int64_t> begin, end;
@@ -432,20 +440,19 @@ Value Lowerer::evalIndex(const Expr &e) {
     int64_t lo = 0, hi = dims[i];
     if (i < items) {
       const Expr &ix = *e.args[i + 1];
-      std::string axis = "axis " + std::to_string(i) + ": ";
+      std::string axis = fmt::format("axis {}: ", i);
       if (ix.kind != Expr::Range) {
-        if (!position(ix, dims[i], false, axis + "index", lo))
+        if (!position(ix, dims[i], false, fmt::format("{}index", axis), lo))
           return Value();
         hi = lo + 1;
       } else {
         size_t a = 0;
-        if (ix.hasLo && !position(*ix.args[a++], dims[i], true, axis + "start", lo))
+        if (ix.hasLo && !position(*ix.args[a++], dims[i], true, fmt::format("{}start", axis), lo))
           return Value();
-        if (ix.hasHi && !position(*ix.args[a], dims[i], true, axis + "end", hi))
+        if (ix.hasHi && !position(*ix.args[a], dims[i], true, fmt::format("{}end", axis), hi))
           return Value();
         if (lo >= hi) {
-          error(ix.loc, axis + "the range " + std::to_string(lo) + ":" + std::to_string(hi) +
-                            " is empty");
+          error(ix.loc, fmt::format("{}the range {}:{} is empty", axis, lo, hi));
           return Value();
         }
       }
@@ -500,8 +507,9 @@ Value Lowerer::evalBinary(const Expr &e) {
   if (op == "//") {
     // Floor division, as Python's: for dims (h // 2), never on tensors.
     if (!a.isNumber() || !b.isNumber()) {
-      error(e.loc, "operator '//' divides compile-time numbers (dims such as h // 2), got " +
-                       a.describe() + " and " + b.describe());
+      error(e.loc, fmt::format("operator '//' divides compile-time numbers (dims such as "
+                               "h // 2), got {} and {}",
+                               a.describe(), b.describe()));
       return Value();
     }
     if (b.num() == 0) {
@@ -545,7 +553,7 @@ Value Lowerer::evalBinary(const Expr &e) {
         return Value::number((double)a.i / (double)b.i);
       }
       if (overflow) {
-        error(e.loc, "integer overflow in '" + op + "'");
+        error(e.loc, fmt::format("integer overflow in '{}'", op));
         return Value();
       }
       return Value::integer(r);
@@ -561,8 +569,8 @@ Value Lowerer::evalBinary(const Expr &e) {
       // 0 ** -1, (-8) ** 0.5 and overflow have no finite real value.
       double r = std::pow(x, y);
       if (!std::isfinite(r)) {
-        auto str = [](double v) { return v < 0 ? "(" + numStr(v) + ")" : numStr(v); };
-        error(e.loc, str(x) + " ** " + str(y) + " is not a finite real number");
+        auto str = [](double v) { return v < 0 ? fmt::format("({})", numStr(v)) : numStr(v); };
+        error(e.loc, fmt::format("{} ** {} is not a finite real number", str(x), str(y)));
         return Value();
       }
       return Value::number(r);
@@ -576,13 +584,13 @@ Value Lowerer::evalBinary(const Expr &e) {
   bool tensors = (a.kind == Value::Tensor || a.isNumber()) &&
                  (b.kind == Value::Tensor || b.isNumber());
   if (!tensors) {
-    error(e.loc, "operator '" + op + "' cannot be applied to " + a.describe() +
-                     " and " + b.describe());
+    error(e.loc, fmt::format("operator '{}' cannot be applied to {} and {}", op, a.describe(),
+                             b.describe()));
     return Value();
   }
   if (op == "@" && (a.kind != Value::Tensor || b.kind != Value::Tensor)) {
-    error(e.loc, "operator '@' needs two tensors, got " + a.describe() + " and " +
-                     b.describe());
+    error(e.loc, fmt::format("operator '@' needs two tensors, got {} and {}", a.describe(),
+                             b.describe()));
     return Value();
   }
   Node *x = asTensor(a, e.args[0]->loc, "operand");
@@ -621,12 +629,11 @@ bool Lowerer::bindArgs(const Expr &call, const std::string &fname,
     if (kw.empty()) {
       if (positional >= params.size()) {
         std::string range = required == params.size()
-                                 ? std::to_string(required)
-                                 : std::to_string(required) + " to " +
-                                       std::to_string(params.size());
-        error(call.args[k]->loc, fname + ": expected " + range +
-                                     (params.size() == 1 ? " argument" : " arguments") +
-                                     ", got " + std::to_string(call.args.size()));
+                                ? fmt::to_string(required)
+                                : fmt::format("{} to {}", required, params.size());
+        error(call.args[k]->loc,
+              fmt::format("{}: expected {} {}, got {}", fname, range,
+                          params.size() == 1 ? "argument" : "arguments", call.args.size()));
         return false;
       }
       slots[positional++] = call.args[k].get();
@@ -634,29 +641,25 @@ bool Lowerer::bindArgs(const Expr &call, const std::string &fname,
     }
     auto it = std::find(params.begin(), params.end(), kw);
     if (it == params.end()) {
-      std::string msg = fname + ": unknown " + what + " '" + kw + "'";
+      std::string msg = fmt::format("{}: unknown {} '{}'", fname, what, kw);
       std::string near = closestName(kw, params);
       if (!near.empty())
-        msg += "; did you mean '" + near + "'?";
-      else if (!params.empty()) {
-        msg += " (expected ";
-        for (size_t p = 0; p < params.size(); ++p)
-          msg += (p ? ", " : "") + params[p];
-        msg += ")";
-      }
+        msg += fmt::format("; did you mean '{}'?", near);
+      else if (!params.empty())
+        msg += fmt::format(" (expected {})", fmt::join(params, ", "));
       error(call.argNameLocs[k], msg);
       return false;
     }
     size_t idx = it - params.begin();
     if (slots[idx]) {
-      error(call.argNameLocs[k], fname + ": argument '" + kw + "' given twice");
+      error(call.argNameLocs[k], fmt::format("{}: argument '{}' given twice", fname, kw));
       return false;
     }
     slots[idx] = call.args[k].get();
   }
   for (size_t p = 0; p < required; ++p)
     if (!slots[p]) {
-      error(call.loc, fname + ": missing argument '" + params[p] + "'");
+      error(call.loc, fmt::format("{}: missing argument '{}'", fname, params[p]));
       return false;
     }
   return true;
@@ -689,7 +692,7 @@ Value Lowerer::evalCall(const Expr &e) {
     if (!v.ok())
       return Value();
     if (v.kind != Value::Fn) {
-      error(e.loc, "'" + e.name + "' is " + v.describe() + ", not a function");
+      error(e.loc, fmt::format("'{}' is {}, not a function", e.name, v.describe()));
       return Value();
     }
     callee = v.fn;
@@ -741,28 +744,30 @@ Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
       return Value();
     if (v.kind != Value::Str || v.fn.empty() || v.fn.find('.') != std::string::npos ||
         !(std::isalpha((unsigned char)v.fn[0]) || v.fn[0] == '_')) {
-      error(nameArg->loc, f.name + ": the instance name must be a string such as \"D\" " +
-                              "(a name without dots), got " + v.describe());
+      error(nameArg->loc, fmt::format("{}: the instance name must be a string such as \"D\" "
+                                      "(a name without dots), got {}",
+                                      f.name, v.describe()));
       return Value();
     }
     instance = nodeName(v.fn);
     auto [it, fresh] = named_.insert({instance, NamedInstance{&f, call.loc}});
     if (!fresh && it->second.fn != &f) {
-      error(nameArg->loc, "instance '" + instance + "' is a '" + it->second.fn->name +
-                              "', so this '" + f.name + "' cannot share it",
-            {{it->second.loc, "'" + instance + "' is made here"}});
+      error(nameArg->loc,
+            fmt::format("instance '{}' is a '{}', so this '{}' cannot share it", instance,
+                        it->second.fn->name, f.name),
+            {{it->second.loc, fmt::format("'{}' is made here", instance)}});
       return Value();
     }
     sharing |= !fresh;
   }
   if (callDepth_ >= kMaxCallDepth) {
-    error(call.loc, "calls nested more than " + std::to_string(kMaxCallDepth) +
-                        " deep; is '" + f.name + "' recursive?");
+    error(call.loc, fmt::format("calls nested more than {} deep; is '{}' recursive?",
+                                kMaxCallDepth, f.name));
     throw CompileError("call depth exhausted");
   }
   if (++calls_ > kMaxCalls) {
-    error(call.loc, "more than " + std::to_string(kMaxCalls) +
-                        " function calls; the model is too large to unroll");
+    error(call.loc, fmt::format("more than {} function calls; the model is too large to unroll",
+                                kMaxCalls));
     throw CompileError("call budget exhausted");
   }
   // The prelude's losses that take logits when from_logits = true.
@@ -792,13 +797,13 @@ Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
   }
   for (const Stmt &s : f.body) {
     if (frame.returned && s.kind != Stmt::Error) {
-      error(s.loc, "statement after 'return' in function '" + f.name + "'");
+      error(s.loc, fmt::format("statement after 'return' in function '{}'", f.name));
       break;
     }
     lowerStmt(s);
   }
   if (!frame.returned && !frame.broken)
-    error(f.loc, "function '" + f.name + "' ends without 'return'");
+    error(f.loc, fmt::format("function '{}' ends without 'return'", f.name));
   --callDepth_;
   cur_ = frame.parent;
   return frame.result;
@@ -815,11 +820,11 @@ void Lowerer::bind(const std::string &name, Binding::Kind kind, const Value &v,
                        (old == Binding::Let || old == Binding::Arg)) ||
                       kind == Binding::Poison || old == Binding::Poison;
     if (!rebindable) {
-      std::string msg = "redefinition of '" + name + "'";
+      std::string msg = fmt::format("redefinition of '{}'", name);
       if (kind == Binding::Let)
-        msg = "cannot rebind '" + name + "': it is " + bindingKindName(old) +
-              "; only names bound with '=' can be rebound";
-      error(loc, msg, {{it->second.loc, "previous definition of '" + name + "' is here"}});
+        msg = fmt::format("cannot rebind '{}': it is {}; only names bound with '=' can be rebound",
+                          name, bindingKindName(old));
+      error(loc, msg, {{it->second.loc, fmt::format("previous definition of '{}' is here", name)}});
       return;
     }
   }
@@ -847,7 +852,7 @@ bool Lowerer::evalType(const TypeExpr &t, TensorType &out) {
   auto dt = parseDType(t.dtype);
   bool ok = true;
   if (!dt) {
-    error(t.loc, "unknown element type '" + t.dtype + "' (expected f32 or i32)");
+    error(t.loc, fmt::format("unknown element type '{}' (expected f32 or i32)", t.dtype));
     ok = false;
   }
   Dims dims;
@@ -861,14 +866,15 @@ bool Lowerer::evalType(const TypeExpr &t, TensorType &out) {
     if (v <= 0) {
       // A value from -D is the flag's mistake: say so, once per flag.
       if (firstBlame(*d))
-        error(d->loc, "dimension must be positive, got " + std::to_string(v) + blameFlag(*d));
+        error(d->loc, fmt::format("dimension must be positive, got {}{}", v, blameFlag(*d)));
       ok = false;
     }
     dims.push_back(v);
     elements *= (double)v;
   }
   if (ok && elements > (double)kMaxTensorElements) {
-    error(t.loc, "tensor type " + t.dtype + dimsStr(dims) + " is too large (more than 2^40 elements)");
+    error(t.loc, fmt::format("tensor type {}{} is too large (more than 2^40 elements)", t.dtype,
+                             dimsStr(dims)));
     ok = false;
   }
   if (ok)
@@ -894,7 +900,7 @@ void Lowerer::lowerStmt(const Stmt &s) {
     Value v;
     if (evalType(s.type, t)) {
       if (t.dtype != DType::F32)
-        error(s.type.loc, "param '" + s.name + "' must be f32, got " + t.str());
+        error(s.type.loc, fmt::format("param '{}' must be f32, got {}", s.name, t.str()));
       else if (evalInit(*s.value, t, init)) {
         std::string varName = nodeName(s.name);
         auto prev = varNodes_.find(varName);
@@ -906,15 +912,19 @@ void Lowerer::lowerStmt(const Stmt &s) {
           std::vector<DiagNote> notes;
           if (named)
             notes.push_back({named_.at(named->prefix).loc,
-                             "'" + named->prefix + "' is first made here"});
+                             fmt::format("'{}' is first made here", named->prefix)});
           if (!cur_->sharing)
-            error(s.loc, "param '" + varName + "' already exists: the instance name '" +
-                             cur_->prefix + "' is taken", notes);
+            error(s.loc,
+                  fmt::format("param '{}' already exists: the instance name '{}' is taken",
+                              varName, cur_->prefix),
+                  notes);
           else if (prev->second->type != t) {
             if (!cur_->shareMismatch)
-              error(s.loc, "param '" + varName + "' is shared, but this call makes it " +
-                               t.str() + " where the first made it " +
-                               prev->second->type.str(), notes);
+              error(s.loc,
+                    fmt::format("param '{}' is shared, but this call makes it {} where the "
+                                "first made it {}",
+                                varName, t.str(), prev->second->type.str()),
+                    notes);
             cur_->shareMismatch = true;
           } else
             v = Value::tensor(prev->second);
@@ -933,7 +943,8 @@ void Lowerer::lowerStmt(const Stmt &s) {
     size_t mark = graph_.nodes.size();
     Value v = eval(*s.value);
     if (s.kind == Stmt::Output && v.ok() && v.kind != Value::Tensor) {
-      error(s.value->loc, "output '" + s.name + "' must be a tensor, got " + v.describe());
+      error(s.value->loc,
+            fmt::format("output '{}' must be a tensor, got {}", s.name, v.describe()));
       v = Value();
     }
     // A node made by this statement takes the name it is bound to, so the IR
@@ -984,8 +995,9 @@ void Lowerer::lowerFor(const Stmt &s) {
   }
   double trips = std::max(0.0, std::ceil(((double)stop - (double)start) / (double)step));
   if (trips > (double)kMaxUnroll) {
-    error(s.value->loc, "this loop runs " + numStr(trips) + " times; a for loop is unrolled " +
-                            "at compile time, at most " + std::to_string(kMaxUnroll) + " times");
+    error(s.value->loc, fmt::format("this loop runs {} times; a for loop is unrolled at compile "
+                                    "time, at most {} times",
+                                    numStr(trips), kMaxUnroll));
     return;
   }
   loops_.push_back({s.name, 0, s.loc});
@@ -1006,8 +1018,8 @@ void Lowerer::lowerFor(const Stmt &s) {
 void Lowerer::lowerTrain(const Stmt &s) {
   for (auto &t : trains_)
     if (t.name == s.name) {
-      error(s.nameLoc, "duplicate train entry '" + s.name + "'",
-            {{t.loc, "previous train entry '" + s.name + "' is here"}});
+      error(s.nameLoc, fmt::format("duplicate train entry '{}'", s.name),
+            {{t.loc, fmt::format("previous train entry '{}' is here", s.name)}});
       return;
     }
   if (s.name == "predict") {
@@ -1015,17 +1027,18 @@ void Lowerer::lowerTrain(const Stmt &s) {
     return;
   }
   std::vector<const Expr *> slots;
-  if (!bindArgs(*s.value, "train " + s.name, {"loss", "optimizer", "params"}, 2, "argument",
-                slots))
+  if (!bindArgs(*s.value, fmt::format("train {}", s.name), {"loss", "optimizer", "params"}, 2,
+                "argument", slots))
     return;
   Value loss = eval(*slots[0]);
   bool ok = loss.ok();
   if (ok && (loss.kind != Value::Tensor || loss.node->type.dtype != DType::F32 ||
              !loss.node->type.isScalar())) {
-    error(slots[0]->loc, "train loss must be a scalar f32 tensor, got " + loss.describe() +
-                             (loss.kind == Value::Tensor && !loss.node->type.isScalar()
-                                  ? " (reduce it with mean(...))"
-                                  : ""));
+    error(slots[0]->loc, fmt::format("train loss must be a scalar f32 tensor, got {}{}",
+                                     loss.describe(),
+                                     loss.kind == Value::Tensor && !loss.node->type.isScalar()
+                                         ? " (reduce it with mean(...))"
+                                         : ""));
     ok = false;
   }
   TrainEntry entry{s.name, s.nameLoc, {}};
@@ -1036,7 +1049,7 @@ void Lowerer::lowerTrain(const Stmt &s) {
       opt.kind == Expr::Call || opt.kind == Expr::Ident ? findOptimizer(opt.name) : nullptr;
   if (!info) {
     std::string msg = opt.kind == Expr::Call || opt.kind == Expr::Ident
-                          ? "unknown optimizer '" + opt.name + "'"
+                          ? fmt::format("unknown optimizer '{}'", opt.name)
                           : std::string("expected an optimizer");
     std::vector<std::string> names;
     for (auto &o : optimizers())
@@ -1045,19 +1058,16 @@ void Lowerer::lowerTrain(const Stmt &s) {
                            ? closestName(opt.name, names)
                            : "";
     if (!near.empty()) {
-      error(opt.loc, msg + "; did you mean '" + near + "'?");
+      error(opt.loc, fmt::format("{}; did you mean '{}'?", msg, near));
       return;
     }
     std::string expected;
+    auto out = std::back_inserter(expected);
     const std::vector<OptimizerInfo> &all = optimizers();
-    for (size_t k = 0; k < all.size(); ++k) {
-      expected += k == 0 ? "" : k + 1 == all.size() ? " or " : ", ";
-      expected += all[k].name + "(";
-      for (size_t h = 0; h < all[k].hyper.size(); ++h)
-        expected += (h ? ", " : "") + all[k].hyper[h].name;
-      expected += ")";
-    }
-    error(opt.loc, msg + " (expected " + expected + ")");
+    for (size_t k = 0; k < all.size(); ++k)
+      fmt::format_to(out, "{}{}({})", k == 0 ? "" : k + 1 == all.size() ? " or " : ", ",
+                     all[k].name, fmt::join(all[k].hyperNames(), ", "));
+    error(opt.loc, fmt::format("{} (expected {})", msg, expected));
     return;
   }
   entry.spec.optimizer = info->name;
@@ -1075,9 +1085,9 @@ void Lowerer::lowerTrain(const Stmt &s) {
       // The range comes from the optimizer table, which the IR parser
       // checks too.
       std::string problem = h.isNumber() ? hp.problem(h.num())
-                                         : "must be a number, got " + h.describe();
+                                         : fmt::format("must be a number, got {}", h.describe());
       if (!problem.empty()) {
-        error(hs[k]->loc, opt.name + ": hyper-parameter '" + hp.name + "' " + problem);
+        error(hs[k]->loc, fmt::format("{}: hyper-parameter '{}' {}", opt.name, hp.name, problem));
         return;
       }
       entry.spec.hyper.push_back({hp.name, h.num()});
@@ -1100,8 +1110,9 @@ void Lowerer::lowerTrain(const Stmt &s) {
         entry.spec.params.push_back(v.name);
   }
   if (entry.spec.params.empty()) {
-    error(slots[0]->loc, "train '" + s.name +
-                             "': the loss does not depend on any param, so there is nothing to train");
+    error(slots[0]->loc, fmt::format("train '{}': the loss does not depend on any param, so "
+                                     "there is nothing to train",
+                                     s.name));
     return;
   }
   entry.spec.loss = loss.node;
@@ -1115,8 +1126,9 @@ bool Lowerer::trainParams(const Expr &list, const Node *loss, std::vector<std::s
   if (!v.ok())
     return false;
   if (v.kind != Value::List || v.list.empty()) {
-    error(list.loc, "params must be a list of instances or params, such as [D] or "
-                    "[dense_1.w], got " + v.describe());
+    error(list.loc, fmt::format("params must be a list of instances or params, such as [D] or "
+                                "[dense_1.w], got {}",
+                                v.describe()));
     return false;
   }
   std::set<std::string> used, chosen;
@@ -1132,7 +1144,7 @@ bool Lowerer::trainParams(const Expr &list, const Node *loss, std::vector<std::s
     } else if (item.kind == Value::Tensor && item.node->op == OpKind::Var) {
       prefix = item.node->attrs.getString("name");
     } else {
-      error(at, "params: expected an instance or a param, got " + item.describe());
+      error(at, fmt::format("params: expected an instance or a param, got {}", item.describe()));
       return false;
     }
     size_t found = 0;
@@ -1144,9 +1156,10 @@ bool Lowerer::trainParams(const Expr &list, const Node *loss, std::vector<std::s
         ++found;
       }
     if (!found) {
-      std::string what = item.kind == Value::Instance ? "instance '" + item.fn + "' has no param"
-                                                      : "param '" + prefix + "' is not one";
-      error(at, "params: " + what + " that the loss depends on");
+      std::string what = item.kind == Value::Instance
+                             ? fmt::format("instance '{}' has no param", item.fn)
+                             : fmt::format("param '{}' is not one", prefix);
+      error(at, fmt::format("params: {} that the loss depends on", what));
       return false;
     }
   }
@@ -1182,9 +1195,9 @@ void Lowerer::lowerModel(const ModelDecl &m) {
     if (std::find(names.begin(), names.end(), name) != names.end())
       continue;
     std::string near = closestName(name, names);
-    error(m.loc, "-D" + name + "=" + std::to_string(value) + ": model '" + m.name +
-                     "' has no header constant '" + name + "' to override" +
-                     (near.empty() ? "" : "; did you mean '" + near + "'?"));
+    error(m.loc, fmt::format("-D{0}={1}: model '{2}' has no header constant '{0}' to override{3}",
+                             name, value, m.name,
+                             near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
   }
   for (auto &c : m.constants) {
     Value v;
@@ -1197,16 +1210,19 @@ void Lowerer::lowerModel(const ModelDecl &m) {
     if (ov != opts_.constants.end())
       v = Value::integer(ov->second);
     else if (!c.dflt)
-      error(c.loc, "constant '" + c.name + "' has no value; give it one in the header (" +
-                       c.name + " = 32) or with -D" + c.name + "=32");
-    else if (asInt(eval(*c.dflt), c.dflt->loc, "constant '" + c.name + "'", x))
+      error(c.loc, fmt::format("constant '{0}' has no value; give it one in the header "
+                               "({0} = 32) or with -D{0}=32",
+                               c.name));
+    else if (asInt(eval(*c.dflt), c.dflt->loc, fmt::format("constant '{}'", c.name), x))
       v = Value::integer(x);
     bind(c.name, Binding::Const, v, c.loc);
   }
   for (const Stmt &s : m.body)
     lowerStmt(s);
   if (outputs_.empty() && trains_.empty() && !diags_.hasErrors())
-    error(m.loc, "model '" + m.name + "' has no 'output' and no 'train' entry; there is nothing to compile");
+    error(m.loc, fmt::format("model '{}' has no 'output' and no 'train' entry; there is nothing "
+                             "to compile",
+                             m.name));
   cur_ = nullptr;
 }
 
@@ -1297,12 +1313,13 @@ std::unique_ptr<Module> Lowerer::run(const Program &user, const Program &prelude
   std::map<std::string, const FnDecl *> userFns;
   for (auto &f : user.fns) {
     if (findBuiltin(f->name) || isInitializerName(f->name) || isOptimizerName(f->name)) {
-      diags_.error(f->loc, "cannot define function '" + f->name + "': it is a built-in name");
+      diags_.error(f->loc,
+                   fmt::format("cannot define function '{}': it is a built-in name", f->name));
       continue;
     }
     auto prev = userFns.find(f->name);
     if (prev != userFns.end()) {
-      diags_.error(f->loc, "redefinition of function '" + f->name + "'",
+      diags_.error(f->loc, fmt::format("redefinition of function '{}'", f->name),
                    {{prev->second->loc, "previous definition is here"}});
       continue;
     }

@@ -8,6 +8,8 @@
 // what the DSL writes instead.
 #include "frontend/ParserImpl.h"
 
+#include <fmt/format.h>
+
 #include <set>
 
 namespace dlc::parse {
@@ -19,29 +21,33 @@ std::string unsupportedStatement(const std::string &word, const Token &after) {
     return "'while' loops are not supported; a loop is 'for NAME in range(n) { ... }', "
            "unrolled at compile time";
   if (word == "if" || word == "elif" || word == "else")
-    return "'" + word + "' is not supported: a model has no branches; choose(flag, a, b) "
-                        "picks a value by a compile-time flag, where(cond, a, b) picks elements";
+    return fmt::format("'{}' is not supported: a model has no branches; choose(flag, a, b) "
+                       "picks a value by a compile-time flag, where(cond, a, b) picks elements",
+                       word);
   if (word == "def")
     return "'def' is not supported; a function is written 'fn NAME(args) { ... return expr }'";
   if (word == "import" || word == "from")
-    return "'" + word + "' is not supported: a model is one file, and the prelude's "
-                        "functions (dense, conv2d, ...) are always available";
+    return fmt::format("'{}' is not supported: a model is one file, and the prelude's "
+                       "functions (dense, conv2d, ...) are always available",
+                       word);
   if (word == "lambda")
     return "'lambda' is not supported; write a function with 'fn NAME(args) { return ... }' "
            "and pass its name";
   if (word == "break" || word == "continue")
-    return "'" + word + "' is not supported: a for loop runs every iteration (it is "
-                        "unrolled at compile time)";
+    return fmt::format("'{}' is not supported: a for loop runs every iteration (it is "
+                       "unrolled at compile time)",
+                       word);
   if (word == "pass")
     return "'pass' is not needed: a block may be empty";
   if ((word == "let" || word == "var" || word == "const") && after.kind == Tok::Ident)
-    return "a binding needs no '" + word + "'; write '" + after.text + " = ...'";
+    return fmt::format("a binding needs no '{}'; write '{} = ...'", word, after.text);
   static const std::set<std::string> python = {
       "class", "with",   "try",   "except", "finally",  "raise", "assert",
       "del",   "global", "yield", "async",  "nonlocal", "await"};
   if (python.count(word))
-    return "'" + word + "' is not part of the DSL; a statement is input, param, output, "
-                        "train, return, for, or 'NAME = expr'";
+    return fmt::format("'{}' is not part of the DSL; a statement is input, param, output, "
+                       "train, return, for, or 'NAME = expr'",
+                       word);
   return "";
 }
 
@@ -56,8 +62,9 @@ std::string unsupportedAfterExpr(const Token &t) {
     return "conditional expressions ('a if c else b') are not supported; choose(flag, a, b) "
            "picks a value by a compile-time flag, where(cond, a, b) picks elements";
   if (t.text == "and" || t.text == "or")
-    return "'" + t.text + "' is not supported; for masks (1.0 or 0.0), a * b is 'a and b' "
-                          "and maximum(a, b) is 'a or b'";
+    return fmt::format("'{}' is not supported; for masks (1.0 or 0.0), a * b is 'a and b' "
+                       "and maximum(a, b) is 'a or b'",
+                       t.text);
   return "";
 }
 
@@ -112,8 +119,9 @@ void Parser::nameOnNextLine(const std::string &keyword) {
   if (p == pos_ || toks_[p].kind != Tok::Ident ||
       (toks_[p + 1].kind != Tok::LParen && toks_[p + 1].kind != Tok::LBrace))
     return;
-  complain(cur().loc, "expected a name after " + keyword + ", found end of line (a "
-                      "declaration's header is one line)");
+  complain(cur().loc, fmt::format("expected a name after {}, found end of line (a "
+                                  "declaration's header is one line)",
+                                  keyword));
   pos_ = p;
 }
 
@@ -345,8 +353,9 @@ void Parser::failAfterStatement(Stmt &s, const Token &end) {
                   "statement");
   }
   std::string python = unsupportedAfterExpr(end);
-  fail(end.loc, python.empty() ? "expected end of line after the statement, found " +
-                                     describe(end)
-                               : python);
+  fail(end.loc, python.empty()
+                    ? fmt::format("expected end of line after the statement, found {}",
+                                  describe(end))
+                    : python);
 }
 } // namespace dlc::parse

@@ -4,6 +4,8 @@
 // would have bound), so one mistake gives one message.
 #include "frontend/ParserImpl.h"
 
+#include <fmt/format.h>
+
 namespace dlc {
 
 namespace parse {
@@ -37,15 +39,15 @@ Program Parser::program() {
   // Each parses a declaration whose keyword is at (or just before) pos_.
   auto fnDecl = [&] {
     auto f = fn();
-    last = {&f->body, false, "function '" + f->name + "'", closingBrace()};
+    last = {&f->body, false, fmt::format("function '{}'", f->name), closingBrace()};
     (f->name.empty() ? unnamed : p.fns).push_back(std::move(f));
   };
   auto modelDecl = [&] {
     auto m = model();
-    last = {&m->body, true, "model '" + m->name + "'", closingBrace()};
+    last = {&m->body, true, fmt::format("model '{}'", m->name), closingBrace()};
     if (p.model) {
-      diags_.error(m->loc, "a file holds one model; '" + p.model->name +
-                               "' is already defined",
+      diags_.error(m->loc,
+                   fmt::format("a file holds one model; '{}' is already defined", p.model->name),
                    {{p.model->loc, "previous model is here"}});
       extraModels.push_back(std::move(m));
     } else {
@@ -63,9 +65,10 @@ Program Parser::program() {
     } else if (t.kind == Tok::KwModel) {
       modelDecl();
     } else if (last.body && last.close.known() && startsStatement(pos_)) {
-      report(t.loc, "expected 'model' or 'fn', found " + describe(t) + " after the end of " +
-                        last.owner,
-             {{last.close, last.owner + " ends at this '}'"}});
+      report(t.loc,
+             fmt::format("expected 'model' or 'fn', found {} after the end of {}", describe(t),
+                         last.owner),
+             {{last.close, fmt::format("{} ends at this '}}'", last.owner)}});
       // The statements belong to the declaration: parse them as its own.
       stmtErrors_ = 0;
       blockBody(*last.body, last.inModel, last.owner, nullptr, -1, false, false);
@@ -77,14 +80,15 @@ Program Parser::program() {
         std::string near = closestName(t.text, {"model", "fn"});
         isModel = near == "model";
         if (!near.empty())
-          word = "expected 'model' or 'fn', found '" + t.text + "'; did you mean '" + near +
-                 "'?";
+          word = fmt::format("expected 'model' or 'fn', found '{}'; did you mean '{}'?", t.text,
+                             near);
       }
       std::vector<DiagNote> notes;
       if (last.close.known() && word.empty())
-        notes.push_back({last.close, last.owner + " ends at this '}'"});
+        notes.push_back({last.close, fmt::format("{} ends at this '}}'", last.owner)});
       try {
-        fail(t.loc, word.empty() ? "expected 'model' or 'fn', found " + describe(t) : word,
+        fail(t.loc,
+             word.empty() ? fmt::format("expected 'model' or 'fn', found {}", describe(t)) : word,
              notes);
       } catch (SyntaxError &) {
       }
@@ -116,14 +120,14 @@ Token Parser::expect(Tok k, const std::string &context, std::vector<DiagNote> no
   std::string hint;
   if (k == Tok::LBrace && cur().kind == Tok::Colon)
     hint = " (a block is written in braces, '{ ... }', not with ':')";
-  fail(cur().loc, "expected " + spelling(k) + " " + context + ", found " + describe(cur()) +
-                      hint,
+  fail(cur().loc,
+       fmt::format("expected {} {}, found {}{}", spelling(k), context, describe(cur()), hint),
        std::move(notes));
 }
 
 Token Parser::expectName(const std::string &context) {
   if (cur().kind != Tok::Ident)
-    fail(cur().loc, "expected a name " + context + ", found " + describe(cur()));
+    fail(cur().loc, fmt::format("expected a name {}, found {}", context, describe(cur())));
   return take();
 }
 
@@ -135,28 +139,31 @@ std::vector<FnParam> Parser::argList(const std::string &owner, bool &broken) {
     Nest nest(*this);
     while (cur().kind != Tok::RParen) {
       FnParam a;
-      Token name = expectName("in the argument list of " + owner);
+      Token name = expectName(fmt::format("in the argument list of {}", owner));
       a.name = name.text;
       a.loc = name.loc;
       partial.name = a.name;
       partial.loc = a.loc;
       for (auto &prev : out)
         if (prev.name == a.name)
-          fail(a.loc, "duplicate argument '" + a.name + "' in " + owner);
+          fail(a.loc, fmt::format("duplicate argument '{}' in {}", a.name, owner));
       if (cur().kind == Tok::Colon)
-        fail(cur().loc, "type annotations are not supported; write the name alone: '" +
-                            a.name + "' (its value decides its type)");
+        fail(cur().loc, fmt::format("type annotations are not supported; write the name alone: "
+                                    "'{}' (its value decides its type)",
+                                    a.name));
       if (accept(Tok::Equal))
         a.dflt = expr();
       else if (!out.empty() && out.back().dflt)
-        fail(a.loc, "argument '" + a.name +
-                        "' needs a default value: it follows one that has a default");
+        fail(a.loc, fmt::format("argument '{}' needs a default value: it follows one that has a "
+                                "default",
+                                a.name));
       out.push_back(std::move(a));
       partial.name.clear();
       if (!accept(Tok::Comma))
         break;
     }
-    expect(Tok::RParen, "after the arguments of " + owner, {{open.loc, "to match this '('"}});
+    expect(Tok::RParen, fmt::format("after the arguments of {}", owner),
+           {{open.loc, "to match this '('"}});
   } catch (SyntaxError &) {
     broken = true;
     // The name read last may be what went wrong ('batch{ = 128').
@@ -180,12 +187,12 @@ std::unique_ptr<FnDecl> Parser::fn() {
     f->name = name.text;
     f->loc = name.loc;
   } else {
-    complain(cur().loc, "expected a name after 'fn', found " + describe(cur()));
+    complain(cur().loc, fmt::format("expected a name after 'fn', found {}", describe(cur())));
     f->broken = true;
   }
-  std::string owner = f->name.empty() ? "the function" : "function '" + f->name + "'";
+  std::string owner = f->name.empty() ? "the function" : fmt::format("function '{}'", f->name);
   if (cur().kind != Tok::LParen) {
-    complain(cur().loc, "expected '(' after " + owner + ", found " + describe(cur()));
+    complain(cur().loc, fmt::format("expected '(' after {}, found {}", owner, describe(cur())));
     f->broken = true;
     if (!skipTo(Tok::LParen))
       skipHeader(f->params);
@@ -206,12 +213,13 @@ std::unique_ptr<ModelDecl> Parser::model() {
     m->name = name.text;
     m->loc = name.loc;
   } else {
-    complain(cur().loc, "expected a name after 'model', found " + describe(cur()));
+    complain(cur().loc, fmt::format("expected a name after 'model', found {}", describe(cur())));
     m->broken = true;
   }
-  std::string owner = m->name.empty() ? "the model" : "model '" + m->name + "'";
+  std::string owner = m->name.empty() ? "the model" : fmt::format("model '{}'", m->name);
   if (cur().kind != Tok::LParen && cur().kind != Tok::LBrace && cur().kind != Tok::Newline) {
-    complain(cur().loc, "expected '(' or '{' after " + owner + ", found " + describe(cur()));
+    complain(cur().loc,
+             fmt::format("expected '(' or '{{' after {}, found {}", owner, describe(cur())));
     m->broken = true;
     if (!skipTo(Tok::LParen))
       skipHeader(m->constants);
@@ -233,15 +241,16 @@ void Parser::block(std::vector<Stmt> &body, bool inModel, const std::string &own
   while (toks_[p].kind == Tok::Newline)
     ++p;
   if (cur().kind == Tok::Newline && toks_[p].kind == Tok::LBrace) {
-    report(toks_[p].loc, "expected the '{' of " + owner +
-                             " at the end of the line before, found it on a line of its own");
+    report(toks_[p].loc, fmt::format("expected the '{{' of {} at the end of the line before, "
+                                     "found it on a line of its own",
+                                     owner));
     pos_ = p;
     Token open = toks_[pos_++];
     blockBody(body, inModel, owner, &open, openerCol, nested, false);
     return;
   }
   try {
-    expect(Tok::LBrace, "to begin the body of " + owner);
+    expect(Tok::LBrace, fmt::format("to begin the body of {}", owner));
   } catch (SyntaxError &) {
   }
   // Resume at a '{' later on the line, if there is one.
@@ -275,8 +284,8 @@ void Parser::blockBody(std::vector<Stmt> &body, bool inModel, const std::string 
     // Deeper blocks would exhaust the stack (here and in lowering): say so
     // once, and skip this one whole.
     if (!blocksReported_)
-      diags_.error(open ? open->loc : cur().loc, "blocks nested too deeply (more than " +
-                                                     std::to_string(kMaxNesting) + " levels)");
+      diags_.error(open ? open->loc : cur().loc,
+                   fmt::format("blocks nested too deeply (more than {} levels)", kMaxNesting));
     blocksReported_ = true;
     for (int depth = 1; toks_[pos_].kind != Tok::Eof; ++pos_) {
       depth += toks_[pos_].kind == Tok::LBrace ? 1 : toks_[pos_].kind == Tok::RBrace ? -1 : 0;
@@ -306,7 +315,8 @@ void Parser::blockBody(std::vector<Stmt> &body, bool inModel, const std::string 
       // Once per place: the blocks around this one miss the same '}'.
       if (open && !byIndent && closeReported_ != pos_ && !swallowedBrace_) {
         closeReported_ = pos_;
-        diags_.error(t.loc, "expected '}' at the end of " + owner + ", found " + describe(t),
+        diags_.error(t.loc, fmt::format("expected '}}' at the end of {}, found {}", owner,
+                                        describe(t)),
                      {{open->loc, "to match this '{'"}});
       }
       return;
@@ -321,15 +331,17 @@ void Parser::blockBody(std::vector<Stmt> &body, bool inModel, const std::string 
         k != Tok::Ident && k != Tok::KwReturn && k != Tok::String && k != Tok::LBrace) {
       --missingBraces_;
       stmtErrors_ = 0;
-      complain(t.loc, "expected '}' at the end of " + owner + ", found " + describe(t),
+      complain(t.loc, fmt::format("expected '}}' at the end of {}, found {}", owner, describe(t)),
                {{open->loc, "to match this '{'"}});
       ++pos_;
       return;
     }
     if (dedent && nested && open && missingBraces_ > 0) {
       --missingBraces_;
-      diags_.error(t.loc, "expected '}' to close " + owner +
-                              " before this line, which is not indented under it",
+      diags_.error(t.loc,
+                   fmt::format("expected '}}' to close {} before this line, which is not "
+                               "indented under it",
+                               owner),
                    {{open->loc, "to match this '{'"}});
       return;
     }
@@ -383,7 +395,7 @@ TypeExpr Parser::type() {
   Token dt = expectName("(an element type such as f32)");
   t.dtype = dt.text;
   t.loc = dt.loc;
-  Token open = expect(Tok::LBracket, "after element type '" + t.dtype + "'");
+  Token open = expect(Tok::LBracket, fmt::format("after element type '{}'", t.dtype));
   Nest nest(*this);
   while (cur().kind != Tok::RBracket) {
     t.dims.push_back(expr());
@@ -402,8 +414,8 @@ void Parser::stmt(Stmt &s, bool inModel) {
       return;
     if (next().kind == Tok::Ident)
       s.poisoned.push_back(next().text);
-    fail(first.loc, "'" + first.text + "' is only allowed in " +
-                        (wantModel ? "a model" : "a function"));
+    fail(first.loc, fmt::format("'{}' is only allowed in {}", first.text,
+                                wantModel ? "a model" : "a function"));
   };
   auto name = [&](const std::string &ctx, bool binds = true) {
     Token n = expectName(ctx);
@@ -418,7 +430,7 @@ void Parser::stmt(Stmt &s, bool inModel) {
     take();
     s.kind = Stmt::Input;
     name("after 'input'");
-    expect(Tok::Colon, "after input name '" + s.name + "'");
+    expect(Tok::Colon, fmt::format("after input name '{}'", s.name));
     s.type = type();
     return;
   case Tok::KwParam:
@@ -426,12 +438,12 @@ void Parser::stmt(Stmt &s, bool inModel) {
     s.kind = Stmt::Param;
     name("after 'param'");
     if (cur().kind == Tok::Equal)
-      fail(cur().loc, "expected ':' and a type after param name '" + s.name +
-                          "', found '=' (a param is declared 'param " + s.name +
-                          " : f32[3, 1] = normal(0, 0.01)')");
-    expect(Tok::Colon, "after param name '" + s.name + "'");
+      fail(cur().loc, fmt::format("expected ':' and a type after param name '{0}', found '=' (a "
+                                  "param is declared 'param {0} : f32[3, 1] = normal(0, 0.01)')",
+                                  s.name));
+    expect(Tok::Colon, fmt::format("after param name '{}'", s.name));
     s.type = type();
-    expect(Tok::Equal, "and an initializer after the type of param '" + s.name + "'");
+    expect(Tok::Equal, fmt::format("and an initializer after the type of param '{}'", s.name));
     s.value = expr();
     return;
   case Tok::KwOutput:
@@ -439,7 +451,7 @@ void Parser::stmt(Stmt &s, bool inModel) {
     take();
     s.kind = Stmt::Output;
     name("after 'output'");
-    expect(Tok::Equal, "after output name '" + s.name + "'");
+    expect(Tok::Equal, fmt::format("after output name '{}'", s.name));
     s.value = expr();
     return;
   case Tok::KwTrain: {
@@ -448,7 +460,7 @@ void Parser::stmt(Stmt &s, bool inModel) {
     s.kind = Stmt::Train;
     name("after 'train'", false);
     if (cur().kind != Tok::LParen)
-      expect(Tok::LParen, "after train entry '" + s.name + "'");
+      expect(Tok::LParen, fmt::format("after train entry '{}'", s.name));
     Token entry;
     entry.kind = Tok::Ident;
     entry.text = s.name;
@@ -468,7 +480,8 @@ void Parser::stmt(Stmt &s, bool inModel) {
     s.kind = Stmt::For;
     name("after 'for'");
     if (cur().kind != Tok::Ident || cur().text != "in")
-      fail(cur().loc, "expected 'in' after 'for " + s.name + "', found " + describe(cur()));
+      fail(cur().loc,
+           fmt::format("expected 'in' after 'for {}', found {}", s.name, describe(cur())));
     take();
     if (cur().kind != Tok::Ident) {
       // for t in 0..3: the '..' says it best.
@@ -480,8 +493,8 @@ void Parser::stmt(Stmt &s, bool inModel) {
     }
     Token callee = expectName("after 'in' (a loop runs over range(n) or range(a, b))");
     if (callee.text != "range" || cur().kind != Tok::LParen)
-      fail(callee.loc, "a for loop runs over range(n) or range(a, b), found " +
-                           describe(callee));
+      fail(callee.loc,
+           fmt::format("a for loop runs over range(n) or range(a, b), found {}", describe(callee)));
     s.value = call(callee);
     block(s.body, inModel, "the for loop", first.loc.col, true);
     return;
@@ -489,7 +502,7 @@ void Parser::stmt(Stmt &s, bool inModel) {
   case Tok::Ident:
     return assignment(s, first);
   default:
-    fail(first.loc, "expected a statement, found " + describe(first));
+    fail(first.loc, fmt::format("expected a statement, found {}", describe(first)));
   }
 }
 
@@ -515,17 +528,17 @@ void Parser::assignment(Stmt &s, const Token &first) {
     return;
   }
   if (isBinaryOp(op.kind) && next().kind == Tok::Equal)
-    fail(op.loc, "'" + op.text + "=' is not supported; write '" + s.name + " = " + s.name +
-                     " " + op.text + " ...'");
+    fail(op.loc, fmt::format("'{0}=' is not supported; write '{1} = {1} {0} ...'", op.text,
+                             s.name));
   if (op.kind == Tok::LBracket) {
     auto base = make(Expr::Ident, n.loc, {});
     base->name = n.text;
     ExprPtr e = postfix(std::move(base));
     if (cur().kind == Tok::Equal)
-      fail(cur().loc, "assigning into an element or slice ('" + s.name +
-                          "[...] = ...') is not supported: a tensor cannot be changed in "
-                          "place; compute a new one (concat, pad, where) and bind it: '" +
-                          s.name + " = ...'");
+      fail(cur().loc, fmt::format("assigning into an element or slice ('{0}[...] = ...') is not "
+                                  "supported: a tensor cannot be changed in place; compute a new "
+                                  "one (concat, pad, where) and bind it: '{0} = ...'",
+                                  s.name));
     s.poisoned.clear();
     fail(first.loc, "an expression alone is not a statement; bind its value: 'NAME = ...'");
   }
@@ -539,20 +552,19 @@ void Parser::assignment(Stmt &s, const Token &first) {
     }
     if (toks_[p].kind == Tok::Equal) {
       s.poisoned = names;
-      std::string list = names[0];
-      for (size_t k = 1; k < names.size(); ++k)
-        list += ", " + names[k];
-      fail(first.loc, "unpacking '" + list + " = ...' is not supported; bind the list and "
-                      "index it: 's = ...', then '" + names[0] + " = s[0]'");
+      fail(first.loc, fmt::format("unpacking '{} = ...' is not supported; bind the list and "
+                                  "index it: 's = ...', then '{} = s[0]'",
+                                  fmt::join(names, ", "), names[0]));
     }
   }
   if (op.kind == Tok::LParen) {
     s.poisoned.clear();
-    fail(first.loc, "a call alone is not a statement (its value would be lost); bind it: "
-                    "'h = " + s.name + "(...)'");
+    fail(first.loc, fmt::format("a call alone is not a statement (its value would be lost); "
+                                "bind it: 'h = {}(...)'",
+                                s.name));
   }
-  expect(Tok::Equal, "after '" + s.name + "' (a statement binds a name: '" + s.name +
-                         " = ...')");
+  expect(Tok::Equal,
+         fmt::format("after '{0}' (a statement binds a name: '{0} = ...')", s.name));
 }
 
 ExprPtr Parser::make(Expr::Kind k, const SourceLoc &loc, std::vector<ExprPtr> args) {
@@ -560,8 +572,9 @@ ExprPtr Parser::make(Expr::Kind k, const SourceLoc &loc, std::vector<ExprPtr> ar
   for (auto &a : args)
     e->depth = std::max(e->depth, a->depth + 1);
   if (e->depth > kMaxExprHeight)
-    fail(loc, "expression too long (deeper than " + std::to_string(kMaxExprHeight) +
-                  " operations); split it with intermediate names");
+    fail(loc, fmt::format("expression too long (deeper than {} operations); split it with "
+                          "intermediate names",
+                          kMaxExprHeight));
   e->args = std::move(args);
   return e;
 }
@@ -728,7 +741,7 @@ ExprPtr Parser::primary() {
     return make(Expr::List, t.loc, std::move(elems));
   }
   default:
-    fail(t.loc, "expected an expression, found " + describe(t));
+    fail(t.loc, fmt::format("expected an expression, found {}", describe(t)));
   }
 }
 
@@ -745,7 +758,7 @@ ExprPtr Parser::call(const Token &callee) {
         Token kw = take();
         take();
         if (std::find(names.begin(), names.end(), kw.text) != names.end())
-          fail(kw.loc, "keyword argument '" + kw.text + "' given twice");
+          fail(kw.loc, fmt::format("keyword argument '{}' given twice", kw.text));
         names.push_back(kw.text);
         nameLocs.push_back(kw.loc);
       } else {

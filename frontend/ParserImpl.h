@@ -5,6 +5,8 @@
 
 #include "frontend/Parser.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -116,8 +118,7 @@ private:
     Depth(Parser &p, const SourceLoc &loc) : p(p) {
       if (++p.depth_ > kMaxNesting) {
         p.depth_ = 0;
-        p.fail(loc, "expression nested too deeply (more than " +
-                        std::to_string(kMaxNesting) + " levels)");
+        p.fail(loc, fmt::format("expression nested too deeply (more than {} levels)", kMaxNesting));
       }
     }
     ~Depth() { p.depth_ = std::max(0, p.depth_ - 1); }

@@ -71,8 +71,8 @@ std::string toDot(const Module &m) {
   for (size_t fi = 0; fi < m.functions.size(); ++fi) {
     const Function &f = *m.functions[fi];
     std::string fid = fmt::format("f{}", fi);
-    fmt::format_to(out, "  subgraph {} {{\n", q("cluster_" + f.name));
-    fmt::format_to(out, "    label={};\n    style=rounded;\n", q("func " + f.name));
+    fmt::format_to(out, "  subgraph {} {{\n", q(fmt::format("cluster_{}", f.name)));
+    fmt::format_to(out, "    label={};\n    style=rounded;\n", q(fmt::format("func {}", f.name)));
     std::unordered_map<const Node *, std::string> ids;
     for (size_t i = 0; i < f.nodes.size(); ++i)
       ids[f.nodes[i].get()] = fmt::format("{}_n{}", fid, i);

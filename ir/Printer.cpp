@@ -71,7 +71,7 @@ void addNote(std::string &line, const std::string &note) {
 
 // Broken IR is printed too (the verifier's messages refer to it), so a
 // missing node shows up as text instead of a crash.
-std::string valueRef(const Node *n) { return n ? "%" + n->name : "%<null>"; }
+std::string valueRef(const Node *n) { return n ? fmt::format("%{}", n->name) : "%<null>"; }
 
 std::string nodeLine(const Node &n) {
   std::string line = fmt::format("  %{} = {}", n.name, opName(n.op));
@@ -84,7 +84,7 @@ std::string nodeLine(const Node &n) {
   if (n.gradOf)
     note += fmt::format("{}grad_of {}", note.empty() ? "" : "  ", valueRef(n.gradOf));
   addNote(line, note);
-  return line + "\n";
+  return fmt::format("{}\n", line);
 }
 
 void printNamedRoots(std::string &out, const char *keyword,
@@ -121,19 +121,19 @@ std::string printModule(const Module &m) {
   for (auto &in : m.inputs) {
     std::string line = fmt::format("input {} : {}", in.name, in.type.str());
     addNote(line, in.loc.known() ? locText(in.loc) : "");
-    text += line + "\n";
+    fmt::format_to(std::back_inserter(text), "{}\n", line);
   }
   for (auto &v : m.vars) {
     std::string line = fmt::format("{} {} : {} = {}", v.trainable ? "param" : "state", v.name,
                                    v.type.str(), v.init.str());
     addNote(line, v.loc.known() ? locText(v.loc) : "");
-    text += line + "\n";
+    fmt::format_to(std::back_inserter(text), "{}\n", line);
   }
   for (auto &f : m.functions)
-    text += "\n" + printFunction(*f);
+    fmt::format_to(std::back_inserter(text), "\n{}", printFunction(*f));
   for (auto &f : m.functions)
     if (!f->plan.kernels.empty() || f->plan.planned)
-      text += "\n" + printPlan(*f);
+      fmt::format_to(std::back_inserter(text), "\n{}", printPlan(*f));
   return text;
 }
 

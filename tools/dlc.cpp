@@ -16,6 +16,8 @@
 #include "runtime/host/Bench.h"
 #include "runtime/host/Trainer.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -30,7 +32,7 @@
 #include <iostream>
 #include <map>
 #include <set>
-#include <sstream>
+#include <iterator>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -157,8 +159,8 @@ const char *kExitCodes = R"(exit status: 0 success, 1 an error in the model, its
 // The help for `topic` ("" for everything); false for an unknown topic.
 bool printHelp(const std::string &topic) {
   if (topic.empty()) {
-    std::printf("%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s", kSynopsis, kCompileHelp, kTrainHelp,
-                kEvalHelp, kPredictHelp, kBenchHelp, kExplainHelp, kExitCodes);
+    fmt::print("{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}", kSynopsis, kCompileHelp, kTrainHelp, kEvalHelp,
+               kPredictHelp, kBenchHelp, kExplainHelp, kExitCodes);
     return true;
   }
   const char *section = topic == "compile"   ? kCompileHelp
@@ -170,7 +172,7 @@ bool printHelp(const std::string &topic) {
                                              : nullptr;
   if (!section)
     return false;
-  std::printf("%s\n%s", section, kExitCodes);
+  fmt::print("{}\n{}", section, kExitCodes);
   return true;
 }
 
@@ -222,7 +224,7 @@ int64_t parseInteger(const std::string &text, const std::string &what) {
       return v;
   } catch (const std::exception &) {
   }
-  throw UsageError("expected an integer for " + what + ", got '" + text + "'");
+  throw UsageError(fmt::format("expected an integer for {}, got '{}'", what, text));
 }
 
 // A count such as --epochs: checked against its range here, because a
@@ -230,8 +232,7 @@ int64_t parseInteger(const std::string &text, const std::string &what) {
 int parseCount(const std::string &text, const std::string &what, int min) {
   int64_t v = parseInteger(text, what);
   if (v < min || v > INT_MAX)
-    throw UsageError(what + " must be from " + std::to_string(min) + " to " +
-                     std::to_string(INT_MAX) + ", got " + text);
+    throw UsageError(fmt::format("{} must be from {} to {}, got {}", what, min, INT_MAX, text));
   return (int)v;
 }
 
@@ -246,8 +247,8 @@ uint64_t parseSeed(const std::string &text) {
     }
   } catch (const std::exception &) {
   }
-  throw UsageError("expected a seed from 0 to 18446744073709551615 for --seed, got '" +
-                   text + "'");
+  throw UsageError(
+      fmt::format("expected a seed from 0 to 18446744073709551615 for --seed, got '{}'", text));
 }
 
 // The commands an option means something to. Anything else is refused: an
@@ -271,7 +272,7 @@ const std::map<std::string, std::set<std::string>> kOptionCommands = {
 };
 
 std::string commandName(const std::string &command) {
-  return command == "compile" ? "'dlc FILE'" : "'dlc " + command + "'";
+  return command == "compile" ? "'dlc FILE'" : fmt::format("'dlc {}'", command);
 }
 
 Options parseArgs(int argc, char **argv) {
@@ -283,15 +284,15 @@ Options parseArgs(int argc, char **argv) {
   std::set<std::string> given; // options that take a value, and the --[no-] flags
   auto value = [&](const std::string &arg, const char *flag) -> std::string {
     given.insert(flag);
-    std::string eq = std::string(flag) + "=";
+    std::string eq = fmt::format("{}=", flag);
     if (startsWith(arg, eq.c_str()))
       return arg.substr(eq.size());
     if (i + 1 >= args.size())
-      throw UsageError(std::string(flag) + " needs a value");
+      throw UsageError(fmt::format("{} needs a value", flag));
     return args[++i];
   };
   auto is = [](const std::string &arg, const char *flag) {
-    return arg == flag || startsWith(arg, (std::string(flag) + "=").c_str());
+    return arg == flag || startsWith(arg, fmt::format("{}=", flag).c_str());
   };
   for (; i < args.size(); ++i) {
     const std::string &a = args[i];
@@ -303,9 +304,9 @@ Options parseArgs(int argc, char **argv) {
       std::string def = a.size() > 2 ? a.substr(2) : value(a, "-D");
       size_t eq = def.find('=');
       if (eq == std::string::npos || eq == 0)
-        throw UsageError("-D expects NAME=VALUE, got '" + def + "'");
+        throw UsageError(fmt::format("-D expects NAME=VALUE, got '{}'", def));
       o.frontend.constants[def.substr(0, eq)] =
-          parseInteger(def.substr(eq + 1), "-D" + def.substr(0, eq));
+          parseInteger(def.substr(eq + 1), fmt::format("-D{}", def.substr(0, eq)));
     } else if (a.size() == 3 && startsWith(a, "-O") && a[2] >= '0' && a[2] <= '3')
       o.codegen.optLevel = a[2] - '0';
     else if (is(a, "--cpu"))
@@ -346,7 +347,7 @@ Options parseArgs(int argc, char **argv) {
       errno = 0;
       const long long n = std::strtoll(v.c_str(), &end, 10);
       if (v.empty() || *end || errno || n < 1)
-        throw UsageError("--every expects a positive number of steps, got '" + v + "'");
+        throw UsageError(fmt::format("--every expects a positive number of steps, got '{}'", v));
       o.every = n;
     }
     else if (is(a, "--load"))
@@ -358,7 +359,8 @@ Options parseArgs(int argc, char **argv) {
       size_t eq = spec.find('=');
       Feed feed;
       if (eq == std::string::npos || eq == 0 || !parseFeed(spec.substr(eq + 1), feed))
-        throw UsageError("--feed expects NAME=images|labels|onehot|noise, got '" + spec + "'");
+        throw UsageError(
+            fmt::format("--feed expects NAME=images|labels|onehot|noise, got '{}'", spec));
       o.feeds[spec.substr(0, eq)] = feed;
     } else if (is(a, "--steps")) {
       std::string list = value(a, "--steps");
@@ -366,8 +368,8 @@ Options parseArgs(int argc, char **argv) {
       for (size_t start = 0; start <= list.size();) {
         size_t comma = std::min(list.find(',', start), list.size());
         if (comma == start)
-          throw UsageError("--steps expects train entry names separated by commas, got '" +
-                           list + "'");
+          throw UsageError(fmt::format(
+              "--steps expects train entry names separated by commas, got '{}'", list));
         o.steps.push_back(list.substr(start, comma - start));
         start = comma + 1;
       }
@@ -388,11 +390,11 @@ Options parseArgs(int argc, char **argv) {
       given.insert(a);
     }
     else if (startsWith(a, "-") && a != "-")
-      throw UsageError("unknown option '" + a + "'");
+      throw UsageError(fmt::format("unknown option '{}'", a));
     else if (o.file.empty())
       o.file = a;
     else
-      throw UsageError("more than one input file ('" + o.file + "' and '" + a + "')");
+      throw UsageError(fmt::format("more than one input file ('{}' and '{}')", o.file, a));
   }
   if (o.file.empty())
     throw UsageError("no input file");
@@ -402,22 +404,23 @@ Options parseArgs(int argc, char **argv) {
   for (const char *k : kinds)
     known |= o.emit == k;
   if (!known)
-    throw UsageError("unknown --emit kind '" + o.emit +
-                     "' (expected ast, ir, grad, opt, fused, memplan, dot, llvm or asm)");
+    throw UsageError(fmt::format(
+        "unknown --emit kind '{}' (expected ast, ir, grad, opt, fused, memplan, dot, llvm or asm)",
+        o.emit));
   for (const std::string &flag : given) {
     auto scope = kOptionCommands.find(flag);
     if (scope == kOptionCommands.end() || scope->second.count(o.command))
       continue; // options such as -D or --stop-after mean something everywhere
     const std::set<std::string> &commands = scope->second;
-    std::string owners;
+    std::vector<std::string> owners;
     for (const std::string &c : commands)
-      owners += (owners.empty() ? "" : " or ") + commandName(c);
+      owners.push_back(commandName(c));
     std::string hint = flag == "--load" && o.command == "train"
                            ? "; to continue training from a checkpoint use --resume"
                        : flag == "--cpu" ? "; the JIT always compiles for this host"
                                          : "";
-    throw UsageError(flag + " belongs to " + owners + ", not " + commandName(o.command) +
-                     hint);
+    throw UsageError(fmt::format("{} belongs to {}, not {}{}", flag, fmt::join(owners, " or "),
+                                 commandName(o.command), hint));
   }
   if (!o.weights.empty() && o.output.empty())
     throw UsageError("--weights embeds a checkpoint in a library: it needs -o PATH.so");
@@ -442,15 +445,14 @@ std::unique_ptr<Module> loadModule(const Options &o) {
   if (endsWith(o.file, ".ir")) {
     std::ifstream in(o.file, std::ios::binary);
     if (!in) {
-      std::cerr << o.file << ": error: cannot open file: " << std::strerror(errno) << "\n";
+      fmt::print(stderr, "{}: error: cannot open file: {}\n", o.file, std::strerror(errno));
       return nullptr;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     std::string error;
-    auto m = parseModuleText(ss.str(), o.file, error);
+    auto m = parseModuleText(text, o.file, error);
     if (!m)
-      std::cerr << error << (endsWith(error, "\n") ? "" : "\n");
+      fmt::print(stderr, "{}{}", error, endsWith(error, "\n") ? "" : "\n");
     return m;
   }
   return compileModelFile(o.file, std::cerr, o.frontend);
@@ -467,10 +469,11 @@ void stopForEmit(Options &o, PassManager &pm) {
   auto check = [&](const std::string &name) {
     if (pm.hasPass(name))
       return;
-    std::string known;
+    std::vector<std::string> known;
     for (auto &p : pm.passes())
-      known += (known.empty() ? "" : ", ") + p.name;
-    throw UsageError("unknown pass '" + name + "'; the passes are " + known);
+      known.push_back(p.name);
+    throw UsageError(
+        fmt::format("unknown pass '{}'; the passes are {}", name, fmt::join(known, ", ")));
   };
   if (!o.passes.stopAfter.empty())
     check(o.passes.stopAfter);
@@ -508,7 +511,8 @@ int compileCommand(Options &o) {
     const std::string &stop = o.passes.stopAfter;
     bool reached = complete || stop == "memplan" || (o.emit == "fused" && stop == "fusion");
     if (!reached)
-      throw UsageError("--emit=" + o.emit + " needs the pipeline to run past '" + stop + "'");
+      throw UsageError(
+          fmt::format("--emit={} needs the pipeline to run past '{}'", o.emit, stop));
     for (auto &f : m->functions)
       std::cout << (o.emit == "fused" ? printFused(*f) : printMemPlan(*f));
     return 0;
@@ -524,7 +528,7 @@ int compileCommand(Options &o) {
     bool ok = o.emit == "llvm" ? emitLLVMText(*m, o.codegen, text, error)
                                : emitAssembly(*m, o.codegen, text, error);
     if (!ok) {
-      std::cerr << "dlc: error: " << error << "\n";
+      fmt::print(stderr, "dlc: error: {}\n", error);
       return 1;
     }
     std::cout << text;
@@ -532,17 +536,18 @@ int compileCommand(Options &o) {
   }
   if (!o.output.empty()) {
     std::string header = o.output;
-    header = (endsWith(header, ".so") ? header.substr(0, header.size() - 3) : header) + ".h";
+    header = fmt::format("{}.h",
+                         endsWith(header, ".so") ? header.substr(0, header.size() - 3) : header);
     for (const std::string &out : {o.output, header}) {
       std::error_code ec; // false, not an error, when `out` does not exist yet
       if (std::filesystem::equivalent(o.file, out, ec)) {
-        std::cerr << "dlc: error: -o " << o.output << " would overwrite the input file "
-                  << o.file << "\n";
+        fmt::print(stderr, "dlc: error: -o {} would overwrite the input file {}\n", o.output,
+                   o.file);
         return 1;
       }
     }
     if (!emitSharedLibrary(*m, o.codegen, o.output, header, o.weights, error)) {
-      std::cerr << "dlc: error: " << error << "\n";
+      fmt::print(stderr, "dlc: error: {}\n", error);
       return 1;
     }
     return 0;
@@ -573,29 +578,28 @@ bool startSession(Options &o, Session &s,
   // A model cut short before the optimizer pass would "train" without
   // updating anything.
   if (!runPipeline(o, *s.module))
-    throw UsageError("--stop-after cannot be combined with 'dlc " + o.command + "'");
+    throw UsageError(fmt::format("--stop-after cannot be combined with 'dlc {}'", o.command));
   double tPasses = secondsSince(t1);
   auto t2 = std::chrono::steady_clock::now();
   std::string error;
   s.jit = jitCompile(*s.module, o.codegen, error);
   if (!s.jit) {
-    std::cerr << "dlc: error: " << error << "\n";
+    fmt::print(stderr, "dlc: error: {}\n", error);
     return false;
   }
   // dlc predict may write its CSV to stdout: the note goes beside it.
-  std::fprintf(o.command == "predict" ? stderr : stdout,
-               "compiled %s in %.2f s (frontend %.0f ms, passes %.0f ms, LLVM %.0f ms)\n",
-              o.file.c_str(), secondsSince(t0), tFront * 1e3, tPasses * 1e3,
-              secondsSince(t2) * 1e3);
+  fmt::print(o.command == "predict" ? stderr : stdout,
+             "compiled {} in {:.2f} s (frontend {:.0f} ms, passes {:.0f} ms, LLVM {:.0f} ms)\n",
+             o.file, secondsSince(t0), tFront * 1e3, tPasses * 1e3, secondsSince(t2) * 1e3);
   s.ctx = dlc_create(s.jit->desc(), o.seed);
   if (!s.ctx) {
-    std::cerr << "dlc: error: " << dlc_error(nullptr) << "\n";
+    fmt::print(stderr, "dlc: error: {}\n", dlc_error(nullptr));
     return false;
   }
   // dlc train resumes itself: the checkpoint's position comes with it.
   const char *ckpt = o.command == "eval" || o.command == "predict" ? o.load.c_str() : "";
   if (*ckpt && dlc_load(s.ctx, ckpt) != DLC_OK) {
-    std::cerr << "dlc: error: " << dlc_error(s.ctx) << "\n";
+    fmt::print(stderr, "dlc: error: {}\n", dlc_error(s.ctx));
     return false;
   }
   return true;
@@ -607,7 +611,7 @@ bool loadData(const Options &o, Dataset *train, Dataset &test) {
   std::string error;
   if ((train && !loadMnistSplit(o.data, "train", *train, error)) ||
       !loadMnistSplit(o.data, "t10k", test, error)) {
-    std::cerr << "dlc: error: " << error << "\n";
+    fmt::print(stderr, "dlc: error: {}\n", error);
     return false;
   }
   return true;
@@ -619,31 +623,34 @@ bool loadData(const Options &o, Dataset *train, Dataset &test) {
 bool loadEvalData(const Options &o, Dataset &test, std::string &what) {
   std::error_code ec;
   if (!std::filesystem::exists(o.data, ec)) {
-    std::cerr << "dlc: error: --data " << o.data
-              << ": no such file or directory (expected a directory of IDX files, or a "
-                 "file of examples with --labels)\n";
+    fmt::print(stderr,
+               "dlc: error: --data {}: no such file or directory (expected a directory of IDX "
+               "files, or a file of examples with --labels)\n",
+               o.data);
     return false;
   }
   if (std::filesystem::is_directory(o.data, ec)) {
     if (!o.labels.empty())
-      throw UsageError("--labels goes with --data EXAMPLES; the labels of a directory " +
-                       o.data + " are its t10k-labels-idx1-ubyte[.gz]");
+      throw UsageError(fmt::format("--labels goes with --data EXAMPLES; the labels of a "
+                                   "directory {} are its t10k-labels-idx1-ubyte[.gz]",
+                                   o.data));
     what = "test images";
     return loadData(o, nullptr, test);
   }
   std::string error;
   if (!loadExamples(o.data, test, error) ||
       (!o.labels.empty() && !loadLabels(o.labels, test.labels, error))) {
-    std::cerr << "dlc: error: " << error << "\n";
+    fmt::print(stderr, "dlc: error: {}\n", error);
     return false;
   }
   if (!o.labels.empty() && int64_t(test.labels.size()) != test.count) {
-    std::cerr << "dlc: error: --data " << o.data << " has " << test.count
-              << " examples but --labels " << o.labels << " has " << test.labels.size()
-              << " labels; expected one label per example\n";
+    fmt::print(stderr,
+               "dlc: error: --data {} has {} examples but --labels {} has {} labels; expected "
+               "one label per example\n",
+               o.data, test.count, o.labels, test.labels.size());
     return false;
   }
-  what = "examples of " + o.data;
+  what = fmt::format("examples of {}", o.data);
   return true;
 }
 
@@ -653,32 +660,36 @@ bool loadEvalData(const Options &o, Dataset &test, std::string &what) {
 bool planModel(const Module &m, const Dataset &data, const std::string &labelsFrom,
                const Options &o, TrainOptions &t) {
   if (!m.findFunction("predict")) {
-    std::cerr << "dlc: error: model '" << m.name
-              << "' has no predict entry (no `output`), so it cannot be evaluated on "
-                 "the test images; add an output such as `output probs = softmax(logits)`\n";
+    fmt::print(stderr,
+               "dlc: error: model '{}' has no predict entry (no `output`), so it cannot be "
+               "evaluated on the test images; add an output such as "
+               "`output probs = softmax(logits)`\n",
+               m.name);
     return false;
   }
   for (const std::string &step : o.steps) {
     const Function *f = m.findFunction(step);
     if (f && f->isTrain())
       continue;
-    std::string names;
+    std::vector<std::string> names;
     for (auto &fn : m.functions)
       if (fn->isTrain())
-        names += (names.empty() ? "" : ", ") + fn->name;
-    std::cerr << "dlc: error: --steps: model '" << m.name << "' has no train entry '" << step
-              << "' (its train entries: " << (names.empty() ? "none" : names) << ")\n";
+        names.push_back(fn->name);
+    fmt::print(stderr,
+               "dlc: error: --steps: model '{}' has no train entry '{}' (its train entries: "
+               "{})\n",
+               m.name, step, names.empty() ? "none" : fmt::to_string(fmt::join(names, ", ")));
     return false;
   }
   // Training drops the last partial batch: it needs one whole batch.
   const int64_t batch = codegen::modelBatch(m);
   if (o.command == "train" && batch > data.count) {
     auto flag = o.frontend.constants.find("batch");
-    std::cerr << "dlc: error: the training set of " << o.data << " has " << data.count
-              << " examples, fewer than one batch of " << batch
-              << (flag != o.frontend.constants.end() ? " (-Dbatch=" + std::to_string(batch) + ")"
-                                                      : std::string())
-              << "\n";
+    fmt::print(stderr,
+               "dlc: error: the training set of {} has {} examples, fewer than one batch of "
+               "{}{}\n",
+               o.data, data.count, batch,
+               flag != o.frontend.constants.end() ? fmt::format(" (-Dbatch={})", batch) : "");
     return false;
   }
   // --samples draws predict's first output as images of the data's size,
@@ -687,9 +698,10 @@ bool planModel(const Module &m, const Dataset &data, const std::string &labelsFr
     const auto &[name, node] = m.findFunction("predict")->outputs.front();
     const int64_t size = batch > 0 ? node->type.numel() / batch : 0;
     if (size != data.exampleSize() || data.imageDims.size() != 2) {
-      std::cerr << "dlc: error: --samples " << o.samples << ": predict's first output '"
-                << name << "' has " << size << " values per example, not an image of "
-                << data.exampleSize() << "\n";
+      fmt::print(stderr,
+                 "dlc: error: --samples {}: predict's first output '{}' has {} values per "
+                 "example, not an image of {}\n",
+                 o.samples, name, size, data.exampleSize());
       return false;
     }
   }
@@ -712,7 +724,7 @@ bool planModel(const Module &m, const Dataset &data, const std::string &labelsFr
   std::string error;
   if (!planFeeds(shapes, codegen::modelBatch(m), data.exampleSize(), t.classes, o.feeds,
                  t.feeds, error)) {
-    std::cerr << "dlc: error: model '" << m.name << "' cannot be fed: " << error << "\n";
+    fmt::print(stderr, "dlc: error: model '{}' cannot be fed: {}\n", m.name, error);
     return false;
   }
   // A label beyond the classes would index outside the logits (the runtime
@@ -728,10 +740,10 @@ bool planModel(const Module &m, const Dataset &data, const std::string &labelsFr
     const size_t at = size_t(std::find_if(data.labels.begin(), data.labels.end(),
                                           [&](int32_t l) { return l >= classes; }) -
                              data.labels.begin());
-    std::cerr << "dlc: error: label " << data.labels[at] << " of example " << at << " in "
-              << labelsFrom << " is outside the " << classes << " classes of model '"
-              << m.name << "' (input '" << in.name << "' takes 0 to " << classes - 1
-              << ")\n";
+    fmt::print(stderr,
+               "dlc: error: label {} of example {} in {} is outside the {} classes of model "
+               "'{}' (input '{}' takes 0 to {})\n",
+               data.labels[at], at, labelsFrom, classes, m.name, in.name, classes - 1);
     return false;
   }
   return true;
@@ -742,19 +754,19 @@ int evaluateAndReport(Session &s, const Dataset &test, const std::string &what,
   std::string error;
   EvalResult r;
   if (!evaluateModel(s.ctx, test, t, r, error)) {
-    std::cerr << "dlc: error: " << error << "\n";
+    fmt::print(stderr, "dlc: error: {}\n", error);
     return 1;
   }
   if (r.metric.empty()) {
-    std::printf("no test metric: predict's first output is neither class scores nor an "
-                "image to compare with its input\n");
+    fmt::print("no test metric: predict's first output is neither class scores nor an image "
+               "to compare with its input\n");
     return 0;
   }
-  std::printf("evaluated %lld %s\n", (long long)r.count, what.c_str());
+  fmt::print("evaluated {} {}\n", r.count, what);
   if (r.metric == "accuracy")
-    std::printf("test accuracy: %.2f%%\n", 100 * r.value);
+    fmt::print("test accuracy: {:.2f}%\n", 100 * r.value);
   else
-    std::printf("test mse: %.6f\n", r.value);
+    fmt::print("test mse: {:.6f}\n", r.value);
   return 0;
 }
 
@@ -783,19 +795,22 @@ bool replacesForeignFile(const std::string &path) {
 // (the model it was saved from, its checksums) once there is a context.
 bool checkpointToLoad(const std::string &flag, const std::string &path) {
   if (existsAndIsNotRegular(path)) {
-    std::cerr << "dlc: error: " << flag << " " << path
-              << ": not a regular file (expected a file `dlc train --save` wrote)\n";
+    fmt::print(stderr,
+               "dlc: error: {} {}: not a regular file (expected a file `dlc train --save` "
+               "wrote)\n",
+               flag, path);
     return false;
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    std::cerr << "dlc: error: " << flag << " " << path << ": cannot open: "
-              << std::strerror(errno) << "\n";
+    fmt::print(stderr, "dlc: error: {} {}: cannot open: {}\n", flag, path, std::strerror(errno));
     return false;
   }
   if (replacesForeignFile(path) || in.peek() == EOF) {
-    std::cerr << "dlc: error: " << flag << " " << path
-              << ": not a dlc checkpoint (expected a file `dlc train --save` wrote)\n";
+    fmt::print(stderr,
+               "dlc: error: {} {}: not a dlc checkpoint (expected a file `dlc train --save` "
+               "wrote)\n",
+               flag, path);
     return false;
   }
   return true;
@@ -804,11 +819,11 @@ bool checkpointToLoad(const std::string &flag, const std::string &path) {
 // The curves are written after the first epoch; a path that cannot be
 // written is better found before it.
 bool writable(const std::string &flag, const std::string &path) {
-  const std::string probe = path + ".tmp";
+  const std::string probe = fmt::format("{}.tmp", path);
   std::ofstream out(probe, std::ios::binary | std::ios::app);
   if (!out) {
-    std::cerr << "dlc: error: " << flag << " " << path << ": cannot write there: "
-              << std::strerror(errno) << "\n";
+    fmt::print(stderr, "dlc: error: {} {}: cannot write there: {}\n", flag, path,
+               std::strerror(errno));
     return false;
   }
   out.close();
@@ -818,11 +833,9 @@ bool writable(const std::string &flag, const std::string &path) {
 
 int trainCommand(Options &o) {
   if (!o.save.empty() && replacesForeignFile(o.save)) {
-    std::cerr << "dlc: error: --save " << o.save
-              << (existsAndIsNotRegular(o.save) ? " is not a regular file (a device, pipe or "
-                                                  "directory)"
-                                                : " exists and is not a dlc checkpoint")
-              << "; refusing to replace it\n";
+    fmt::print(stderr, "dlc: error: --save {} {}; refusing to replace it\n", o.save,
+               existsAndIsNotRegular(o.save) ? "is not a regular file (a device, pipe or directory)"
+                                             : "exists and is not a dlc checkpoint");
     return 1;
   }
   if (!o.resume.empty() && !checkpointToLoad("--resume", o.resume))
@@ -856,22 +869,22 @@ int trainCommand(Options &o) {
   o.frontend.scoresInTrainEntries = true;
   Session s;
   if (!startSession(o, s, [&](const Module &m) {
-        return planModel(m, train, "the training labels of " + o.data, o, t);
+        return planModel(m, train, fmt::format("the training labels of {}", o.data), o, t);
       }))
     return 1;
   std::string error;
   bool stoppedBeforeBadStep = false, finishedBefore = false;
   if (!trainModel(s.ctx, train, t, std::cout, error, &stoppedBeforeBadStep, &finishedBefore)) {
     std::cout.flush();
-    std::cerr << "dlc: error: " << error << "\n";
+    fmt::print(stderr, "dlc: error: {}\n", error);
     // The training before the bad step is worth keeping: trainModel saved it.
     if (stoppedBeforeBadStep && !o.save.empty())
-      std::printf("saved %s (the variables from before that step)\n", o.save.c_str());
+      fmt::print("saved {} (the variables from before that step)\n", o.save);
     return 1;
   }
   std::cout.flush();
   if (!o.save.empty() && !finishedBefore)
-    std::printf("saved %s\n", o.save.c_str());
+    fmt::print("saved {}\n", o.save);
   return evaluateAndReport(s, test, "test images", t);
 }
 
@@ -898,10 +911,10 @@ int evalCommand(Options &o) {
   Session s;
   if (!startSession(o, s, [&](const Module &m) {
         if (test.labels.empty() && predictsClasses(m, test.exampleSize()))
-          throw UsageError("model '" + m.name + "' predicts classes ('" +
-                           m.findFunction("predict")->outputs.front().first +
-                           "'): its accuracy on --data " + o.data +
-                           " needs their labels, --labels LABELS");
+          throw UsageError(fmt::format("model '{}' predicts classes ('{}'): its accuracy on "
+                                       "--data {} needs their labels, --labels LABELS",
+                                       m.name, m.findFunction("predict")->outputs.front().first,
+                                       o.data));
         return planModel(m, test, o.labels.empty() ? o.data : o.labels, o, t);
       }))
     return 1;
@@ -910,8 +923,9 @@ int evalCommand(Options &o) {
 
 int predictCommand(Options &o) {
   if (!o.output.empty() && !(endsWith(o.output, ".csv") || endsWith(o.output, ".npy"))) {
-    std::cerr << "dlc: error: -o " << o.output
-              << ": expected a .csv or .npy file name for the predictions\n";
+    fmt::print(stderr, "dlc: error: -o {}: expected a .csv or .npy file name for the "
+                       "predictions\n",
+               o.output);
     return 1;
   }
   if (!checkpointToLoad("--load", o.load) || (!o.output.empty() && !writable("-o", o.output)))
@@ -919,7 +933,7 @@ int predictCommand(Options &o) {
   Dataset examples;
   std::string error;
   if (!loadExamples(o.data, examples, error)) {
-    std::cerr << "dlc: error: " << error << "\n";
+    fmt::print(stderr, "dlc: error: {}\n", error);
     return 1;
   }
   TrainOptions t;
@@ -930,7 +944,7 @@ int predictCommand(Options &o) {
   std::vector<float> values;
   std::vector<int64_t> dims;
   if (!predictAll(s.ctx, examples, t, values, dims, error)) {
-    std::cerr << "dlc: error: " << error << "\n";
+    fmt::print(stderr, "dlc: error: {}\n", error);
     return 1;
   }
   if (o.output.empty()) {
@@ -938,23 +952,20 @@ int predictCommand(Options &o) {
     return 0;
   }
   if (!writeExamples(o.output, values, examples.count, dims, error)) {
-    std::cerr << "dlc: error: " << error << "\n";
+    fmt::print(stderr, "dlc: error: {}\n", error);
     return 1;
   }
-  std::printf("wrote %lld predictions to %s\n", (long long)examples.count, o.output.c_str());
+  fmt::print("wrote {} predictions to {}\n", examples.count, o.output);
   return 0;
 }
 
 // "812 ns", "254.1 us", "1.94 ms": three or four significant digits.
 std::string duration(double seconds) {
-  char buf[32];
   if (seconds < 1e-6)
-    std::snprintf(buf, sizeof buf, "%.0f ns", seconds * 1e9);
-  else if (seconds < 1e-3)
-    std::snprintf(buf, sizeof buf, "%.1f us", seconds * 1e6);
-  else
-    std::snprintf(buf, sizeof buf, "%.2f ms", seconds * 1e3);
-  return buf;
+    return fmt::format("{:.0f} ns", seconds * 1e9);
+  if (seconds < 1e-3)
+    return fmt::format("{:.1f} us", seconds * 1e6);
+  return fmt::format("{:.2f} ms", seconds * 1e3);
 }
 
 int benchCommand(Options &o) {
@@ -967,16 +978,15 @@ int benchCommand(Options &o) {
   std::vector<BenchFigure> figures;
   std::string error;
   if (!benchModel(s.ctx, b, figures, error)) {
-    std::cerr << "dlc: error: " << error << "\n";
+    fmt::print(stderr, "dlc: error: {}\n", error);
     return 1;
   }
-  std::printf("%-10s %6s %12s %14s   %s\n", "entry", "rows", "median", "rows/s",
-              "spread over rounds");
+  fmt::print("{:<10} {:>6} {:>12} {:>14}   {}\n", "entry", "rows", "median", "rows/s",
+             "spread over rounds");
   for (const BenchFigure &f : figures)
-    std::printf("%-10s %6lld %12s %14.0f   min %s, max %s, %d rounds x %lld calls\n",
-                f.entry.c_str(), (long long)f.rows, duration(f.median).c_str(),
-                f.rows / f.median, duration(f.min).c_str(), duration(f.max).c_str(),
-                o.rounds, (long long)f.callsPerRound);
+    fmt::print("{:<10} {:>6} {:>12} {:>14.0f}   min {}, max {}, {} rounds x {} calls\n", f.entry,
+               f.rows, duration(f.median), f.rows / f.median, duration(f.min), duration(f.max),
+               o.rounds, f.callsPerRound);
   return 0;
 }
 
@@ -984,7 +994,7 @@ int listPasses() {
   PassManager pm;
   addDefaultPipeline(pm);
   for (auto &p : pm.passes())
-    std::printf("%-12s %s\n", p.name.c_str(), p.description.c_str());
+    fmt::print("{:<12} {}\n", p.name, p.description);
   return 0;
 }
 
@@ -1003,17 +1013,17 @@ int explainCommand(Options &o) {
   std::string error;
   std::string page = explainPage(in, *m, error);
   if (page.empty()) {
-    std::cerr << "dlc: error: " << error << "\n";
+    fmt::print(stderr, "dlc: error: {}\n", error);
     return 1;
   }
   std::ofstream out(o.output, std::ios::binary);
   out << page;
   out.close();
   if (!out) {
-    std::cerr << "dlc: error: cannot write " << o.output << ": " << std::strerror(errno) << "\n";
+    fmt::print(stderr, "dlc: error: cannot write {}: {}\n", o.output, std::strerror(errno));
     return 1;
   }
-  std::printf("wrote %s (%zu KiB)\n", o.output.c_str(), page.size() / 1024);
+  fmt::print("wrote {} ({} KiB)\n", o.output, page.size() / 1024);
   return 0;
 }
 
@@ -1025,13 +1035,15 @@ int main(int argc, char **argv) {
   }
   if (argc >= 2 && !std::strcmp(argv[1], "help")) {
     if (argc > 3) {
-      std::cerr << "dlc: error: 'dlc help' takes at most one command (see dlc --help)\n";
+      fmt::print(stderr, "dlc: error: 'dlc help' takes at most one command (see dlc --help)\n");
       return 2;
     }
     if (printHelp(argc == 3 ? argv[2] : ""))
       return 0;
-    std::cerr << "dlc: error: no help for '" << argv[2]
-              << "' (the commands are compile, train, eval, predict, bench and explain)\n";
+    fmt::print(stderr,
+               "dlc: error: no help for '{}' (the commands are compile, train, eval, predict, "
+               "bench and explain)\n",
+               argv[2]);
     return 2;
   }
   // `dlc train --help`, `dlc bench FILE -h`: that command's help, whatever
@@ -1042,7 +1054,7 @@ int main(int argc, char **argv) {
       return 0;
     }
   if (argc == 2 && !std::strcmp(argv[1], "--version")) {
-    std::puts("dlc 0.1 (LLVM 19)");
+    fmt::print("dlc {} (LLVM 19)\n", DLC_VERSION); // DLC_VERSION: project(dlc VERSION ...)
     return 0;
   }
   if (argc == 2 && !std::strcmp(argv[1], "--list-passes"))
@@ -1053,7 +1065,7 @@ int main(int argc, char **argv) {
     // a file with no model in it.
     struct stat st;
     if (stat(o.file.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-      std::cerr << "dlc: error: " << o.file << " is a directory, not a model file\n";
+      fmt::print(stderr, "dlc: error: {} is a directory, not a model file\n", o.file);
       return 1;
     }
     if (o.command == "train")
@@ -1068,18 +1080,19 @@ int main(int argc, char **argv) {
       return explainCommand(o);
     return compileCommand(o);
   } catch (const UsageError &e) {
-    std::cerr << "dlc: error: " << e.what() << " (see dlc --help)\n";
+    fmt::print(stderr, "dlc: error: {} (see dlc --help)\n", e.what());
     return 2;
   } catch (const CompileError &e) {
-    std::cerr << e.what() << "\n";
+    fmt::print(stderr, "{}\n", e.what());
     return 1;
   } catch (const InternalError &e) {
-    std::cerr << "dlc: internal compiler error: " << e.what()
-              << "\nThis is a bug in dlc, not in your model; please report it "
-                 "with the input that caused it.\n";
+    fmt::print(stderr,
+               "dlc: internal compiler error: {}\nThis is a bug in dlc, not in your model; "
+               "please report it with the input that caused it.\n",
+               e.what());
     return 70;
   } catch (const std::bad_alloc &) {
-    std::cerr << "dlc: error: out of memory\n";
+    fmt::print(stderr, "dlc: error: out of memory\n");
     return 1;
   }
 }

@@ -1,44 +1,40 @@
 // Training curves as CSV and SVG (Curves.h).
 #include "runtime/host/Curves.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <sstream>
+#include <iterator>
 
 namespace dlc {
 
 namespace {
 
-std::string metricColumn(const std::string &metric) { return "test_" + metric; }
+std::string metricColumn(const std::string &metric) { return fmt::format("test_{}", metric); }
 
 // Writes `text` to a temp file beside `path`, then renames it over `path`:
 // a reader (a browser refreshing the plot) never sees half a file.
 bool replaceFile(const std::string &path, const std::string &text, std::string &error) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = fmt::format("{}.tmp", path);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out || !(out << text) || !out.flush()) {
-      error = "cannot write " + path + ": " + std::strerror(errno);
+      error = fmt::format("cannot write {}: {}", path, std::strerror(errno));
       std::remove(tmp.c_str());
       return false;
     }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = "cannot write " + path + ": " + std::strerror(errno);
+    error = fmt::format("cannot write {}: {}", path, std::strerror(errno));
     std::remove(tmp.c_str());
     return false;
   }
   return true;
-}
-
-std::string number(double v, const char *format = "%.6g") {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
 }
 
 // A "nice" step (1, 2 or 5 times a power of ten) giving about `ticks` ticks
@@ -58,7 +54,7 @@ struct Series {
 };
 
 // One chart: axes, ticks, a title and a polyline (with dots) per series.
-void chart(std::ostringstream &svg, double x0, double y0, double w, double h,
+void chart(std::string &svg, double x0, double y0, double w, double h,
            const std::string &title, const std::vector<Series> &series, int epochs) {
   double lo = INFINITY, hi = -INFINITY;
   for (const Series &s : series)
@@ -78,36 +74,48 @@ void chart(std::ostringstream &svg, double x0, double y0, double w, double h,
   };
   auto py = [&](double v) { return bottom - (v - lo) / (hi - lo) * (bottom - top); };
 
-  svg << "<text x=\"" << (left + right) / 2 << "\" y=\"" << y0 + 16
-      << "\" text-anchor=\"middle\" font-weight=\"bold\">" << title << "</text>\n";
-  svg << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << right - left
-      << "\" height=\"" << bottom - top << "\" fill=\"none\" stroke=\"#888\"/>\n";
+  // Coordinates print as an ostream would (six significant digits), which
+  // the plots were first written with.
+  auto out = std::back_inserter(svg);
+  fmt::format_to(out,
+                 "<text x=\"{:.6g}\" y=\"{:.6g}\" text-anchor=\"middle\" "
+                 "font-weight=\"bold\">{}</text>\n",
+                 (left + right) / 2, y0 + 16, title);
+  fmt::format_to(out,
+                 "<rect x=\"{:.6g}\" y=\"{:.6g}\" width=\"{:.6g}\" height=\"{:.6g}\" "
+                 "fill=\"none\" stroke=\"#888\"/>\n",
+                 left, top, right - left, bottom - top);
   for (double v = lo; v <= hi + step / 2; v += step) {
-    svg << "<line x1=\"" << left - 4 << "\" y1=\"" << py(v) << "\" x2=\"" << right
-        << "\" y2=\"" << py(v) << "\" stroke=\"#ddd\"/>\n";
-    svg << "<text x=\"" << left - 6 << "\" y=\"" << py(v) + 4
-        << "\" text-anchor=\"end\">" << number(std::fabs(v) < step / 1e6 ? 0 : v, "%.4g")
-        << "</text>\n";
+    fmt::format_to(out,
+                   "<line x1=\"{:.6g}\" y1=\"{:.6g}\" x2=\"{:.6g}\" y2=\"{:.6g}\" "
+                   "stroke=\"#ddd\"/>\n",
+                   left - 4, py(v), right, py(v));
+    fmt::format_to(out, "<text x=\"{:.6g}\" y=\"{:.6g}\" text-anchor=\"end\">{:.4g}</text>\n",
+                   left - 6, py(v) + 4, std::fabs(v) < step / 1e6 ? 0 : v);
   }
   const int every = std::max(1, (epochs + 9) / 10);
   for (int e = 1; e <= epochs; e += every)
-    svg << "<text x=\"" << px(e) << "\" y=\"" << bottom + 16 << "\" text-anchor=\"middle\">"
-        << e << "</text>\n";
-  svg << "<text x=\"" << (left + right) / 2 << "\" y=\"" << bottom + 32
-      << "\" text-anchor=\"middle\">epoch</text>\n";
+    fmt::format_to(out, "<text x=\"{:.6g}\" y=\"{:.6g}\" text-anchor=\"middle\">{}</text>\n",
+                   px(e), bottom + 16, e);
+  fmt::format_to(out, "<text x=\"{:.6g}\" y=\"{:.6g}\" text-anchor=\"middle\">epoch</text>\n",
+                 (left + right) / 2, bottom + 32);
   double legendY = top + 14;
   for (const Series &s : series) {
     std::string line;
     for (auto &[e, v] : s.points)
       if (std::isfinite(v)) {
-        line += (line.empty() ? "" : " ") + number(px(e), "%.1f") + "," + number(py(v), "%.1f");
-        svg << "<circle cx=\"" << number(px(e), "%.1f") << "\" cy=\"" << number(py(v), "%.1f")
-            << "\" r=\"3\" fill=\"" << s.colour << "\"/>\n";
+        fmt::format_to(std::back_inserter(line), "{}{:.1f},{:.1f}", line.empty() ? "" : " ",
+                       px(e), py(v));
+        fmt::format_to(out, "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n",
+                       px(e), py(v), s.colour);
       }
-    svg << "<polyline fill=\"none\" stroke=\"" << s.colour << "\" stroke-width=\"2\" points=\""
-        << line << "\"/>\n";
-    svg << "<text x=\"" << right - 8 << "\" y=\"" << legendY << "\" text-anchor=\"end\" fill=\""
-        << s.colour << "\">" << s.name << "</text>\n";
+    fmt::format_to(out,
+                   "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" "
+                   "points=\"{}\"/>\n",
+                   s.colour, line);
+    fmt::format_to(out,
+                   "<text x=\"{:.6g}\" y=\"{:.6g}\" text-anchor=\"end\" fill=\"{}\">{}</text>\n",
+                   right - 8, legendY, s.colour, s.name);
     legendY += 16;
   }
 }
@@ -124,22 +132,26 @@ bool hasTrainAccuracy(const Curves &c) {
 bool writeCurvesCsv(const std::string &path, const Curves &c, std::string &error) {
   const bool trainAccuracy = hasTrainAccuracy(c);
   std::string text = "epoch";
+  auto out = std::back_inserter(text);
   for (const std::string &e : c.entries)
-    text += "," + (c.entries.size() == 1 ? std::string("loss") : e + "_loss");
+    fmt::format_to(out, ",{}", c.entries.size() == 1 ? "loss" : fmt::format("{}_loss", e));
   if (trainAccuracy)
     text += ",train_accuracy";
   if (!c.metric.empty())
-    text += "," + metricColumn(c.metric);
+    fmt::format_to(out, ",{}", metricColumn(c.metric));
   text += ",seconds\n";
+  // An empty field where an epoch has no value (no train accuracy, not
+  // validated).
+  auto optional = [](bool has, double v) { return has ? fmt::format("{:.6g}", v) : ""; };
   for (const EpochRecord &r : c.epochs) {
-    text += std::to_string(r.epoch);
+    fmt::format_to(out, "{}", r.epoch);
     for (double l : r.losses)
-      text += "," + number(l);
+      fmt::format_to(out, ",{:.6g}", l);
     if (trainAccuracy)
-      text += "," + (r.hasTrainAccuracy ? number(r.trainAccuracy) : std::string());
+      fmt::format_to(out, ",{}", optional(r.hasTrainAccuracy, r.trainAccuracy));
     if (!c.metric.empty())
-      text += "," + (r.validated ? number(r.testMetric) : std::string());
-    text += "," + number(r.seconds, "%.3f") + "\n";
+      fmt::format_to(out, ",{}", optional(r.validated, r.testMetric));
+    fmt::format_to(out, ",{:.3f}\n", r.seconds);
   }
   return replaceFile(path, text, error);
 }
@@ -149,7 +161,7 @@ bool writeCurvesSvg(const std::string &path, const Curves &c, std::string &error
   const int epochs = c.epochs.empty() ? 1 : c.epochs.back().epoch;
   std::vector<Series> losses;
   for (size_t k = 0; k < c.entries.size(); ++k) {
-    Series s{c.entries.size() == 1 ? "train loss" : c.entries[k] + " loss",
+    Series s{c.entries.size() == 1 ? "train loss" : fmt::format("{} loss", c.entries[k]),
              kColours[k % 5], {}};
     for (const EpochRecord &r : c.epochs)
       s.points.push_back({double(r.epoch), r.losses[k]});
@@ -161,7 +173,8 @@ bool writeCurvesSvg(const std::string &path, const Curves &c, std::string &error
   for (const EpochRecord &r : c.epochs)
     if (r.hasTrainAccuracy)
       train.points.push_back({double(r.epoch), 100 * r.trainAccuracy});
-  Series test{c.metric == "accuracy" ? "test accuracy %" : "test " + c.metric, kColours[2], {}};
+  Series test{c.metric == "accuracy" ? "test accuracy %" : fmt::format("test {}", c.metric),
+              kColours[2], {}};
   for (const EpochRecord &r : c.epochs)
     if (r.validated)
       test.points.push_back(
@@ -175,18 +188,18 @@ bool writeCurvesSvg(const std::string &path, const Curves &c, std::string &error
   if (!accuracy.empty())
     charts.push_back({train.points.empty() ? "test accuracy (%)" : "accuracy (%)", accuracy});
   if (!test.points.empty() && c.metric != "accuracy")
-    charts.push_back({"test " + c.metric, {test}});
+    charts.push_back({fmt::format("test {}", c.metric), {test}});
   const double panel = 420, height = 300, width = panel * double(charts.size());
-  std::ostringstream svg;
-  svg << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\""
-      << height << "\" viewBox=\"0 0 " << width << " " << height
-      << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
-      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  std::string svg = fmt::format(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0:.6g}\" height=\"{1:.6g}\" "
+      "viewBox=\"0 0 {0:.6g} {1:.6g}\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+      width, height);
   for (size_t k = 0; k < charts.size(); ++k)
     chart(svg, panel * double(k), 0, panel, height, charts[k].first, charts[k].second, epochs);
-  svg << "</svg>\n";
-  return replaceFile(path, svg.str(), error);
+  svg += "</svg>\n";
+  return replaceFile(path, svg, error);
 }
 
 } // namespace dlc

@@ -7,6 +7,8 @@
 // training on a silently misread shape is worse than stopping.
 #include "runtime/host/Dataset.h"
 
+#include <fmt/format.h>
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <sys/stat.h>
@@ -57,23 +60,19 @@ bool fileExists(const std::string &path) {
 }
 
 std::string hex(uint32_t v, int digits = 8) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%0*X", digits, v);
-  return buf;
+  return fmt::format("0x{:0{}X}", v, digits);
 }
 
 std::string dimsText(const std::vector<int64_t> &dims) {
-  std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s + "]";
+  return fmt::format("[{}]", fmt::join(dims, ", "));
 }
 
 // `<dir>/<name>.gz` if present, else `<dir>/<name>`; "" if neither exists.
 std::string findSplitFile(const std::string &dir, const std::string &name) {
-  const std::string base = (dir.empty() ? std::string(".") : dir) + "/" + name;
-  if (fileExists(base + ".gz"))
-    return base + ".gz";
+  const std::string base = fmt::format("{}/{}", dir.empty() ? "." : dir, name);
+  const std::string gz = fmt::format("{}.gz", base);
+  if (fileExists(gz))
+    return gz;
   if (fileExists(base))
     return base;
   return "";
@@ -92,7 +91,7 @@ bool readIdx(const std::string &path, IdxArray &out, std::string &error) {
   // gzopen reads plain files transparently, so one path serves both.
   GzFile file(gzopen(path.c_str(), "rb"));
   if (!file) {
-    error = path + ": cannot open: " + (errno ? std::strerror(errno) : "out of memory");
+    error = fmt::format("{}: cannot open: {}", path, errno ? std::strerror(errno) : "out of memory");
     return false;
   }
   gzbuffer(file.get(), 1 << 17);
@@ -101,38 +100,39 @@ bool readIdx(const std::string &path, IdxArray &out, std::string &error) {
   int64_t got = 0;
   std::string why;
   if (!readFully(file.get(), header, 4, got, why)) {
-    error = path + ": " + why;
+    error = fmt::format("{}: {}", path, why);
     return false;
   }
   if (got < 4) {
-    error = path + ": not an IDX file (only " + std::to_string(got) + " bytes)";
+    error = fmt::format("{}: not an IDX file (only {} bytes)", path, got);
     return false;
   }
   const uint32_t magic = uint32_t(header[0]) << 24 | uint32_t(header[1]) << 16 |
                          uint32_t(header[2]) << 8 | header[3];
   if (header[0] != 0 || header[1] != 0) {
-    error = path + ": not an IDX file (magic " + hex(magic) + ")";
+    error = fmt::format("{}: not an IDX file (magic {})", path, hex(magic));
     return false;
   }
   if (header[2] != kIdxUnsignedByte) {
-    error = path + ": unsupported IDX element type " + hex(header[2], 2) + " (magic " +
-            hex(magic) + "); only unsigned bytes (0x08) are supported";
+    error = fmt::format("{}: unsupported IDX element type {} (magic {}); only unsigned bytes "
+                        "(0x08) are supported",
+                        path, hex(header[2], 2), hex(magic));
     return false;
   }
   const int rank = header[3];
   if (rank == 0) {
-    error = path + ": IDX header has no dimensions (magic " + hex(magic) + ")";
+    error = fmt::format("{}: IDX header has no dimensions (magic {})", path, hex(magic));
     return false;
   }
 
   std::vector<uint8_t> dimBytes(size_t(rank) * 4);
   if (!readFully(file.get(), dimBytes.data(), int64_t(dimBytes.size()), got, why)) {
-    error = path + ": " + why;
+    error = fmt::format("{}: {}", path, why);
     return false;
   }
   if (got < int64_t(dimBytes.size())) {
-    error = path + ": truncated IDX header: expected " + std::to_string(4 + dimBytes.size()) +
-            " header bytes, got " + std::to_string(4 + got);
+    error = fmt::format("{}: truncated IDX header: expected {} header bytes, got {}", path,
+                        4 + dimBytes.size(), 4 + got);
     return false;
   }
   out.dims.assign(size_t(rank), 0);
@@ -143,30 +143,30 @@ bool readIdx(const std::string &path, IdxArray &out, std::string &error) {
                                   uint32_t(b[2]) << 8 | b[3]);
     total *= out.dims[size_t(i)];
     if (total > kMaxIdxBytes) {
-      error = path + ": IDX dims " + dimsText(out.dims) + " are implausibly large";
+      error = fmt::format("{}: IDX dims {} are implausibly large", path, dimsText(out.dims));
       return false;
     }
   }
 
   out.data.resize(size_t(total));
   if (!readFully(file.get(), out.data.data(), total, got, why)) {
-    error = path + ": " + why;
+    error = fmt::format("{}: {}", path, why);
     return false;
   }
   if (got < total) {
-    error = path + ": truncated: dims " + dimsText(out.dims) + " need " +
-            std::to_string(total) + " payload bytes, got " + std::to_string(got);
+    error = fmt::format("{}: truncated: dims {} need {} payload bytes, got {}", path,
+                        dimsText(out.dims), total, got);
     return false;
   }
   uint8_t extra;
   if (!readFully(file.get(), &extra, 1, got, why)) {
-    error = path + ": " + why;
+    error = fmt::format("{}: {}", path, why);
     return false;
   }
   if (got != 0) {
-    error = path + ": trailing data after the " + std::to_string(total) +
-            "-byte payload of dims " + dimsText(out.dims) +
-            " (header and data disagree)";
+    error = fmt::format("{}: trailing data after the {}-byte payload of dims {} (header and "
+                        "data disagree)",
+                        path, total, dimsText(out.dims));
     return false;
   }
   return true;
@@ -174,13 +174,13 @@ bool readIdx(const std::string &path, IdxArray &out, std::string &error) {
 
 bool loadMnistSplit(const std::string &dir, const std::string &split, Dataset &out,
                     std::string &error) {
-  const std::string imageName = split + "-images-idx3-ubyte";
-  const std::string labelName = split + "-labels-idx1-ubyte";
+  const std::string imageName = fmt::format("{}-images-idx3-ubyte", split);
+  const std::string labelName = fmt::format("{}-labels-idx1-ubyte", split);
   const std::string imagePath = findSplitFile(dir, imageName);
   const std::string labelPath = findSplitFile(dir, labelName);
   if (imagePath.empty() || labelPath.empty()) {
-    error = "no " + dir + "/" + (imagePath.empty() ? imageName : labelName) +
-            "[.gz] (expected MNIST IDX files for split '" + split + "')";
+    error = fmt::format("no {}/{}[.gz] (expected MNIST IDX files for split '{}')", dir,
+                        imagePath.empty() ? imageName : labelName, split);
     return false;
   }
 
@@ -188,18 +188,18 @@ bool loadMnistSplit(const std::string &dir, const std::string &split, Dataset &o
   if (!readIdx(imagePath, images, error) || !readIdx(labelPath, labels, error))
     return false;
   if (images.dims.size() != 3) {
-    error = imagePath + ": expected images of rank 3 (magic 0x00000803), got dims " +
-            dimsText(images.dims);
+    error = fmt::format("{}: expected images of rank 3 (magic 0x00000803), got dims {}",
+                        imagePath, dimsText(images.dims));
     return false;
   }
   if (labels.dims.size() != 1) {
-    error = labelPath + ": expected labels of rank 1 (magic 0x00000801), got dims " +
-            dimsText(labels.dims);
+    error = fmt::format("{}: expected labels of rank 1 (magic 0x00000801), got dims {}",
+                        labelPath, dimsText(labels.dims));
     return false;
   }
   if (images.dims[0] != labels.dims[0]) {
-    error = imagePath + " has " + std::to_string(images.dims[0]) + " images but " +
-            labelPath + " has " + std::to_string(labels.dims[0]) + " labels";
+    error = fmt::format("{} has {} images but {} has {} labels", imagePath, images.dims[0],
+                        labelPath, labels.dims[0]);
     return false;
   }
 
@@ -224,18 +224,16 @@ bool endsWith(const std::string &s, const char *suffix) {
 bool readWholeFile(const std::string &path, std::string &bytes, std::string &error) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    error = path + ": cannot open: " + std::strerror(errno);
+    error = fmt::format("{}: cannot open: {}", path, std::strerror(errno));
     return false;
   }
-  std::ostringstream s;
-  s << in.rdbuf();
-  bytes = s.str();
+  bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   return true;
 }
 
 // The value of `key` in a .npy header dict: "'descr': '<f4'" gives "'<f4'".
 std::string npyField(const std::string &header, const std::string &key) {
-  const size_t at = header.find("'" + key + "'");
+  const size_t at = header.find(fmt::format("'{}'", key));
   if (at == std::string::npos)
     return "";
   size_t from = header.find(':', at);
@@ -292,13 +290,13 @@ bool readNpy(const std::string &path, NpyArray &a, std::string &error) {
   if (!readWholeFile(path, bytes, error))
     return false;
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) {
-    error = path + ": not a .npy file (no \\x93NUMPY magic)";
+    error = fmt::format("{}: not a .npy file (no \\x93NUMPY magic)", path);
     return false;
   }
   const int major = uint8_t(bytes[6]);
   const size_t lenBytes = major == 1 ? 2 : 4;
   if (major < 1 || major > 3 || bytes.size() < 8 + lenBytes) {
-    error = path + ": unsupported .npy version " + std::to_string(major);
+    error = fmt::format("{}: unsupported .npy version {}", path, major);
     return false;
   }
   size_t headerLen = 0;
@@ -306,7 +304,7 @@ bool readNpy(const std::string &path, NpyArray &a, std::string &error) {
     headerLen |= size_t(uint8_t(bytes[8 + i])) << (8 * i);
   const size_t dataAt = 8 + lenBytes + headerLen;
   if (dataAt > bytes.size()) {
-    error = path + ": truncated .npy header";
+    error = fmt::format("{}: truncated .npy header", path);
     return false;
   }
   const std::string header = bytes.substr(8 + lenBytes, headerLen);
@@ -316,7 +314,7 @@ bool readNpy(const std::string &path, NpyArray &a, std::string &error) {
   a.descr = descr;
   a.shape = shape;
   if (order != "False") {
-    error = path + ": a Fortran-order array (save it with np.ascontiguousarray)";
+    error = fmt::format("{}: a Fortran-order array (save it with np.ascontiguousarray)", path);
     return false;
   }
   size_t elementBytes = 0;
@@ -327,8 +325,9 @@ bool readNpy(const std::string &path, NpyArray &a, std::string &error) {
   else if (descr == "'|u1'")
     elementBytes = 1, a.kind = NpyArray::U8;
   else {
-    error = path + ": unsupported element type " + (descr.empty() ? "(none)" : descr) +
-            " (expected float32, float64, uint8, int32 or int64, little-endian)";
+    error = fmt::format("{}: unsupported element type {} (expected float32, float64, uint8, "
+                        "int32 or int64, little-endian)",
+                        path, descr.empty() ? "(none)" : descr);
     return false;
   }
   std::vector<int64_t> dims;
@@ -340,19 +339,18 @@ bool readNpy(const std::string &path, NpyArray &a, std::string &error) {
   int64_t total = 1;
   for (int64_t d : dims) {
     if (d < 0 || (d > 0 && total > kMaxIdxBytes / d)) {
-      error = path + ": implausible shape " + shape;
+      error = fmt::format("{}: implausible shape {}", path, shape);
       return false;
     }
     total *= d;
   }
   if (dims.empty()) {
-    error = path + ": a scalar, not an array of examples (shape " + shape + ")";
+    error = fmt::format("{}: a scalar, not an array of examples (shape {})", path, shape);
     return false;
   }
   if (bytes.size() - dataAt != size_t(total) * elementBytes) {
-    error = path + ": shape " + shape + " of " + descr + " needs " +
-            std::to_string(size_t(total) * elementBytes) + " data bytes, the file has " +
-            std::to_string(bytes.size() - dataAt);
+    error = fmt::format("{}: shape {} of {} needs {} data bytes, the file has {}", path, shape,
+                        descr, size_t(total) * elementBytes, bytes.size() - dataAt);
     return false;
   }
   a.elementBytes = elementBytes;
@@ -379,7 +377,7 @@ bool loadNpy(const std::string &path, Dataset &out, std::string &error) {
 bool loadCsv(const std::string &path, Dataset &out, std::string &error) {
   std::ifstream in(path);
   if (!in) {
-    error = path + ": cannot open: " + std::strerror(errno);
+    error = fmt::format("{}: cannot open: {}", path, std::strerror(errno));
     return false;
   }
   out = Dataset();
@@ -409,12 +407,12 @@ bool loadCsv(const std::string &path, Dataset &out, std::string &error) {
     if (!numbers) {
       if (lineNo == 1 && width < 0)
         continue; // a header
-      error = path + ":" + std::to_string(lineNo) + ": '" + field + "' is not a number";
+      error = fmt::format("{}:{}: '{}' is not a number", path, lineNo, field);
       return false;
     }
     if (width >= 0 && int64_t(row.size()) != width) {
-      error = path + ":" + std::to_string(lineNo) + ": " + std::to_string(row.size()) +
-              " values, the lines before have " + std::to_string(width);
+      error = fmt::format("{}:{}: {} values, the lines before have {}", path, lineNo, row.size(),
+                          width);
       return false;
     }
     width = int64_t(row.size());
@@ -422,7 +420,7 @@ bool loadCsv(const std::string &path, Dataset &out, std::string &error) {
     ++out.count;
   }
   if (out.count == 0) {
-    error = path + ": no examples";
+    error = fmt::format("{}: no examples", path);
     return false;
   }
   out.imageDims = {width};
@@ -467,7 +465,7 @@ bool loadLabels(const std::string &path, std::vector<int32_t> &labels, std::stri
     // 16777217 must not round to a float.
     std::ifstream in(path);
     if (!in) {
-      error = path + ": cannot open: " + std::strerror(errno);
+      error = fmt::format("{}: cannot open: {}", path, std::strerror(errno));
       return false;
     }
     std::string line;
@@ -485,8 +483,7 @@ bool loadLabels(const std::string &path, std::vector<int32_t> &labels, std::stri
       if (end == line.c_str() || *end != '\0') {
         if (lineNo == 1 && width < 0)
           continue; // a header
-        error = path + ":" + std::to_string(lineNo) + ": expected one label per line, got '" +
-                line + "'";
+        error = fmt::format("{}:{}: expected one label per line, got '{}'", path, lineNo, line);
         return false;
       }
       width = 1;
@@ -502,23 +499,22 @@ bool loadLabels(const std::string &path, std::vector<int32_t> &labels, std::stri
     values.assign(idx.data.begin(), idx.data.end());
   }
   if (values.empty()) {
-    error = path + ": no labels";
+    error = fmt::format("{}: no labels", path);
     return false;
   }
   if (dims.size() > 2 || (dims.size() == 2 && dims[1] != 1)) {
-    error = path + ": expected one label per example (shape [count] or [count, 1]), got " +
-            dimsText(dims);
+    error = fmt::format("{}: expected one label per example (shape [count] or [count, 1]), got {}",
+                        path, dimsText(dims));
     return false;
   }
   labels.resize(values.size());
   for (size_t i = 0; i < values.size(); ++i) {
     const double v = values[i];
     if (!(v >= 0 && v <= 2147483647.0 && v == std::floor(v))) {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.9g", v);
-      error = path + (lines.empty() ? ": the label of example " + std::to_string(i)
-                                    : ":" + std::to_string(lines[i]) + ": the label") +
-              " is " + buf + "; expected a class number (a whole number from 0)";
+      error = fmt::format("{}{} is {:.9g}; expected a class number (a whole number from 0)", path,
+                          lines.empty() ? fmt::format(": the label of example {}", i)
+                                        : fmt::format(":{}: the label", lines[i]),
+                          v);
       return false;
     }
     labels[i] = int32_t(v);
@@ -532,12 +528,10 @@ std::string examplesCsv(const std::vector<float> &values, int64_t count,
   for (int64_t d : dims)
     size *= d;
   std::string text;
-  char buf[32];
+  auto out = std::back_inserter(text);
   for (int64_t r = 0; r < count; ++r) {
-    for (int64_t k = 0; k < size; ++k) {
-      std::snprintf(buf, sizeof buf, "%.9g", double(values[size_t(r * size + k)]));
-      text += (k ? "," : "") + std::string(buf);
-    }
+    for (int64_t k = 0; k < size; ++k)
+      fmt::format_to(out, "{}{:.9g}", k ? "," : "", double(values[size_t(r * size + k)]));
     text += "\n";
   }
   return text;
@@ -550,11 +544,11 @@ bool writeExamples(const std::string &path, const std::vector<float> &values, in
   for (int64_t d : dims)
     size *= d;
   if (endsWith(path, ".npy")) {
-    std::string shape = "(" + std::to_string(count);
-    for (int64_t d : dims)
-      shape += ", " + std::to_string(d);
-    shape += dims.empty() ? ",)" : ")";
-    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+    // Python's spelling of the shape tuple: (3,) for one dimension.
+    const std::string shape = dims.empty() ? fmt::format("({},)", count)
+                                           : fmt::format("({}, {})", count, fmt::join(dims, ", "));
+    std::string header =
+        fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': {}, }}", shape);
     // The data starts 64-byte aligned, the header ending in a newline.
     header += std::string(63 - (10 + header.size()) % 64, ' ') + "\n";
     text = std::string("\x93NUMPY\x01\x00", 8);
@@ -570,12 +564,12 @@ bool writeExamples(const std::string &path, const std::vector<float> &values, in
   } else if (endsWith(path, ".csv")) {
     text = examplesCsv(values, count, dims);
   } else {
-    error = path + ": expected a .csv or .npy file name for the predictions";
+    error = fmt::format("{}: expected a .csv or .npy file name for the predictions", path);
     return false;
   }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out || !out.write(text.data(), std::streamsize(text.size())) || !out.flush()) {
-    error = "cannot write " + path + ": " + std::strerror(errno);
+    error = fmt::format("cannot write {}: {}", path, std::strerror(errno));
     return false;
   }
   return true;

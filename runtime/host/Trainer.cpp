@@ -5,6 +5,8 @@
 #include "runtime/host/Curves.h"
 #include "runtime/host/Png.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <climits>
@@ -73,17 +75,18 @@ bool planFeeds(const std::vector<InputShape> &inputs, int64_t batch, int64_t exa
     for (const InputShape &in : inputs)
       known |= in.name == name;
     if (!known) {
-      std::string names;
+      std::vector<std::string> names;
       for (const InputShape &in : inputs)
-        names += (names.empty() ? "" : ", ") + in.name;
-      error = "--feed " + name + "=" + feedName(feed) + ": the model has no input '" + name +
-              "' (its inputs: " + names + ")";
+        names.push_back(in.name);
+      error = fmt::format("--feed {0}={1}: the model has no input '{0}' (its inputs: {2})", name,
+                          feedName(feed), fmt::join(names, ", "));
       return false;
     }
   }
   for (const InputShape &in : inputs) {
     if (batch <= 0 || in.dims.empty() || in.dims[0] != batch) {
-      error = "input '" + in.name + "' has no batch dimension, so the trainer cannot feed it";
+      error = fmt::format("input '{}' has no batch dimension, so the trainer cannot feed it",
+                          in.name);
       return false;
     }
     const int64_t size = perExample(in.dims, batch);
@@ -113,7 +116,7 @@ bool planFeeds(const std::vector<InputShape> &inputs, int64_t batch, int64_t exa
     switch (feed) {
     case Feed::Images:
       if (!in.f32 || size != exampleSize)
-        want = "f32 with " + std::to_string(exampleSize) + " values per example";
+        want = fmt::format("f32 with {} values per example", exampleSize);
       break;
     case Feed::Labels:
       if (in.f32 || size != 1)
@@ -121,7 +124,7 @@ bool planFeeds(const std::vector<InputShape> &inputs, int64_t batch, int64_t exa
       break;
     case Feed::OneHot:
       if (!in.f32 || size != classes)
-        want = "f32 with " + std::to_string(classes) + " values (one per class) per example";
+        want = fmt::format("f32 with {} values (one per class) per example", classes);
       break;
     case Feed::Noise:
       if (!in.f32)
@@ -129,11 +132,13 @@ bool planFeeds(const std::vector<InputShape> &inputs, int64_t batch, int64_t exa
       break;
     }
     if (!want.empty()) {
-      error = "input '" + in.name + "' (" + (in.f32 ? "f32" : "i32") + ", " +
-              std::to_string(size) + " per example) cannot be fed " + feedName(feed) +
-              ": that needs " + want +
-              (given != overrides.end() ? "" : "; say what feeds it with --feed " + in.name +
-                                                   "=images|labels|onehot|noise");
+      error = fmt::format(
+          "input '{}' ({}, {} per example) cannot be fed {}: that needs {}{}", in.name,
+          in.f32 ? "f32" : "i32", size, feedName(feed), want,
+          given != overrides.end()
+              ? ""
+              : fmt::format("; say what feeds it with --feed {}=images|labels|onehot|noise",
+                            in.name));
       return false;
     }
     plan[in.name] = feed;
@@ -184,24 +189,23 @@ bool bindEntry(const dlc_model_desc *m, int entry, const TrainOptions &opts,
     const dlc_tensor_desc &t = m->inputs[e.inputs[i]];
     auto it = opts.feeds.find(t.name);
     if (it == opts.feeds.end()) {
-      error = "entry '" + std::string(e.name) + "': no feed for input '" + t.name + "'";
+      error = fmt::format("entry '{}': no feed for input '{}'", e.name, t.name);
       return false;
     }
     b.feeds.push_back(it->second);
     b.sizes.push_back(t.numel / m->batch);
     if (it->second == Feed::Images && b.sizes.back() != data.exampleSize()) {
-      error = "entry '" + std::string(e.name) + "': input '" + t.name + "' takes " +
-              std::to_string(b.sizes.back()) + " values per example, the dataset has " +
-              std::to_string(data.exampleSize());
+      error = fmt::format("entry '{}': input '{}' takes {} values per example, the dataset has {}",
+                          e.name, t.name, b.sizes.back(), data.exampleSize());
       return false;
     }
     b.inputs.emplace_back(size_t(t.numel), 0u);
     b.inputPtrs.push_back(b.inputs.back().data());
   }
   if (e.n_outputs < 1 || e.outputs[0].dtype != DLC_F32) {
-    error = "entry '" + std::string(e.name) + "' of model '" + m->name + "'" +
-            (e.is_train ? " has no f32 loss as its first output (the trainer reports it)"
-                        : " has no f32 first output");
+    error = fmt::format("entry '{}' of model '{}' {}", e.name, m->name,
+                        e.is_train ? "has no f32 loss as its first output (the trainer reports it)"
+                                   : "has no f32 first output");
     return false;
   }
   b.outputs.resize(size_t(e.n_outputs));
@@ -279,12 +283,9 @@ int64_t classCount(const dlc_model_desc *m) {
 
 std::string formatDuration(double seconds) {
   const long s = long(std::lround(std::max(0.0, seconds)));
-  char buf[32];
   if (s >= 3600)
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  return buf;
+    return fmt::format("{}h{:02}m", s / 3600, s / 60 % 60);
+  return fmt::format("{}m{:02}s", s / 60, s % 60);
 }
 
 // What an epoch has measured so far: the sum of each entry's losses, and
@@ -301,19 +302,13 @@ struct EpochSums {
 std::string metricsText(const std::vector<BoundEntry> &entries, const EpochSums &sums,
                         int64_t steps) {
   std::string text;
-  for (size_t k = 0; k < entries.size(); ++k) {
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%s%s %.4f", k ? "  " : "",
-                  entries.size() == 1 ? "loss" : entries[k].desc->name,
-                  sums.losses[k] / double(std::max<int64_t>(steps, 1)));
-    text += buf;
-  }
-  if (sums.scored > 0) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "  accuracy %.2f%%",
-                  100.0 * double(sums.correct) / double(sums.scored));
-    text += buf;
-  }
+  auto out = std::back_inserter(text);
+  for (size_t k = 0; k < entries.size(); ++k)
+    fmt::format_to(out, "{}{} {:.4f}", k ? "  " : "",
+                   entries.size() == 1 ? "loss" : entries[k].desc->name,
+                   sums.losses[k] / double(std::max<int64_t>(steps, 1)));
+  if (sums.scored > 0)
+    fmt::format_to(out, "  accuracy {:.2f}%", 100.0 * double(sums.correct) / double(sums.scored));
   return text;
 }
 
@@ -356,29 +351,25 @@ public:
 
   void draw(int epoch, int epochs, int64_t step, int64_t steps, const std::string &metrics,
             double samplesPerSecond, double etaSeconds) {
-    char head[64], tail[320];
-    std::snprintf(head, sizeof head, "epoch %d/%d", epoch, epochs);
-    std::snprintf(tail, sizeof tail, "%lld/%lld  %s  %.0f samples/s  ETA %s", (long long)step,
-                  (long long)steps, metrics.c_str(), samplesPerSecond,
-                  formatDuration(etaSeconds).c_str());
+    const std::string head = fmt::format("epoch {}/{}", epoch, epochs);
+    const std::string tail = fmt::format("{}/{}  {}  {:.0f} samples/s  ETA {}", step, steps,
+                                         metrics, samplesPerSecond, formatDuration(etaSeconds));
     // A line wider than the terminal wraps, and '\r' returns only to the
     // start of its last row: every redraw would leave a line behind. The
     // bar narrows first, then goes; what is still too wide is cut.
     constexpr int kBarWidth = 24, kNarrowest = 8;
     const int room = columns > 0 ? columns - 1 : INT_MAX;
     const int width = int(std::min<int64_t>(
-        kBarWidth, int64_t(room) - int64_t(std::strlen(head) + std::strlen(tail) + 4)));
-    std::string line = head;
+        kBarWidth, int64_t(room) - int64_t(head.size() + tail.size() + 4)));
+    std::string line;
     if (width >= kNarrowest) {
+      // "[=====>   ]": `filled` '=', then the head of the bar and spaces.
       const int filled = int(width * step / std::max<int64_t>(steps, 1));
-      line += " [" + std::string(size_t(filled), '=');
-      if (filled < width)
-        line += '>' + std::string(size_t(width - filled - 1), ' ');
-      line += "] ";
+      line = fmt::format("{} [{}{:<{}}] {}", head, std::string(size_t(filled), '='),
+                         filled < width ? ">" : "", std::max(width - filled, 0), tail);
     } else {
-      line += " ";
+      line = fmt::format("{} {}", head, tail);
     }
-    line += tail;
     if (line.size() > size_t(room))
       line.resize(size_t(room));
     // Pad over the previous line's tail: '\r' returns without erasing.
@@ -438,14 +429,14 @@ bool writeSamples(dlc_context *ctx, const TrainOptions &opts, std::string &error
   const int entry = predictEntry(m);
   BoundEntry b;
   if (entry < 0 || !bindEntry(m, entry, opts, data, b, error)) {
-    error = "--samples: " + (entry < 0 ? "the model has no predict entry" : error);
+    error = fmt::format("--samples: {}", entry < 0 ? "the model has no predict entry" : error);
     return false;
   }
   const int64_t size = b.desc->outputs[0].numel / b.batch;
   if (size != data.exampleSize() || data.imageDims.size() != 2) {
-    error = "--samples: predict's first output '" + std::string(b.desc->outputs[0].name) +
-            "' has " + std::to_string(size) + " values per example, not an image of " +
-            std::to_string(data.exampleSize());
+    error = fmt::format("--samples: predict's first output '{}' has {} values per example, not "
+                        "an image of {}",
+                        b.desc->outputs[0].name, size, data.exampleSize());
     return false;
   }
   const bool pairs = b.has(Feed::Images);
@@ -642,25 +633,27 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
       if (m->entries[e].is_train)
         order.push_back(e);
     if (order.empty()) {
-      error = "model '" + std::string(m->name) + "' has no train entry";
+      error = fmt::format("model '{}' has no train entry", m->name);
       return false;
     }
   }
   for (const std::string &name : opts.steps) {
     const int e = dlc_find_entry(m, name.c_str());
     if (e < 0 || !m->entries[e].is_train) {
-      std::string names;
+      std::vector<std::string> names;
       for (int k = 0; k < m->n_entries; ++k)
         if (m->entries[k].is_train)
-          names += (names.empty() ? "" : ", ") + std::string(m->entries[k].name);
-      error = "--steps: model '" + std::string(m->name) + "' has no train entry '" + name +
-              "' (its train entries: " + (names.empty() ? "none" : names) + ")";
+          names.push_back(m->entries[k].name);
+      error = fmt::format("--steps: model '{}' has no train entry '{}' (its train entries: {})",
+                          m->name, name,
+                          names.empty() ? "none" : fmt::to_string(fmt::join(names, ", ")));
       return false;
     }
     order.push_back(e);
   }
   if (m->batch <= 0) {
-    error = "model '" + std::string(m->name) + "' has no batch dimension; the trainer needs batched inputs";
+    error = fmt::format("model '{}' has no batch dimension; the trainer needs batched inputs",
+                        m->name);
     return false;
   }
   std::vector<BoundEntry> entries(order.size());
@@ -672,17 +665,16 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     entries[k].scores = scoresOutput(m, predictEntry(m), entries[k]);
   }
   if (train.count < m->batch) {
-    error = "the training set has " + std::to_string(train.count) +
-            " examples, fewer than one batch of " + std::to_string(m->batch);
+    error = fmt::format("the training set has {} examples, fewer than one batch of {}",
+                        train.count, m->batch);
     return false;
   }
   const int64_t classes = classCount(m);
   if (labels && classes)
     for (int64_t i = 0; i < train.count; ++i)
       if (train.labels[size_t(i)] < 0 || train.labels[size_t(i)] >= classes) {
-        error = "label " + std::to_string(train.labels[size_t(i)]) + " of example " +
-                std::to_string(i) + " is outside the model's " + std::to_string(classes) +
-                " classes";
+        error = fmt::format("label {} of example {} is outside the model's {} classes",
+                            train.labels[size_t(i)], i, classes);
         return false;
       }
 
@@ -716,22 +708,24 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     std::free(blob);
     TrainerState s;
     if (text.empty()) {
-      out << "resuming from " << opts.resume << ": it holds variables but no position in "
-          << "the data (saved by the library, or by dlc before format 2), so training "
-          << "starts at epoch 1 with them\n";
+      out << fmt::format("resuming from {}: it holds variables but no position in the data "
+                         "(saved by the library, or by dlc before format 2), so training starts "
+                         "at epoch 1 with them\n",
+                         opts.resume);
     } else if (!deserialize(text, entries.size(), s)) {
-      error = opts.resume + ": the trainer's state in this checkpoint cannot be read";
+      error = fmt::format("{}: the trainer's state in this checkpoint cannot be read",
+                          opts.resume);
       return false;
     } else if (s.examples != train.count || s.batch != batch || s.entries != entryNames) {
-      error = "cannot resume from " + opts.resume + ": it was trained on " +
-              std::to_string(s.examples) + " examples in batches of " +
-              std::to_string(s.batch) + " by entries " + s.entries + ", this run has " +
-              std::to_string(train.count) + " examples in batches of " +
-              std::to_string(batch) + " by entries " + entryNames;
+      error = fmt::format("cannot resume from {}: it was trained on {} examples in batches of "
+                          "{} by entries {}, this run has {} examples in batches of {} by "
+                          "entries {}",
+                          opts.resume, s.examples, s.batch, s.entries, train.count, batch,
+                          entryNames);
       return false;
     } else if (!(std::istringstream(s.shuffleRng) >> rng) ||
                !(std::istringstream(s.noiseRng) >> noise.engine)) {
-      error = opts.resume + ": the trainer's random number states cannot be read";
+      error = fmt::format("{}: the trainer's random number states cannot be read", opts.resume);
       return false;
     } else {
       firstEpoch = s.epoch;
@@ -742,21 +736,22 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
       for (const BoundEntry &b : entries)
         curves.entries.push_back(b.desc->name);
       if (firstEpoch > opts.epochs) {
-        out << "the run saved in " << opts.resume << " has finished " << firstEpoch - 1
-            << " epoch" << (firstEpoch == 2 ? "" : "s") << " (--epochs " << opts.epochs
-            << "): nothing to train\n";
+        out << fmt::format("the run saved in {} has finished {} epoch{} (--epochs {}): nothing "
+                           "to train\n",
+                           opts.resume, firstEpoch - 1, firstEpoch == 2 ? "" : "s",
+                           opts.epochs);
         if (finishedBefore)
           *finishedBefore = true;
         return dlc_load(ctx, opts.resume.c_str()) == DLC_OK || (error = dlc_error(ctx), false);
       }
       if (firstStep > steps) {
-        error = "cannot resume from " + opts.resume + ": its position, step " +
-                std::to_string(firstStep) + " of epoch " + std::to_string(firstEpoch) +
-                ", lies beyond an epoch of " + std::to_string(steps) + " steps";
+        error = fmt::format("cannot resume from {}: its position, step {} of epoch {}, lies "
+                            "beyond an epoch of {} steps",
+                            opts.resume, firstStep, firstEpoch, steps);
         return false;
       }
-      out << "resuming from " << opts.resume << " at step " << firstStep << " of epoch "
-          << firstEpoch << "\n";
+      out << fmt::format("resuming from {} at step {} of epoch {}\n", opts.resume, firstStep,
+                         firstEpoch);
     }
     if (dlc_load(ctx, opts.resume.c_str()) != DLC_OK) {
       error = dlc_error(ctx);
@@ -831,7 +826,6 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
   auto stopBeforeBadStep = [&](int epoch, int64_t upTo) {
     restoreSnapshot(ctx, snapshot, noise);
     int64_t badStep = -1;
-    size_t badEntry = 0;
     std::string what;
     for (int64_t s = snapshot.step; s <= std::min(upTo, steps - 1) && badStep < 0; ++s)
       for (size_t k = 0; k < entries.size() && badStep < 0; ++k) {
@@ -839,24 +833,24 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
         EpochSums ignored;
         if (!runEntry(s, k, loss, ignored))
           return false;
-        const std::string at = " at step " + std::to_string(s + 1) + " of epoch " +
-                               std::to_string(epoch);
         const int v = firstNonFiniteVar(ctx);
         if (!std::isfinite(loss))
-          what = std::string("the loss of '") + entries[k].desc->name + "' is " +
-                 nonFiniteName(loss) + at;
+          what = fmt::format("the loss of '{}' is {} at step {} of epoch {}",
+                             entries[k].desc->name, nonFiniteName(loss), s + 1, epoch);
         else if (v >= 0)
-          what = std::string("'") + entries[k].desc->name + "' made variable '" +
-                 m->vars[v].name + "' NaN or infinite" + at + ", with a finite loss";
+          what = fmt::format("'{}' made variable '{}' NaN or infinite at step {} of epoch {}, "
+                             "with a finite loss",
+                             entries[k].desc->name, m->vars[v].name, s + 1, epoch);
         else
           continue;
-        badStep = s, badEntry = k;
+        badStep = s;
       }
     if (badStep < 0) {
       progress.clear();
-      error = "internal error: replaying the steps since the last snapshot did not "
-              "reproduce the NaN or infinity of step " + std::to_string(upTo + 1) +
-              " of epoch " + std::to_string(epoch) + " (steps should be deterministic)";
+      error = fmt::format("internal error: replaying the steps since the last snapshot did not "
+                          "reproduce the NaN or infinity of step {} of epoch {} (steps should "
+                          "be deterministic)",
+                          upTo + 1, epoch);
       return false;
     }
     // Back to just before that step (all its entries: a checkpoint position
@@ -873,8 +867,9 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     if (!opts.save.empty() && !save(epoch, badStep, epochRng, sums))
       return false;
     progress.clear();
-    error = what + "; training stopped, and the variables are those from before that "
-                   "step (diverged? try a lower learning rate)";
+    error = fmt::format("{}; training stopped, and the variables are those from before that "
+                        "step (diverged? try a lower learning rate)",
+                        what);
     if (stoppedBeforeBadStep)
       *stoppedBeforeBadStep = true;
     return false;
@@ -911,9 +906,9 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
             return stopBeforeBadStep(epoch, step);
           if (!warnedNonFinite) {
             progress.clear();
-            out << "warning: the loss of '" << entries[k].desc->name << "' is "
-                << nonFiniteName(loss) << " from step " << step + 1 << " of epoch " << epoch
-                << "; training goes on (--no-stop-on-nan)\n";
+            out << fmt::format("warning: the loss of '{}' is {} from step {} of epoch {}; "
+                               "training goes on (--no-stop-on-nan)\n",
+                               entries[k].desc->name, nonFiniteName(loss), step + 1, epoch);
             warnedNonFinite = true;
           }
         }
@@ -953,18 +948,15 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
       curves.metric = r.metric;
       record.validated = !r.metric.empty();
       record.testMetric = r.value;
-      char buf[64];
       if (r.metric == "accuracy")
-        std::snprintf(buf, sizeof buf, "  test accuracy %.2f%%", 100 * r.value);
+        tested = fmt::format("  test accuracy {:.2f}%", 100 * r.value);
       else if (!r.metric.empty())
-        std::snprintf(buf, sizeof buf, "  test %s %.6f", r.metric.c_str(), r.value);
-      tested = r.metric.empty() ? "" : buf;
+        tested = fmt::format("  test {} {:.6f}", r.metric, r.value);
     }
-    char line[400];
-    std::snprintf(line, sizeof line, "epoch %d/%d  %s  %.1f s  %.0f samples/s%s\n", epoch,
-                  opts.epochs, metricsText(entries, sums, steps).c_str(), seconds,
-                  double(steps * batch) / std::max(seconds, 1e-9), tested.c_str());
-    out << line << std::flush;
+    out << fmt::format("epoch {}/{}  {}  {:.1f} s  {:.0f} samples/s{}\n", epoch, opts.epochs,
+                       metricsText(entries, sums, steps), seconds,
+                       double(steps * batch) / std::max(seconds, 1e-9), tested)
+        << std::flush;
     curves.epochs.push_back(record);
     if (!opts.log.empty() && !writeCurvesCsv(opts.log, curves, error))
       return false;
@@ -973,7 +965,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     if (!opts.samples.empty()) {
       if (!writeSamples(ctx, opts, error))
         return false;
-      out << "wrote samples to " << opts.samples << "\n" << std::flush;
+      out << fmt::format("wrote samples to {}\n", opts.samples) << std::flush;
     }
   }
   // Finished: the position is the start of the epoch after the last, so
@@ -992,7 +984,7 @@ bool evaluateModel(dlc_context *ctx, const Dataset &test, const TrainOptions &op
   }
   const int entry = predictEntry(m);
   if (entry < 0) {
-    error = "model '" + std::string(m->name) + "' has no predict entry";
+    error = fmt::format("model '{}' has no predict entry", m->name);
     return false;
   }
   BoundEntry b;
@@ -1034,7 +1026,7 @@ bool predictAll(dlc_context *ctx, const Dataset &data, const TrainOptions &opts,
   const dlc_model_desc *m = dlc_model(ctx);
   const int entry = m ? predictEntry(m) : -1;
   if (entry < 0) {
-    error = m ? "model '" + std::string(m->name) + "' has no predict entry" : "no model context";
+    error = m ? fmt::format("model '{}' has no predict entry", m->name) : "no model context";
     return false;
   }
   BoundEntry b;
