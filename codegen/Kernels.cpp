@@ -843,13 +843,22 @@ void emitMatMul(KernelBuilder &k) {
   };
   int64_t tailWidth = N % kLanes;
   Value *tailMask = firstLanes(k, tailWidth);
+  // A panel of fewer rows than a full tile spans more columns, so that it
+  // still keeps about 12 independent accumulators: each FMA's result is the
+  // next step's input, and with only a row's two the k loop would wait on
+  // FMA latency (a one-row panel, a matrix-vector product, runs 8 vectors).
+  // Each element still sums over k in order, so results do not change.
+  auto vectorsFor = [](int64_t rows) -> int64_t {
+    return rows >= 4 ? 2 : rows == 3 ? 4 : rows == 2 ? 6 : 8;
+  };
   auto panel = [&](Value *row0, int64_t rows) {
-    int64_t wide = N / (2 * kLanes);
-    k.loop(wide, [&](Value *jb) { tile(row0, rows, k.mul(jb, 2 * kLanes), 2, nullptr); });
-    int64_t j = wide * 2 * kLanes;
-    if (N - j >= kLanes) {
-      tile(row0, rows, k.idx(j), 1, nullptr);
-      j += kLanes;
+    const int64_t vecs = vectorsFor(rows);
+    int64_t wide = N / (vecs * kLanes);
+    k.loop(wide, [&](Value *jb) { tile(row0, rows, k.mul(jb, vecs * kLanes), vecs, nullptr); });
+    int64_t j = wide * vecs * kLanes;
+    if (int64_t left = (N - j) / kLanes) {
+      tile(row0, rows, k.idx(j), left, nullptr);
+      j += left * kLanes;
     }
     if (tailWidth)
       tile(row0, rows, k.idx(j), 1, tailMask);
