@@ -2,6 +2,7 @@
 
 #include "codegen/Layout.h"
 #include "ir/OpRules.h"
+#include "ir/RowIndependence.h"
 #include "ir/Support.h"
 
 #include <cstring>
@@ -26,6 +27,7 @@ dlc_tensor_desc HostDescriptor::tensor(const std::string &name, const TensorType
 }
 
 HostDescriptor::HostDescriptor(const Module &m) {
+  const int64_t batch = modelBatch(m);
   std::map<std::string, int64_t> bounds = inputIndexBounds(m);
   std::vector<dlc_tensor_desc> &inputs = tensors_.emplace_back();
   for (const InputDecl &in : m.inputs) {
@@ -62,6 +64,7 @@ HostDescriptor::HostDescriptor(const Module &m) {
     dlc_entry_desc e{};
     e.name = keep(f->name);
     e.is_train = f->isTrain();
+    e.rows_independent = analyzeRows(*f, batch).independent;
     e.n_inputs = (int32_t)ins.size();
     e.inputs = ins.empty() ? nullptr : ins.data();
     e.n_outputs = (int32_t)outs.size();
@@ -73,7 +76,7 @@ HostDescriptor::HostDescriptor(const Module &m) {
   desc_.abi_version = DLC_ABI_VERSION;
   desc_.name = keep(m.name);
   desc_.signature = modelSignature(m);
-  desc_.batch = modelBatch(m);
+  desc_.batch = batch;
   desc_.n_inputs = (int32_t)inputs.size();
   desc_.inputs = inputs.empty() ? nullptr : inputs.data();
   desc_.n_vars = (int32_t)vars.size();

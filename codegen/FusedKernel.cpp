@@ -49,9 +49,9 @@ Scalar compute(const Node *n, const std::function<Scalar(const Node *)> &get) {
 class FusedKernelEmitter {
 public:
   FusedKernelEmitter(llvm::Module &mod, const Function &f, size_t call, const std::string &name,
-                     DebugInfo *debug)
+                     DebugInfo *debug, int64_t rowsOfBatch)
       : mod_(mod), p_(f.plan), call_(p_.calls.at(call)), kern_(p_.kernels.at(call_.kernel)),
-        k_(mod, argUses(), name), debug_(debug) {
+        k_(mod, argUses(), name, rowsOfBatch), debug_(debug) {
     if (debug_) {
       std::vector<const Node *> all(kern_.hoisted.begin(), kern_.hoisted.end());
       all.insert(all.end(), kern_.prologue.begin(), kern_.prologue.end());
@@ -308,7 +308,7 @@ private:
           strides.push_back(broadcastStrides(o->type.dims, domain));
         }
     LoopNest nest(domain, strides);
-    nest.emit(k_, [&](std::vector<Value *> &at) {
+    nest.emitRows(k_, [&](std::vector<Value *> &at) {
       std::unordered_map<const Node *, Scalar> value;
       auto get = [&](const Node *o) -> Scalar {
         auto it = value.find(o);
@@ -354,12 +354,12 @@ std::string attrText(const AttrValue &v) {
 
 } // namespace
 
-std::string kernelSignature(const Function &f, size_t call) {
+std::string kernelSignature(const Function &f, size_t call, int64_t rowsOfBatch) {
   const Plan &p = f.plan;
   const KernelCall &c = p.calls.at(call);
   const Kernel &k = p.kernels.at(c.kernel);
   std::unordered_map<int, size_t> argOf;
-  std::string sig;
+  std::string sig = rowsOfBatch > 0 ? fmt::format("rows of {},", rowsOfBatch) : "";
   auto out = std::back_inserter(sig);
   for (size_t a = 0; a < c.args.size(); ++a) {
     argOf[c.args[a].buffer] = a;
@@ -403,8 +403,8 @@ std::string kernelSignature(const Function &f, size_t call) {
 }
 
 llvm::Function *emitKernel(llvm::Module &mod, const Function &f, size_t call,
-                           const std::string &name, DebugInfo *debug) {
-  return FusedKernelEmitter(mod, f, call, name, debug).run();
+                           const std::string &name, DebugInfo *debug, int64_t rowsOfBatch) {
+  return FusedKernelEmitter(mod, f, call, name, debug, rowsOfBatch).run();
 }
 
 } // namespace dlc::codegen

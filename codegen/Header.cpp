@@ -5,6 +5,7 @@
 #include "codegen/Descriptor.h"
 #include "codegen/Layout.h"
 #include "ir/OpRules.h"
+#include "ir/RowIndependence.h"
 
 #include <fmt/format.h>
 
@@ -171,8 +172,12 @@ std::string generateHeader(const Module &m, bool embeddedWeights) {
     std::string doc, args;
     auto docOut = std::back_inserter(doc), argsOut = std::back_inserter(args);
     fmt::format_to(docOut, "/* {} '{}' on ", f.isTrain() ? "Train entry" : "Entry", f.name);
-    if (e.takesRows)
-      fmt::format_to(docOut, "n rows (1..{}_BATCH): ", M);
+    // Whether n rows cost n rows or a whole batch: the descriptor's
+    // rows_independent, from the same analysis.
+    if (e.takesRows && analyzeRows(f, batch).independent)
+      fmt::format_to(docOut, "n rows (1..{}_BATCH), computing only those: ", M);
+    else if (e.takesRows)
+      fmt::format_to(docOut, "n rows (1..{}_BATCH; any n costs a full batch): ", M);
     else
       doc += "a full batch: ";
     fmt::format_to(argsOut, "{} *ctx", id);

@@ -22,7 +22,11 @@ public:
   // Creates `void name(ptr, ptr, ...)`, one pointer per entry of `args`, and
   // positions the builder in its entry block. The caller guarantees that no
   // two arguments share bytes (the memory plan does), so all are noalias.
-  KernelBuilder(llvm::Module &mod, const std::vector<ArgUse> &args, const std::string &name);
+  // With `batch` > 0 the kernel computes the rows of a row-independent entry
+  // (ir/RowIndependence.h): it takes one more argument, the i64 row count
+  // (1..batch) its loops over the batch dim run to.
+  KernelBuilder(llvm::Module &mod, const std::vector<ArgUse> &args, const std::string &name,
+                int64_t batch = 0);
 
   llvm::IRBuilder<> b;
   llvm::Type *f32, *i32, *i64;
@@ -69,6 +73,18 @@ public:
 
   // for (i = 0; i < n; ++i) body(i); nothing when n <= 0.
   void loop(int64_t n, const std::function<void(llvm::Value *)> &body);
+  // The same for a count known only at run time (guarded: n may be 0).
+  void loop(llvm::Value *n, const std::function<void(llvm::Value *)> &body);
+
+  // Row counts. `rows()` is null when the kernel runs whole batches (every
+  // extent static), else the run-time row count. A loop over `n` elements
+  // that lead with the batch dim (n a multiple of the batch, the batch dim
+  // outermost) runs over the first rows * (n / batch) of them:
+  // loopRows(n, ...) is loop(n, ...) then, and rowsOf(n) that count.
+  llvm::Value *rows() const { return rows_; }
+  int64_t batch() const { return batch_; }
+  llvm::Value *rowsOf(int64_t n);
+  void loopRows(int64_t n, const std::function<void(llvm::Value *)> &body);
   // acc = init; for (i < n) acc = step(i, acc); returns acc. The step's
   // floating-point ops carry `reassoc`, so the vectoriser may split the chain.
   llvm::Value *reduce(int64_t n, llvm::Value *init,
@@ -83,6 +99,8 @@ public:
 
 private:
   llvm::Function *fn_;
+  llvm::Value *rows_ = nullptr;
+  int64_t batch_ = 0;
 };
 
 using Strides = std::vector<int64_t>;
@@ -103,10 +121,14 @@ struct LoopNest {
   LoopNest(const Dims &d, std::vector<Strides> s);
   // body(element offset of each access), once per point of the nest.
   void emit(KernelBuilder &k, const std::function<void(std::vector<llvm::Value *> &)> &body);
+  // The same over the first k.rows() rows when the nest's dims lead with the
+  // batch dim (coalescing keeps it in the first level, whatever it merges).
+  void emitRows(KernelBuilder &k,
+                const std::function<void(std::vector<llvm::Value *> &)> &body);
 
 private:
   void level(KernelBuilder &k, size_t d, std::vector<llvm::Value *> base,
-             const std::function<void(std::vector<llvm::Value *> &)> &body);
+             const std::function<void(std::vector<llvm::Value *> &)> &body, bool rows);
 };
 
 // Kernels.cpp: the loops of one op that is not a map (matmul, reductions,

@@ -24,9 +24,12 @@ namespace dlc::codegen {
 // --- KernelBuilder -----------------------------------------------------------
 
 KernelBuilder::KernelBuilder(llvm::Module &mod, const std::vector<ArgUse> &args,
-                             const std::string &name)
-    : b(mod.getContext()), f32(b.getFloatTy()), i32(b.getInt32Ty()), i64(b.getInt64Ty()) {
+                             const std::string &name, int64_t batch)
+    : b(mod.getContext()), f32(b.getFloatTy()), i32(b.getInt32Ty()), i64(b.getInt64Ty()),
+      batch_(batch) {
   std::vector<Type *> params(args.size(), b.getPtrTy());
+  if (batch > 0)
+    params.push_back(i64);
   auto *ty = FunctionType::get(b.getVoidTy(), params, false);
   fn_ = llvm::Function::Create(ty, GlobalValue::InternalLinkage, name, mod);
   // noalias is what lets the vectoriser skip runtime overlap checks; it holds
@@ -35,13 +38,17 @@ KernelBuilder::KernelBuilder(llvm::Module &mod, const std::vector<ArgUse> &args,
   // the inliner, decides what runs together).
   fn_->addFnAttr(Attribute::NoUnwind);
   fn_->addFnAttr(Attribute::NoInline);
-  for (unsigned i = 0; i < fn_->arg_size(); ++i) {
+  for (unsigned i = 0; i < args.size(); ++i) {
     fn_->addParamAttr(i, Attribute::NoAlias);
     fn_->addParamAttr(i, Attribute::NoCapture);
     fn_->addParamAttr(i, Attribute::NoUndef);
     if (args[i] == ArgUse::In)
       fn_->addParamAttr(i, Attribute::ReadOnly);
     fn_->getArg(i)->setName(args[i] == ArgUse::In ? "in" : args[i] == ArgUse::Out ? "out" : "inout");
+  }
+  if (batch > 0) {
+    rows_ = fn_->getArg((unsigned)args.size());
+    rows_->setName("rows");
   }
   b.SetInsertPoint(BasicBlock::Create(mod.getContext(), "entry", fn_));
   // contract turns a*b+c into FMA; reassoc is added only in reduce().
@@ -81,6 +88,39 @@ void KernelBuilder::loop(int64_t n, const std::function<void(Value *)> &body) {
   BasicBlock *exit = BasicBlock::Create(b.getContext(), "loop.end", fn_);
   b.CreateCondBr(b.CreateICmpULT(next, idx(n)), head, exit);
   b.SetInsertPoint(exit);
+}
+
+void KernelBuilder::loop(Value *n, const std::function<void(Value *)> &body) {
+  if (auto *c = dyn_cast<ConstantInt>(n))
+    return loop(c->getSExtValue(), body);
+  BasicBlock *pre = b.GetInsertBlock();
+  BasicBlock *head = BasicBlock::Create(b.getContext(), "loop", fn_);
+  BasicBlock *exit = BasicBlock::Create(b.getContext(), "loop.end");
+  b.CreateCondBr(b.CreateICmpSGT(n, idx(0)), head, exit);
+  b.SetInsertPoint(head);
+  PHINode *i = b.CreatePHI(i64, 2, "i");
+  i->addIncoming(idx(0), pre);
+  body(i);
+  Value *next = add(i, idx(1));
+  i->addIncoming(next, b.GetInsertBlock());
+  b.CreateCondBr(b.CreateICmpULT(next, n), head, exit);
+  exit->insertInto(fn_);
+  b.SetInsertPoint(exit);
+}
+
+Value *KernelBuilder::rowsOf(int64_t n) {
+  if (!rows_)
+    return idx(n);
+  DLC_ASSERT(n % batch_ == 0,
+             fmt::format("codegen: a loop over {} elements does not lead with the batch {}", n,
+                         batch_));
+  return n == batch_ ? rows_ : mul(rows_, n / batch_);
+}
+
+void KernelBuilder::loopRows(int64_t n, const std::function<void(Value *)> &body) {
+  if (!rows_)
+    return loop(n, body);
+  loop(rowsOf(n), body);
 }
 
 Value *KernelBuilder::reduce(int64_t n, Value *init,
@@ -195,19 +235,30 @@ LoopNest::LoopNest(const Dims &d, std::vector<Strides> s) {
 
 void LoopNest::emit(KernelBuilder &k, const std::function<void(std::vector<Value *> &)> &body) {
   std::vector<Value *> base(strides.size(), k.idx(0));
-  level(k, 0, base, body);
+  level(k, 0, base, body, false);
+}
+
+void LoopNest::emitRows(KernelBuilder &k,
+                        const std::function<void(std::vector<Value *> &)> &body) {
+  DLC_ASSERT(!k.rows() || !dims.empty(), "codegen: a loop nest over rows has no dims");
+  std::vector<Value *> base(strides.size(), k.idx(0));
+  level(k, 0, base, body, k.rows() != nullptr);
 }
 
 void LoopNest::level(KernelBuilder &k, size_t d, std::vector<Value *> base,
-                     const std::function<void(std::vector<Value *> &)> &body) {
+                     const std::function<void(std::vector<Value *> &)> &body, bool rows) {
   if (d == dims.size())
     return body(base);
-  k.loop(dims[d], [&](Value *i) {
+  auto step = [&](Value *i) {
     std::vector<Value *> at(base.size());
     for (size_t a = 0; a < base.size(); ++a)
       at[a] = strides[a][d] == 0 ? base[a] : k.add(base[a], k.mul(i, strides[a][d]));
-    level(k, d + 1, at, body);
-  });
+    level(k, d + 1, at, body, false);
+  };
+  if (rows && d == 0)
+    k.loopRows(dims[0], step);
+  else
+    k.loop(dims[d], step);
 }
 
 namespace {
@@ -219,7 +270,7 @@ void emitMap(KernelBuilder &k, const std::function<Value *(std::vector<Value *> 
   for (const Node *op : n.operands)
     strides.push_back(broadcastStrides(op->type.dims, n.type.dims));
   LoopNest nest(n.type.dims, strides);
-  nest.emit(k, [&](std::vector<Value *> &at) {
+  nest.emitRows(k, [&](std::vector<Value *> &at) {
     std::vector<Value *> vals;
     for (size_t i = 0; i < n.operands.size(); ++i)
       vals.push_back(k.load(k.elemType(n.operands[i]->type.dtype), k.in(i), at[i + 1]));
@@ -242,7 +293,7 @@ void emitTranspose(KernelBuilder &k) {
   for (int64_t p : n.attrs.getInts("perm"))
     read.push_back(xs[(size_t)p]);
   LoopNest nest(n.type.dims, {contiguousStrides(n.type.dims), read});
-  nest.emit(k, [&](std::vector<Value *> &at) {
+  nest.emitRows(k, [&](std::vector<Value *> &at) {
     k.store(k.load(k.elemType(x.type.dtype), k.in(0), at[1]), k.out(), at[0]);
   });
 }
@@ -256,13 +307,13 @@ void emitWindows(KernelBuilder &k) {
   Type *elem = k.elemType(n.type.dtype);
   bool fill = n.op == OpKind::Pad || n.op == OpKind::PatchesGrad;
   if (fill)
-    k.loop(n.type.numel(), [&](Value *i) {
+    k.loopRows(n.type.numel(), [&](Value *i) {
       k.store(Constant::getNullValue(elem), k.out(), i);
     });
   for (size_t op = 0; op < n.operands.size(); ++op) {
     Window w = windowOf(n, op);
     LoopNest nest(w.dims, {contiguousStrides(w.dims), w.strides});
-    nest.emit(k, [&](std::vector<Value *> &at) {
+    nest.emitRows(k, [&](std::vector<Value *> &at) {
       Value *windowed = k.add(at[1], k.idx(w.offset));
       if (w.gather)
         return k.store(k.load(elem, k.in(op), windowed), k.out(), at[0]);
@@ -284,7 +335,8 @@ void emitGather(KernelBuilder &k) {
   int64_t rows = table[0], dim = table[1], count = n.operands[1]->type.numel();
   if (grad)
     k.loop(n.type.numel(), [&](Value *i) { k.store(k.f(0), k.out(), i); });
-  k.loop(count, [&](Value *i) {
+  DLC_ASSERT(!grad || !k.rows(), "codegen: gather_grad over rows");
+  k.loopRows(count, [&](Value *i) {
     Value *id = k.b.CreateSExt(k.load(k.i32, k.in(1), i), k.i64);
     Value *valid = k.b.CreateICmpULT(id, k.idx(rows)); // negatives wrap high
     Value *row = k.mul(k.b.CreateSelect(valid, id, k.idx(0)), dim), *at = k.mul(i, dim);
@@ -320,7 +372,7 @@ void emitDropout(KernelBuilder &k) {
   Value *key = splitmix(b.CreateAdd(b.getInt64(seedMix), step));
   Value *threshold = b.getInt64(dropoutThreshold(rate));
   Value *scale = k.f(1.0 / (1.0 - rate));
-  k.loop(n.type.numel(), [&](Value *i) {
+  k.loopRows(n.type.numel(), [&](Value *i) {
     Value *h = splitmix(b.CreateAdd(key, b.CreateMul(b.CreateAdd(i, k.idx(1)), b.getInt64(golden))));
     Value *keep = b.CreateICmpUGE(b.CreateLShr(h, 40), threshold);
     Value *x = k.loadF(k.in(0), i);
@@ -406,14 +458,14 @@ void emitReduce(KernelBuilder &k) {
       outStrides[i] = acc;
       acc *= sizes[i];
     }
-  k.loop(outNumel, [&](Value *i) { k.store(init, accs, i); });
+  k.loopRows(outNumel, [&](Value *i) { k.store(init, accs, i); });
 
   bool innerReduced = isReduced.back();
   Dims outerDims(sizes.begin(), sizes.end() - (innerReduced ? 1 : 0));
   Strides outerIn(inStrides.begin(), inStrides.begin() + outerDims.size());
   Strides outerOut(outStrides.begin(), outStrides.begin() + outerDims.size());
   LoopNest nest(outerDims, {outerIn, outerOut});
-  nest.emit(k, [&](std::vector<Value *> &at) {
+  nest.emitRows(k, [&](std::vector<Value *> &at) {
     Value *acc = k.load(accType, accs, at[1]);
     if (innerReduced)
       acc = combine(acc, k.reduce(sizes.back(), init, [&](Value *j, Value *s) {
@@ -424,7 +476,7 @@ void emitReduce(KernelBuilder &k) {
     k.store(acc, accs, at[1]);
   });
   if (wide || (mean && count != 1))
-    k.loop(outNumel, [&](Value *i) {
+    k.loopRows(outNumel, [&](Value *i) {
       Value *v = k.load(accType, accs, i);
       if (mean && count != 1)
         v = k.b.CreateFDiv(v, ConstantFP::get(accType, (double)count));
@@ -446,7 +498,7 @@ void emitReduceMaxGrad(KernelBuilder &k) {
     folded[(size_t)a] = xd[(size_t)a];
   }
   Strides xs = contiguousStrides(xd);
-  k.loop(n.type.numel(), [&](Value *i) { k.store(k.f(0), k.out(), i); });
+  k.loopRows(n.type.numel(), [&](Value *i) { k.store(k.f(0), k.out(), i); });
   Value *best, *arg;
   {
     IRBuilderBase::InsertPointGuard guard(k.b);
@@ -455,7 +507,7 @@ void emitReduceMaxGrad(KernelBuilder &k) {
     best = k.b.CreateAlloca(k.f32);
     arg = k.b.CreateAlloca(k.i64);
   }
-  LoopNest(kept, {xs, contiguousStrides(kept)}).emit(k, [&](std::vector<Value *> &row) {
+  LoopNest(kept, {xs, contiguousStrides(kept)}).emitRows(k, [&](std::vector<Value *> &row) {
     k.b.CreateStore(k.f(-std::numeric_limits<float>::infinity()), best);
     k.b.CreateStore(row[0], arg);
     LoopNest(folded, {xs}).emit(k, [&](std::vector<Value *> &in) {
@@ -476,7 +528,7 @@ void emitReduceMaxGrad(KernelBuilder &k) {
 // another its elements are `inner` apart, a strided walk: the price of not
 // transposing the operand, which would cost two copies.
 void forEachRow(KernelBuilder &k, const Rows &r, const std::function<void(Value *)> &body) {
-  k.loop(r.outer, [&](Value *o) {
+  k.loopRows(r.outer, [&](Value *o) {
     Value *block = k.mul(o, r.size * r.inner);
     if (r.inner == 1)
       return body(block);
@@ -570,7 +622,7 @@ Value *nan(KernelBuilder &k) { return ConstantFP::getNaN(k.f32); }
 void emitSparseXent(KernelBuilder &k) {
   Rows r(k.node().operands[0]->type.dims, 1); // logits [n, classes]
   const unsigned x = 0;
-  k.loop(r.outer, [&](Value *i) {
+  k.loopRows(r.outer, [&](Value *i) {
     Value *base = k.mul(i, r.size);
     Value *max = rowMax(k, x, r, base);
     Value *sum = rowExp(k, x, r, base, max, nullptr);
@@ -587,7 +639,7 @@ void emitSparseXent(KernelBuilder &k) {
 void emitSparseXentGrad(KernelBuilder &k) {
   Rows r(k.node().type.dims, 1);
   const unsigned dloss = 0, x = 1;
-  k.loop(r.outer, [&](Value *i) {
+  k.loopRows(r.outer, [&](Value *i) {
     Value *base = k.mul(i, r.size);
     Value *sum = rowExp(k, x, r, base, rowMax(k, x, r, base), k.out());
     Value *g = k.inAt(dloss, i);
@@ -638,6 +690,38 @@ Value *firstLanes(KernelBuilder &k, int64_t width) {
   return ConstantVector::get(lanes);
 }
 
+// block(row0, rows) over the M rows of a result in blocks of `size` rows,
+// then one block of the rows left over. With a run-time row count (the
+// first rows of a row-independent entry) the leftover count is known only
+// then: a switch picks the block of that many rows, so a single row is a
+// one-row tile, a matrix-vector product that reads B once, not a tile of
+// `size` rows of which the rest is padding.
+void forRowBlocks(KernelBuilder &k, int64_t M, int64_t size,
+                  const std::function<void(Value *, int64_t)> &block) {
+  if (!k.rows()) {
+    k.loop(M / size, [&](Value *b) { block(k.mul(b, size), size); });
+    if (M % size)
+      block(k.idx(M / size * size), M % size);
+    return;
+  }
+  Value *rows = k.rowsOf(M);
+  Value *full = k.b.CreateUDiv(rows, k.idx(size));
+  k.loop(full, [&](Value *b) { block(k.mul(b, size), size); });
+  Value *done = k.mul(full, size);
+  LLVMContext &c = k.b.getContext();
+  BasicBlock *end = BasicBlock::Create(c, "rows.end");
+  SwitchInst *left = k.b.CreateSwitch(k.b.CreateSub(rows, done), end, (unsigned)size - 1);
+  for (int64_t r = 1; r < size; ++r) {
+    BasicBlock *tail = BasicBlock::Create(c, "rows.left", k.function());
+    left->addCase(k.b.getInt64(r), tail);
+    k.b.SetInsertPoint(tail);
+    block(done, r);
+    k.b.CreateBr(end);
+  }
+  end->insertInto(k.function());
+  k.b.SetInsertPoint(end);
+}
+
 void emitMatMulRowsDot(KernelBuilder &k, int64_t M, int64_t N, int64_t K) {
   auto *vec = FixedVectorType::get(k.f32, kLanes);
   Value *A = k.in(0), *B = k.in(1);
@@ -681,9 +765,7 @@ void emitMatMulRowsDot(KernelBuilder &k, int64_t M, int64_t N, int64_t K) {
     if (N % kDotCols)
       tile(i0, rows, k.idx(N / kDotCols * kDotCols), N % kDotCols);
   };
-  k.loop(M / kDotRows, [&](Value *ib) { rowBlock(k.mul(ib, kDotRows), kDotRows); });
-  if (M % kDotRows)
-    rowBlock(k.idx(M / kDotRows * kDotRows), M % kDotRows);
+  forRowBlocks(k, M, kDotRows, rowBlock);
 }
 
 void emitMatMul(KernelBuilder &k) {
@@ -691,6 +773,7 @@ void emitMatMul(KernelBuilder &k) {
   bool ta = n.attrs.getInt("transpose_a", 0), tb = n.attrs.getInt("transpose_b", 0);
   const Dims &ad = n.operands[0]->type.dims;
   int64_t M = n.type.dims[0], N = n.type.dims[1], K = ad[ta ? 0 : 1];
+  DLC_ASSERT(!ta || !k.rows(), "codegen: a matmul contracting over the batch runs on rows");
   Value *A = k.in(0), *B = k.in(1);
   auto aAt = [&](Value *i, Value *p) {
     return ta ? k.add(k.mul(p, M), i) : k.add(k.mul(i, K), p);
@@ -760,26 +843,30 @@ void emitMatMul(KernelBuilder &k) {
   };
   int64_t tailWidth = N % kLanes;
   Value *tailMask = firstLanes(k, tailWidth);
+  // A panel of fewer rows than a full tile spans more columns, so that it
+  // still keeps about 12 independent accumulators: each FMA's result is the
+  // next step's input, and with only a row's two the k loop would wait on
+  // FMA latency (a one-row panel, a matrix-vector product, runs 8 vectors).
+  // Each element still sums over k in order, so results do not change.
+  auto vectorsFor = [](int64_t rows) -> int64_t {
+    return rows >= 4 ? 2 : rows == 3 ? 4 : rows == 2 ? 6 : 8;
+  };
   auto panel = [&](Value *row0, int64_t rows) {
-    int64_t wide = N / (2 * kLanes);
-    k.loop(wide, [&](Value *jb) { tile(row0, rows, k.mul(jb, 2 * kLanes), 2, nullptr); });
-    int64_t j = wide * 2 * kLanes;
-    if (N - j >= kLanes) {
-      tile(row0, rows, k.idx(j), 1, nullptr);
-      j += kLanes;
+    const int64_t vecs = vectorsFor(rows);
+    int64_t wide = N / (vecs * kLanes);
+    k.loop(wide, [&](Value *jb) { tile(row0, rows, k.mul(jb, vecs * kLanes), vecs, nullptr); });
+    int64_t j = wide * vecs * kLanes;
+    if (int64_t left = (N - j) / kLanes) {
+      tile(row0, rows, k.idx(j), left, nullptr);
+      j += left * kLanes;
     }
     if (tailWidth)
       tile(row0, rows, k.idx(j), 1, tailMask);
   };
-  int64_t blocks = M / kTileRows;
-  auto all = [&] {
-    k.loop(blocks, [&](Value *bi) { panel(k.mul(bi, kTileRows), kTileRows); });
-    if (M % kTileRows)
-      panel(k.idx(blocks * kTileRows), M % kTileRows);
-  };
+  auto all = [&] { forRowBlocks(k, M, kTileRows, panel); };
   if (!blocked)
     return all();
-  k.loop(M * N, [&](Value *i) { k.store(k.f(0), k.out(), i); });
+  k.loopRows(M * N, [&](Value *i) { k.store(k.f(0), k.out(), i); });
   kLen = kBlockK;
   k.loop(K / kBlockK, [&](Value *kb) {
     kStart = k.mul(kb, kBlockK);

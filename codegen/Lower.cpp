@@ -6,6 +6,7 @@
 #include "codegen/Descriptor.h"
 #include "codegen/Layout.h"
 #include "codegen/Lowering.h"
+#include "ir/RowIndependence.h"
 #include "ir/Support.h"
 
 #include <llvm/IR/IRBuilder.h>
@@ -39,7 +40,7 @@ struct DescTypes {
          *i64 = Type::getInt64Ty(c), *f = Type::getFloatTy(c);
     tensor = StructType::create(c, {p, i32, i32, p, i64, i64, i32, i32, f, f, i64},
                                 "dlc_tensor_desc");
-    entry = StructType::create(c, {p, i32, i32, p, i32, p, i64, p}, "dlc_entry_desc");
+    entry = StructType::create(c, {p, i32, i32, i32, p, i32, p, i64, p}, "dlc_entry_desc");
     model = StructType::create(c, {i32, p, i64, i64, i32, p, i32, p, i64, i32, p},
                                "dlc_model_desc");
   }
@@ -117,10 +118,10 @@ private:
     return tensorArray(cs, name);
   }
 
-  // The entry function of `f`.
+  // The entry function of `f`: dlc_entry_fn (runtime/dlc_abi.h).
   llvm::Function *lowerFunction(const Function &f) {
     Type *ptr = PointerType::getUnqual(ctx_);
-    auto *fnTy = FunctionType::get(Type::getVoidTy(ctx_), {ptr, ptr, ptr, ptr}, false);
+    auto *fnTy = FunctionType::get(Type::getVoidTy(ctx_), {ptr, ptr, ptr, ptr, ptr}, false);
     auto *fn = llvm::Function::Create(fnTy, GlobalValue::ExternalLinkage,
                                       entrySymbol(m_, f), *mod_);
     // The entry is straight-line calls (thousands for a deep model) with no
@@ -133,11 +134,12 @@ private:
     };
     straightLine(fn);
     Argument *state = fn->getArg(0), *arena = fn->getArg(1), *inputs = fn->getArg(2),
-             *outputs = fn->getArg(3);
+             *outputs = fn->getArg(3), *exec = fn->getArg(4);
     state->setName("state");
     arena->setName("arena");
     inputs->setName("inputs");
     outputs->setName("outputs");
+    exec->setName("exec");
     BasicBlock *entryBlock = BasicBlock::Create(ctx_, "entry", fn);
     IRBuilder<> b(entryBlock);
 
@@ -146,6 +148,15 @@ private:
     if (!plan.planned)
       internalError(fmt::format("codegen: entry {} has no memory plan; run the pipeline "
                                 "(passes/Pipeline.h) before codegen", f.name));
+    // A row-independent entry (the descriptor's rows_independent, from the
+    // same analysis) runs on exec->rows rows: the kernels that compute rows
+    // take the count, the copies into outputs move that many rows. The count
+    // is loaded where it is used, as buffer pointers are.
+    const int64_t batch = modelBatch(m_);
+    const RowAnalysis rows = analyzeRows(f, batch);
+    auto rowCount = [&]() -> Value * {
+      return b.CreateLoad(b.getInt64Ty(), exec, "rows"); // dlc_exec.rows, its first field
+    };
     // A pointer to buffer `id`, computed where it is used: values kept live
     // across thousands of calls would make a deep model's entry a register
     // allocator's nightmare.
@@ -183,7 +194,7 @@ private:
     // kCallsPerPart calls each, which it calls in turn.
     constexpr size_t kCallsPerPart = 64;
     bool inParts = plan.calls.size() > kCallsPerPart;
-    Argument *entryArgs[4] = {state, arena, inputs, outputs};
+    Argument *entryArgs[5] = {state, arena, inputs, outputs, exec};
     for (size_t c = 0; c < plan.calls.size(); ++c) {
       if (inParts && c % kCallsPerPart == 0) {
         if (c > 0) // close the previous part
@@ -193,34 +204,42 @@ private:
             fmt::format("{}.part{}", entrySymbol(m_, f), c / kCallsPerPart), *mod_);
         straightLine(part);
         b.SetInsertPoint(entryBlock);
-        b.CreateCall(part, {entryArgs[0], entryArgs[1], entryArgs[2], entryArgs[3]});
+        b.CreateCall(part, {entryArgs[0], entryArgs[1], entryArgs[2], entryArgs[3], entryArgs[4]});
         state = part->getArg(0), arena = part->getArg(1), inputs = part->getArg(2),
-        outputs = part->getArg(3);
+        outputs = part->getArg(3), exec = part->getArg(4);
         b.SetInsertPoint(BasicBlock::Create(ctx_, "entry", part));
       }
       std::vector<Value *> args;
       for (const KernelArg &a : plan.calls[c].args)
         args.push_back(where(a.buffer));
       const Kernel &k = plan.kernels[plan.calls[c].kernel];
+      const int64_t rowsOfBatch = computesRows(k, rows) ? batch : 0;
+      if (rowsOfBatch)
+        args.push_back(rowCount());
       // Named after its first node (the anchor, if any): "<m>__step.k9.d.dense_1.w".
       std::string kname = fmt::format("{}.k{}.{}", entrySymbol(m_, f), c,
                                       k.nodes.empty() ? "kernel" : k.nodes.front()->name);
-      llvm::Function *&kernel = kernels_[kernelSignature(f, c)];
+      llvm::Function *&kernel = kernels_[kernelSignature(f, c, rowsOfBatch)];
       if (!kernel)
-        kernel = emitKernel(*mod_, f, c, kname, debug_.get());
+        kernel = emitKernel(*mod_, f, c, kname, debug_.get(), rowsOfBatch);
       b.CreateCall(kernel, args);
     }
     if (inParts) {
       b.CreateRetVoid();
       b.SetInsertPoint(entryBlock);
       state = entryArgs[0], arena = entryArgs[1], inputs = entryArgs[2],
-      outputs = entryArgs[3];
+      outputs = entryArgs[3], exec = entryArgs[4];
     }
     // Outputs first, then staged updates, then the state (the plan's order):
-    // no output may observe a half-updated variable.
-    for (const BufferCopy &c : plan.copies)
-      b.CreateMemCpy(where(c.to), Align(4), where(c.from), Align(4),
-                     plan.buffers[c.to].type.bytes());
+    // no output may observe a half-updated variable. A row-independent
+    // entry has no updates, and its outputs lead with the batch.
+    for (const BufferCopy &c : plan.copies) {
+      const int64_t bytes = plan.buffers[c.to].type.bytes();
+      Value *size = rows.independent
+                        ? b.CreateMul(rowCount(), b.getInt64(bytes / batch))
+                        : (Value *)b.getInt64(bytes);
+      b.CreateMemCpy(where(c.to), Align(4), where(c.from), Align(4), size);
+    }
     b.CreateRetVoid();
 
     return fn;
@@ -243,7 +262,8 @@ private:
                                             ".inputs");
       entries.push_back(ConstantStruct::get(
           types_.entry,
-          {string(entry.name), i32(entry.is_train), i32(entry.n_inputs), inArr,
+          {string(entry.name), i32(entry.is_train), i32(entry.rows_independent),
+           i32(entry.n_inputs), inArr,
            i32(entry.n_outputs), tensorArray(entry.outputs, entry.n_outputs, ".outputs"),
            i64(entry.arena_bytes), fns[(size_t)e]}));
     }

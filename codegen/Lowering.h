@@ -33,14 +33,17 @@ std::unique_ptr<llvm::Module> lowerModule(const Module &m, llvm::LLVMContext &ct
 
 // FusedKernel.cpp: the function of call `call` of f's plan (ir/BufferIR.h),
 // `void name(ptr, ...)` with one pointer per argument of the call.
-// `debug` (may be null) receives the kernel's DSL lines.
+// `debug` (may be null) receives the kernel's DSL lines. With `rowsOfBatch`
+// > 0 (the batch), the kernel computes rows of a row-independent entry
+// (ir/RowIndependence.h): `void name(ptr, ..., i64 rows)`, its loops over
+// the batch dim bounded by rows.
 llvm::Function *emitKernel(llvm::Module &mod, const Function &f, size_t call,
-                           const std::string &name, DebugInfo *debug);
+                           const std::string &name, DebugInfo *debug, int64_t rowsOfBatch);
 // What the function of call `call` depends on, as text: its arguments' uses,
 // and for each node its op, type, attributes, operands (local, argument or
 // immediate) and where it is stored. Calls with equal signatures share one
 // function, so a deep model's repeated layers are emitted once.
-std::string kernelSignature(const Function &f, size_t call);
+std::string kernelSignature(const Function &f, size_t call, int64_t rowsOfBatch);
 
 // Target.cpp: a TargetMachine for the host, or opts.cpu/features (validated:
 // an unknown CPU or feature is an error, not LLVM's stderr warning).

@@ -1,5 +1,6 @@
 /* context.c — model contexts: allocation, variable initialisation, running
- * entries (with partial-batch staging) and error reporting. */
+ * entries (with partial-batch staging for the entries that need it) and
+ * error reporting. */
 #include "runtime_internal.h"
 
 #include <math.h>
@@ -113,11 +114,16 @@ typedef struct context_layout {
   size_t arena_bytes, staging_bytes;
 } context_layout;
 
+/* Whether a partial batch of entry e is copied into full-batch buffers:
+ * train entries always get full batches, and a rows_independent entry
+ * computes the caller's rows where they are. */
+static int entry_needs_staging(const dlc_model_desc *m, const dlc_entry_desc *e) {
+  return m->batch > 0 && !e->is_train && !e->rows_independent;
+}
+
 static int input_needs_staging(const dlc_model_desc *m, int32_t input) {
-  if (m->batch <= 0)
-    return 0;
   for (int32_t e = 0; e < m->n_entries; ++e) {
-    if (m->entries[e].is_train)
+    if (!entry_needs_staging(m, &m->entries[e]))
       continue;
     for (int32_t i = 0; i < m->entries[e].n_inputs; ++i)
       if (m->entries[e].inputs[i] == input)
@@ -137,7 +143,7 @@ static context_layout layout_context(const dlc_model_desc *m) {
     if (entry->n_inputs > widest_in) widest_in = entry->n_inputs;
     if (entry->n_outputs > widest_out) widest_out = entry->n_outputs;
     total_outputs += entry->n_outputs;
-    if (entry->is_train || m->batch <= 0)
+    if (!entry_needs_staging(m, entry))
       continue;
     for (int32_t o = 0; o < entry->n_outputs; ++o)
       l.staging_bytes += round_up(tensor_bytes(&entry->outputs[o]), DLCRT_ALIGN);
@@ -219,7 +225,7 @@ static dlc_context *build_context(const dlc_model_desc *m, char *block,
   for (int32_t e = 0; e < m->n_entries; ++e) {
     const dlc_entry_desc *entry = &m->entries[e];
     ctx->output_base[e] = base;
-    if (!entry->is_train && m->batch > 0) {
+    if (entry_needs_staging(m, entry)) {
       for (int32_t o = 0; o < entry->n_outputs; ++o) {
         ctx->staged_outputs[base + o] = next;
         next += round_up(tensor_bytes(&entry->outputs[o]), DLCRT_ALIGN);
@@ -347,14 +353,15 @@ static int check_index_inputs(dlc_context *ctx, const dlc_entry_desc *e,
  * drift into the denormal range, where every x86 float op takes a ~100-cycle
  * microcode assist, halving a step's speed. The caller's mode is restored. */
 static void call_entry(const dlc_entry_desc *e, dlc_context *ctx, const void *const *inputs,
-                       void *const *outputs) {
+                       void *const *outputs, int64_t rows) {
+  const dlc_exec exec = {rows};
 #if defined(__SSE2__)
   const unsigned int saved = _mm_getcsr();
   _mm_setcsr(saved | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
-  e->fn(ctx->state, ctx->arena, inputs, outputs);
+  e->fn(ctx->state, ctx->arena, inputs, outputs, &exec);
   _mm_setcsr(saved);
 #else
-  e->fn(ctx->state, ctx->arena, inputs, outputs);
+  e->fn(ctx->state, ctx->arena, inputs, outputs, &exec);
 #endif
 }
 
@@ -371,14 +378,15 @@ int dlc_run(dlc_context *ctx, int entry, const void *const *inputs, void *const 
   rc = check_index_inputs(ctx, e, inputs, rows);
   if (rc != DLC_OK)
     return rc;
-  if (m->batch <= 0 || rows == m->batch) {
-    call_entry(e, ctx, inputs, outputs);
+  if (m->batch <= 0 || rows == m->batch || e->rows_independent) {
+    call_entry(e, ctx, inputs, outputs, rows);
     return DLC_OK;
   }
 
-  /* A partial batch: the compiled code only knows full batches, so the rows
-   * are copied into zero-padded full-size buffers (zeros keep the padding
-   * rows finite, whatever the model computes on them). */
+  /* A partial batch of an entry whose rows depend on each other: its code
+   * computes full batches only, so the rows are copied into zero-padded
+   * full-size buffers (zeros keep the padding rows finite, whatever the model
+   * computes on them). */
   for (int32_t i = 0; i < e->n_inputs; ++i) {
     const int32_t index = e->inputs[i];
     const dlc_tensor_desc *t = &m->inputs[index];
@@ -395,7 +403,7 @@ int dlc_run(dlc_context *ctx, int entry, const void *const *inputs, void *const 
   void **staged_outputs = ctx->staged_outputs + ctx->output_base[entry];
   for (int32_t o = 0; o < e->n_outputs; ++o)
     ctx->call_outputs[o] = staged_outputs[o];
-  call_entry(e, ctx, (const void *const *)ctx->call_inputs, ctx->call_outputs);
+  call_entry(e, ctx, (const void *const *)ctx->call_inputs, ctx->call_outputs, m->batch);
   for (int32_t o = 0; o < e->n_outputs; ++o) {
     const dlc_tensor_desc *t = &e->outputs[o];
     const size_t stride = row_bytes(m, t);

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DLC_ABI_VERSION 2u
+#define DLC_ABI_VERSION 3u
 
 enum { DLC_F32 = 0, DLC_I32 = 1 };
 enum { DLC_INIT_ZEROS = 0, DLC_INIT_CONSTANT = 1, DLC_INIT_NORMAL = 2, DLC_INIT_UNIFORM = 3 };
@@ -29,15 +29,28 @@ typedef struct dlc_tensor_desc {
                            checks; 0 for any other tensor */
 } dlc_tensor_desc;
 
+/* How one call of an entry runs: what the runtime tells the compiled code
+ * besides the data. The struct later items extend (a thread pool, say);
+ * generated code reads only the fields of the ABI version it was built for. */
+typedef struct dlc_exec {
+  int64_t rows; /* rows of the batch to compute, 1..batch, as dlc_run was
+                   given; read only by rows_independent entries */
+} dlc_exec;
+
 /* A compiled entry point. `state` is the variables' block, `arena` scratch of
- * arena_bytes (64-byte aligned); inputs/outputs point at full-batch tensors in
- * the entry's own order. Entries never allocate. */
+ * arena_bytes (64-byte aligned); inputs/outputs point at tensors in the
+ * entry's own order: full-batch ones, except for an entry with
+ * rows_independent, whose tensors leading with the batch hold exec->rows rows
+ * (it reads and writes no other row). Entries never allocate. */
 typedef void (*dlc_entry_fn)(char *state, char *arena, const void *const *inputs,
-                             void *const *outputs);
+                             void *const *outputs, const dlc_exec *exec);
 
 typedef struct dlc_entry_desc {
   const char *name;       /* "predict", "step" */
   int32_t is_train;
+  int32_t rows_independent; /* 1: row i of each output depends on row i of the
+                               inputs alone, and the entry computes exec->rows
+                               rows, so the runtime needs no staging */
   int32_t n_inputs;
   const int32_t *inputs;  /* indices into dlc_model_desc.inputs */
   int32_t n_outputs;

@@ -20,7 +20,7 @@ extern "C" {
 typedef struct dlc_context dlc_context;
 
 /* Allocates everything a context will ever need (state, arena, staging for
- * partial batches) and initialises the variables from `seed`. NULL when
+ * partial batches of the entries that are not rows_independent) and initialises the variables from `seed`. NULL when
  * memory is exhausted, or the descriptor's ABI version differs or it is
  * inconsistent (variables overflowing the state block, unknown inputs);
  * dlc_error(NULL) then says which, with the bytes it could not get, for the
@@ -36,7 +36,11 @@ size_t dlc_context_bytes(const dlc_model_desc *model);
 void dlc_destroy(dlc_context *ctx);
 
 /* Runs entry `entry` on `rows` rows (1..batch; train entries need a full
- * batch). inputs/outputs follow the entry's order. Returns DLC_OK or an error
+ * batch). inputs/outputs follow the entry's order; a tensor that leads with
+ * the batch holds `rows` rows (the others are whole). A rows_independent
+ * entry computes just those rows, in place; any other entry on fewer rows
+ * than the batch runs on the rows copied into zero-padded full-batch staging
+ * buffers, and costs a full batch. Returns DLC_OK or an error
  * code, with the message in dlc_error(ctx). Index inputs (labels, ids) are
  * checked first: a value outside [0, index_bound) is DLC_ERR_ARG, naming the
  * input, row and value, and the entry does not run (no variable changes). */

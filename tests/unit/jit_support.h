@@ -118,7 +118,8 @@ inline TensorMap jitRun(const Module &m, int entry, const TensorMap &inputs, Ten
   }
   for (auto &r : outRaw)
     outPtrs.push_back(r.data());
-  e.fn(state.c(), arena.c(), ins.data(), outPtrs.data());
+  const dlc_exec exec{d->batch > 0 ? d->batch : 1}; // whole batches
+  e.fn(state.c(), arena.c(), ins.data(), outPtrs.data(), &exec);
   for (int o = 0; o < e.n_outputs; ++o)
     readRaw(outs[e.outputs[o].name], outRaw[(size_t)o].data());
   for (int i = 0; i < d->n_vars; ++i)

@@ -204,6 +204,7 @@ TEST_CASE("runtime: a partial batch is staged, zero-padded and copied back row b
     void *out[] = {probs.data()};
     REQUIRE(dlc_run(ctx, 0, in, out, rows) == DLC_OK);
     CHECK(probe.input != x.data());
+    CHECK(probe.rows == kBatch); // a staged entry computes the whole batch
     for (int i = 0; i < kBatch * kFeatures; ++i)
       CHECK(probe.x[i] == (i < rows * kFeatures ? x[size_t(i)] : 0.0f));
     for (int i = 0; i < rows * kClasses; ++i)
@@ -287,6 +288,41 @@ TEST_CASE("runtime: entries are found by name") {
   CHECK(dlc_find_entry(&m.desc, "train") == -1);
   CHECK(dlc_find_entry(&m.desc, nullptr) == -1);
   CHECK(dlc_find_entry(nullptr, "step") == -1);
+}
+
+TEST_CASE("runtime: a rows-independent entry runs on the caller's rows, with no staging") {
+  ModelBuilder staged("toy", kBatch), direct("toy", kBatch);
+  buildToy(staged);
+  buildToy(direct, 0x70E5u, {kFeatures, kClasses}, true);
+  // Only predict ever staged (step gets full batches): x and probs, 64 bytes each.
+  CHECK(dlc_context_bytes(&direct.desc) == dlc_context_bytes(&staged.desc) - 2 * 64);
+  dlc_context *ctx = dlc_create(&direct.desc, 1), *reference = dlc_create(&staged.desc, 1);
+  REQUIRE((ctx && reference));
+  for (int rows : {int(kBatch), 5, 1}) {
+    CAPTURE(rows);
+    std::vector<float> x = rowsOfX(rows);
+    std::vector<float> probs(size_t(rows + 1) * kClasses, -7.0f), want(probs);
+    const void *in[] = {x.data()};
+    void *out[] = {probs.data()}, *wantOut[] = {want.data()};
+    REQUIRE(dlc_run(reference, 0, in, wantOut, rows) == DLC_OK);
+    REQUIRE(dlc_run(ctx, 0, in, out, rows) == DLC_OK);
+    CHECK(probe.input == x.data()); // the caller's rows, not a staged copy
+    CHECK(probe.rows == rows);
+    CHECK(probe.arenaAligned);
+    CHECK(probs == want); // equal rows, and the sentinel row untouched by both
+    CHECK(probs[size_t(rows) * kClasses] == -7.0f);
+  }
+  // The train entry still needs a full batch, and gets exec->rows = batch.
+  std::vector<float> x = rowsOfX(kBatch);
+  std::vector<int32_t> y(kBatch, 1);
+  float loss = 0;
+  const void *in[] = {y.data(), x.data()};
+  void *out[] = {&loss};
+  CHECK(dlc_run(ctx, 1, in, out, 3) == DLC_ERR_ARG);
+  REQUIRE(dlc_run(ctx, 1, in, out, kBatch) == DLC_OK);
+  CHECK(probe.rows == kBatch);
+  dlc_destroy(ctx);
+  dlc_destroy(reference);
 }
 
 TEST_CASE("runtime: a model without a batch dimension runs whatever rows says") {

@@ -2,7 +2,9 @@
 // hand-written model descriptors — what codegen would emit, small enough to
 // check by hand. The "toy" model is a 2-class logistic regression over 2
 // features: predict = softmax(x @ w + b), and a train entry "step" doing one
-// SGD step on the mean cross-entropy.
+// SGD step on the mean cross-entropy. Its predict may be built rows
+// independent, as codegen marks such an entry: it then computes exec->rows
+// rows of the caller's buffers and touches no other row.
 #pragma once
 
 #include "runtime/dlc_runtime.h"
@@ -91,12 +93,14 @@ public:
   }
 
   void addEntry(const std::string &name, bool train, std::vector<int32_t> entryInputs,
-                std::vector<dlc_tensor_desc> outputs, int64_t arenaBytes, dlc_entry_fn fn) {
+                std::vector<dlc_tensor_desc> outputs, int64_t arenaBytes, dlc_entry_fn fn,
+                bool rowsIndependent = false) {
     entryInputStore.push_back(std::move(entryInputs));
     outputStore.push_back(std::move(outputs));
     dlc_entry_desc e{};
     e.name = keep(name);
     e.is_train = train;
+    e.rows_independent = rowsIndependent;
     e.n_inputs = int32_t(entryInputStore.back().size());
     e.inputs = entryInputStore.back().data();
     e.n_outputs = int32_t(outputStore.back().size());
@@ -161,6 +165,7 @@ constexpr int64_t kW = 0, kB = 64, kCount = 128, kLastGrad = 192;
 // What the entries saw on their last call, for tests of dlc_run's plumbing.
 struct Probe {
   const void *input = nullptr;
+  int64_t rows = 0; // exec->rows
   float x[kBatch * kFeatures] = {};
   bool arenaAligned = false;
   unsigned int fpMode = 0; // MXCSR inside the entry (x86)
@@ -168,16 +173,16 @@ struct Probe {
 };
 inline Probe probe;
 
-inline void logits(const char *state, const float *x, float *out) {
+inline void logits(const char *state, const float *x, float *out, int64_t rows = kBatch) {
   const float *w = reinterpret_cast<const float *>(state + kW);
   const float *b = reinterpret_cast<const float *>(state + kB);
-  for (int r = 0; r < kBatch; ++r)
+  for (int r = 0; r < rows; ++r)
     for (int c = 0; c < kClasses; ++c)
       out[r * kClasses + c] = b[c] + x[r * kFeatures] * w[c] + x[r * kFeatures + 1] * w[kClasses + c];
 }
 
-inline void softmaxRows(float *v) {
-  for (int r = 0; r < kBatch; ++r) {
+inline void softmaxRows(float *v, int64_t rows = kBatch) {
+  for (int r = 0; r < rows; ++r) {
     float *row = v + r * kClasses;
     const float m = std::max(row[0], row[1]);
     const float e0 = std::exp(row[0] - m), e1 = std::exp(row[1] - m);
@@ -186,9 +191,12 @@ inline void softmaxRows(float *v) {
   }
 }
 
-inline void record(const void *input, const char *arena) {
+inline void record(const void *input, const char *arena, const dlc_exec *exec,
+                   int64_t rowsRead = kBatch) {
   probe.input = input;
-  std::memcpy(probe.x, input, sizeof probe.x);
+  probe.rows = exec->rows;
+  std::memset(probe.x, 0, sizeof probe.x);
+  std::memcpy(probe.x, input, sizeof(float) * size_t(rowsRead) * kFeatures);
   probe.arenaAligned = reinterpret_cast<uintptr_t>(arena) % 64 == 0;
 #if defined(__SSE2__)
   probe.fpMode = _mm_getcsr();
@@ -198,8 +206,9 @@ inline void record(const void *input, const char *arena) {
 
 // predict(x) -> probs; the logits live in the arena, as a compiled entry's
 // intermediates would.
-inline void predictEntry(char *state, char *arena, const void *const *in, void *const *out) {
-  record(in[0], arena);
+inline void predictEntry(char *state, char *arena, const void *const *in, void *const *out,
+                         const dlc_exec *exec) {
+  record(in[0], arena, exec);
   float *scratch = reinterpret_cast<float *>(arena);
   logits(state, static_cast<const float *>(in[0]), scratch);
   softmaxRows(scratch);
@@ -208,10 +217,22 @@ inline void predictEntry(char *state, char *arena, const void *const *in, void *
 
 // step(y, x) -> loss (labels first, to exercise "in either order"); updates
 // w and b, keeps the last gradient of w and a step count as optimizer state.
-inline void stepEntry(char *state, char *arena, const void *const *in, void *const *out) {
+// The same predict, rows independent: exec->rows rows, in the caller's
+// buffers, which hold only those.
+inline void predictRowsEntry(char *state, char *arena, const void *const *in,
+                             void *const *out, const dlc_exec *exec) {
+  record(in[0], arena, exec, exec->rows);
+  float *scratch = reinterpret_cast<float *>(arena);
+  logits(state, static_cast<const float *>(in[0]), scratch, exec->rows);
+  softmaxRows(scratch, exec->rows);
+  std::memcpy(out[0], scratch, sizeof(float) * size_t(exec->rows) * kClasses);
+}
+
+inline void stepEntry(char *state, char *arena, const void *const *in, void *const *out,
+                      const dlc_exec *exec) {
   const int32_t *y = static_cast<const int32_t *>(in[0]);
   const float *x = static_cast<const float *>(in[1]);
-  record(x, arena);
+  record(x, arena, exec);
   float *p = reinterpret_cast<float *>(arena);
   logits(state, x, p);
   softmaxRows(p);
@@ -237,9 +258,11 @@ inline void stepEntry(char *state, char *arena, const void *const *in, void *con
 }
 
 // The toy model. `wDims` lets a test build the same model with another shape
-// for w (its entries must then not be run), `signature` another signature.
+// for w (its entries must then not be run), `signature` another signature;
+// `rowsIndependent` makes predict the rows-independent entry.
 inline void buildToy(ModelBuilder &m, uint64_t signature = 0x70E5u,
-                     std::vector<int64_t> wDims = {kFeatures, kClasses}) {
+                     std::vector<int64_t> wDims = {kFeatures, kClasses},
+                     bool rowsIndependent = false) {
   m.addInput("x", DLC_F32, {kBatch, kFeatures});
   m.addInput("y", DLC_I32, {kBatch}, kClasses); // class labels, as codegen marks them
   m.addVar("dense.w", DLC_F32, wDims, DLC_INIT_NORMAL, 0.0f, 0.5f);
@@ -247,7 +270,7 @@ inline void buildToy(ModelBuilder &m, uint64_t signature = 0x70E5u,
   m.addVar("step.count", DLC_I32, {1}, DLC_INIT_ZEROS, 0, 0, false);
   m.addVar("step.last_grad", DLC_F32, {kFeatures, kClasses}, DLC_INIT_ZEROS, 0, 0, false);
   m.addEntry("predict", false, {0}, {m.tensor("probs", DLC_F32, {kBatch, kClasses})},
-             64, predictEntry);
+             64, rowsIndependent ? predictRowsEntry : predictEntry, rowsIndependent);
   m.addEntry("step", true, {1, 0}, {m.tensor("loss", DLC_F32, {})}, 64, stepEntry);
   m.finish(signature);
 }

@@ -205,8 +205,9 @@ constexpr float kSneakyPixel = 12345.0f;
 
 // The toy step, except that a batch holding kSneakyPixel sets a weight to NaN
 // while reporting a finite loss, as a relu can hide a NaN from the loss.
-void sneakyStep(char *state, char *arena, const void *const *in, void *const *out) {
-  toy::stepEntry(state, arena, in, out);
+void sneakyStep(char *state, char *arena, const void *const *in, void *const *out,
+                const dlc_exec *exec) {
+  toy::stepEntry(state, arena, in, out, exec);
   const float *x = static_cast<const float *>(in[1]);
   for (int64_t i = 0; i < kBatch * kFeatures; ++i)
     if (x[i] == kSneakyPixel) {

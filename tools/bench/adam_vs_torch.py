@@ -160,7 +160,7 @@ class ModelDesc(ctypes.Structure):  # dlc_model_desc
                 ("entries", ctypes.c_void_p)]
 
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 
 def compile_model(dlc, workdir):
