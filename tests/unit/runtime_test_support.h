@@ -278,11 +278,11 @@ inline void buildToy(ModelBuilder &m, uint64_t signature = 0x70E5u,
 // step as above, and its second output the probabilities its forward pass
 // computed (before the update), as `dlc train` asks the frontend for them.
 inline void stepWithScoresEntry(char *state, char *arena, const void *const *in,
-                                void *const *out) {
+                                void *const *out, const dlc_exec *exec) {
   float before[kBatch * kClasses];
   logits(state, static_cast<const float *>(in[1]), before);
   softmaxRows(before);
-  stepEntry(state, arena, in, out);
+  stepEntry(state, arena, in, out, exec);
   std::memcpy(out[1], before, sizeof before);
 }
 
@@ -290,7 +290,8 @@ inline void stepWithScoresEntry(char *state, char *arena, const void *const *in,
 // its first feature: right on every example of two blobs around (-1, -1)
 // and (1, 1), so that the trainer's training accuracy must be 100% when it
 // pairs each row of scores with its example's label.
-inline void signScoresEntry(char *, char *, const void *const *in, void *const *out) {
+inline void signScoresEntry(char *, char *, const void *const *in, void *const *out,
+                            const dlc_exec *) {
   const float *x = static_cast<const float *>(in[1]);
   float *scores = static_cast<float *>(out[1]);
   for (int r = 0; r < kBatch; ++r) {
