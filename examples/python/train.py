@@ -24,7 +24,7 @@ import numpy as np
 
 # runtime/dlc_abi.h, field by field. The library says which version it was
 # compiled with; a different one may have moved fields, so it is refused.
-DLC_ABI_VERSION = 2
+DLC_ABI_VERSION = 3
 DLC_F32, DLC_I32 = 0, 1
 NUMPY_DTYPE = {DLC_F32: np.float32, DLC_I32: np.int32}
 
@@ -43,6 +43,7 @@ class TensorDesc(ctypes.Structure):
 
 class EntryDesc(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("is_train", ctypes.c_int32),
+                ("rows_independent", ctypes.c_int32),
                 ("n_inputs", ctypes.c_int32), ("inputs", ctypes.POINTER(ctypes.c_int32)),
                 ("n_outputs", ctypes.c_int32), ("outputs", ctypes.POINTER(TensorDesc)),
                 ("arena_bytes", ctypes.c_int64), ("fn", ctypes.c_void_p)]
