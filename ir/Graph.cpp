@@ -211,6 +211,11 @@ size_t Function::removeDeadNodes() {
   nodes.erase(std::remove_if(nodes.begin(), nodes.end(),
                              [&](auto &n) { return !live.count(n.get()); }),
               nodes.end());
+  // A plan (read from an .ir file that already went through fusion and
+  // memory planning) names nodes; once some are gone it describes another
+  // graph, and its pointers dangle. Fusion and memory planning make it anew.
+  if (nodes.size() != before)
+    plan = Plan{};
   return before - nodes.size();
 }
 
