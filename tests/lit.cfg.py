@@ -51,3 +51,9 @@ if (os.path.exists("/usr/bin/chromium") and shutil.which("node") and
         os.path.isdir(os.path.join(config.dlc_src_root, "tests", "page", "node_modules",
                                    "playwright-core"))):
     config.available_features.add("chromium-playwright")
+
+# In a sanitizer tree (tools/build.sh with SANITIZE=...) the runtime linked
+# into every model.so is instrumented: a program built by plain `cc`, or
+# Python, cannot load such a library. Tests that do say UNSUPPORTED: sanitized.
+if "-fsanitize" in getattr(config, "c_flags", ""):
+    config.available_features.add("sanitized")

@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <vector>
 
 using namespace dlc;
 
@@ -47,7 +48,10 @@ RowAnalysis analyze(const std::string &body, const std::string &decls = "") {
   std::string error;
   auto m = parseModuleText(text, "t.ir", error);
   REQUIRE_MESSAGE(m, error);
-  return analyzeRows(*m->functions.at(0), 4);
+  // The analysis points at the module's nodes: it must outlive the test.
+  static std::vector<std::unique_ptr<Module>> analyzed;
+  analyzed.push_back(std::move(m));
+  return analyzeRows(*analyzed.back()->functions.at(0), 4);
 }
 
 } // namespace
