@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -223,8 +224,14 @@ size_t nodeCount(const Module &m) {
 // Graphviz's SVG of the graph, each node tagged with its DSL line; "" when
 // Graphviz is not installed or takes too long.
 std::string graphSvg(const Module &m) {
-  char dotIn[] = "/tmp/dlc-explain-XXXXXX";
-  int fd = mkstemp(dotIn);
+  // Graphviz reads the DOT from a file of our own: mkstemp's template
+  // (its XXXXXX become a unique name), in $TMPDIR as the AOT path does.
+  const char *tmp = getenv("TMPDIR");
+  std::string pattern =
+      fmt::format("{}/dlc-explain-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  std::vector<char> dotIn(pattern.begin(), pattern.end());
+  dotIn.push_back('\0');
+  int fd = mkstemp(dotIn.data());
   if (fd < 0)
     return "";
   std::string dot = toDot(m);
@@ -232,7 +239,7 @@ std::string graphSvg(const Module &m) {
   close(fd);
   std::string svg;
   if (written) {
-    std::string cmd = fmt::format("timeout 60 dot -Tsvg '{}' 2>/dev/null", dotIn);
+    std::string cmd = fmt::format("timeout 60 dot -Tsvg '{}' 2>/dev/null", dotIn.data());
     if (FILE *p = popen(cmd.c_str(), "r")) {
       std::array<char, 65536> buf;
       for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;)
@@ -241,7 +248,7 @@ std::string graphSvg(const Module &m) {
         svg.clear();
     }
   }
-  unlink(dotIn);
+  unlink(dotIn.data());
   size_t start = svg.find("<svg");
   if (start == std::string::npos)
     return "";
