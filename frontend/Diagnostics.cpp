@@ -12,9 +12,14 @@ namespace dlc {
 std::shared_ptr<const std::string> DiagEngine::addFile(const std::string &path,
                                                       const std::string &text) {
   auto name = std::make_shared<const std::string>(path);
+  addFile(name, text);
+  return name;
+}
+
+void DiagEngine::addFile(const std::shared_ptr<const std::string> &name,
+                         const std::string &text) {
   files_[name.get()] = {name, text};
   fileOrder_.push_back(name.get());
-  return name;
 }
 
 std::string DiagEngine::excerpt(const SourceLoc &loc) const {

@@ -38,6 +38,9 @@ public:
   // that pointer, not by path: a user's own file may be named prelude.dl.
   std::shared_ptr<const std::string> addFile(const std::string &path,
                                              const std::string &text);
+  // Registers a file already lexed elsewhere under `name` (the prelude,
+  // parsed once per process), so diagnostics located in it quote it too.
+  void addFile(const std::shared_ptr<const std::string> &name, const std::string &text);
 
   void error(const SourceLoc &loc, const std::string &message,
              const std::vector<DiagNote> &notes = {});

@@ -22,6 +22,10 @@ struct FrontendOptions {
   // a softmax per step instead of a second pass over the data. Off by
   // default: it adds an argument to the generated library's train functions.
   bool scoresInTrainEntries = false;
+  // The resource guard: a program whose lowering makes more operations is
+  // refused ("the model is too large"). Only a fuzzer, which would spend its
+  // time unrolling loops, lowers it.
+  size_t maxNodes = 250000;
 };
 
 // Lexes, parses, checks and lowers `text` (the contents of `path`) together

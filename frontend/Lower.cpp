@@ -20,7 +20,6 @@ constexpr int kMaxCallDepth = 64;
 // Work budgets: a program of a few lines can still ask for exponentially
 // many calls (`fn f(x) { return g(x) + g(x) }`, nested); stop, don't hang.
 constexpr int kMaxCalls = 100000;
-constexpr size_t kMaxNodes = 250000;
 
 std::string numStr(double v) { return fmt::format("{:.9g}", v); }
 
@@ -211,10 +210,10 @@ Value Lowerer::emit(OpKind op, std::vector<Node *> operands, const SourceLoc &lo
   std::string err;
   // Final names are given per entry function (extractFunction), so that
   // each numbers its own temporaries; until then a node is only "$".
-  if (graph_.nodes.size() >= kMaxNodes) {
+  if (graph_.nodes.size() >= opts_.maxNodes) {
     error(loc, fmt::format("the model is too large: it makes more than {} operations, beyond "
                            "what dlc compiles in reasonable time and memory",
-                           kMaxNodes));
+                           opts_.maxNodes));
     throw CompileError("node budget exhausted");
   }
   Node *n = builder_.tryCreate(op, std::move(operands), std::move(attrs), "$", type, err);
