@@ -82,6 +82,7 @@ bool addCApi(llvm::Module &mod, const Module &m, const std::vector<char> *weight
   auto fnError = runtimeFn(mod, "dlc_error", a.ptr, {a.ptr});
   auto fnGetVar = runtimeFn(mod, "dlc_get_var", a.i32, {a.ptr, a.ptr, a.ptr, a.i64});
   auto fnSetVar = runtimeFn(mod, "dlc_set_var", a.i32, {a.ptr, a.ptr, a.ptr, a.i64});
+  auto fnSetThreads = runtimeFn(mod, "dlc_set_threads", a.i32, {a.ptr, a.i32});
   auto fnRun = runtimeFn(mod, "dlc_run", a.i32, {a.ptr, a.i32, a.ptr, a.ptr, a.i64});
 
   // With --weights, every new context starts from the checkpoint's state
@@ -125,6 +126,8 @@ bool addCApi(llvm::Module &mod, const Module &m, const std::vector<char> *weight
   a.b.CreateRet(a.b.CreateCall(fnGetVar, {f->getArg(0), f->getArg(1), f->getArg(2), f->getArg(3)}));
   f = a.begin(sym.setParam, a.i32, {a.ptr, a.ptr, a.ptr, a.i64});
   a.b.CreateRet(a.b.CreateCall(fnSetVar, {f->getArg(0), f->getArg(1), f->getArg(2), f->getArg(3)}));
+  f = a.begin(sym.setThreads, a.i32, {a.ptr, a.i32});
+  a.b.CreateRet(a.b.CreateCall(fnSetThreads, {f->getArg(0), f->getArg(1)}));
   f = a.begin(sym.error, a.ptr, {a.ptr});
   a.b.CreateRet(a.b.CreateCall(fnError, {f->getArg(0)}));
   a.begin(sym.metadata, a.ptr, {});

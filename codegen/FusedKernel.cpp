@@ -46,12 +46,42 @@ Scalar compute(const Node *n, const std::function<Scalar(const Node *)> &get) {
   return mapFormula<Scalar>(n->op, x.data());
 }
 
+// Work below which a kernel runs whole on the calling thread: handing a
+// part to a spinning worker costs about a microsecond, waking a sleeping
+// one tens of them.
+constexpr int64_t kMinSharedElements = 1 << 15; // elementwise, ~30 us of loads and stores
+constexpr int64_t kMinSharedFlops = 1 << 21;    // a matmul's 2*M*N*K, ~40 us
+
+// Whether a kernel's work is cut between threads (KernelBuilder::loopShare):
+// an elementwise kernel over its elements, a matmul over its result's rows.
+// Any other anchor runs whole, as does a kernel that stores a hoisted value
+// (every part would store it). Decided from the kernel alone, so calls that
+// share a kernelSignature share the decision.
+bool shareable(const Kernel &k) {
+  std::set<const Node *> stored(k.stores.begin(), k.stores.end());
+  for (const Node *h : k.hoisted)
+    if (stored.count(h))
+      return false;
+  if (!k.anchor) {
+    if (k.nodes.empty())
+      return false;
+    return k.nodes.front()->type.numel() >= kMinSharedElements;
+  }
+  const Node &a = *k.anchor;
+  if (a.op != OpKind::MatMul)
+    return false;
+  const bool ta = a.attrs.getInt("transpose_a", 0);
+  const int64_t M = a.type.dims[0], N = a.type.dims[1],
+                K = a.operands[0]->type.dims[ta ? 0 : 1];
+  return M >= 2 && 2 * M * N * K >= kMinSharedFlops;
+}
+
 class FusedKernelEmitter {
 public:
   FusedKernelEmitter(llvm::Module &mod, const Function &f, size_t call, const std::string &name,
                      DebugInfo *debug, int64_t rowsOfBatch)
       : mod_(mod), p_(f.plan), call_(p_.calls.at(call)), kern_(p_.kernels.at(call_.kernel)),
-        k_(mod, argUses(), name, rowsOfBatch), debug_(debug) {
+        k_(mod, argUses(), name, rowsOfBatch, shareable(kern_)), debug_(debug) {
     if (debug_) {
       std::vector<const Node *> all(kern_.hoisted.begin(), kern_.hoisted.end());
       all.insert(all.end(), kern_.prologue.begin(), kern_.prologue.end());
@@ -66,7 +96,7 @@ public:
     stored_.insert(kern_.stores.begin(), kern_.stores.end());
   }
 
-  llvm::Function *run() {
+  EmittedKernel run() {
     for (const Node *h : kern_.hoisted)
       hoist(h);
     for (const Node *n : kern_.nodes)
@@ -76,7 +106,10 @@ public:
       emitAnchor();
     if (!inRegisters_)
       emitElementwise();
-    return k_.finish();
+    EmittedKernel out;
+    out.fn = k_.finish();
+    out.share = {k_.share().iterations, k_.share().grain};
+    return out;
   }
 
 private:
@@ -402,8 +435,8 @@ std::string kernelSignature(const Function &f, size_t call, int64_t rowsOfBatch)
   return sig;
 }
 
-llvm::Function *emitKernel(llvm::Module &mod, const Function &f, size_t call,
-                           const std::string &name, DebugInfo *debug, int64_t rowsOfBatch) {
+EmittedKernel emitKernel(llvm::Module &mod, const Function &f, size_t call,
+                         const std::string &name, DebugInfo *debug, int64_t rowsOfBatch) {
   return FusedKernelEmitter(mod, f, call, name, debug, rowsOfBatch).run();
 }
 

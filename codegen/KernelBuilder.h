@@ -25,8 +25,10 @@ public:
   // With `batch` > 0 the kernel computes the rows of a row-independent entry
   // (ir/RowIndependence.h): it takes one more argument, the i64 row count
   // (1..batch) its loops over the batch dim run to.
+  // With `shared`, it also takes i64 begin and end, the iterations of its
+  // outermost loop it computes (see share below).
   KernelBuilder(llvm::Module &mod, const std::vector<ArgUse> &args, const std::string &name,
-                int64_t batch = 0);
+                int64_t batch = 0, bool shared = false);
 
   llvm::IRBuilder<> b;
   llvm::Type *f32, *i32, *i64;
@@ -95,12 +97,36 @@ public:
   reduceN(int64_t n, std::vector<llvm::Value *> init,
           const std::function<void(llvm::Value *, std::vector<llvm::Value *> &)> &step);
 
+  // Threads. A shared kernel computes iterations [begin, end) of its
+  // outermost loop, which runs over `n` iterations at a full batch (over
+  // the first rows * n / batch of them with a row count): loopShare(n,
+  // grain, ...) is that loop, and the one emitter that writes it declares
+  // the kernel's share. `grain` is the number of iterations its code treats
+  // as one unit (a register tile's rows), so that a part boundary never
+  // falls inside one and every iteration runs the same instructions at any
+  // thread count. Anything else the kernel computes must not depend on the
+  // other iterations. Not shared, loopShare is loopRows.
+  bool shared() const { return begin_ != nullptr; }
+  llvm::Value *shareBegin() const { return begin_; }
+  llvm::Value *shareEnd() const { return end_; }
+  void loopShare(int64_t n, int64_t grain, const std::function<void(llvm::Value *)> &body);
+  void declareShare(int64_t n, int64_t grain);
+  // for (i = begin; i < end; ++i) body(i), for counts known at run time.
+  void loopRange(llvm::Value *begin, llvm::Value *end,
+                 const std::function<void(llvm::Value *)> &body);
+  struct Share {
+    int64_t iterations = 0, grain = 1;
+  };
+  const Share &share() const { return share_; }
+
   llvm::Function *finish(); // returns void, verifies (InternalError if broken)
 
 private:
   llvm::Function *fn_;
   llvm::Value *rows_ = nullptr;
   int64_t batch_ = 0;
+  llvm::Value *begin_ = nullptr, *end_ = nullptr;
+  Share share_;
 };
 
 using Strides = std::vector<int64_t>;
@@ -122,13 +148,14 @@ struct LoopNest {
   // body(element offset of each access), once per point of the nest.
   void emit(KernelBuilder &k, const std::function<void(std::vector<llvm::Value *> &)> &body);
   // The same over the first k.rows() rows when the nest's dims lead with the
-  // batch dim (coalescing keeps it in the first level, whatever it merges).
+  // batch dim (coalescing keeps it in the first level, whatever it merges),
+  // and over the kernel's share of the first level when it is shared.
   void emitRows(KernelBuilder &k,
                 const std::function<void(std::vector<llvm::Value *> &)> &body);
 
 private:
   void level(KernelBuilder &k, size_t d, std::vector<llvm::Value *> base,
-             const std::function<void(std::vector<llvm::Value *> &)> &body, bool rows);
+             const std::function<void(std::vector<llvm::Value *> &)> &body, bool outer);
 };
 
 // Kernels.cpp: the loops of one op that is not a map (matmul, reductions,

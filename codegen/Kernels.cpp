@@ -24,12 +24,14 @@ namespace dlc::codegen {
 // --- KernelBuilder -----------------------------------------------------------
 
 KernelBuilder::KernelBuilder(llvm::Module &mod, const std::vector<ArgUse> &args,
-                             const std::string &name, int64_t batch)
+                             const std::string &name, int64_t batch, bool shared)
     : b(mod.getContext()), f32(b.getFloatTy()), i32(b.getInt32Ty()), i64(b.getInt64Ty()),
       batch_(batch) {
   std::vector<Type *> params(args.size(), b.getPtrTy());
   if (batch > 0)
     params.push_back(i64);
+  if (shared)
+    params.insert(params.end(), {i64, i64});
   auto *ty = FunctionType::get(b.getVoidTy(), params, false);
   fn_ = llvm::Function::Create(ty, GlobalValue::InternalLinkage, name, mod);
   // noalias is what lets the vectoriser skip runtime overlap checks; it holds
@@ -46,9 +48,16 @@ KernelBuilder::KernelBuilder(llvm::Module &mod, const std::vector<ArgUse> &args,
       fn_->addParamAttr(i, Attribute::ReadOnly);
     fn_->getArg(i)->setName(args[i] == ArgUse::In ? "in" : args[i] == ArgUse::Out ? "out" : "inout");
   }
+  unsigned next = (unsigned)args.size();
   if (batch > 0) {
-    rows_ = fn_->getArg((unsigned)args.size());
+    rows_ = fn_->getArg(next++);
     rows_->setName("rows");
+  }
+  if (shared) {
+    begin_ = fn_->getArg(next++);
+    end_ = fn_->getArg(next++);
+    begin_->setName("begin");
+    end_->setName("end");
   }
   b.SetInsertPoint(BasicBlock::Create(mod.getContext(), "entry", fn_));
   // contract turns a*b+c into FMA; reassoc is added only in reduce().
@@ -123,6 +132,27 @@ void KernelBuilder::loopRows(int64_t n, const std::function<void(Value *)> &body
   loop(rowsOf(n), body);
 }
 
+void KernelBuilder::loopRange(Value *begin, Value *end,
+                              const std::function<void(Value *)> &body) {
+  loop(b.CreateSub(end, begin), [&](Value *j) { body(add(begin, j)); });
+}
+
+void KernelBuilder::declareShare(int64_t n, int64_t grain) {
+  DLC_ASSERT(shared() && (share_.iterations == 0 ||
+                          (share_.iterations == n && share_.grain == grain)),
+             fmt::format("codegen: kernel {} declares a share it does not have, or two",
+                         fn_->getName().str()));
+  share_ = {n, grain};
+}
+
+void KernelBuilder::loopShare(int64_t n, int64_t grain,
+                              const std::function<void(Value *)> &body) {
+  if (!shared())
+    return loopRows(n, body);
+  declareShare(n, grain);
+  loopRange(begin_, end_, body);
+}
+
 Value *KernelBuilder::reduce(int64_t n, Value *init,
                              const std::function<Value *(Value *, Value *)> &step) {
   return reduceN(n, {init}, [&](Value *i, std::vector<Value *> &acc) {
@@ -181,6 +211,9 @@ void KernelBuilder::storeResult(Value *row, Value *col, Value *v, unsigned width
 }
 
 llvm::Function *KernelBuilder::finish() {
+  DLC_ASSERT(!shared() || share_.iterations > 0,
+             fmt::format("codegen: shared kernel {} never declared its share",
+                         fn_->getName().str()));
   b.CreateRetVoid();
   std::string msg;
   raw_string_ostream os(msg);
@@ -240,13 +273,20 @@ void LoopNest::emit(KernelBuilder &k, const std::function<void(std::vector<Value
 
 void LoopNest::emitRows(KernelBuilder &k,
                         const std::function<void(std::vector<Value *> &)> &body) {
-  DLC_ASSERT(!k.rows() || !dims.empty(), "codegen: a loop nest over rows has no dims");
+  DLC_ASSERT((!k.rows() && !k.shared()) || !dims.empty(),
+             "codegen: a loop nest over rows or a share has no dims");
   std::vector<Value *> base(strides.size(), k.idx(0));
-  level(k, 0, base, body, k.rows() != nullptr);
+  level(k, 0, base, body, true);
 }
 
+// A flat loop's share boundaries fall on multiples of this many elements: a
+// multiple of every vector width times interleave the vectoriser picks, so
+// that each element is computed by the same vector or scalar code whatever
+// the number of threads.
+constexpr int64_t kFlatGrain = 64;
+
 void LoopNest::level(KernelBuilder &k, size_t d, std::vector<Value *> base,
-                     const std::function<void(std::vector<Value *> &)> &body, bool rows) {
+                     const std::function<void(std::vector<Value *> &)> &body, bool outer) {
   if (d == dims.size())
     return body(base);
   auto step = [&](Value *i) {
@@ -255,8 +295,8 @@ void LoopNest::level(KernelBuilder &k, size_t d, std::vector<Value *> base,
       at[a] = strides[a][d] == 0 ? base[a] : k.add(base[a], k.mul(i, strides[a][d]));
     level(k, d + 1, at, body, false);
   };
-  if (rows && d == 0)
-    k.loopRows(dims[0], step);
+  if (outer && d == 0)
+    k.loopShare(dims[0], dims.size() == 1 ? kFlatGrain : 1, step);
   else
     k.loop(dims[d], step);
 }
@@ -696,18 +736,31 @@ Value *firstLanes(KernelBuilder &k, int64_t width) {
 // then: a switch picks the block of that many rows, so a single row is a
 // one-row tile, a matrix-vector product that reads B once, not a tile of
 // `size` rows of which the rest is padding.
+//
+// A shared kernel runs the blocks of its share instead: its boundaries are
+// multiples of `size` (the grain it declares), so its blocks are the ones
+// a single thread would run, and only the share ending at M can end with
+// the leftover block.
 void forRowBlocks(KernelBuilder &k, int64_t M, int64_t size,
                   const std::function<void(Value *, int64_t)> &block) {
-  if (!k.rows()) {
+  if (!k.rows() && !k.shared()) {
     k.loop(M / size, [&](Value *b) { block(k.mul(b, size), size); });
     if (M % size)
       block(k.idx(M / size * size), M % size);
     return;
   }
-  Value *rows = k.rowsOf(M);
-  Value *full = k.b.CreateUDiv(rows, k.idx(size));
-  k.loop(full, [&](Value *b) { block(k.mul(b, size), size); });
-  Value *done = k.mul(full, size);
+  Value *first = k.idx(0), *rows = nullptr, *count = nullptr;
+  if (k.shared()) {
+    k.declareShare(M, size);
+    first = k.shareBegin();
+    rows = k.shareEnd();
+    count = k.b.CreateSub(rows, first);
+  } else {
+    rows = count = k.rowsOf(M);
+  }
+  Value *full = k.b.CreateUDiv(count, k.idx(size));
+  k.loop(full, [&](Value *b) { block(k.add(first, k.mul(b, size)), size); });
+  Value *done = k.add(first, k.mul(full, size));
   LLVMContext &c = k.b.getContext();
   BasicBlock *end = BasicBlock::Create(c, "rows.end");
   SwitchInst *left = k.b.CreateSwitch(k.b.CreateSub(rows, done), end, (unsigned)size - 1);
@@ -788,7 +841,7 @@ void emitMatMul(KernelBuilder &k) {
   if (tb && !ta)
     return emitMatMulRowsDot(k, M, N, K);
   if (tb) {
-    k.loop(M, [&](Value *i) {
+    k.loopShare(M, 1, [&](Value *i) {
       k.loop(N, [&](Value *j) {
         Value *dot = k.reduce(K, k.f(0), [&](Value *p, Value *s) {
           return k.b.CreateFAdd(s, k.b.CreateFMul(k.loadF(A, aAt(i, p)), k.loadF(B, bAt(p, j))));
@@ -866,7 +919,11 @@ void emitMatMul(KernelBuilder &k) {
   auto all = [&] { forRowBlocks(k, M, kTileRows, panel); };
   if (!blocked)
     return all();
-  k.loopRows(M * N, [&](Value *i) { k.store(k.f(0), k.out(), i); });
+  if (k.shared()) // this share's rows
+    k.loopRange(k.mul(k.shareBegin(), N), k.mul(k.shareEnd(), N),
+                [&](Value *i) { k.store(k.f(0), k.out(), i); });
+  else
+    k.loopRows(M * N, [&](Value *i) { k.store(k.f(0), k.out(), i); });
   kLen = kBlockK;
   k.loop(K / kBlockK, [&](Value *kb) {
     kStart = k.mul(kb, kBlockK);

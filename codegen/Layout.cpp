@@ -147,9 +147,10 @@ std::vector<ApiEntry> apiEntries(const Module &m) {
 
 FixedSymbols apiFixedSymbols(const Module &m) {
   std::string p = cIdentifier(m.name) + "_";
-  return {p + "create",    p + "create_in", p + "destroy",
-          p + "save",      p + "load",      p + "get_param",
-          p + "set_param", p + "error",     p + "metadata"};
+  return {p + "create",      p + "create_in", p + "destroy",
+          p + "save",        p + "load",      p + "get_param",
+          p + "set_param",   p + "set_threads", p + "error",
+          p + "metadata"};
 }
 
 bool checkApiNames(const Module &m, std::string &error) {
@@ -167,7 +168,7 @@ bool checkApiNames(const Module &m, std::string &error) {
       "dlc_run",      "dlc_find_entry", "dlc_find_var",     "dlc_get_var",
       "dlc_set_var",  "dlc_set_state",  "dlc_save",         "dlc_save_host",
       "dlc_load",     "dlc_read_host_state", "dlc_error",   "dlc_model",
-      "dlc_var_data", "dlc_context"};
+      "dlc_var_data", "dlc_context",    "dlc_set_threads",  "dlc_threads"};
   for (const std::string &s : apiFixedSymbols(m).all())
     if (runtime.count(s)) {
       error = fmt::format("model '{}' would define the C function {}, which is the dlc "

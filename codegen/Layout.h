@@ -63,9 +63,11 @@ struct ApiEntry {
 std::vector<ApiEntry> apiEntries(const Module &m);
 // The fixed functions every model has, prefixed with its name.
 struct FixedSymbols {
-  std::string create, createIn, destroy, save, load, getParam, setParam, error, metadata;
+  std::string create, createIn, destroy, save, load, getParam, setParam, setThreads, error,
+      metadata;
   std::vector<std::string> all() const {
-    return {create, createIn, destroy, save, load, getParam, setParam, error, metadata};
+    return {create,   createIn, destroy,    save,  load,
+            getParam, setParam, setThreads, error, metadata};
   }
 };
 FixedSymbols apiFixedSymbols(const Module &m);

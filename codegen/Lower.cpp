@@ -34,7 +34,8 @@ namespace {
 // The C structs of dlc_runtime.h as LLVM types. Natural (unpacked) layout
 // under the target's data layout is exactly the C compiler's layout.
 struct DescTypes {
-  StructType *tensor, *entry, *model;
+  StructType *tensor, *entry, *model, *exec;
+  FunctionType *parallelFor; // dlc_exec.parallel_for
   explicit DescTypes(LLVMContext &c) {
     Type *p = PointerType::getUnqual(c), *i32 = Type::getInt32Ty(c),
          *i64 = Type::getInt64Ty(c), *f = Type::getFloatTy(c);
@@ -43,6 +44,8 @@ struct DescTypes {
     entry = StructType::create(c, {p, i32, i32, i32, p, i32, p, i64, p}, "dlc_entry_desc");
     model = StructType::create(c, {i32, p, i64, i64, i32, p, i32, p, i64, i32, p},
                                "dlc_model_desc");
+    exec = StructType::create(c, {i64, p, p}, "dlc_exec");
+    parallelFor = FunctionType::get(Type::getVoidTy(c), {p, p, p, i64, i64}, false);
   }
 };
 
@@ -75,7 +78,8 @@ private:
   std::unique_ptr<llvm::Module> mod_;
   DescTypes types_;
   StateLayout state_;
-  std::map<std::string, llvm::Function *> kernels_; // by kernelSignature
+  std::map<std::string, EmittedKernel> kernels_;        // by kernelSignature
+  std::map<llvm::Function *, llvm::Function *> tasks_;  // a shared kernel's dlc_task_fn
   std::unique_ptr<DebugInfo> debug_;                 // null: no line tables
 
   Constant *i32(int64_t v) { return ConstantInt::get(Type::getInt32Ty(ctx_), v); }
@@ -219,10 +223,37 @@ private:
       // Named after its first node (the anchor, if any): "<m>__step.k9.d.dense_1.w".
       std::string kname = fmt::format("{}.k{}.{}", entrySymbol(m_, f), c,
                                       k.nodes.empty() ? "kernel" : k.nodes.front()->name);
-      llvm::Function *&kernel = kernels_[kernelSignature(f, c, rowsOfBatch)];
-      if (!kernel)
+      EmittedKernel &kernel = kernels_[kernelSignature(f, c, rowsOfBatch)];
+      if (!kernel.fn)
         kernel = emitKernel(*mod_, f, c, kname, debug_.get(), rowsOfBatch);
-      b.CreateCall(kernel, args);
+      if (!kernel.share.iterations) {
+        b.CreateCall(kernel.fn, args);
+        continue;
+      }
+      // exec->parallel_for(exec, task, &args, n, grain): the runtime runs the
+      // kernel's parts on its threads, each part through the task.
+      const KernelShare &share = kernel.share;
+      DLC_ASSERT(!rowsOfBatch || share.iterations % batch == 0,
+                 fmt::format("codegen: {} shares {} iterations, not rows of the batch {}",
+                             kname, share.iterations, batch));
+      Value *n = rowsOfBatch ? b.CreateMul(rowCount(), b.getInt64(share.iterations / batch))
+                             : (Value *)b.getInt64(share.iterations);
+      std::vector<Type *> fields;
+      for (Value *a : args)
+        fields.push_back(a->getType());
+      StructType *argsTy = StructType::get(ctx_, fields);
+      llvm::Function *here = b.GetInsertBlock()->getParent();
+      IRBuilder<> top(&here->getEntryBlock(), here->getEntryBlock().begin());
+      AllocaInst *block = top.CreateAlloca(argsTy, nullptr, "task.args");
+      for (size_t i = 0; i < args.size(); ++i)
+        b.CreateStore(args[i], b.CreateStructGEP(argsTy, block, (unsigned)i));
+      llvm::Function *&task = tasks_[kernel.fn];
+      if (!task)
+        task = emitTask(kernel.fn, argsTy);
+      Value *parallelFor = b.CreateLoad(ptr, b.CreateStructGEP(types_.exec, exec, 1),
+                                        "parallel_for");
+      b.CreateCall(types_.parallelFor, parallelFor,
+                   {exec, task, block, n, b.getInt64(share.grain)});
     }
     if (inParts) {
       b.CreateRetVoid();
@@ -243,6 +274,26 @@ private:
     b.CreateRetVoid();
 
     return fn;
+  }
+
+  // The dlc_task_fn of a shared kernel: its arguments from the block the
+  // entry filled (argsTy), then its share, [begin, end).
+  llvm::Function *emitTask(llvm::Function *kernel, StructType *argsTy) {
+    Type *ptr = PointerType::getUnqual(ctx_), *i64 = Type::getInt64Ty(ctx_);
+    auto *task = llvm::Function::Create(
+        FunctionType::get(Type::getVoidTy(ctx_), {ptr, i64, i64}, false),
+        GlobalValue::InternalLinkage, kernel->getName() + ".task", *mod_);
+    task->addFnAttr(Attribute::NoUnwind);
+    IRBuilder<> b(BasicBlock::Create(ctx_, "entry", task));
+    std::vector<Value *> args;
+    for (unsigned i = 0; i < argsTy->getNumElements(); ++i)
+      args.push_back(b.CreateLoad(argsTy->getElementType(i),
+                                  b.CreateStructGEP(argsTy, task->getArg(0), i)));
+    args.push_back(task->getArg(1));
+    args.push_back(task->getArg(2));
+    b.CreateCall(kernel, args);
+    b.CreateRetVoid();
+    return task;
   }
 
   // The descriptor HostDescriptor decides, with each entry's function.

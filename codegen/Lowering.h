@@ -37,8 +37,22 @@ std::unique_ptr<llvm::Module> lowerModule(const Module &m, llvm::LLVMContext &ct
 // > 0 (the batch), the kernel computes rows of a row-independent entry
 // (ir/RowIndependence.h): `void name(ptr, ..., i64 rows)`, its loops over
 // the batch dim bounded by rows.
-llvm::Function *emitKernel(llvm::Module &mod, const Function &f, size_t call,
-                           const std::string &name, DebugInfo *debug, int64_t rowsOfBatch);
+//
+// A kernel with enough work to share between threads (shareableKernel) is
+// `void name(ptr, ..., [i64 rows,] i64 begin, i64 end)`: it computes the
+// iterations [begin, end) of its outermost loop, `share.iterations` of them
+// at a full batch (rows * iterations / batch with a row count), and the
+// entry runs it through dlc_exec.parallel_for with `share.grain`.
+struct KernelShare {
+  int64_t iterations = 0; // 0: the kernel runs whole, on the calling thread
+  int64_t grain = 1;
+};
+struct EmittedKernel {
+  llvm::Function *fn = nullptr;
+  KernelShare share;
+};
+EmittedKernel emitKernel(llvm::Module &mod, const Function &f, size_t call,
+                         const std::string &name, DebugInfo *debug, int64_t rowsOfBatch);
 // What the function of call `call` depends on, as text: its arguments' uses,
 // and for each node its op, type, attributes, operands (local, argument or
 // immediate) and where it is stored. Calls with equal signatures share one

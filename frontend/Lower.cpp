@@ -882,6 +882,15 @@ bool Lowerer::evalType(const TypeExpr &t, TensorType &out) {
 }
 
 void Lowerer::lowerStmt(const Stmt &s) {
+  // Statements that make no operation (bindings of numbers, or statements
+  // that did not parse) escape the node guard; nested loops of them could
+  // still run for minutes.
+  if (++statements_ > 4 * opts_.maxNodes) {
+    error(s.loc, fmt::format("the model is too large: its loops and calls run more than {} "
+                             "statements, beyond what dlc compiles in reasonable time",
+                             4 * opts_.maxNodes));
+    throw CompileError("statement budget exhausted");
+  }
   switch (s.kind) {
   case Stmt::Input: {
     TensorType t;

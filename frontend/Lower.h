@@ -217,6 +217,7 @@ private:
   Frame *cur_ = nullptr;
   int callDepth_ = 0;
   int calls_ = 0;
+  size_t statements_ = 0; // run, loops unrolled: bounded by 4 * opts_.maxNodes
   std::vector<std::pair<std::string, Node *>> outputs_;
   std::vector<TrainEntry> trains_;
   std::map<std::string, Node *> varNodes_; // params by full name

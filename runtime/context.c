@@ -236,6 +236,7 @@ static dlc_context *build_context(const dlc_model_desc *m, char *block,
 
   for (int32_t v = 0; v < m->n_vars; ++v)
     init_variable(ctx->state, &m->vars[v], seed);
+  dlcrt_pool_init(&ctx->pool, dlcrt_default_threads());
   return ctx;
 }
 
@@ -273,7 +274,10 @@ dlc_context *dlc_create_in(const dlc_model_desc *m, void *block, size_t bytes, u
 }
 
 void dlc_destroy(dlc_context *ctx) {
-  if (ctx && ctx->owns_block)
+  if (!ctx)
+    return;
+  dlcrt_pool_stop(&ctx->pool);
+  if (ctx->owns_block)
     free(ctx);
 }
 
@@ -351,10 +355,12 @@ static int check_index_inputs(dlc_context *ctx, const dlc_entry_desc *e,
 /* Compiled entries run with denormals flushed to zero (FTZ) and read as zero
  * (DAZ): once training converges, Adam's second moments and small gradients
  * drift into the denormal range, where every x86 float op takes a ~100-cycle
- * microcode assist, halving a step's speed. The caller's mode is restored. */
+ * microcode assist, halving a step's speed. The caller's mode is restored;
+ * the workers take it from the caller with each task (pool.c). */
 static void call_entry(const dlc_entry_desc *e, dlc_context *ctx, const void *const *inputs,
                        void *const *outputs, int64_t rows) {
-  const dlc_exec exec = {rows};
+  const dlc_exec exec = {rows, dlcrt_parallel_for, &ctx->pool};
+  dlcrt_pool_enter(&ctx->pool);
 #if defined(__SSE2__)
   const unsigned int saved = _mm_getcsr();
   _mm_setcsr(saved | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
@@ -363,6 +369,7 @@ static void call_entry(const dlc_entry_desc *e, dlc_context *ctx, const void *co
 #else
   e->fn(ctx->state, ctx->arena, inputs, outputs, &exec);
 #endif
+  dlcrt_pool_leave(&ctx->pool);
 }
 
 int dlc_run(dlc_context *ctx, int entry, const void *const *inputs, void *const *outputs,

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DLC_ABI_VERSION 3u
+#define DLC_ABI_VERSION 4u
 
 enum { DLC_F32 = 0, DLC_I32 = 1 };
 enum { DLC_INIT_ZEROS = 0, DLC_INIT_CONSTANT = 1, DLC_INIT_NORMAL = 2, DLC_INIT_UNIFORM = 3 };
@@ -29,12 +29,25 @@ typedef struct dlc_tensor_desc {
                            checks; 0 for any other tensor */
 } dlc_tensor_desc;
 
+/* A share of a kernel's work: iterations [begin, end) of its outermost
+ * loop, with the kernel's buffers behind `args` (generated code lays them
+ * out and reads them back; the runtime never looks). */
+typedef void (*dlc_task_fn)(void *args, int64_t begin, int64_t end);
+
 /* How one call of an entry runs: what the runtime tells the compiled code
- * besides the data. The struct later items extend (a thread pool, say);
- * generated code reads only the fields of the ABI version it was built for. */
+ * besides the data. Generated code reads only the fields of the ABI version
+ * it was built for. */
 typedef struct dlc_exec {
   int64_t rows; /* rows of the batch to compute, 1..batch, as dlc_run was
                    given; read only by rows_independent entries */
+  /* Runs task(args, begin, end) over [0, n) and returns when all of it has
+   * run: [0, n) is cut into at most one contiguous part per thread, at
+   * multiples of `grain` (the iterations a kernel's code treats as one
+   * unit), so every iteration is computed by the same instructions, and
+   * gives the same bits, whatever the number of threads. */
+  void (*parallel_for)(const struct dlc_exec *exec, dlc_task_fn task, void *args, int64_t n,
+                       int64_t grain);
+  void *pool; /* the runtime's; parallel_for's business alone */
 } dlc_exec;
 
 /* A compiled entry point. `state` is the variables' block, `arena` scratch of

@@ -48,6 +48,19 @@ int dlc_run(dlc_context *ctx, int entry, const void *const *inputs,
             void *const *outputs, int64_t rows);
 int dlc_find_entry(const dlc_model_desc *model, const char *name); /* -1 if none */
 
+/* Threads that run a context's entries, the caller's included: `threads`
+ * >= 1, or 0 for the default, which is DLC_THREADS from the environment
+ * when it holds a positive number, else the number of online CPUs (read at
+ * dlc_create). Results do not depend on it, bit for bit: a kernel's work is
+ * split only where no sum is split (dlc_exec.parallel_for). Workers are
+ * started here (the C library allocates their stacks) or, for a context
+ * that never called this, by its first run that has work for them; they
+ * sleep between runs and are stopped by dlc_destroy. A thread that cannot
+ * be started leaves the work to the others. DLC_ERR_ARG for a negative
+ * count; more than 64 is 64. */
+int dlc_set_threads(dlc_context *ctx, int threads);
+int dlc_threads(const dlc_context *ctx);
+
 /* Checkpoints: all variables (params and optimizer state), written atomically
  * (temp file + rename) with a format version, the model's signature and a
  * checksum. A bad file is refused with a message and leaves ctx unchanged;

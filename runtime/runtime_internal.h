@@ -7,12 +7,59 @@
 
 #include "dlc_runtime.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define DLCRT_ALIGN 64
 #define DLCRT_ERROR_CAPACITY 512
+
+#define DLCRT_MAX_THREADS 64
+
+typedef struct dlcrt_pool dlcrt_pool;
+typedef struct dlcrt_worker {
+  dlcrt_pool *pool;
+  int index; /* 1.. ; the caller runs part 0 */
+  uint_least64_t seen; /* the generation before its first task, set before it starts */
+  pthread_t thread;
+} dlcrt_worker;
+
+/* A context's threads (pool.c): the caller and threads - 1 workers. The
+ * task of the current generation is written by the caller before it bumps
+ * `generation` and read by the workers after they see the bump; each worker
+ * then decrements `pending`, which the caller waits to reach zero. Workers
+ * spin while an entry runs (`active`), since its kernels come microseconds
+ * apart, and sleep on `wake` between runs. */
+struct dlcrt_pool {
+  int threads;  /* wanted, the caller included: 1..DLCRT_MAX_THREADS */
+  int started;  /* workers running */
+  int sync_ready; /* lock and wake are initialised */
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  atomic_uint_least64_t generation;
+  atomic_int pending;
+  atomic_int sleeping;
+  atomic_int active;
+  atomic_int stop;
+  dlc_task_fn task;
+  void *args;
+  int64_t n, grain;
+  int parts;
+  unsigned int mxcsr; /* the caller's floating-point mode, for the workers */
+  dlcrt_worker workers[DLCRT_MAX_THREADS - 1];
+};
+
+void dlcrt_pool_init(dlcrt_pool *pool, int threads);
+void dlcrt_pool_stop(dlcrt_pool *pool); /* joins the workers; they restart on demand */
+int dlcrt_pool_start(dlcrt_pool *pool); /* starts the workers now; how many run */
+int dlcrt_default_threads(void);
+/* Brackets one entry call: workers spin for tasks in between. */
+void dlcrt_pool_enter(dlcrt_pool *pool);
+void dlcrt_pool_leave(dlcrt_pool *pool);
+void dlcrt_parallel_for(const dlc_exec *exec, dlc_task_fn task, void *args, int64_t n,
+                        int64_t grain);
 
 /* A context and everything it points to are one block (context.c lays it
  * out); the context is the block's first bytes. */
@@ -28,6 +75,7 @@ struct dlc_context {
   const void **call_inputs;    /* scratch pointer tables for dlc_run, sized to */
   void **call_outputs;         /* the widest entry, so running never allocates */
   char error[DLCRT_ERROR_CAPACITY];
+  dlcrt_pool pool;
 };
 
 /* Formats a message into ctx->error (truncated to fit) and returns `code`,

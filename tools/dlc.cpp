@@ -109,6 +109,9 @@ const char *kTrainHelp = R"(train options (dlc train FILE):
                          or infinite, stop with the variables from before that
                          step, and save those with --save (default); or warn
                          once and go on
+  --threads N            threads that run the model (default: DLC_THREADS, else
+                         the number of CPUs); the results are the same bits at
+                         any number
   and the compile options -D, -O, --no-fusion, --print-*, --verify-each, --time-passes
   The accuracy is that of the training step's own predictions (dropout on,
   the weights before each update), as Keras reports it; the test accuracy
@@ -124,7 +127,7 @@ const char *kEvalHelp = R"(eval options (dlc eval FILE):
   --labels LABELS        with --data EXAMPLES: one class label per example,
                          .npy (shape [count] or [count, 1]), .csv (one per
                          line) or IDX; needed for a classifier's accuracy
-  --feed, --seed, and the compile options -D, -O, --no-fusion
+  --feed, --seed, --threads, and the compile options -D, -O, --no-fusion
   It prints `test accuracy: NN.NN%` when predict's first output holds class
   scores, or `test mse: N` when it has an example's values (an autoencoder).
 )";
@@ -136,12 +139,15 @@ const char *kPredictHelp = R"(predict options (dlc predict FILE):
   --load CKPT            the checkpoint to predict with
   -o OUT.csv|OUT.npy     write predict's first output, one row per example
                          (default: CSV on standard output)
-  --feed, --seed, and the compile options -D, -O, --no-fusion
+  --feed, --seed, --threads, and the compile options -D, -O, --no-fusion
 )";
 
 const char *kBenchHelp = R"(bench options (dlc bench FILE):
   --rounds N             timed rounds per figure (default 7)
   --seed S               parameter initialisation (default 0)
+  --threads N            threads that run the model (default: DLC_THREADS, else
+                         the number of CPUs); the results are the same bits at
+                         any number
 )";
 
 const char *kExplainHelp = R"(explain options (dlc explain FILE -o PAGE.html):
@@ -197,6 +203,7 @@ struct Options {
   std::vector<std::string> steps;
   int epochs = 1;
   int rounds = 7;
+  int threads = 0; // 0: the runtime's default (DLC_THREADS, else the CPUs)
   uint64_t seed = 0;
   int progress = -1; // -1: when stdout is a terminal
   bool stopOnNan = true;
@@ -263,6 +270,7 @@ const std::map<std::string, std::set<std::string>> kOptionCommands = {
     {"--labels", {"eval"}},
     {"--every", {"train"}},
     {"--rounds", {"bench"}},     {"--seed", {"train", "eval", "predict", "bench"}},
+    {"--threads", {"train", "eval", "predict", "bench"}},
     {"--progress", {"train", "eval"}}, {"--no-progress", {"train", "eval"}},
     {"--feed", {"train", "eval", "predict"}}, {"--steps", {"train"}},
     {"--samples", {"train"}},
@@ -335,6 +343,8 @@ Options parseArgs(int argc, char **argv) {
       o.epochs = parseCount(value(a, "--epochs"), "--epochs", 0);
     else if (is(a, "--rounds"))
       o.rounds = parseCount(value(a, "--rounds"), "--rounds", 1);
+    else if (is(a, "--threads"))
+      o.threads = parseCount(value(a, "--threads"), "--threads", 1);
     else if (is(a, "--seed"))
       o.seed = parseSeed(value(a, "--seed"));
     else if (is(a, "--save"))
@@ -596,6 +606,8 @@ bool startSession(Options &o, Session &s,
     fmt::print(stderr, "dlc: error: {}\n", dlc_error(nullptr));
     return false;
   }
+  if (o.threads > 0)
+    dlc_set_threads(s.ctx, o.threads);
   // dlc train resumes itself: the checkpoint's position comes with it.
   const char *ckpt = o.command == "eval" || o.command == "predict" ? o.load.c_str() : "";
   if (*ckpt && dlc_load(s.ctx, ckpt) != DLC_OK) {
@@ -975,18 +987,26 @@ int benchCommand(Options &o) {
   BenchOptions b;
   b.rounds = o.rounds;
   b.seed = o.seed;
+  // At one thread and at the default (or --threads) count: what threads
+  // buy is the figure a reader looks for.
+  const int threads = dlc_threads(s.ctx);
+  b.threads = {1};
+  if (o.threads > 0)
+    b.threads = {o.threads};
+  else if (threads > 1)
+    b.threads.push_back(threads);
   std::vector<BenchFigure> figures;
   std::string error;
   if (!benchModel(s.ctx, b, figures, error)) {
     fmt::print(stderr, "dlc: error: {}\n", error);
     return 1;
   }
-  fmt::print("{:<10} {:>6} {:>12} {:>14}   {}\n", "entry", "rows", "median", "rows/s",
-             "spread over rounds");
+  fmt::print("{:<10} {:>6} {:>7} {:>12} {:>14}   {}\n", "entry", "rows", "threads", "median",
+             "rows/s", "spread over rounds");
   for (const BenchFigure &f : figures)
-    fmt::print("{:<10} {:>6} {:>12} {:>14.0f}   min {}, max {}, {} rounds x {} calls\n", f.entry,
-               f.rows, duration(f.median), f.rows / f.median, duration(f.min), duration(f.max),
-               o.rounds, f.callsPerRound);
+    fmt::print("{:<10} {:>6} {:>7} {:>12} {:>14.0f}   min {}, max {}, {} rounds x {} calls\n",
+               f.entry, f.rows, f.threads, duration(f.median), f.rows / f.median,
+               duration(f.min), duration(f.max), o.rounds, f.callsPerRound);
   return 0;
 }
 

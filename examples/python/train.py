@@ -24,7 +24,7 @@ import numpy as np
 
 # runtime/dlc_abi.h, field by field. The library says which version it was
 # compiled with; a different one may have moved fields, so it is refused.
-DLC_ABI_VERSION = 3
+DLC_ABI_VERSION = 4
 DLC_F32, DLC_I32 = 0, 1
 NUMPY_DTYPE = {DLC_F32: np.float32, DLC_I32: np.int32}
 

@@ -59,7 +59,12 @@ bool benchModel(dlc_context *ctx, const BenchOptions &opts,
     std::vector<int64_t> rowCounts{m->batch > 0 ? m->batch : 1};
     if (!entry.is_train && m->batch > 1)
       rowCounts.push_back(1);
-    for (int64_t rows : rowCounts) {
+    std::vector<int> threadCounts = opts.threads;
+    if (threadCounts.empty())
+      threadCounts.push_back(dlc_threads(ctx));
+    for (int64_t rows : rowCounts)
+    for (int threads : threadCounts) {
+      dlc_set_threads(ctx, threads);
       auto call = [&] { return dlc_run(ctx, e, in.data(), out.data(), rows); };
       // Warm up (caches, page faults) and size the rounds.
       auto start = Clock::now();
@@ -85,7 +90,7 @@ bool benchModel(dlc_context *ctx, const BenchOptions &opts,
         samples.push_back(std::chrono::duration<double>(Clock::now() - t0).count() / perRound);
       }
       std::sort(samples.begin(), samples.end());
-      figures.push_back({entry.name, rows, perRound, samples[samples.size() / 2],
+      figures.push_back({entry.name, rows, threads, perRound, samples[samples.size() / 2],
                          samples.front(), samples.back()});
     }
   }

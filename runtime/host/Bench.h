@@ -15,11 +15,15 @@ struct BenchOptions {
   int rounds = 7;              // timed rounds; the median is reported
   double secondsPerRound = 0.2;
   uint64_t seed = 0;
+  // Each figure is taken at each of these thread counts (dlc_set_threads);
+  // empty: at the context's own count only.
+  std::vector<int> threads;
 };
 
 struct BenchFigure {
   std::string entry;
   int64_t rows = 0;
+  int threads = 1;
   int64_t callsPerRound = 0;
   double median = 0, min = 0, max = 0; // seconds per call
 };

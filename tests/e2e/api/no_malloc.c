@@ -1,6 +1,6 @@
-/* The header promises that nothing is allocated after create: predict (full
- * and partial batches), a train step and the params by name run without
- * calling the allocator. This program replaces glibc's allocator entry points
+/* The header promises that nothing is allocated after create and
+ * set_threads: predict (full and partial batches), a train step and the
+ * params by name run without calling the allocator, on two threads. This program replaces glibc's allocator entry points
  * with counting wrappers (the executable's definitions come first in symbol
  * lookup, so model.so's calls reach them too) and counts the calls made
  * inside those functions. Not built with the sanitizers, which own malloc. */
@@ -62,6 +62,8 @@ int main(void) {
   CHECK(ctx != NULL);
   printf("allocations in create: %ld\n", allocations);
   CHECK(allocations > 0);
+  /* Starting the workers is where the C library may allocate (their TLS). */
+  CHECK(mnist_mlp_set_threads(ctx, 2) == 0);
 
   uint32_t s = 11;
   synthetic_batch(&s, x, y, MNIST_MLP_BATCH);
