@@ -109,13 +109,17 @@ public:
   bool shared() const { return begin_ != nullptr; }
   llvm::Value *shareBegin() const { return begin_; }
   llvm::Value *shareEnd() const { return end_; }
-  void loopShare(int64_t n, int64_t grain, const std::function<void(llvm::Value *)> &body);
-  void declareShare(int64_t n, int64_t grain);
+  // `nsPerIteration` estimates an iteration's time: the grain grows to a
+  // multiple of itself that makes a part worth a thread.
+  void loopShare(int64_t n, int64_t grain, double nsPerIteration,
+                 const std::function<void(llvm::Value *)> &body);
+  void declareShare(int64_t n, int64_t grain, double nsPerIteration);
   // for (i = begin; i < end; ++i) body(i), for counts known at run time.
   void loopRange(llvm::Value *begin, llvm::Value *end,
                  const std::function<void(llvm::Value *)> &body);
   struct Share {
-    int64_t iterations = 0, grain = 1;
+    int64_t iterations = 0, grain = 1; // grain: what parallel_for gets
+    int64_t tile = 1;                  // the unit the code itself has
   };
   const Share &share() const { return share_; }
 

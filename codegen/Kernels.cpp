@@ -15,6 +15,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include <limits>
 
 using namespace llvm;
@@ -137,19 +140,26 @@ void KernelBuilder::loopRange(Value *begin, Value *end,
   loop(b.CreateSub(end, begin), [&](Value *j) { body(add(begin, j)); });
 }
 
-void KernelBuilder::declareShare(int64_t n, int64_t grain) {
+// A part shorter than this costs more to hand to a thread than it saves.
+constexpr double kMinPartNanoseconds = 10000;
+
+void KernelBuilder::declareShare(int64_t n, int64_t grain, double nsPerIteration) {
   DLC_ASSERT(shared() && (share_.iterations == 0 ||
-                          (share_.iterations == n && share_.grain == grain)),
+                          (share_.iterations == n && share_.tile == grain)),
              fmt::format("codegen: kernel {} declares a share it does not have, or two",
                          fn_->getName().str()));
-  share_ = {n, grain};
+  // Any multiple of the tile keeps every iteration's instructions, so the
+  // grain may grow until a part is worth a thread: a 1-row predict then
+  // runs whole on the caller.
+  int64_t worth = (int64_t)std::ceil(kMinPartNanoseconds / std::max(nsPerIteration, 1e-3));
+  share_ = {n, (std::max<int64_t>(worth, 1) + grain - 1) / grain * grain, grain};
 }
 
-void KernelBuilder::loopShare(int64_t n, int64_t grain,
+void KernelBuilder::loopShare(int64_t n, int64_t grain, double nsPerIteration,
                               const std::function<void(Value *)> &body) {
   if (!shared())
     return loopRows(n, body);
-  declareShare(n, grain);
+  declareShare(n, grain, nsPerIteration);
   loopRange(begin_, end_, body);
 }
 
@@ -284,6 +294,10 @@ void LoopNest::emitRows(KernelBuilder &k,
 // that each element is computed by the same vector or scalar code whatever
 // the number of threads.
 constexpr int64_t kFlatGrain = 64;
+// Rough costs, to size parts: an element of an elementwise kernel (loads,
+// a few ops, a store, vectorised), and a matmul's flop at its tiles' rate.
+constexpr double kNanosecondsPerElement = 0.5;
+constexpr double kMatMulFlopsPerNanosecond = 60;
 
 void LoopNest::level(KernelBuilder &k, size_t d, std::vector<Value *> base,
                      const std::function<void(std::vector<Value *> &)> &body, bool outer) {
@@ -295,8 +309,13 @@ void LoopNest::level(KernelBuilder &k, size_t d, std::vector<Value *> base,
       at[a] = strides[a][d] == 0 ? base[a] : k.add(base[a], k.mul(i, strides[a][d]));
     level(k, d + 1, at, body, false);
   };
-  if (outer && d == 0)
-    k.loopShare(dims[0], dims.size() == 1 ? kFlatGrain : 1, step);
+  if (outer && d == 0) {
+    int64_t inner = 1; // elements per iteration of the first level
+    for (size_t e = 1; e < dims.size(); ++e)
+      inner *= dims[e];
+    k.loopShare(dims[0], dims.size() == 1 ? kFlatGrain : 1, kNanosecondsPerElement * inner,
+                step);
+  }
   else
     k.loop(dims[d], step);
 }
@@ -741,7 +760,7 @@ Value *firstLanes(KernelBuilder &k, int64_t width) {
 // multiples of `size` (the grain it declares), so its blocks are the ones
 // a single thread would run, and only the share ending at M can end with
 // the leftover block.
-void forRowBlocks(KernelBuilder &k, int64_t M, int64_t size,
+void forRowBlocks(KernelBuilder &k, int64_t M, int64_t size, double nsPerRow,
                   const std::function<void(Value *, int64_t)> &block) {
   if (!k.rows() && !k.shared()) {
     k.loop(M / size, [&](Value *b) { block(k.mul(b, size), size); });
@@ -751,7 +770,7 @@ void forRowBlocks(KernelBuilder &k, int64_t M, int64_t size,
   }
   Value *first = k.idx(0), *rows = nullptr, *count = nullptr;
   if (k.shared()) {
-    k.declareShare(M, size);
+    k.declareShare(M, size, nsPerRow);
     first = k.shareBegin();
     rows = k.shareEnd();
     count = k.b.CreateSub(rows, first);
@@ -773,6 +792,33 @@ void forRowBlocks(KernelBuilder &k, int64_t M, int64_t size,
   }
   end->insertInto(k.function());
   k.b.SetInsertPoint(end);
+}
+
+// B's bytes that the row blocks of a matmul reuse from L2: without a limit,
+// a B of K x N floats larger than L2 (a dense layer over a CNN's 5408
+// features: 2.8 MB) is read again from L3 or memory for every block of 6
+// rows of A. Half of a 2 MB L2; smaller L2s still gain over no limit.
+constexpr int64_t kColumnGroupBytes = 1 << 20;
+
+// How many of the N result columns (each reading K floats of B) one group
+// takes: all of them when B fits, else the most that fit, a multiple of
+// `unit` (the column tile).
+int64_t columnGroup(int64_t N, int64_t K, int64_t unit) {
+  if (N * K * 4 <= kColumnGroupBytes)
+    return N;
+  return std::max(unit, kColumnGroupBytes / (K * 4) / unit * unit);
+}
+
+// group(c0, width) for the groups of `size` columns of N, then the rest.
+// Every element is still computed by the same tile over the whole of K, so
+// grouping changes the order of the tiles, never a result.
+void forColumnGroups(KernelBuilder &k, int64_t N, int64_t size,
+                     const std::function<void(Value *, int64_t)> &group) {
+  if (size >= N)
+    return group(k.idx(0), N);
+  k.loop(N / size, [&](Value *g) { group(k.mul(g, size), size); });
+  if (N % size)
+    group(k.idx(N / size * size), N % size);
 }
 
 void emitMatMulRowsDot(KernelBuilder &k, int64_t M, int64_t N, int64_t K) {
@@ -813,12 +859,19 @@ void emitMatMulRowsDot(KernelBuilder &k, int64_t M, int64_t N, int64_t K) {
         k.storeResult(k.add(i0, k.idx(r)), k.add(j0, k.idx(c)),
                       k.b.CreateFAddReduce(k.f(0), acc[r * cols + c]), 1, nullptr);
   };
-  auto rowBlock = [&](Value *i0, int64_t rows) {
-    k.loop(N / kDotCols, [&](Value *jb) { tile(i0, rows, k.mul(jb, kDotCols), kDotCols); });
-    if (N % kDotCols)
-      tile(i0, rows, k.idx(N / kDotCols * kDotCols), N % kDotCols);
+  // Columns [c0, c0 + width) of one row block; B's rows for them stay in
+  // L2 while every row block of the share uses them (columnGroups).
+  auto rowBlock = [&](Value *i0, int64_t rows, Value *c0, int64_t width) {
+    k.loop(width / kDotCols,
+           [&](Value *jb) { tile(i0, rows, k.add(c0, k.mul(jb, kDotCols)), kDotCols); });
+    if (width % kDotCols)
+      tile(i0, rows, k.add(c0, k.idx(width / kDotCols * kDotCols)), width % kDotCols);
   };
-  forRowBlocks(k, M, kDotRows, rowBlock);
+  const double nsPerRow = 2.0 * N * K / kMatMulFlopsPerNanosecond;
+  forColumnGroups(k, N, columnGroup(N, K, kDotCols), [&](Value *c0, int64_t width) {
+    forRowBlocks(k, M, kDotRows, nsPerRow,
+                 [&](Value *i0, int64_t rows) { rowBlock(i0, rows, c0, width); });
+  });
 }
 
 void emitMatMul(KernelBuilder &k) {
@@ -841,7 +894,7 @@ void emitMatMul(KernelBuilder &k) {
   if (tb && !ta)
     return emitMatMulRowsDot(k, M, N, K);
   if (tb) {
-    k.loopShare(M, 1, [&](Value *i) {
+    k.loopShare(M, 1, 2.0 * N * K / (kMatMulFlopsPerNanosecond / 8), [&](Value *i) {
       k.loop(N, [&](Value *j) {
         Value *dot = k.reduce(K, k.f(0), [&](Value *p, Value *s) {
           return k.b.CreateFAdd(s, k.b.CreateFMul(k.loadF(A, aAt(i, p)), k.loadF(B, bAt(p, j))));
@@ -904,19 +957,35 @@ void emitMatMul(KernelBuilder &k) {
   auto vectorsFor = [](int64_t rows) -> int64_t {
     return rows >= 4 ? 2 : rows == 3 ? 4 : rows == 2 ? 6 : 8;
   };
-  auto panel = [&](Value *row0, int64_t rows) {
+  // Columns [c0, c0 + width) of a block of rows; the masked tail tile only
+  // in the group that ends at N.
+  auto panel = [&](Value *row0, int64_t rows, Value *c0, int64_t width, bool last) {
     const int64_t vecs = vectorsFor(rows);
-    int64_t wide = N / (vecs * kLanes);
-    k.loop(wide, [&](Value *jb) { tile(row0, rows, k.mul(jb, vecs * kLanes), vecs, nullptr); });
+    const int64_t full = last ? width - tailWidth : width; // whole vectors
+    int64_t wide = full / (vecs * kLanes);
+    k.loop(wide, [&](Value *jb) {
+      tile(row0, rows, k.add(c0, k.mul(jb, vecs * kLanes)), vecs, nullptr);
+    });
     int64_t j = wide * vecs * kLanes;
-    if (int64_t left = (N - j) / kLanes) {
-      tile(row0, rows, k.idx(j), left, nullptr);
+    if (int64_t left = (full - j) / kLanes) {
+      tile(row0, rows, k.add(c0, k.idx(j)), left, nullptr);
       j += left * kLanes;
     }
-    if (tailWidth)
-      tile(row0, rows, k.idx(j), 1, tailMask);
+    if (last && tailWidth)
+      tile(row0, rows, k.add(c0, k.idx(j)), 1, tailMask);
   };
-  auto all = [&] { forRowBlocks(k, M, kTileRows, panel); };
+  // Without K blocks, B's columns are taken in groups that stay in L2.
+  const int64_t group = blocked ? N : columnGroup(N, K, 2 * kLanes);
+  const double nsPerRow = 2.0 * N * K / kMatMulFlopsPerNanosecond;
+  auto all = [&] {
+    forColumnGroups(k, N, group, [&](Value *c0, int64_t width) {
+      // Only the last group can end at N: a full group ends before it,
+      // unless it is the only one.
+      const bool last = width != group || group == N;
+      forRowBlocks(k, M, kTileRows, nsPerRow,
+                   [&](Value *row0, int64_t rows) { panel(row0, rows, c0, width, last); });
+    });
+  };
   if (!blocked)
     return all();
   if (k.shared()) // this share's rows

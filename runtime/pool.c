@@ -1,18 +1,38 @@
 /* pool.c — a context's threads: how dlc_exec.parallel_for runs a kernel's
- * parts on them. No OpenMP: the parts are fixed by (n, grain, threads)
- * alone, each one runs the kernel's own code on its range, and nothing is
- * summed across parts, so a result is the same bits at any thread count. */
+ * parts on them. No OpenMP. A part is a range of whole grains, so each one
+ * runs the kernel's own code on iterations it treats the same way at any
+ * cut, and nothing is summed across parts: a result is the same bits at any
+ * thread count. There are a few parts per thread, and each thread, the
+ * caller included, claims the next part until none is left, so a worker the
+ * system has descheduled (another process on the same cores) delays no one:
+ * the others take its parts. */
 #include "runtime_internal.h"
 
+#include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #if defined(__SSE2__)
 #include <xmmintrin.h>
 #endif
 
-/* About 1 ms of pause instructions: longer than the gap between two kernels
- * of an entry, short enough that an idle worker soon stops taking a core. */
-#define DLCRT_SPINS (1 << 14)
+/* How long an idle worker spins before it sleeps: while an entry runs,
+ * longer than the gap between two of its shared kernels; after it, long
+ * enough that a program calling entries back to back (a training loop,
+ * one-row predicts) finds the workers awake, since waking a sleeping one
+ * costs tens of microseconds. */
+#define DLCRT_SPIN_IN_ENTRY_NS 2000000
+#define DLCRT_SPIN_AFTER_ENTRY_NS 300000
+/* After this long, a spinning thread yields its core at each look: when
+ * more threads want the cores than there are (another busy process), the
+ * one that has work then gets to run it. */
+#define DLCRT_YIELD_AFTER_NS 20000
+
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 static void cpu_relax(void) {
 #if defined(__SSE2__)
@@ -56,23 +76,52 @@ void dlcrt_pool_init(dlcrt_pool *pool, int threads) {
   pool->started = 0;
   pool->sync_ready = 0;
   atomic_init(&pool->generation, 0);
-  atomic_init(&pool->pending, 0);
+  atomic_init(&pool->claims, 0);
+  atomic_init(&pool->done, 0);
   atomic_init(&pool->sleeping, 0);
   atomic_init(&pool->active, 0);
   atomic_init(&pool->stop, 0);
 }
 
-/* Part `part` of the current task: units [units*part/parts, ...) of grain
- * iterations each, the last one ending at n. */
-static void run_part(dlcrt_pool *pool, int part) {
-  if (part >= pool->parts)
-    return;
-  const int64_t units = (pool->n + pool->grain - 1) / pool->grain;
-  const int64_t u0 = units * part / pool->parts, u1 = units * (part + 1) / pool->parts;
-  const int64_t begin = u0 * pool->grain;
-  const int64_t end = u1 * pool->grain < pool->n ? u1 * pool->grain : pool->n;
-  if (begin < end)
-    pool->task(pool->args, begin, end);
+/* The claims word: which task (the low bits of its generation), how many
+ * parts it has and the next part to take. A thread takes a part by moving
+ * `next` on with a compare-and-swap that also checks the task, so a thread
+ * late for a task takes nothing from the next one; only after a successful
+ * claim does it read the task's fields, which the caller does not rewrite
+ * before every part is done. */
+#define CLAIM_BITS 16
+#define CLAIM_MASK ((1u << CLAIM_BITS) - 1)
+static uint_least64_t claims_word(uint_least64_t generation, int parts) {
+  return (generation << (2 * CLAIM_BITS)) | ((uint_least64_t)parts << CLAIM_BITS);
+}
+
+/* Runs parts of the task of `generation` until none is left; how many. */
+static int run_parts(dlcrt_pool *pool, uint_least64_t generation, int worker) {
+  int ran = 0;
+  uint_least64_t word = atomic_load_explicit(&pool->claims, memory_order_acquire);
+  for (;;) {
+    if ((word >> (2 * CLAIM_BITS)) != (generation & ((1ull << (64 - 2 * CLAIM_BITS)) - 1)))
+      return ran; /* another task's word: this one is over */
+    const int parts = (int)((word >> CLAIM_BITS) & CLAIM_MASK), part = (int)(word & CLAIM_MASK);
+    if (part >= parts)
+      return ran;
+    if (!atomic_compare_exchange_weak_explicit(&pool->claims, &word, word + 1,
+                                               memory_order_acq_rel, memory_order_acquire))
+      continue; /* word now holds the current value */
+    if (worker)
+      set_fp_mode(pool->mxcsr);
+    /* Units [units*part/parts, units*(part+1)/parts) of grain iterations,
+     * the last part ending at n. */
+    const int64_t units = (pool->n + pool->grain - 1) / pool->grain;
+    const int64_t u0 = units * part / parts, u1 = units * (part + 1) / parts;
+    const int64_t begin = u0 * pool->grain;
+    const int64_t end = u1 * pool->grain < pool->n ? u1 * pool->grain : pool->n;
+    if (begin < end)
+      pool->task(pool->args, begin, end);
+    atomic_fetch_add_explicit(&pool->done, 1, memory_order_release);
+    ++ran;
+    word = atomic_load_explicit(&pool->claims, memory_order_acquire);
+  }
 }
 
 static void *worker_main(void *arg) {
@@ -81,13 +130,21 @@ static void *worker_main(void *arg) {
   uint_least64_t seen = w->seen;
   for (;;) {
     uint_least64_t now;
-    int spins = 0;
+    unsigned spins = 0;
+    int64_t idle_since = now_ns();
     while ((now = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen) {
       if (atomic_load_explicit(&pool->stop, memory_order_relaxed))
         return NULL;
-      if (spins < DLCRT_SPINS && atomic_load_explicit(&pool->active, memory_order_relaxed)) {
-        ++spins;
-        cpu_relax();
+      cpu_relax();
+      if (++spins % 64 != 0) /* the clock, every 64 pauses */
+        continue;
+      const int64_t limit = atomic_load_explicit(&pool->active, memory_order_relaxed)
+                                ? DLCRT_SPIN_IN_ENTRY_NS
+                                : DLCRT_SPIN_AFTER_ENTRY_NS;
+      const int64_t idle = now_ns() - idle_since;
+      if (idle < limit) {
+        if (idle > DLCRT_YIELD_AFTER_NS)
+          sched_yield();
         continue;
       }
       /* Sleeping is announced before the last look at the generation, and
@@ -99,12 +156,10 @@ static void *worker_main(void *arg) {
         pthread_cond_wait(&pool->wake, &pool->lock);
       atomic_fetch_sub(&pool->sleeping, 1);
       pthread_mutex_unlock(&pool->lock);
-      spins = 0;
+      idle_since = now_ns();
     }
     seen = now;
-    set_fp_mode(pool->mxcsr);
-    run_part(pool, w->index);
-    atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel);
+    run_parts(pool, now, 1);
   }
 }
 
@@ -161,12 +216,15 @@ void dlcrt_parallel_for(const dlc_exec *exec, dlc_task_fn task, void *args, int6
     grain = 1;
   dlcrt_pool *pool = (dlcrt_pool *)exec->pool;
   const int64_t units = (n + grain - 1) / grain;
-  int parts = pool ? pool->threads : 1;
+  int threads = pool ? pool->threads : 1;
+  if (threads > 1 && dlcrt_pool_start(pool) + 1 < threads)
+    threads = pool->started + 1;
+  /* Four parts a thread: a late worker's share is taken by the others in
+   * pieces, not waited for. */
+  int64_t parts = (int64_t)threads * 4;
   if (parts > units)
-    parts = (int)units;
-  if (parts > 1 && dlcrt_pool_start(pool) + 1 < parts)
-    parts = pool->started + 1;
-  if (parts <= 1) {
+    parts = units;
+  if (threads <= 1 || parts <= 1) {
     task(args, 0, n);
     return;
   }
@@ -174,20 +232,32 @@ void dlcrt_parallel_for(const dlc_exec *exec, dlc_task_fn task, void *args, int6
   pool->args = args;
   pool->n = n;
   pool->grain = grain;
-  pool->parts = parts;
   pool->mxcsr = fp_mode();
-  /* Every worker answers, those without a part too: none may still be
-   * reading this task when the next one is written. */
-  atomic_store(&pool->pending, pool->started);
-  atomic_fetch_add(&pool->generation, 1);
+  atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
+  const uint_least64_t generation = atomic_load(&pool->generation) + 1;
+  /* The fields above, then the claims word, then the generation the
+   * sleepers wait on: a worker that sees either sees the fields. */
+  atomic_store_explicit(&pool->claims, claims_word(generation, (int)parts),
+                        memory_order_release);
+  atomic_store(&pool->generation, generation);
   if (atomic_load(&pool->sleeping) > 0) {
     pthread_mutex_lock(&pool->lock);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
   }
-  run_part(pool, 0);
-  while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0)
+  run_parts(pool, generation, 0);
+  /* The last parts are a worker's: wait, and yield if it takes long (the
+   * worker may be waiting for this core). */
+  int64_t since = 0;
+  for (unsigned spins = 0; atomic_load_explicit(&pool->done, memory_order_acquire) < parts;) {
     cpu_relax();
+    if (++spins % 64 == 0) {
+      if (!since)
+        since = now_ns();
+      else if (now_ns() - since > DLCRT_YIELD_AFTER_NS)
+        sched_yield();
+    }
+  }
 }
 
 int dlc_set_threads(dlc_context *ctx, int threads) {

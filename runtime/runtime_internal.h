@@ -27,11 +27,13 @@ typedef struct dlcrt_worker {
 } dlcrt_worker;
 
 /* A context's threads (pool.c): the caller and threads - 1 workers. The
- * task of the current generation is written by the caller before it bumps
- * `generation` and read by the workers after they see the bump; each worker
- * then decrements `pending`, which the caller waits to reach zero. Workers
- * spin while an entry runs (`active`), since its kernels come microseconds
- * apart, and sleep on `wake` between runs. */
+ * caller writes a task's fields, then `claims` (the task's parts and the
+ * next one to take), then bumps `generation`, which wakes the workers; each
+ * thread claims parts until none is left and counts them in `done`, which
+ * the caller waits to reach the number of parts. An idle worker spins, 2 ms
+ * while an entry runs (`active`: its kernels come microseconds apart) and
+ * 0.3 ms after it (the next call is often that close), then sleeps on
+ * `wake`. */
 struct dlcrt_pool {
   int threads;  /* wanted, the caller included: 1..DLCRT_MAX_THREADS */
   int started;  /* workers running */
@@ -39,14 +41,14 @@ struct dlcrt_pool {
   pthread_mutex_t lock;
   pthread_cond_t wake;
   atomic_uint_least64_t generation;
-  atomic_int pending;
+  atomic_uint_least64_t claims;
+  atomic_int done;
   atomic_int sleeping;
   atomic_int active;
   atomic_int stop;
   dlc_task_fn task;
   void *args;
   int64_t n, grain;
-  int parts;
   unsigned int mxcsr; /* the caller's floating-point mode, for the workers */
   dlcrt_worker workers[DLCRT_MAX_THREADS - 1];
 };

@@ -279,10 +279,14 @@ TEST_CASE("codegen: sparse cross-entropy and its gradient") {
 
 TEST_CASE("codegen: matmul in all four transpose forms") {
   // N = 8, 16, 24, 40 hit each mix of 2-vector tiles, 1-vector tiles and
-  // no scalar tail; K = 1 a single FMA per tile.
+  // no scalar tail; K = 1 a single FMA per tile. The last three have a B
+  // larger than a column group (1 MB: groups of 48 columns and a last one
+  // of 22 with a masked tail; of 872 and 128 B rows for A @ Bᵀ), and enough
+  // work to be cut between the threads the test runs with.
   for (auto [M, K, N] : {std::tuple<int64_t, int64_t, int64_t>{13, 7, 9}, {37, 61, 45},
                          {1, 1, 1}, {6, 17, 3}, {3, 2, 8}, {4, 3, 16}, {1, 5, 24},
-                         {5, 1, 40}, {9, 1, 7}})
+                         {5, 1, 40}, {9, 1, 7}, {30, 5000, 70}, {20, 300, 1000},
+                         {100, 3000, 90}})
     for (int ta = 0; ta < 2; ++ta)
       for (int tb = 0; tb < 2; ++tb) {
         INFO(M << "x" << K << "x" << N << " ta=" << ta << " tb=" << tb);

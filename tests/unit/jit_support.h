@@ -83,6 +83,20 @@ inline void readRaw(Tensor &t, const void *p) {
 // Compiles `m`, runs entry `entry` through its descriptor (no runtime), and
 // returns the outputs by name; `vars` is read into the state block and
 // written back from it afterwards.
+// dlc_exec.parallel_for for the tests that call entries directly: three
+// parts at multiples of the grain, as runtime/pool.c cuts, run one by one
+// from the last, on this thread.
+inline void partsInReverse(const dlc_exec *, dlc_task_fn task, void *args, int64_t n,
+                           int64_t grain) {
+  const int64_t units = (n + grain - 1) / grain, parts = 3;
+  for (int64_t p = parts - 1; p >= 0; --p) {
+    const int64_t begin = units * p / parts * grain,
+                  end = std::min(n, units * (p + 1) / parts * grain);
+    if (begin < end)
+      task(args, begin, end);
+  }
+}
+
 inline TensorMap jitRun(const Module &m, int entry, const TensorMap &inputs, TensorMap &vars,
                         const CodegenOptions &opts = {},
                         const PipelineOptions &pipeline = {}) {
@@ -118,7 +132,9 @@ inline TensorMap jitRun(const Module &m, int entry, const TensorMap &inputs, Ten
   }
   for (auto &r : outRaw)
     outPtrs.push_back(r.data());
-  const dlc_exec exec{d->batch > 0 ? d->batch : 1}; // whole batches
+  // Whole batches; a shared kernel's range cut in three parts run last to
+  // first, as threads might, so each kernel's share boundaries are tested.
+  const dlc_exec exec{d->batch > 0 ? d->batch : 1, partsInReverse, nullptr};
   e.fn(state.c(), arena.c(), ins.data(), outPtrs.data(), &exec);
   for (int o = 0; o < e.n_outputs; ++o)
     readRaw(outs[e.outputs[o].name], outRaw[(size_t)o].data());

@@ -1,14 +1,15 @@
 // The runtime's threads (runtime/pool.c), seen as generated code sees them:
 // an entry that hands tasks to dlc_exec.parallel_for. What must hold: the
-// parts cover [0, n) exactly once, cut only at multiples of the grain and
-// fixed by (n, grain, threads) alone; no more parts than threads; workers
-// run in the caller's floating-point mode; results are the same bits at
-// any count; dlc_set_threads checks its argument.
+// parts cover [0, n) exactly once, cut only at multiples of the grain, four
+// per thread at most; workers take parts and run them in the caller's
+// floating-point mode; results are the same bits at any count;
+// dlc_set_threads checks its argument.
 #include "tests/unit/runtime_test_support.h"
 
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <set>
@@ -112,7 +113,7 @@ TEST_CASE("threads: parts cover each loop once, at multiples of the grain, one p
         CAPTURE(grain);
         std::vector<Part> parts = sorted(p.parts[l]);
         const int64_t units = (n + grain - 1) / grain;
-        CHECK(parts.size() == (size_t)std::min<int64_t>(threads, units));
+        CHECK(parts.size() == (size_t)(threads == 1 ? 1 : std::min<int64_t>(4 * threads, units)));
         int64_t next = 0;
         for (const Part &part : parts) {
           CHECK(part.begin == next);
@@ -123,12 +124,39 @@ TEST_CASE("threads: parts cover each loop once, at multiples of the grain, one p
         CHECK(next == n);
       }
       CHECK(p.threads.size() <= (size_t)threads);
-      if (threads > 1)
-        CHECK(p.threads.size() > 1); // the workers did take parts
       CHECK(p.allFlushDenormals);
     }
     dlc_destroy(ctx);
   }
+  plan = nullptr;
+}
+
+// Parts that take a millisecond each: the caller cannot run all of them
+// before the workers wake, so they must take some.
+void slowPart(void *, int64_t, int64_t) {
+  {
+    std::lock_guard<std::mutex> hold(plan->lock);
+    plan->threads.insert(std::this_thread::get_id());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+void slowEntry(char *, char *, const void *const *, void *const *, const dlc_exec *exec) {
+  exec->parallel_for(exec, slowPart, nullptr, 64, 1);
+}
+
+TEST_CASE("threads: the workers take parts") {
+  toy::ModelBuilder b{"slow", 0};
+  b.addEntry("run", false, {}, {}, 0, slowEntry);
+  const dlc_model_desc *desc = b.finish(3);
+  Plan p;
+  plan = &p;
+  dlc_context *ctx = dlc_create(desc, 0);
+  REQUIRE(ctx);
+  REQUIRE(dlc_set_threads(ctx, 2) == DLC_OK);
+  for (int run = 0; run < 5 && p.threads.size() < 2; ++run)
+    REQUIRE(dlc_run(ctx, 0, nullptr, nullptr, 1) == DLC_OK);
+  CHECK(p.threads.size() == 2);
+  dlc_destroy(ctx);
   plan = nullptr;
 }
 
@@ -207,7 +235,7 @@ TEST_CASE("threads: a context in the caller's block runs on threads and stops th
     p.parts.assign(1, {});
     for (int run = 0; run < 20; ++run)
       REQUIRE(dlc_run(ctx, 0, nullptr, nullptr, 1) == DLC_OK);
-    CHECK(p.parts[0].size() == 4 * 20);
+    CHECK(p.parts[0].size() == 4 * 4 * 20);
     dlc_destroy(ctx);
   }
   std::free(block);
