@@ -23,6 +23,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
+#include <system_error>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -1047,8 +1048,9 @@ int explainCommand(Options &o) {
   return 0;
 }
 
-int main(int argc, char **argv) {
-  std::ios::sync_with_stdio(true);
+namespace {
+
+int run(int argc, char **argv) {
   if (argc == 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"))) {
     printHelp("");
     return 0;
@@ -1115,4 +1117,26 @@ int main(int argc, char **argv) {
     fmt::print(stderr, "dlc: error: out of memory\n");
     return 1;
   }
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::ios::sync_with_stdio(true); // std::cout and fmt::print share stdout's buffer
+  int rc;
+  try {
+    rc = run(argc, argv);
+  } catch (const std::system_error &e) { // fmt::print to a stream it cannot write
+    std::fprintf(stderr, "dlc: error: cannot write the output: %s\n",
+                 e.code().message().c_str());
+    return 1;
+  }
+  // What dlc printed must have reached its file: a full disk is an error,
+  // not an IR dump or a predictions file silently cut short.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::fprintf(stderr, "dlc: error: cannot write to standard output: %s\n",
+                 std::strerror(errno));
+    return rc == 0 ? 1 : rc;
+  }
+  return rc;
 }
