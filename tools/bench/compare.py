@@ -6,7 +6,7 @@ over rounds and dlc's ratios to the peers, with the thread count beside them.
 
 Usage: /usr/bin/python3 tools/bench/compare.py [--rounds 5] [--quick]
        [--only mlp,cnn,matmul] [--threads 1,2] [--dlc build/dlc]
-       [--build-dir build/bench] [--data-dir DIR] [--verbose]
+       [--build-dir build/bench] [--data-dir DIR] [--quiet-wait 60] [--verbose]
 
 What runs (tools/bench/README.md says more):
   dlc       `dlc bench FILE --threads N`: examples/mnist_mlp.dl (also at
@@ -26,6 +26,8 @@ prints them). The peers train on real Fashion-MNIST batches (PyTorch's relu
 and max-pool branches are faster on them than on noise); `dlc bench` feeds
 dlc uniform noise. When OpenBLAS does not recognise the CPU and would fall
 back to its oldest kernels, the peers are given the ones the CPU supports.
+The C peers compute with denormals flushed to zero, as dlc does. Each
+process waits for a moment when no one else's un-niced work runs.
 
 --quick: one round, shorter timings, MLP at batch 128, the peers' CNN and the
 matmul only: a smoke test, not a measurement.
@@ -235,6 +237,29 @@ class Failure(Exception):
     pass
 
 
+def wait_quiet(max_seconds, threshold=0.15):
+    """Waits, up to max_seconds, for a 2 s window in which processes that are
+    not niced use less than `threshold` of a core in all. This script sleeps
+    meanwhile, so that is someone else's work: a build or a test run, which
+    would slow whichever program it overlaps. Niced time is not counted:
+    background jobs at nice 19 (fuzzers) may run all the time, and yield.
+    Returns whether the window came."""
+    def busy_ticks():
+        with open("/proc/stat") as f:
+            user, _nice, system, _idle, _iowait, irq, softirq = map(int, f.readline().split()[1:8])
+        return user + system + irq + softirq
+
+    hz = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + max_seconds
+    while True:
+        before = busy_ticks()
+        time.sleep(2)
+        if (busy_ticks() - before) / hz / 2 < threshold:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+
+
 def wait_for(path, seconds=120):
     """dlc may be rebuilt while the comparison runs: its binary is briefly
     missing. Waits for it rather than losing a round."""
@@ -326,20 +351,24 @@ def rotated(items, k):
     return items[k:] + items[:k]
 
 
-def run_rounds(units, rounds, dlc):
+def run_rounds(units, rounds, dlc, quiet_wait):
     """Round k runs every job once: the (model, threads) units in an order
     rotated by k, and inside each unit its programs rotated by k, so no
-    program always runs first, or always right after another. Returns
+    program always runs first, or always right after another; each job
+    starts in a quiet moment when one comes within quiet_wait seconds. Returns
     {(program, model, threads): [figures of each round that succeeded]} and
-    {(program, model, threads): [failure messages]} and {program: what ran}
-    (the peers' own account of their library and threads)."""
-    results, failures, ran = {}, {}, {}
+    {(program, model, threads): [failure messages]}, {program: what ran}
+    (the peers' own account of their library and threads) and the number
+    of jobs that started without a quiet moment."""
+    results, failures, ran, noisy = {}, {}, {}, 0
     keys = list(units)
     for k in range(rounds):
         for unit in rotated(keys, k):
             times = []
             for job in rotated(units[unit], k):
                 key = (job.program, job.model, job.threads)
+                if quiet_wait > 0 and not wait_quiet(quiet_wait):
+                    noisy += 1
                 t = time.monotonic()
                 try:
                     figures, what = run(job, dlc)
@@ -352,7 +381,7 @@ def run_rounds(units, rounds, dlc):
                     times.append(f"{LABELS[job.program]} failed")
             print(f"round {k + 1}/{rounds}: {unit[0]}, {unit[1]} thread(s): {', '.join(times)}",
                   file=sys.stderr, flush=True)
-    return results, failures, ran
+    return results, failures, ran, noisy
 
 
 # --- The report -----------------------------------------------------------------
@@ -402,7 +431,7 @@ def cell(value, absent):
     return duration(value) if value else absent
 
 
-def print_header(rounds, inner_rounds, torch_ver, data_note, dlc_note, blas_note):
+def print_header(rounds, inner_rounds, torch_ver, data_note, dlc_note, blas_note, quiet_wait):
     now = datetime.datetime.now().astimezone()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"dlc against its peers, {now:%Y-%m-%d %H:%M %Z}")
@@ -411,6 +440,9 @@ def print_header(rounds, inner_rounds, torch_ver, data_note, dlc_note, blas_note
     print(f"dlc: {dlc_note}; PyTorch {torch_ver or 'n/a'}")
     print(f"{rounds} interleaved round(s) of separate processes, each figure the median over "
           f"rounds; in each process the median of {inner_rounds} timed rounds of ~0.2 s")
+    if quiet_wait > 0:
+        print(f"each process starts after 2 s in which un-niced processes use < 0.15 core "
+              f"(waiting up to {quiet_wait:g} s)")
     print(f"peer data: {data_note}")
     print(f"OpenBLAS: {blas_note}")
     print("threads (thr): dlc --threads N; C+OpenBLAS OPENBLAS_NUM_THREADS=N; "
@@ -480,6 +512,9 @@ def main():
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build", "bench"),
                     help="where the C peers are built (default build/bench)")
     ap.add_argument("--data-dir", default=DATA_DIR, help="Fashion-MNIST, for the peers")
+    ap.add_argument("--quiet-wait", type=float, default=60,
+                    help="seconds to wait, before each process, for a moment when no other "
+                         "un-niced work runs (default 60; 0: do not wait)")
     ap.add_argument("--verbose", action="store_true", help="also print every round's figures")
     a = ap.parse_args()
     groups = a.only.split(",")
@@ -493,7 +528,7 @@ def main():
         ap.error("--threads takes a list of counts of at least 1, --rounds at least 1")
     if not os.access(a.dlc, os.X_OK):
         sys.exit(f"compare.py: no dlc at {a.dlc}: build it first (tools/build.sh)")
-    rounds, inner_rounds = (1, 3) if a.quick else (a.rounds, 5)
+    rounds, inner_rounds, quiet_wait = (1, 3, 0) if a.quick else (a.rounds, 5, a.quiet_wait)
     models = [n for n, m in MODELS.items()
               if m.group in groups and (not a.quick or n in QUICK_MODELS)]
 
@@ -512,14 +547,18 @@ def main():
                 f"{datetime.datetime.fromtimestamp(stamp):%Y-%m-%d %H:%M}, "
                 f"tree at {git_commit()}")
     blas_env, blas_note = openblas_kernels()
-    print_header(rounds, inner_rounds, torch_ver, data_note, dlc_note, blas_note)
+    print_header(rounds, inner_rounds, torch_ver, data_note, dlc_note, blas_note, quiet_wait)
 
     units = make_jobs(models, thread_counts, a.dlc, binaries, bool(torch_ver), data, inner_rounds,
                       blas_env)
-    results, failures, ran = run_rounds(units, rounds, a.dlc)
+    results, failures, ran, noisy = run_rounds(units, rounds, a.dlc, quiet_wait)
     print_table(results, failures, models, thread_counts, missing)
     for program, what in sorted(ran.items()):
         print(f"{LABELS[program]} ran: {what}")
+    if noisy:
+        jobs = rounds * sum(len(j) for j in units.values())
+        print(f"{noisy} of {jobs} processes started while other work ran: "
+              "their figures, and the ratios with them, are less sure")
     if a.verbose:
         print_rounds(results)
     if not os.path.exists(a.dlc) or os.stat(a.dlc).st_mtime != stamp:

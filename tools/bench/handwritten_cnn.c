@@ -3,9 +3,9 @@
  * (the convolution as im2col + sgemm), NHWC like dlc: what an expert would
  * write instead of using dlc or any framework. tools/bench/cnn.dl is the
  * same model in dlc's DSL. It comes from the peer programs dlc is measured
- * against; its command line, its batches and its timing (peer_common.h) were
- * adapted for compare.py, and predict gained the softmax that dlc's and
- * PyTorch's predict compute.
+ * against; its command line, its batches, its timing and its floating-point
+ * mode (peer_common.h) were adapted for compare.py, and predict gained the
+ * softmax that dlc's and PyTorch's predict compute.
  *
  * Times a train step at --batch rows, and predict (softmax probabilities) at
  * --batch rows and at 1 row, as `dlc bench` does; prints `<entry> <rows>
@@ -129,6 +129,7 @@ static void run_predict(void *p) {
 
 int main(int argc, char **argv) {
   PeerArgs a = peer_args(argc, argv, 128);
+  peer_flush_denormals();
   /* The library and the threads it runs on, for compare.py to check. */
   printf("# %s; %d threads\n", openblas_get_config(), openblas_get_num_threads());
   int B = a.batch;

@@ -2,8 +2,8 @@
  * cross-entropy, Adam) hand-written in C over OpenBLAS sgemm, in static
  * buffers: what an expert would write instead of using dlc or any framework.
  * It comes from the peer programs dlc is measured against; only its command
- * line, its batches and its timing (peer_common.h) were adapted for
- * compare.py.
+ * line, its batches, its timing and its floating-point mode (peer_common.h)
+ * were adapted for compare.py.
  *
  * Times a train step at --batch rows, and predict (softmax probabilities) at
  * --batch rows and at 1 row, as `dlc bench` does; prints `<entry> <rows>
@@ -98,6 +98,7 @@ static void run_predict(void *p) {
 
 int main(int argc, char **argv) {
   PeerArgs a = peer_args(argc, argv, 128);
+  peer_flush_denormals();
   /* The library and the threads it runs on, for compare.py to check. */
   printf("# %s; %d threads\n", openblas_get_config(), openblas_get_num_threads());
   int B = a.batch;

@@ -1,7 +1,8 @@
 /* What the C peer programs of tools/bench share: the command line, the
- * batches they run on and the way they time a call. compare.py builds and runs
- * them; each prints a first line `# <OpenBLAS's configuration>; <n> threads`,
- * then one line per figure, `<entry> <rows> <median seconds>`.
+ * batches they run on, the floating-point mode and the way they time a call.
+ * compare.py builds and runs them; each prints a first line `# <OpenBLAS's
+ * configuration>; <n> threads`, then one line per figure, `<entry> <rows>
+ * <median seconds>`.
  *
  * Timing is `dlc bench`'s own (runtime/host/Bench.cpp), so that dlc's figures
  * and the peers' mean the same: warm up for at least 5 calls and 0.1 s, size a
@@ -13,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 typedef struct {
   int batch;        /* --batch: rows of a train step and of the larger predict */
@@ -40,6 +44,18 @@ static inline PeerArgs peer_args(int argc, char **argv, int default_batch) {
     else peer_usage(argv[0]);
   }
   return a;
+}
+
+/* dlc runs its compiled code with denormals flushed to zero and read as zero
+ * (FTZ and DAZ, runtime/context.c), and so do the peers: in the default mode,
+ * once the Adam moments of units that no longer get a gradient decay into the
+ * denormal range, every float op on them takes a microcode assist, and the
+ * hand-written MLP's train step became 2.5-5x slower. OpenBLAS's own threads
+ * keep their mode, but its kernels only read what the peers compute. */
+static inline void peer_flush_denormals(void) {
+#if defined(__SSE__)
+  _mm_setcsr(_mm_getcsr() | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
+#endif
 }
 
 static inline double peer_now(void) {

@@ -19,6 +19,7 @@ static void run_sgemm(void *p) {
 
 int main(int argc, char **argv) {
   PeerArgs a = peer_args(argc, argv, 1);
+  peer_flush_denormals();
   /* The library and the threads it runs on, for compare.py to check. */
   printf("# %s; %d threads\n", openblas_get_config(), openblas_get_num_threads());
   size_t nn = (size_t)a.n * a.n;
