@@ -278,7 +278,8 @@ bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
   if (error = codegen::memoryLimitProblem(m); !error.empty())
     return false;
   LLVMContext ctx;
-  std::unique_ptr<llvm::Module> mod = codegen::lowerModule(m, ctx, /*lineTables=*/true);
+  std::unique_ptr<llvm::Module> mod = codegen::lowerModule(m, ctx, /*lineTables=*/true,
+                                                               codegen::vectorLanes(*tm));
   std::string object;
   if (!codegen::addCApi(*mod, m, weightsPath.empty() ? nullptr : &weights, error) ||
       !codegen::optimizeModule(*mod, *tm, opts.optLevel, error) ||

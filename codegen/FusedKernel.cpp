@@ -79,9 +79,10 @@ bool shareable(const Kernel &k) {
 class FusedKernelEmitter {
 public:
   FusedKernelEmitter(llvm::Module &mod, const Function &f, size_t call, const std::string &name,
-                     DebugInfo *debug, int64_t rowsOfBatch)
+                     DebugInfo *debug, int64_t rowsOfBatch, int lanes)
       : mod_(mod), p_(f.plan), call_(p_.calls.at(call)), kern_(p_.kernels.at(call_.kernel)),
         k_(mod, argUses(), name, rowsOfBatch, shareable(kern_)), debug_(debug) {
+    k_.lanes = lanes;
     if (debug_) {
       std::vector<const Node *> all(kern_.hoisted.begin(), kern_.hoisted.end());
       all.insert(all.end(), kern_.prologue.begin(), kern_.prologue.end());
@@ -436,8 +437,9 @@ std::string kernelSignature(const Function &f, size_t call, int64_t rowsOfBatch)
 }
 
 EmittedKernel emitKernel(llvm::Module &mod, const Function &f, size_t call,
-                         const std::string &name, DebugInfo *debug, int64_t rowsOfBatch) {
-  return FusedKernelEmitter(mod, f, call, name, debug, rowsOfBatch).run();
+                         const std::string &name, DebugInfo *debug, int64_t rowsOfBatch,
+                         int lanes) {
+  return FusedKernelEmitter(mod, f, call, name, debug, rowsOfBatch, lanes).run();
 }
 
 } // namespace dlc::codegen

@@ -67,7 +67,7 @@ std::unique_ptr<JitModel> jitCompile(const Module &m, const CodegenOptions &opts
   if (error = codegen::memoryLimitProblem(m); !error.empty())
     return nullptr;
   auto ctx = std::make_unique<LLVMContext>();
-  std::unique_ptr<llvm::Module> mod = codegen::lowerModule(m, *ctx);
+  std::unique_ptr<llvm::Module> mod = codegen::lowerModule(m, *ctx, false, codegen::vectorLanes(*tm));
   if (!codegen::optimizeModule(*mod, *tm, opts.optLevel, error))
     return nullptr;
 

@@ -32,6 +32,9 @@ public:
 
   llvm::IRBuilder<> b;
   llvm::Type *f32, *i32, *i64;
+  // Floats per vector in the matmul's tiles: the target's register width
+  // (8 with AVX2, 16 with AVX-512).
+  int64_t lanes = 8;
   llvm::Function *function() const { return fn_; }
   llvm::Value *arg(unsigned i) const { return fn_->getArg(i); }
 

@@ -717,7 +717,8 @@ void emitSparseXentGrad(KernelBuilder &k) {
 // --- Matrix multiply -------------------------------------------------------------
 
 // C[m,n] = op(A) @ op(B). Without transpose_b, C is computed in register
-// tiles of kTileRows rows x 2 vectors of kLanes columns: each step over k
+// tiles of kTileRows rows x 2 vectors of k.lanes columns (8 floats with
+// AVX2, 16 with AVX-512; the width is the target's): each step over k
 // loads two vectors of B's row k, broadcasts one A element per tile row and
 // issues kTileRows x 2 FMAs into accumulators that stay in registers for the
 // whole k loop (the vectoriser cannot find this reuse on its own). The last
@@ -726,8 +727,7 @@ void emitSparseXentGrad(KernelBuilder &k) {
 // a dot product (emitMatMulRowsDot; with transpose_a too, one at a time).
 // Every result leaves through k.storeResult, where a fused kernel applies
 // its epilogue while the tile is in registers.
-constexpr int64_t kLanes = 8;    // floats per AVX2 vector; narrower targets split it
-constexpr int64_t kTileRows = 6; // 12 accumulators + 2 B vectors + 1 broadcast fit 16 ymm
+constexpr int64_t kTileRows = 6; // 12 accumulators + 2 B vectors + 1 broadcast fit 16 registers
 constexpr int64_t kBlockK = 256; // rows of A and B per block when K is long
 
 // C = A @ Bᵀ with both rows contiguous along K (a backward pass's dy @ Wᵀ):
@@ -744,7 +744,7 @@ Value *firstLanes(KernelBuilder &k, int64_t width) {
   if (!width)
     return nullptr;
   std::vector<Constant *> lanes;
-  for (int64_t l = 0; l < kLanes; ++l)
+  for (int64_t l = 0; l < k.lanes; ++l)
     lanes.push_back(k.b.getInt1(l < width));
   return ConstantVector::get(lanes);
 }
@@ -822,10 +822,11 @@ void forColumnGroups(KernelBuilder &k, int64_t N, int64_t size,
 }
 
 void emitMatMulRowsDot(KernelBuilder &k, int64_t M, int64_t N, int64_t K) {
-  auto *vec = FixedVectorType::get(k.f32, kLanes);
+  const int64_t lanes = k.lanes;
+  auto *vec = FixedVectorType::get(k.f32, lanes);
   Value *A = k.in(0), *B = k.in(1);
   Value *zero = Constant::getNullValue(vec);
-  int64_t tail = K % kLanes;
+  int64_t tail = K % lanes;
   Value *tailMask = firstLanes(k, tail);
   auto load = [&](Value *base, Value *row, Value *p, Value *mask) -> Value * {
     Value *ptr = k.b.CreateInBoundsGEP(k.f32, base, k.add(k.mul(row, K), p));
@@ -844,12 +845,12 @@ void emitMatMulRowsDot(KernelBuilder &k, int64_t M, int64_t N, int64_t K) {
           acc[r * cols + c] = k.b.CreateIntrinsic(Intrinsic::fmuladd, {vec},
                                                   {a[r], b[c], acc[r * cols + c]});
     };
-    std::vector<Value *> acc = k.reduceN(K / kLanes, std::vector<Value *>(rows * cols, zero),
+    std::vector<Value *> acc = k.reduceN(K / lanes, std::vector<Value *>(rows * cols, zero),
                                          [&](Value *pb, std::vector<Value *> &acc) {
-                                           step(k.mul(pb, kLanes), nullptr, acc);
+                                           step(k.mul(pb, lanes), nullptr, acc);
                                          });
     if (tail)
-      step(k.idx(K / kLanes * kLanes), tailMask, acc);
+      step(k.idx(K / lanes * lanes), tailMask, acc);
     IRBuilderBase::FastMathFlagGuard guard(k.b);
     FastMathFlags fmf = k.b.getFastMathFlags();
     fmf.setAllowReassoc(true); // the lanes in a tree, as reduce() sums
@@ -887,7 +888,8 @@ void emitMatMul(KernelBuilder &k) {
   auto bAt = [&](Value *p, Value *j) {
     return tb ? k.add(k.mul(j, K), p) : k.add(k.mul(p, N), j);
   };
-  auto *vec = FixedVectorType::get(k.f32, kLanes);
+  const int64_t lanes = k.lanes;
+  auto *vec = FixedVectorType::get(k.f32, lanes);
   auto vecPtr = [&](Value *base, Value *at) {
     return k.b.CreateInBoundsGEP(k.f32, base, at);
   };
@@ -911,7 +913,7 @@ void emitMatMul(KernelBuilder &k) {
   const bool blocked = !k.epilogue && K >= 2 * kBlockK;
   Value *kStart = k.idx(0);
   int64_t kLen = K;
-  // C[row0 .. +rows, col0 .. +vecs*kLanes) accumulated in registers over
+  // C[row0 .. +rows, col0 .. +vecs*lanes) accumulated in registers over
   // kLen steps from kStart (added to C's stored values when `blocked`); with
   // `mask`, one vector of which only the masked lanes exist.
   auto tile = [&](Value *row0, int64_t rows, Value *col0, int64_t vecs, Value *mask) {
@@ -920,7 +922,7 @@ void emitMatMul(KernelBuilder &k) {
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t v = 0; v < vecs; ++v) {
           Value *ptr = vecPtr(k.out(), k.add(k.mul(k.add(row0, k.idx(r)), N),
-                                             k.add(col0, k.idx(v * kLanes))));
+                                             k.add(col0, k.idx(v * lanes))));
           zero[(size_t)(r * vecs + v)] =
               mask ? (Value *)k.b.CreateMaskedLoad(vec, ptr, Align(4), mask,
                                                    Constant::getNullValue(vec))
@@ -930,13 +932,13 @@ void emitMatMul(KernelBuilder &k) {
       p = k.add(kStart, p);
       std::vector<Value *> bv;
       for (int64_t v = 0; v < vecs; ++v) {
-        Value *ptr = vecPtr(B, bAt(p, k.add(col0, k.idx(v * kLanes))));
+        Value *ptr = vecPtr(B, bAt(p, k.add(col0, k.idx(v * lanes))));
         bv.push_back(mask ? (Value *)k.b.CreateMaskedLoad(vec, ptr, Align(4), mask,
                                                  Constant::getNullValue(vec))
                           : k.b.CreateAlignedLoad(vec, ptr, Align(4)));
       }
       for (int64_t r = 0; r < rows; ++r) {
-        Value *a = k.b.CreateVectorSplat(kLanes, k.loadF(A, aAt(k.add(row0, k.idx(r)), p)));
+        Value *a = k.b.CreateVectorSplat(lanes, k.loadF(A, aAt(k.add(row0, k.idx(r)), p)));
         for (int64_t v = 0; v < vecs; ++v)
           acc[r * vecs + v] = k.b.CreateIntrinsic(Intrinsic::fmuladd, {vec},
                                                   {a, bv[v], acc[r * vecs + v]});
@@ -944,10 +946,10 @@ void emitMatMul(KernelBuilder &k) {
     });
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t v = 0; v < vecs; ++v)
-        k.storeResult(k.add(row0, k.idx(r)), k.add(col0, k.idx(v * kLanes)),
-                      acc[r * vecs + v], kLanes, mask);
+        k.storeResult(k.add(row0, k.idx(r)), k.add(col0, k.idx(v * lanes)),
+                      acc[r * vecs + v], lanes, mask);
   };
-  int64_t tailWidth = N % kLanes;
+  int64_t tailWidth = N % lanes;
   Value *tailMask = firstLanes(k, tailWidth);
   // A panel of fewer rows than a full tile spans more columns, so that it
   // still keeps about 12 independent accumulators: each FMA's result is the
@@ -962,20 +964,20 @@ void emitMatMul(KernelBuilder &k) {
   auto panel = [&](Value *row0, int64_t rows, Value *c0, int64_t width, bool last) {
     const int64_t vecs = vectorsFor(rows);
     const int64_t full = last ? width - tailWidth : width; // whole vectors
-    int64_t wide = full / (vecs * kLanes);
+    int64_t wide = full / (vecs * lanes);
     k.loop(wide, [&](Value *jb) {
-      tile(row0, rows, k.add(c0, k.mul(jb, vecs * kLanes)), vecs, nullptr);
+      tile(row0, rows, k.add(c0, k.mul(jb, vecs * lanes)), vecs, nullptr);
     });
-    int64_t j = wide * vecs * kLanes;
-    if (int64_t left = (full - j) / kLanes) {
+    int64_t j = wide * vecs * lanes;
+    if (int64_t left = (full - j) / lanes) {
       tile(row0, rows, k.add(c0, k.idx(j)), left, nullptr);
-      j += left * kLanes;
+      j += left * lanes;
     }
     if (last && tailWidth)
       tile(row0, rows, k.add(c0, k.idx(j)), 1, tailMask);
   };
   // Without K blocks, B's columns are taken in groups that stay in L2.
-  const int64_t group = blocked ? N : columnGroup(N, K, 2 * kLanes);
+  const int64_t group = blocked ? N : columnGroup(N, K, 2 * lanes);
   const double nsPerRow = 2.0 * N * K / kMatMulFlopsPerNanosecond;
   auto all = [&] {
     forColumnGroups(k, N, group, [&](Value *c0, int64_t width) {

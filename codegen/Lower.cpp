@@ -51,9 +51,9 @@ struct DescTypes {
 
 class Lowering {
 public:
-  Lowering(const Module &m, LLVMContext &c, bool lineTables)
+  Lowering(const Module &m, LLVMContext &c, bool lineTables, int lanes)
       : m_(m), ctx_(c), mod_(std::make_unique<llvm::Module>(m.name, c)), types_(c),
-        state_(layoutState(m)) {
+        state_(layoutState(m)), lanes_(lanes) {
     if (lineTables)
       debug_ = std::make_unique<DebugInfo>(*mod_);
   }
@@ -78,6 +78,7 @@ private:
   std::unique_ptr<llvm::Module> mod_;
   DescTypes types_;
   StateLayout state_;
+  int lanes_;
   std::map<std::string, EmittedKernel> kernels_;        // by kernelSignature
   std::map<llvm::Function *, llvm::Function *> tasks_;  // a shared kernel's dlc_task_fn
   std::unique_ptr<DebugInfo> debug_;                 // null: no line tables
@@ -225,7 +226,7 @@ private:
                                       k.nodes.empty() ? "kernel" : k.nodes.front()->name);
       EmittedKernel &kernel = kernels_[kernelSignature(f, c, rowsOfBatch)];
       if (!kernel.fn)
-        kernel = emitKernel(*mod_, f, c, kname, debug_.get(), rowsOfBatch);
+        kernel = emitKernel(*mod_, f, c, kname, debug_.get(), rowsOfBatch, lanes_);
       if (!kernel.share.iterations) {
         b.CreateCall(kernel.fn, args);
         continue;
@@ -337,8 +338,9 @@ private:
 
 } // namespace
 
-std::unique_ptr<llvm::Module> lowerModule(const Module &m, LLVMContext &ctx, bool lineTables) {
-  return Lowering(m, ctx, lineTables).run();
+std::unique_ptr<llvm::Module> lowerModule(const Module &m, LLVMContext &ctx, bool lineTables,
+                                          int lanes) {
+  return Lowering(m, ctx, lineTables, lanes).run();
 }
 
 } // namespace dlc::codegen

@@ -28,8 +28,9 @@ std::string descSymbol(const Module &m);
 // Lower.cpp: the whole model as one LLVM module: kernels, entry functions and
 // the dlc_model_desc constant. Unoptimised; the caller picks the target.
 // With `lineTables`, DWARF line info maps each kernel's code to DSL lines.
+// `lanes`: floats per vector in the matmul tiles (vectorLanes).
 std::unique_ptr<llvm::Module> lowerModule(const Module &m, llvm::LLVMContext &ctx,
-                                          bool lineTables = false);
+                                          bool lineTables = false, int lanes = 8);
 
 // FusedKernel.cpp: the function of call `call` of f's plan (ir/BufferIR.h),
 // `void name(ptr, ...)` with one pointer per argument of the call.
@@ -52,7 +53,8 @@ struct EmittedKernel {
   KernelShare share;
 };
 EmittedKernel emitKernel(llvm::Module &mod, const Function &f, size_t call,
-                         const std::string &name, DebugInfo *debug, int64_t rowsOfBatch);
+                         const std::string &name, DebugInfo *debug, int64_t rowsOfBatch,
+                         int lanes);
 // What the function of call `call` depends on, as text: its arguments' uses,
 // and for each node its op, type, attributes, operands (local, argument or
 // immediate) and where it is stored. Calls with equal signatures share one
@@ -63,6 +65,9 @@ std::string kernelSignature(const Function &f, size_t call, int64_t rowsOfBatch)
 // an unknown CPU or feature is an error, not LLVM's stderr warning).
 std::unique_ptr<llvm::TargetMachine>
 createTargetMachine(const CodegenOptions &opts, bool pic, std::string &error);
+// Floats per vector register of the target: 16 with AVX-512, else 8 (AVX2;
+// narrower targets split the vectors).
+int vectorLanes(const llvm::TargetMachine &tm);
 // Sets the module's data layout and triple, then runs the new-PM default
 // pipeline of opts.optLevel.
 bool optimizeModule(llvm::Module &mod, llvm::TargetMachine &tm, int optLevel,

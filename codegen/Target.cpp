@@ -100,6 +100,13 @@ std::unique_ptr<TargetMachine> createTargetMachine(const CodegenOptions &opts, b
   return tm;
 }
 
+int vectorLanes(const TargetMachine &tm) {
+  // Explicit 512-bit vectors go to zmm registers whatever the target's
+  // preferred width for the loop vectoriser (X86 legalises them as 512 bits
+  // unless a function asks for less).
+  return tm.getMCSubtargetInfo()->checkFeatures("+avx512f") ? 16 : 8;
+}
+
 bool optimizeModule(llvm::Module &mod, TargetMachine &tm, int optLevel,
                     std::string &error) {
   mod.setDataLayout(tm.createDataLayout());
@@ -163,7 +170,8 @@ bool compileToText(const Module &m, const CodegenOptions &opts, bool assembly,
   if (error = codegen::memoryLimitProblem(m); !error.empty())
     return false;
   LLVMContext ctx;
-  std::unique_ptr<llvm::Module> mod = codegen::lowerModule(m, ctx, opts.lineTables);
+  std::unique_ptr<llvm::Module> mod =
+      codegen::lowerModule(m, ctx, opts.lineTables, codegen::vectorLanes(*tm));
   if (!codegen::optimizeModule(*mod, *tm, opts.optLevel, error))
     return false;
   if (!assembly) {
