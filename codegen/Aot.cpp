@@ -280,10 +280,9 @@ bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
   LLVMContext ctx;
   std::unique_ptr<llvm::Module> mod = codegen::lowerModule(m, ctx, /*lineTables=*/true,
                                                                codegen::vectorLanes(*tm));
-  std::string object;
+  std::vector<std::string> objects;
   if (!codegen::addCApi(*mod, m, weightsPath.empty() ? nullptr : &weights, error) ||
-      !codegen::optimizeModule(*mod, *tm, opts.optLevel, error) ||
-      !codegen::emitMachineCode(*mod, *tm, false, object, error))
+      !codegen::emitObjectFiles(*mod, opts, objects, error))
     return false;
 
   TempDir tmp;
@@ -291,10 +290,13 @@ bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
     error = fmt::format("cannot create a temporary directory: {}", strerror(errno));
     return false;
   }
-  std::string objPath = tmp.file(codegen::cIdentifier(m.name) + ".o");
+  std::vector<std::string> objPaths;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    objPaths.push_back(tmp.file(fmt::format("{}.{}.o", codegen::cIdentifier(m.name), i)));
+    if (!writeFile(objPaths.back(), objects[i], error))
+      return false;
+  }
   std::string errPath = tmp.file("cc.stderr");
-  if (!writeFile(objPath, object, error))
-    return false;
   // Link to a temporary name and rename: a process that has the old model.so
   // mapped keeps a consistent file, and a failed link leaves no partial .so.
   std::string soTmp = fmt::format("{}.tmp{}", soPath, getpid());
@@ -303,10 +305,10 @@ bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
   // The soname is the file's own name, so a program linked against it by
   // path finds it again through its rpath instead of recording the path.
   std::string soName = soPath.substr(soPath.find_last_of('/') + 1);
-  std::vector<std::string> argv{"cc",      "-shared", "-o",
-                                soTmp,     objPath,   runtime,
-                                "-lm",     "-lpthread", "-Wl,--exclude-libs,ALL",
-                                "-Wl,-soname," + soName};
+  std::vector<std::string> argv{"cc", "-shared", "-o", soTmp};
+  argv.insert(argv.end(), objPaths.begin(), objPaths.end());
+  argv.insert(argv.end(), {runtime, "-lm", "-lpthread", "-Wl,--exclude-libs,ALL",
+                           "-Wl,-soname," + soName});
   int rc = runProgram(argv, errPath);
   if (rc != 0) {
     unlink(soTmp.c_str());

@@ -72,6 +72,15 @@ int vectorLanes(const llvm::TargetMachine &tm);
 // pipeline of opts.optLevel.
 bool optimizeModule(llvm::Module &mod, llvm::TargetMachine &tm, int optLevel,
                     std::string &error);
+// Object files of a module for a shared library, optimised at
+// opts.optLevel: one when the module is small, else one per part of it
+// (llvm::SplitModule), each part optimised and compiled on its own thread
+// in its own LLVMContext. The optimiser and the backend are nearly all of a
+// large model's compile time; the parts link as one object would, their
+// internal symbols made hidden. Kernels are noinline and the entries
+// optnone, so a part loses nothing the whole module would have allowed.
+bool emitObjectFiles(llvm::Module &mod, const CodegenOptions &opts,
+                     std::vector<std::string> &objects, std::string &error);
 // Object code (assembly == false) or assembly text of an optimised module.
 bool emitMachineCode(llvm::Module &mod, llvm::TargetMachine &tm, bool assembly,
                      std::string &out, std::string &error);

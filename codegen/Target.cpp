@@ -4,6 +4,8 @@
 #include "codegen/Layout.h"
 #include "codegen/Lowering.h"
 
+#include <llvm/Bitcode/BitcodeReader.h>
+#include <llvm/Bitcode/BitcodeWriter.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
@@ -12,6 +14,9 @@
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
+#include <llvm/Transforms/Utils/SplitModule.h>
+
+#include <thread>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 #include <llvm/TargetParser/SubtargetFeature.h>
@@ -147,6 +152,54 @@ bool emitMachineCode(llvm::Module &mod, TargetMachine &tm, bool assembly,
   }
   pm.run(mod);
   out.assign(buf.begin(), buf.end());
+  return true;
+}
+
+bool emitObjectFiles(llvm::Module &mod, const CodegenOptions &opts,
+                     std::vector<std::string> &objects, std::string &error) {
+  // Below this many functions a split costs more (bitcode round trips,
+  // target machines) than the second core saves.
+  constexpr size_t kMinFunctionsToSplit = 16;
+  unsigned parts = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+  if (mod.getFunctionList().size() < kMinFunctionsToSplit)
+    parts = 1;
+  if (parts == 1) {
+    std::unique_ptr<TargetMachine> tm = createTargetMachine(opts, true, error);
+    objects.assign(1, "");
+    return tm && optimizeModule(mod, *tm, opts.optLevel, error) &&
+           emitMachineCode(mod, *tm, false, objects[0], error);
+  }
+  // Each part goes through bitcode into a context of its own: an
+  // LLVMContext is used by one thread at a time.
+  std::vector<SmallVector<char, 0>> bitcode;
+  SplitModule(mod, parts, [&](std::unique_ptr<llvm::Module> part) {
+    bitcode.emplace_back();
+    raw_svector_ostream os(bitcode.back());
+    WriteBitcodeToFile(*part, os);
+  });
+  objects.assign(bitcode.size(), "");
+  std::vector<std::string> errors(bitcode.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < bitcode.size(); ++i)
+    threads.emplace_back([&, i] {
+      LLVMContext ctx;
+      Expected<std::unique_ptr<llvm::Module>> part = parseBitcodeFile(
+          MemoryBufferRef(StringRef(bitcode[i].data(), bitcode[i].size()), "part"), ctx);
+      if (!part) {
+        errors[i] = toString(part.takeError());
+        return;
+      }
+      std::unique_ptr<TargetMachine> tm = createTargetMachine(opts, true, errors[i]);
+      if (tm && optimizeModule(**part, *tm, opts.optLevel, errors[i]))
+        emitMachineCode(**part, *tm, false, objects[i], errors[i]);
+    });
+  for (std::thread &t : threads)
+    t.join();
+  for (const std::string &e : errors)
+    if (!e.empty()) {
+      error = e;
+      return false;
+    }
   return true;
 }
 
