@@ -131,7 +131,7 @@ bool isReservedCName(const std::string &id) {
       "NULL", "offsetof", "size_t", "ptrdiff_t", "max_align_t", "int8_t", "int16_t",
       "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intptr_t",
       "uintptr_t", "intmax_t", "uintmax_t", "dlc_tensor_desc", "dlc_entry_desc",
-      "dlc_model_desc", "dlc_entry_fn", "dlc_exec"};
+      "dlc_model_desc", "dlc_entry_fn", "dlc_exec", "dlc_task_fn"};
   return reserved.count(id) != 0;
 }
 

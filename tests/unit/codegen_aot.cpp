@@ -264,6 +264,11 @@ TEST_CASE("codegen: a model name the header or the runtime owns is refused") {
   m->name = "int"; // typedef struct int int;
   CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, "", error));
   CHECK_MESSAGE(error.find("typedef struct int int") != std::string::npos, error);
+  m->name = "dlc_task_fn"; // a type of dlc_abi.h, which the header embeds
+  error.clear();
+  CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, "", error));
+  CHECK_MESSAGE(error.find("typedef struct dlc_task_fn dlc_task_fn") != std::string::npos,
+                error);
   m->name = "dlc"; // dlc_create is the runtime's, linked into the same .so
   error.clear();
   CHECK_FALSE(emitSharedLibrary(*m, {}, so, h, "", error));
