@@ -163,7 +163,18 @@ static void *worker_main(void *arg) {
   }
 }
 
+/* In a child forked after the workers started, they do not exist: the pool
+ * forgets them (their mutex and condition variable may be in any state, so
+ * they are left alone) and starts its own. */
+static void forget_if_forked(dlcrt_pool *pool) {
+  if (pool->started > 0 && pool->owner != (int)getpid()) {
+    pool->started = 0;
+    pool->sync_ready = 0;
+  }
+}
+
 int dlcrt_pool_start(dlcrt_pool *pool) {
+  forget_if_forked(pool);
   if (pool->started > 0 || pool->threads <= 1)
     return pool->started;
   if (!pool->sync_ready) {
@@ -176,6 +187,7 @@ int dlcrt_pool_start(dlcrt_pool *pool) {
     pool->sync_ready = 1;
   }
   atomic_store(&pool->stop, 0);
+  pool->owner = (int)getpid();
   for (int i = 0; i < pool->threads - 1; ++i) {
     dlcrt_worker *w = &pool->workers[i];
     w->pool = pool;
@@ -189,6 +201,7 @@ int dlcrt_pool_start(dlcrt_pool *pool) {
 }
 
 void dlcrt_pool_stop(dlcrt_pool *pool) {
+  forget_if_forked(pool);
   if (pool->started > 0) {
     pthread_mutex_lock(&pool->lock);
     atomic_store(&pool->stop, 1);
@@ -217,7 +230,9 @@ void dlcrt_parallel_for(const dlc_exec *exec, dlc_task_fn task, void *args, int6
   dlcrt_pool *pool = (dlcrt_pool *)exec->pool;
   const int64_t units = (n + grain - 1) / grain;
   int threads = pool ? pool->threads : 1;
-  if (threads > 1 && dlcrt_pool_start(pool) + 1 < threads)
+  /* Work of one grain (a one-row predict) runs here without a look at the
+   * pool. */
+  if (threads > 1 && units > 1 && dlcrt_pool_start(pool) + 1 < threads)
     threads = pool->started + 1;
   /* Four parts a thread: a late worker's share is taken by the others in
    * pieces, not waited for. */

@@ -37,6 +37,8 @@ typedef struct dlcrt_worker {
 struct dlcrt_pool {
   int threads;  /* wanted, the caller included: 1..DLCRT_MAX_THREADS */
   int started;  /* workers running */
+  int owner;    /* getpid() of the process that started them: a forked
+                   child has the pool's memory but none of its threads */
   int sync_ready; /* lock and wake are initialised */
   pthread_mutex_t lock;
   pthread_cond_t wake;

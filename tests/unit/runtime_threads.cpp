@@ -9,6 +9,9 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -239,5 +242,40 @@ TEST_CASE("threads: a context in the caller's block runs on threads and stops th
     dlc_destroy(ctx);
   }
   std::free(block);
+  plan = nullptr;
+}
+
+TEST_CASE("threads: a child forked after the workers started runs and destroys its copy") {
+  LoopsModel model;
+  Plan p;
+  plan = &p;
+  p.loops = {{4096, 64}};
+  p.parts.assign(1, {});
+  dlc_context *ctx = dlc_create(model.desc, 0);
+  REQUIRE(ctx);
+  REQUIRE(dlc_set_threads(ctx, 2) == DLC_OK);
+  REQUIRE(dlc_run(ctx, 0, nullptr, nullptr, 1) == DLC_OK);
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // The parent's workers do not exist here: the run must not wait for
+    // them, and destroy must not join them.
+    int ok = dlc_run(ctx, 0, nullptr, nullptr, 1) == DLC_OK;
+    ok &= dlc_run(ctx, 0, nullptr, nullptr, 1) == DLC_OK;
+    dlc_destroy(ctx);
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  for (int waited = 0; waited < 200 && waitpid(child, &status, WNOHANG) == 0; ++waited)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (waitpid(child, &status, WNOHANG) == 0) {
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+    FAIL("the forked child hung for 10 s");
+  }
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  REQUIRE(dlc_run(ctx, 0, nullptr, nullptr, 1) == DLC_OK); // the parent's pool still works
+  dlc_destroy(ctx);
   plan = nullptr;
 }
