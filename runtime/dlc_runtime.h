@@ -57,7 +57,8 @@ int dlc_find_entry(const dlc_model_desc *model, const char *name); /* -1 if none
  * that never called this, by its first run that has work for them; they
  * sleep between runs and are stopped by dlc_destroy. A thread that cannot
  * be started leaves the work to the others. DLC_ERR_ARG for a negative
- * count; more than 64 is 64. */
+ * count; more than 64 is 64. A child forked after a context's workers
+ * started runs that context on its own thread alone until it calls this. */
 int dlc_set_threads(dlc_context *ctx, int threads);
 int dlc_threads(const dlc_context *ctx);
 

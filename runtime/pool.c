@@ -165,11 +165,14 @@ static void *worker_main(void *arg) {
 
 /* In a child forked after the workers started, they do not exist: the pool
  * forgets them (their mutex and condition variable may be in any state, so
- * they are left alone) and starts its own. */
+ * they are left alone) and runs on the calling thread alone until
+ * dlc_set_threads asks for more. Children of a fork are usually many (a
+ * process pool): threads of their own would oversubscribe the cores. */
 static void forget_if_forked(dlcrt_pool *pool) {
   if (pool->started > 0 && pool->owner != (int)getpid()) {
     pool->started = 0;
     pool->sync_ready = 0;
+    pool->threads = 1;
   }
 }
 

@@ -258,10 +258,12 @@ TEST_CASE("threads: a child forked after the workers started runs and destroys i
   pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    // The parent's workers do not exist here: the run must not wait for
-    // them, and destroy must not join them.
+    // The parent's workers do not exist here: the runs must not wait for
+    // them, nor start others (the child runs on one thread), and destroy
+    // must not join them.
     int ok = dlc_run(ctx, 0, nullptr, nullptr, 1) == DLC_OK;
     ok &= dlc_run(ctx, 0, nullptr, nullptr, 1) == DLC_OK;
+    ok &= dlc_threads(ctx) == 1;
     dlc_destroy(ctx);
     _exit(ok ? 0 : 1);
   }
