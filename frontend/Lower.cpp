@@ -741,10 +741,18 @@ Value Lowerer::callUser(const FnDecl &f, const Expr &call) {
     Value v = eval(*nameArg);
     if (!v.ok())
       return Value();
-    if (v.kind != Value::Str || v.fn.empty() || v.fn.find('.') != std::string::npos ||
-        !(std::isalpha((unsigned char)v.fn[0]) || v.fn[0] == '_')) {
+    // A name of the DSL's own: it becomes the prefix of parameter names
+    // (D.w), which the IR and the checkpoints spell as identifiers.
+    auto identifier = [](const std::string &s) {
+      return !s.empty() && (std::isalpha((unsigned char)s[0]) || s[0] == '_') &&
+             std::all_of(s.begin(), s.end(), [](char c) {
+               return std::isalnum((unsigned char)c) || c == '_';
+             });
+    };
+    if (v.kind != Value::Str || !identifier(v.fn)) {
       error(nameArg->loc, fmt::format("{}: the instance name must be a string such as \"D\" "
-                                      "(a name without dots), got {}",
+                                      "(letters, digits and _, not starting with a digit), "
+                                      "got {}",
                                       f.name, v.describe()));
       return Value();
     }
