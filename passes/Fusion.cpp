@@ -389,12 +389,36 @@ private:
     return false;
   }
 
+  // Whether every kernel that would store uniform value u (those that
+  // hoist it) runs after a kernel that reads it whole: an anchor of group r
+  // reading u while a hoisting group depends on r. The stored copy would
+  // come too late (a reduce_sum of a [1, 1] value, the value also scaling
+  // the reduce's own consumer: found by the model fuzz target), so u gets a
+  // kernel of its own, which the reader follows.
+  bool storedTooLate(const Node *u, const std::vector<int> &hoisting) const {
+    auto it = users_.find(u);
+    if (it == users_.end())
+      return false;
+    for (const Node *reader : it->second) {
+      if (uniform_.count(reader) || isElementwise(reader))
+        continue;
+      auto r = groupOf_.find(reader);
+      if (r == groupOf_.end())
+        continue;
+      for (int h : hoisting)
+        if (h != r->second && dependsOn(h, r->second))
+          return true;
+    }
+    return false;
+  }
+
   // Every kernel recomputes the uniform values its nodes read. A uniform
   // value that something else needs in memory (a root, a view, an anchor
   // reading it as an operand) is stored by the first kernel that computes
   // it, or by a kernel of its own when none does.
   void hoistUniforms() {
     std::unordered_set<const Node *> hoistedSomewhere;
+    std::unordered_map<const Node *, std::vector<int>> hoistedIn; // by group
     for (Group &g : groups_) {
       std::set<const Node *> need;
       std::function<void(const Node *)> pull = [&](const Node *u) {
@@ -415,11 +439,14 @@ private:
       for (const Node *u : order) {
         g.kernel.hoisted.push_back(const_cast<Node *>(u));
         hoistedSomewhere.insert(u);
+        hoistedIn[u].push_back(int(&g - groups_.data()));
       }
     }
     for (auto &np : f_.nodes) {
       Node *u = np.get();
-      if (!uniform_.count(u) || hoistedSomewhere.count(u) || !readAsWhole(u))
+      if (!uniform_.count(u) || !readAsWhole(u))
+        continue;
+      if (hoistedSomewhere.count(u) && !storedTooLate(u, hoistedIn[u]))
         continue;
       // No loop recomputes it, yet it is read as a whole (by an anchor, a
       // view or the caller): a kernel of its own stores it.
