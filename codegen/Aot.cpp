@@ -282,7 +282,7 @@ bool emitSharedLibrary(const Module &m, const CodegenOptions &opts,
                                                                codegen::vectorLanes(*tm));
   std::vector<std::string> objects;
   if (!codegen::addCApi(*mod, m, weightsPath.empty() ? nullptr : &weights, error) ||
-      !codegen::emitObjectFiles(*mod, opts, objects, error))
+      !codegen::emitObjectFiles(*mod, *tm, opts, objects, error))
     return false;
 
   TempDir tmp;

@@ -109,7 +109,7 @@ public:
       emitElementwise();
     EmittedKernel out;
     out.fn = k_.finish();
-    out.share = {k_.share().iterations, k_.share().grain};
+    out.share = k_.share();
     return out;
   }
 

@@ -3,6 +3,7 @@
 // constant trip count, the form LLVM's loop vectoriser takes without help.
 #pragma once
 
+#include "codegen/Lowering.h"
 #include "ir/Graph.h"
 
 #include <llvm/IR/IRBuilder.h>
@@ -120,11 +121,7 @@ public:
   // for (i = begin; i < end; ++i) body(i), for counts known at run time.
   void loopRange(llvm::Value *begin, llvm::Value *end,
                  const std::function<void(llvm::Value *)> &body);
-  struct Share {
-    int64_t iterations = 0, grain = 1; // grain: what parallel_for gets
-    int64_t tile = 1;                  // the unit the code itself has
-  };
-  const Share &share() const { return share_; }
+  const KernelShare &share() const { return share_; } // grain: what parallel_for gets
 
   llvm::Function *finish(); // returns void, verifies (InternalError if broken)
 
@@ -133,7 +130,8 @@ private:
   llvm::Value *rows_ = nullptr;
   int64_t batch_ = 0;
   llvm::Value *begin_ = nullptr, *end_ = nullptr;
-  Share share_;
+  KernelShare share_;
+  int64_t tile_ = 1; // the unit of iterations the code itself has
 };
 
 using Strides = std::vector<int64_t>;

@@ -145,14 +145,15 @@ constexpr double kMinPartNanoseconds = 10000;
 
 void KernelBuilder::declareShare(int64_t n, int64_t grain, double nsPerIteration) {
   DLC_ASSERT(shared() && (share_.iterations == 0 ||
-                          (share_.iterations == n && share_.tile == grain)),
+                          (share_.iterations == n && tile_ == grain)),
              fmt::format("codegen: kernel {} declares a share it does not have, or two",
                          fn_->getName().str()));
   // Any multiple of the tile keeps every iteration's instructions, so the
   // grain may grow until a part is worth a thread: a 1-row predict then
   // runs whole on the caller.
   int64_t worth = (int64_t)std::ceil(kMinPartNanoseconds / std::max(nsPerIteration, 1e-3));
-  share_ = {n, (std::max<int64_t>(worth, 1) + grain - 1) / grain * grain, grain};
+  share_ = {n, (std::max<int64_t>(worth, 1) + grain - 1) / grain * grain};
+  tile_ = grain;
 }
 
 void KernelBuilder::loopShare(int64_t n, int64_t grain, double nsPerIteration,

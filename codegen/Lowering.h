@@ -79,7 +79,9 @@ bool optimizeModule(llvm::Module &mod, llvm::TargetMachine &tm, int optLevel,
 // large model's compile time; the parts link as one object would, their
 // internal symbols made hidden. Kernels are noinline and the entries
 // optnone, so a part loses nothing the whole module would have allowed.
-bool emitObjectFiles(llvm::Module &mod, const CodegenOptions &opts,
+// `tm` (PIC, from `opts`) compiles a module left whole; each part gets
+// its own, as a TargetMachine serves one thread.
+bool emitObjectFiles(llvm::Module &mod, llvm::TargetMachine &tm, const CodegenOptions &opts,
                      std::vector<std::string> &objects, std::string &error);
 // Object code (assembly == false) or assembly text of an optimised module.
 bool emitMachineCode(llvm::Module &mod, llvm::TargetMachine &tm, bool assembly,

@@ -14,16 +14,15 @@
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
-#include <llvm/Transforms/Utils/SplitModule.h>
-
-#include <thread>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 #include <llvm/TargetParser/SubtargetFeature.h>
+#include <llvm/Transforms/Utils/SplitModule.h>
 
 #include <fmt/format.h>
 
 #include <mutex>
+#include <thread>
 
 using namespace llvm;
 
@@ -155,7 +154,7 @@ bool emitMachineCode(llvm::Module &mod, TargetMachine &tm, bool assembly,
   return true;
 }
 
-bool emitObjectFiles(llvm::Module &mod, const CodegenOptions &opts,
+bool emitObjectFiles(llvm::Module &mod, TargetMachine &tm, const CodegenOptions &opts,
                      std::vector<std::string> &objects, std::string &error) {
   // Below this many functions a split costs more (bitcode round trips,
   // target machines) than the second core saves.
@@ -164,10 +163,9 @@ bool emitObjectFiles(llvm::Module &mod, const CodegenOptions &opts,
   if (mod.getFunctionList().size() < kMinFunctionsToSplit)
     parts = 1;
   if (parts == 1) {
-    std::unique_ptr<TargetMachine> tm = createTargetMachine(opts, true, error);
     objects.assign(1, "");
-    return tm && optimizeModule(mod, *tm, opts.optLevel, error) &&
-           emitMachineCode(mod, *tm, false, objects[0], error);
+    return optimizeModule(mod, tm, opts.optLevel, error) &&
+           emitMachineCode(mod, tm, false, objects[0], error);
   }
   // Each part goes through bitcode into a context of its own: an
   // LLVMContext is used by one thread at a time.
