@@ -110,11 +110,6 @@ int main(int argc, char **argv) {
   int rows = peer_load_batches(a.data, B, &x, &y);
   Run r = {B, B, rows / B, 0, x, y, malloc(sizeof(float) * B * H), malloc(sizeof(float) * B * K),
            malloc(sizeof(float) * B * H)};
-  printf("step %d %.9g\n", B, peer_median_seconds(run_step, &r, a.rounds));
-  int predict_rows[] = {B, 1};
-  for (int j = 0; j < (B > 1 ? 2 : 1); j++) {
-    r.rows = predict_rows[j];
-    printf("predict %d %.9g\n", r.rows, peer_median_seconds(run_predict, &r, a.rounds));
-  }
+  peer_report(B, a.rounds, run_step, run_predict, &r, &r.rows);
   return 0;
 }

@@ -88,6 +88,18 @@ static inline double peer_median_seconds(void (*fn)(void *), void *ctx, int roun
   return median;
 }
 
+/* The lines compare.py reads: the train step at the batch, then predict at
+ * the batch and at one row. `rows` is where run_predict finds its count. */
+static inline void peer_report(int batch, int rounds, void (*run_step)(void *),
+                               void (*run_predict)(void *), void *run, int *rows) {
+  printf("step %d %.9g\n", batch, peer_median_seconds(run_step, run, rounds));
+  int predict_rows[] = {batch, 1};
+  for (int j = 0; j < (batch > 1 ? 2 : 1); j++) {
+    *rows = predict_rows[j];
+    printf("predict %d %.9g\n", *rows, peer_median_seconds(run_predict, run, rounds));
+  }
+}
+
 /* The images x (rows x 784 floats) and labels y the models run on. With a data
  * file (compare.py writes consecutive Fashion-MNIST training images, pixels /
  * 255 as float32, then their labels as int32), as many rows as it holds, at
