@@ -164,11 +164,12 @@ bool checkApiNames(const Module &m, std::string &error) {
   // model.so links the runtime; a C API function of the same name would be
   // renamed by LLVM and the header's prototype would name nothing.
   static const std::set<std::string> runtime = {
-      "dlc_create",   "dlc_create_in", "dlc_context_bytes", "dlc_destroy",
-      "dlc_run",      "dlc_find_entry", "dlc_find_var",     "dlc_get_var",
-      "dlc_set_var",  "dlc_set_state",  "dlc_save",         "dlc_save_host",
-      "dlc_load",     "dlc_read_host_state", "dlc_error",   "dlc_model",
-      "dlc_var_data", "dlc_context",    "dlc_set_threads",  "dlc_threads"};
+      "dlc_create",     "dlc_create_in", "dlc_context_bytes",   "dlc_destroy",
+      "dlc_run",        "dlc_find_entry", "dlc_find_var",       "dlc_get_var",
+      "dlc_set_var",    "dlc_set_state", "dlc_copy_state",      "dlc_save",
+      "dlc_save_host",  "dlc_load",      "dlc_read_host_state", "dlc_error",
+      "dlc_model",      "dlc_var_data",  "dlc_context",         "dlc_set_threads",
+      "dlc_threads"};
   for (const std::string &s : apiFixedSymbols(m).all())
     if (runtime.count(s)) {
       error = fmt::format("model '{}' would define the C function {}, which is the dlc "

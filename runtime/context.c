@@ -532,3 +532,35 @@ int dlc_set_state(dlc_context *ctx, const void *image, size_t bytes) {
   memcpy(ctx->state, image, bytes);
   return DLC_OK;
 }
+
+/* Same names, dtypes and shapes (the signature) at the same offsets: the
+ * blocks mean the same thing byte for byte. */
+static int same_state_layout(const dlc_model_desc *a, const dlc_model_desc *b) {
+  if (a->signature != b->signature || a->state_bytes != b->state_bytes || a->n_vars != b->n_vars)
+    return 0;
+  for (int32_t v = 0; v < a->n_vars; ++v) {
+    const dlc_tensor_desc *x = &a->vars[v], *y = &b->vars[v];
+    if (x->offset != y->offset || x->dtype != y->dtype || x->rank != y->rank ||
+        strcmp(x->name, y->name) != 0)
+      return 0;
+    for (int32_t d = 0; d < x->rank; ++d)
+      if (x->dims[d] != y->dims[d])
+        return 0;
+  }
+  return 1;
+}
+
+int dlc_copy_state(dlc_context *to, const dlc_context *from) {
+  if (!to)
+    return DLC_ERR_ARG;
+  to->error[0] = '\0';
+  if (!from)
+    return dlcrt_fail(to, DLC_ERR_ARG, "copy_state: no context to copy from");
+  if (!same_state_layout(to->model, from->model))
+    return dlcrt_fail(to, DLC_ERR_ARG,
+                      "copy_state: model '%s' and model '%s' lay out different variables",
+                      to->model->name, from->model->name);
+  if (to != from)
+    memcpy(to->state, from->state, (size_t)to->model->state_bytes);
+  return DLC_OK;
+}

@@ -96,6 +96,12 @@ int dlc_set_var(dlc_context *ctx, const char *name, const float *data, size_t nu
 /* Overwrites the whole state block with `image` (state_bytes of it): the
  * variables a model.so embeds when compiled with --weights. */
 int dlc_set_state(dlc_context *ctx, const void *image, size_t bytes);
+/* Copies every variable (params and optimizer state) of `from` into `to`,
+ * whose models must lay out the same variables: the same model compiled at
+ * another batch (-Dbatch=N) does. dlc train runs an epoch's last partial
+ * batch so, on the model compiled at that batch's rows. DLC_ERR_ARG, with
+ * `to` unchanged, when the layouts differ. */
+int dlc_copy_state(dlc_context *to, const dlc_context *from);
 
 #ifdef __cplusplus
 }

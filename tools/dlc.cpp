@@ -30,9 +30,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <iterator>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -568,12 +570,59 @@ int compileCommand(Options &o) {
   return 0;
 }
 
-// Compiles through the JIT and creates a context: the shared start of train/eval.
+// The model compiled again for the rows an epoch of dlc train leaves after
+// its full batches (TrainOptions::remainder), or why it could not be.
+struct RemainderModel {
+  std::unique_ptr<Module> module;
+  std::unique_ptr<JitModel> jit;
+  std::string why;
+};
+
+// The model at -Dbatch=rows, through the same passes and JIT, quietly: its
+// dumps and diagnostics would repeat the model's own.
+RemainderModel compileAtBatch(Options o, int64_t rows) {
+  RemainderModel r;
+  if (endsWith(o.file, ".ir")) {
+    r.why = "a graph IR file has no batch constant to compile it at another batch";
+    return r;
+  }
+  o.frontend.constants["batch"] = rows;
+  o.passes = PassOptions();
+  std::ostringstream diagnostics;
+  r.module = compileModelFile(o.file, diagnostics, o.frontend);
+  if (!r.module) {
+    // The first diagnostic's message, without its "file:line:col: error: "
+    // and the "-Dbatch=N: " this note says already.
+    std::string first = diagnostics.str().substr(0, diagnostics.str().find('\n'));
+    if (size_t at = first.find("error: "); at != std::string::npos)
+      first = first.substr(at + 7);
+    if (const std::string flag = fmt::format("-Dbatch={}: ", rows); first.rfind(flag, 0) == 0)
+      first = first.substr(flag.size());
+    r.why = fmt::format("at -Dbatch={}, {}", rows, first);
+    return r;
+  }
+  runPipeline(o, *r.module);
+  std::string error;
+  r.jit = jitCompile(*r.module, o.codegen, error);
+  if (!r.jit)
+    r.why = fmt::format("at -Dbatch={}, {}", rows, error);
+  return r;
+}
+
+// Compiles through the JIT and creates a context: the shared start of
+// train/eval. With `remainderRows` (set by startSession's check) dlc train's
+// model is also compiled at that batch, on a second thread meanwhile.
 struct Session {
   std::unique_ptr<Module> module;
   std::unique_ptr<JitModel> jit;
   dlc_context *ctx = nullptr;
-  ~Session() { dlc_destroy(ctx); }
+  int64_t remainderRows = 0;
+  RemainderModel remainder;
+  dlc_context *remainderCtx = nullptr;
+  ~Session() {
+    dlc_destroy(remainderCtx);
+    dlc_destroy(ctx);
+  }
 };
 
 // `check` runs after the frontend, before the passes and LLVM: what can be
@@ -584,6 +633,9 @@ bool startSession(Options &o, Session &s,
   s.module = loadModule(o);
   if (!s.module || (check && !check(*s.module)))
     return false;
+  std::future<RemainderModel> remainder;
+  if (s.remainderRows > 0)
+    remainder = std::async(std::launch::async, compileAtBatch, o, s.remainderRows);
   double tFront = secondsSince(t0);
   auto t1 = std::chrono::steady_clock::now();
   // A model cut short before the optimizer pass would "train" without
@@ -594,6 +646,8 @@ bool startSession(Options &o, Session &s,
   auto t2 = std::chrono::steady_clock::now();
   std::string error;
   s.jit = jitCompile(*s.module, o.codegen, error);
+  if (remainder.valid())
+    s.remainder = remainder.get();
   if (!s.jit) {
     fmt::print(stderr, "dlc: error: {}\n", error);
     return false;
@@ -609,6 +663,18 @@ bool startSession(Options &o, Session &s,
   }
   if (o.threads > 0)
     dlc_set_threads(s.ctx, o.threads);
+  if (s.remainder.jit) {
+    s.remainderCtx = dlc_create(s.remainder.jit->desc(), o.seed);
+    if (!s.remainderCtx) {
+      fmt::print(stderr, "dlc: error: {}\n", dlc_error(nullptr));
+      return false;
+    }
+    if (o.threads > 0)
+      dlc_set_threads(s.remainderCtx, o.threads);
+  } else if (s.remainderRows > 0) {
+    fmt::print("note: the last {} examples of each epoch are not trained: {}\n",
+               s.remainderRows, s.remainder.why);
+  }
   // dlc train resumes itself: the checkpoint's position comes with it.
   const char *ckpt = o.command == "eval" || o.command == "predict" ? o.load.c_str() : "";
   if (*ckpt && dlc_load(s.ctx, ckpt) != DLC_OK) {
@@ -694,7 +760,8 @@ bool planModel(const Module &m, const Dataset &data, const std::string &labelsFr
                m.name, step, names.empty() ? "none" : fmt::to_string(fmt::join(names, ", ")));
     return false;
   }
-  // Training drops the last partial batch: it needs one whole batch.
+  // Training needs one whole batch (an epoch's last partial batch is trained
+  // by the model compiled at its rows, beside one at the full batch).
   const int64_t batch = codegen::modelBatch(m);
   if (o.command == "train" && batch > data.count) {
     auto flag = o.frontend.constants.find("batch");
@@ -882,9 +949,14 @@ int trainCommand(Options &o) {
   o.frontend.scoresInTrainEntries = true;
   Session s;
   if (!startSession(o, s, [&](const Module &m) {
+        // Keras trains an epoch's last partial batch too: so does dlc, on
+        // the model compiled at that many rows.
+        const int64_t batch = codegen::modelBatch(m);
+        s.remainderRows = batch > 0 ? train.count % batch : 0;
         return planModel(m, train, fmt::format("the training labels of {}", o.data), o, t);
       }))
     return 1;
+  t.remainder = s.remainderCtx;
   std::string error;
   bool stoppedBeforeBadStep = false, finishedBefore = false;
   if (!trainModel(s.ctx, train, t, std::cout, error, &stoppedBeforeBadStep, &finishedBefore)) {

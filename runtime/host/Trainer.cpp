@@ -298,15 +298,18 @@ struct EpochSums {
 };
 
 // "loss 0.4321  accuracy 81.25%", or "d_step 0.6931  g_step 0.7012" for
-// several entries; the accuracy when some entry outputs class scores.
+// several entries; the accuracy when some entry outputs class scores. Each
+// step's loss is its batch's mean, summed weighted by its rows over the
+// batch (a partial batch counts for less, as Keras weighs it), so the
+// epoch's loss is the mean over `batches` batches' worth of examples.
 std::string metricsText(const std::vector<BoundEntry> &entries, const EpochSums &sums,
-                        int64_t steps) {
+                        double batches) {
   std::string text;
   auto out = std::back_inserter(text);
   for (size_t k = 0; k < entries.size(); ++k)
     fmt::format_to(out, "{}{} {:.4f}", k ? "  " : "",
                    entries.size() == 1 ? "loss" : entries[k].desc->name,
-                   sums.losses[k] / double(std::max<int64_t>(steps, 1)));
+                   sums.losses[k] / std::max(batches, 1e-9));
   if (sums.scored > 0)
     fmt::format_to(out, "  accuracy {:.2f}%", 100.0 * double(sums.correct) / double(sums.scored));
   return text;
@@ -678,11 +681,51 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
         return false;
       }
 
+  // An epoch is its full batches, then (with opts.remainder) one step on
+  // the examples left, run by the same entries of the model compiled at
+  // that many rows on a copy of the variables, which is copied back.
+  const int64_t batch = m->batch;
+  const int64_t fullSteps = train.count / batch, rest = train.count % batch;
+  dlc_context *restCtx = rest > 0 ? opts.remainder : nullptr;
+  std::vector<BoundEntry> restEntries(restCtx ? order.size() : 0);
+  if (restCtx) {
+    const dlc_model_desc *r = dlc_model(restCtx);
+    if (r->batch != rest) {
+      error = fmt::format("the model for the last partial batch has a batch of {}, not the {} "
+                          "examples left after {} batches of {}",
+                          r->batch, rest, fullSteps, batch);
+      return false;
+    }
+    if (dlc_copy_state(restCtx, ctx) != DLC_OK) {
+      error = dlc_error(restCtx);
+      return false;
+    }
+    for (size_t k = 0; k < order.size(); ++k) {
+      const int e = dlc_find_entry(r, m->entries[order[k]].name);
+      if (e < 0 || !r->entries[e].is_train) {
+        error = fmt::format("the model for the last partial batch has no train entry '{}'",
+                            m->entries[order[k]].name);
+        return false;
+      }
+      if (!bindEntry(r, e, opts, train, restEntries[k], error))
+        return false;
+      restEntries[k].scores = scoresOutput(r, predictEntry(r), restEntries[k]);
+    }
+  }
+  const int64_t steps = fullSteps + (restCtx ? 1 : 0);
+  // The examples an epoch trains, and its steps' batches' worth of them
+  // before `step` (metricsText).
+  const int64_t trained = restCtx ? train.count : fullSteps * batch;
+  auto batchesBefore = [&](int64_t step) {
+    return step <= fullSteps ? double(step) : double(fullSteps) + double(rest) / double(batch);
+  };
+  auto weightOf = [&](int64_t step) {
+    return step < fullSteps ? 1.0 : double(rest) / double(batch);
+  };
+
   std::vector<int64_t> shuffled(size_t(train.count));
   std::mt19937_64 rng(opts.seed);
   NormalRng noise(opts.seed ^ 0x9E3779B97F4A7C15ull); // its own stream
-  const int64_t batch = m->batch;
-  const int64_t steps = train.count / batch; // the last partial batch is dropped
   const int64_t totalSteps = steps * opts.epochs;
   ProgressLine progress(out, opts.columns);
   const Clock::time_point runStart = Clock::now();
@@ -788,24 +831,31 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
   // One train entry on one batch; false when dlc_run refused it. The
   // batch's correct predictions, when the entry outputs scores, go into
   // `sums`; its loss is left to the caller, who checks it first.
+  // The last partial batch runs on restCtx, between copies of the
+  // variables, so that ctx holds them after every entry.
   auto runEntry = [&](int64_t step, size_t k, float &loss, EpochSums &sums) {
-    BoundEntry &b = entries[k];
-    fillBatch(train, shuffled.data(), step * batch, batch, b, noise);
-    if (dlc_run(ctx, b.entry, b.inputPtrs.data(), b.outputPtrs.data(), batch) != DLC_OK) {
+    const bool last = step == fullSteps;
+    BoundEntry &b = last ? restEntries[k] : entries[k];
+    dlc_context *runner = last ? restCtx : ctx;
+    const int64_t rows = b.batch;
+    fillBatch(train, shuffled.data(), step * batch, rows, b, noise);
+    if ((last && dlc_copy_state(runner, ctx) != DLC_OK) ||
+        dlc_run(runner, b.entry, b.inputPtrs.data(), b.outputPtrs.data(), rows) != DLC_OK ||
+        (last && dlc_copy_state(ctx, runner) != DLC_OK)) {
       progress.clear();
-      error = dlc_error(ctx);
+      error = dlc_error(runner);
       return false;
     }
     std::memcpy(&loss, b.outputs[0].data(), sizeof loss);
     if (b.scores >= 0) {
       const float *scores = reinterpret_cast<const float *>(b.outputs[size_t(b.scores)].data());
       const int64_t classes = b.desc->outputs[b.scores].dims[1];
-      for (int64_t r = 0; r < batch; ++r) {
+      for (int64_t r = 0; r < rows; ++r) {
         const float *row = scores + r * classes;
         const int64_t guess = std::max_element(row, row + classes) - row;
         sums.correct += guess == train.labels[size_t(shuffled[size_t(step * batch + r)])];
       }
-      sums.scored += batch;
+      sums.scored += rows;
     }
     return true;
   };
@@ -862,7 +912,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
         float loss;
         if (!runEntry(s, k, loss, sums))
           return false;
-        sums.losses[k] += loss;
+        sums.losses[k] += loss * weightOf(s);
       }
     if (!opts.save.empty() && !save(epoch, badStep, epochRng, sums))
       return false;
@@ -912,7 +962,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
             warnedNonFinite = true;
           }
         }
-        sums.losses[k] += loss;
+        sums.losses[k] += loss * weightOf(step);
       }
       ++stepsThisRun;
       const int64_t done = int64_t(epoch - 1) * steps + step + 1;
@@ -925,8 +975,10 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
         lastDraw = now;
         const double elapsed = secondsSince(runStart);
         const double stepsPerSecond = double(stepsThisRun) / std::max(elapsed, 1e-9);
-        progress.draw(epoch, opts.epochs, step + 1, steps, metricsText(entries, sums, step + 1),
-                      stepsPerSecond * double(batch), double(totalSteps - done) / stepsPerSecond);
+        progress.draw(epoch, opts.epochs, step + 1, steps,
+                      metricsText(entries, sums, batchesBefore(step + 1)),
+                      stepsPerSecond * double(trained) / double(steps),
+                      double(totalSteps - done) / stepsPerSecond);
       }
     }
     const double seconds = secondsSince(epochStart);
@@ -935,7 +987,7 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
     record.epoch = epoch;
     record.seconds = seconds;
     for (double sum : sums.losses)
-      record.losses.push_back(sum / double(std::max<int64_t>(steps, 1)));
+      record.losses.push_back(sum / std::max(batchesBefore(steps), 1e-9));
     if (sums.scored > 0) {
       record.hasTrainAccuracy = true;
       record.trainAccuracy = double(sums.correct) / double(sums.scored);
@@ -954,8 +1006,8 @@ bool trainModel(dlc_context *ctx, const Dataset &train, const TrainOptions &opts
         tested = fmt::format("  test {} {:.6f}", r.metric, r.value);
     }
     out << fmt::format("epoch {}/{}  {}  {:.1f} s  {:.0f} samples/s{}\n", epoch, opts.epochs,
-                       metricsText(entries, sums, steps), seconds,
-                       double(steps * batch) / std::max(seconds, 1e-9), tested)
+                       metricsText(entries, sums, batchesBefore(steps)), seconds,
+                       double(trained) / std::max(seconds, 1e-9), tested)
         << std::flush;
     curves.epochs.push_back(record);
     if (!opts.log.empty() && !writeCurvesCsv(opts.log, curves, error))

@@ -69,6 +69,12 @@ struct TrainOptions {
   std::string save, resume;
   int64_t every = 0;
   const Dataset *sampleFrom = nullptr; // images for the grid (the test split)
+  // The same model compiled for the rows an epoch leaves after its full
+  // batches (train.count % batch; dlc train compiles it with -Dbatch=N):
+  // each epoch ends with a step of its train entries on those examples,
+  // with the variables copied in and back (dlc_copy_state). Null: they are
+  // not trained, and an epoch is its full batches.
+  dlc_context *remainder = nullptr;
 };
 
 // Each step, every entry of `steps` runs on the same batch of examples (with
@@ -76,7 +82,8 @@ struct TrainOptions {
 // output with the name and [batch, classes] shape of predict's first output,
 // in an entry fed labels of as many classes, is the step's class scores,
 // whose accuracy each epoch reports beside the loss (dlc train has the
-// frontend add it). The last partial batch of an epoch is dropped. Returns false with `error` on
+// frontend add it). The last partial batch of an epoch is trained by
+// opts.remainder, when given, else dropped. Returns false with `error` on
 // failure. A step whose loss or variables come out NaN or infinite stops
 // training (unless opts.stopOnNonFinite is false), leaving the variables as
 // they were before that step; `error` names the step, and

@@ -434,5 +434,25 @@ TEST_CASE("runtime: variables by name, copied out and in") {
   CHECK(dlc_set_state(ctx, image.data(), image.size() - 1) == DLC_ERR_ARG);
   CHECK(dlc_set_state(ctx, image.data(), image.size()) == DLC_OK);
   CHECK(floats(ctx, 0) == std::vector<float>(w.size(), 0.0f));
+
+  // Every variable of another context of the same layout (the model at
+  // another batch); one of another layout is refused, leaving `to` as it was.
+  ModelBuilder same("toy", 3), other("toy", kBatch);
+  buildToy(same);
+  buildToy(other, 0x70E5u, {kFeatures * kClasses, 1});
+  dlc_context *from = dlc_create(&same.desc, 9), *wrong = dlc_create(&other.desc, 9);
+  REQUIRE(from);
+  REQUIRE(wrong);
+  CHECK(dlc_copy_state(ctx, from) == DLC_OK);
+  CHECK(snapshot(ctx) == snapshot(from));
+  const std::vector<uint8_t> copied = snapshot(ctx);
+  CHECK(dlc_copy_state(ctx, wrong) == DLC_ERR_ARG);
+  CHECK(std::string(dlc_error(ctx)) ==
+        "copy_state: model 'toy' and model 'toy' lay out different variables");
+  CHECK(snapshot(ctx) == copied);
+  CHECK(dlc_copy_state(ctx, nullptr) == DLC_ERR_ARG);
+  CHECK(dlc_copy_state(nullptr, from) == DLC_ERR_ARG);
+  dlc_destroy(wrong);
+  dlc_destroy(from);
   dlc_destroy(ctx);
 }

@@ -459,3 +459,111 @@ TEST_CASE("trainer: the progress line fits the terminal, its bar narrowing first
     }
   }
 }
+
+namespace {
+
+// A model that trains nothing and tallies what it is fed: its step adds
+// each row's features to `seen` and counts itself in `steps`, and its loss
+// is the mean of the rows' first feature.
+template <int64_t Rows>
+void tallyStep(char *state, char *, const void *const *in, void *const *out, const dlc_exec *) {
+  const float *x = static_cast<const float *>(in[0]);
+  float *seen = reinterpret_cast<float *>(state);
+  float first = 0;
+  for (int64_t r = 0; r < Rows; ++r) {
+    seen[0] += x[r * kFeatures];
+    seen[1] += x[r * kFeatures + 1];
+    first += x[r * kFeatures];
+  }
+  *reinterpret_cast<int32_t *>(state + 64) += 1;
+  *static_cast<float *>(out[0]) = first / float(Rows);
+}
+
+void buildTally(ModelBuilder &m, int64_t rows, dlc_entry_fn step, uint64_t signature = 0x7A11u) {
+  m.addInput("x", DLC_F32, {rows, kFeatures});
+  m.addInput("y", DLC_I32, {rows}, kClasses);
+  m.addVar("seen", DLC_F32, {kFeatures}, DLC_INIT_ZEROS);
+  m.addVar("steps", DLC_I32, {1}, DLC_INIT_ZEROS, 0, 0, false);
+  m.addEntry("step", true, {0, 1}, {m.tensor("loss", DLC_F32, {})}, 64, step);
+  m.finish(signature);
+}
+
+// Example i is (i, 1): sums of them are exact in float.
+dlc::Dataset counting(int64_t count) {
+  dlc::Dataset d;
+  d.imageDims = {kFeatures};
+  d.count = count;
+  for (int64_t i = 0; i < count; ++i) {
+    d.images.push_back(float(i));
+    d.images.push_back(1.0f);
+    d.labels.push_back(int32_t(i % 2));
+  }
+  return d;
+}
+
+} // namespace
+
+TEST_CASE("trainer: an epoch's last partial batch is a step of the model at its rows") {
+  // 203 examples: 25 batches of 8, then 3 rows on the model built for 3.
+  ModelBuilder full("tally", kBatch), rest("tally", 3);
+  buildTally(full, kBatch, tallyStep<kBatch>);
+  buildTally(rest, 3, tallyStep<3>);
+  dlc_context *ctx = dlc_create(&full.desc, 1), *restCtx = dlc_create(&rest.desc, 1);
+  REQUIRE(ctx);
+  REQUIRE(restCtx);
+  const dlc::Dataset train = counting(203);
+  dlc::TrainOptions opts = toyOptions(full.desc, train);
+  opts.epochs = 2;
+  opts.remainder = restCtx;
+  std::ostringstream out;
+  std::string error;
+  REQUIRE_MESSAGE(dlc::trainModel(ctx, train, opts, out, error), error);
+  // Every example once per epoch, and the rest step's variables come back.
+  const float *seen = static_cast<const float *>(dlc_var_data(ctx, 0));
+  CHECK(seen[0] == 2 * (202 * 203 / 2));
+  CHECK(seen[1] == 2 * 203);
+  CHECK(*static_cast<int32_t *>(dlc_var_data(ctx, 1)) == 2 * 26);
+  // The epoch's loss weighs each step by its rows: the mean over examples.
+  CHECK_MESSAGE(contains(out.str(), "epoch 2/2  loss 101.0000"), out.str());
+
+  // Without it, the 3 rows left are not trained.
+  dlc_context *alone = dlc_create(&full.desc, 1);
+  opts.remainder = nullptr;
+  REQUIRE_MESSAGE(dlc::trainModel(alone, train, opts, out, error), error);
+  CHECK(*static_cast<int32_t *>(dlc_var_data(alone, 1)) == 2 * 25);
+  CHECK(static_cast<const float *>(dlc_var_data(alone, 0))[1] == 2 * 200);
+  dlc_destroy(alone);
+  dlc_destroy(restCtx);
+  dlc_destroy(ctx);
+}
+
+TEST_CASE("trainer: a model for the last partial batch that does not fit is refused") {
+  ModelBuilder full("tally", kBatch), four("tally", 4), other("tally", 3), empty("tally", 3);
+  buildTally(full, kBatch, tallyStep<kBatch>);
+  buildTally(four, 4, tallyStep<4>);
+  buildTally(other, 3, tallyStep<3>, 0xD1FFu);
+  empty.addInput("x", DLC_F32, {3, kFeatures});
+  empty.addVar("seen", DLC_F32, {kFeatures}, DLC_INIT_ZEROS);
+  empty.addVar("steps", DLC_I32, {1}, DLC_INIT_ZEROS, 0, 0, false);
+  empty.finish(0x7A11u);
+  dlc_context *ctx = dlc_create(&full.desc, 1);
+  const dlc::Dataset train = counting(203);
+  dlc::TrainOptions opts = toyOptions(full.desc, train);
+  std::ostringstream out;
+  std::string error;
+  auto refusal = [&](const dlc_model_desc &m) {
+    dlc_context *restCtx = dlc_create(&m, 1);
+    REQUIRE(restCtx);
+    opts.remainder = restCtx;
+    CHECK_FALSE(dlc::trainModel(ctx, train, opts, out, error));
+    dlc_destroy(restCtx);
+    return error;
+  };
+  CHECK(contains(refusal(four.desc), "has a batch of 4, not the 3 examples left after 25 "
+                                     "batches of 8"));
+  CHECK(contains(refusal(other.desc), "lay out different variables"));
+  CHECK(contains(refusal(empty.desc), "has no train entry 'step'"));
+  // Nothing trained: the variables are as created.
+  CHECK(*static_cast<int32_t *>(dlc_var_data(ctx, 1)) == 0);
+  dlc_destroy(ctx);
+}
