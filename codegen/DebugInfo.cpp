@@ -22,7 +22,10 @@ DebugInfo::DebugInfo(llvm::Module &mod) : mod_(mod), dib_(mod) {
                                  "", 0);
   kernelType_ = dib_.createSubroutineType(dib_.getOrCreateTypeArray({}));
   mod_.addModuleFlag(llvm::Module::Warning, "Debug Info Version", DEBUG_METADATA_VERSION);
-  mod_.addModuleFlag(llvm::Module::Warning, "Dwarf Version", 5);
+  // DWARF 4: Debian 12's valgrind (3.19) refuses a library with DWARF 5's
+  // sections as corrupt, and callgrind is how a model's kernels are
+  // profiled; gdb and perf read either.
+  mod_.addModuleFlag(llvm::Module::Warning, "Dwarf Version", 4);
 }
 
 DIFile *DebugInfo::file(const std::string &name) {

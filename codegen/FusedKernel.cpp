@@ -220,6 +220,14 @@ private:
       k_.operandAt = [this](unsigned i, Value *idx) { return prologueAt(i, idx); };
     // A matmul hands each register tile to the epilogue before storing it.
     inRegisters_ = a->info().fusion == FusionKind::Contraction && !members_.empty();
+    // A bias and an activation stay unrolled over the tile's registers. So
+    // does an optimizer update with 16 vector registers (AVX2): there the
+    // tile's 12 accumulators and the update's loop-invariant values do not
+    // all fit, and with the update in a loop LLVM spills accumulators
+    // inside the k loop (twice the instructions; 32 registers have room).
+    constexpr size_t kUnrolledEpilogueOps = 4, kAlwaysLoopedEpilogueOps = 24;
+    k_.epilogueInLoop = members_.size() > kUnrolledEpilogueOps &&
+                        (k_.lanes >= 16 || members_.size() > kAlwaysLoopedEpilogueOps);
     if (inRegisters_)
       k_.epilogue = [this](Value *row, Value *col, Value *v, unsigned width, Value *mask) {
         tileEpilogue(row, col, v, width, mask);

@@ -59,6 +59,16 @@ public:
   std::function<void(llvm::Value *row, llvm::Value *col, llvm::Value *v, unsigned width,
                      llvm::Value *mask)>
       epilogue;
+  // A register tile's results, acc[r * cols + c] at (row0 + r, col0 + c *
+  // colStep), each through storeResult. An epilogue of more than a few ops
+  // (`epilogueInLoop`: a weight gradient's optimizer update) runs in a loop
+  // over the tile's results from a stack copy, so its code is emitted once
+  // per tile shape rather than once per register: a tenth of the code for
+  // LLVM to compile, for a store and a load per result.
+  void storeTile(llvm::Value *row0, int64_t rows, llvm::Value *col0, int64_t cols,
+                 int64_t colStep, const std::vector<llvm::Value *> &acc, unsigned width,
+                 llvm::Value *mask);
+  bool epilogueInLoop = false;
   llvm::Value *out() const { return resultPtr; }
   llvm::Value *in(unsigned i) const { return operandPtrs.at(i); }
 
@@ -79,6 +89,9 @@ public:
 
   // for (i = 0; i < n; ++i) body(i); nothing when n <= 0.
   void loop(int64_t n, const std::function<void(llvm::Value *)> &body);
+  // The same, kept a loop: LLVM would unroll a short one whose body is
+  // large, which multiplies the code to compile and gains nothing.
+  void loopRolled(int64_t n, const std::function<void(llvm::Value *)> &body);
   // The same for a count known only at run time (guarded: n may be 0).
   void loop(llvm::Value *n, const std::function<void(llvm::Value *)> &body);
 
@@ -128,6 +141,7 @@ public:
 private:
   llvm::Function *fn_;
   llvm::Value *rows_ = nullptr;
+  bool rolledNext_ = false; // the next loop() is loopRolled's
   int64_t batch_ = 0;
   llvm::Value *begin_ = nullptr, *end_ = nullptr;
   KernelShare share_;

@@ -19,6 +19,7 @@
 #include <cmath>
 
 #include <limits>
+#include <utility>
 
 using namespace llvm;
 
@@ -86,6 +87,7 @@ Value *KernelBuilder::binary(Intrinsic::ID id, Value *x, Value *y) {
 }
 
 void KernelBuilder::loop(int64_t n, const std::function<void(Value *)> &body) {
+  const bool rolled = std::exchange(rolledNext_, false);
   if (n <= 0)
     return;
   BasicBlock *pre = b.GetInsertBlock();
@@ -98,8 +100,21 @@ void KernelBuilder::loop(int64_t n, const std::function<void(Value *)> &body) {
   Value *next = add(i, idx(1));
   i->addIncoming(next, b.GetInsertBlock());
   BasicBlock *exit = BasicBlock::Create(b.getContext(), "loop.end", fn_);
-  b.CreateCondBr(b.CreateICmpULT(next, idx(n)), head, exit);
+  BranchInst *latch = b.CreateCondBr(b.CreateICmpULT(next, idx(n)), head, exit);
+  if (rolled) {
+    // The loop's metadata node refers to itself, which makes it distinct.
+    LLVMContext &c = b.getContext();
+    MDNode *disable = MDNode::get(c, MDString::get(c, "llvm.loop.unroll.disable"));
+    MDNode *id = MDNode::getDistinct(c, {nullptr, disable});
+    id->replaceOperandWith(0, id);
+    latch->setMetadata(LLVMContext::MD_loop, id);
+  }
   b.SetInsertPoint(exit);
+}
+
+void KernelBuilder::loopRolled(int64_t n, const std::function<void(Value *)> &body) {
+  rolledNext_ = true;
+  loop(n, body);
 }
 
 void KernelBuilder::loop(Value *n, const std::function<void(Value *)> &body) {
@@ -219,6 +234,39 @@ void KernelBuilder::storeResult(Value *row, Value *col, Value *v, unsigned width
     b.CreateMaskedStore(v, ptr, Align(4), mask);
   else
     b.CreateAlignedStore(v, ptr, Align(4));
+}
+
+void KernelBuilder::storeTile(Value *row0, int64_t rows, Value *col0, int64_t cols,
+                              int64_t colStep, const std::vector<Value *> &acc, unsigned width,
+                              Value *mask) {
+  auto at = [&](Value *r, Value *c) {
+    return std::pair{add(row0, r), add(col0, mul(c, colStep))};
+  };
+  if (!epilogue || !epilogueInLoop || acc.size() == 1) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        auto [row, col] = at(idx(r), idx(c));
+        storeResult(row, col, acc[size_t(r * cols + c)], width, mask);
+      }
+    return;
+  }
+  Type *t = acc.front()->getType();
+  Value *copy;
+  {
+    IRBuilderBase::InsertPointGuard guard(b);
+    BasicBlock &entry = fn_->getEntryBlock();
+    b.SetInsertPoint(&entry, entry.begin());
+    copy = b.CreateAlloca(t, idx(int64_t(acc.size())), "tile");
+  }
+  for (size_t i = 0; i < acc.size(); ++i)
+    b.CreateStore(acc[i], b.CreateInBoundsGEP(t, copy, idx(int64_t(i))));
+  loopRolled(rows, [&](Value *r) {
+    loopRolled(cols, [&](Value *c) {
+      Value *v = b.CreateLoad(t, b.CreateInBoundsGEP(t, copy, add(mul(r, cols), c)));
+      auto [row, col] = at(r, c);
+      storeResult(row, col, v, width, mask);
+    });
+  });
 }
 
 llvm::Function *KernelBuilder::finish() {
@@ -856,10 +904,10 @@ void emitMatMulRowsDot(KernelBuilder &k, int64_t M, int64_t N, int64_t K) {
     FastMathFlags fmf = k.b.getFastMathFlags();
     fmf.setAllowReassoc(true); // the lanes in a tree, as reduce() sums
     k.b.setFastMathFlags(fmf);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c)
-        k.storeResult(k.add(i0, k.idx(r)), k.add(j0, k.idx(c)),
-                      k.b.CreateFAddReduce(k.f(0), acc[r * cols + c]), 1, nullptr);
+    std::vector<Value *> dots;
+    for (Value *a : acc)
+      dots.push_back(k.b.CreateFAddReduce(k.f(0), a));
+    k.storeTile(i0, rows, j0, cols, 1, dots, 1, nullptr);
   };
   // Columns [c0, c0 + width) of one row block; B's rows for them stay in
   // L2 while every row block of the share uses them (columnGroups).
@@ -945,10 +993,7 @@ void emitMatMul(KernelBuilder &k) {
                                                   {a, bv[v], acc[r * vecs + v]});
       }
     });
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t v = 0; v < vecs; ++v)
-        k.storeResult(k.add(row0, k.idx(r)), k.add(col0, k.idx(v * lanes)),
-                      acc[r * vecs + v], lanes, mask);
+    k.storeTile(row0, rows, col0, vecs, lanes, acc, unsigned(lanes), mask);
   };
   int64_t tailWidth = N % lanes;
   Value *tailMask = firstLanes(k, tailWidth);
