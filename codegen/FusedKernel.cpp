@@ -228,11 +228,34 @@ private:
     constexpr size_t kUnrolledEpilogueOps = 4, kAlwaysLoopedEpilogueOps = 24;
     k_.epilogueInLoop = members_.size() > kUnrolledEpilogueOps &&
                         (k_.lanes >= 16 || members_.size() > kAlwaysLoopedEpilogueOps);
-    if (inRegisters_)
+    if (inRegisters_) {
       k_.epilogue = [this](Value *row, Value *col, Value *v, unsigned width, Value *mask) {
         tileEpilogue(row, col, v, width, mask);
       };
+      k_.partialSums = partialSumsBuffer();
+    }
     emitOp(k_);
+  }
+
+  // Where a matmul may keep C's partial sums between blocks of K: a stored
+  // f32 result of C's shape in a buffer this kernel only writes (never one
+  // it updates in place, like an optimizer's, whose old values the epilogue
+  // reads), which the epilogue overwrites at the last block. Null: none.
+  Value *partialSumsBuffer() const {
+    const Node *a = kern_.anchor;
+    for (const Node *n : kern_.nodes) {
+      if (!stored_.count(n) || n->type.dtype != DType::F32 || n->type.dims != a->type.dims)
+        continue;
+      auto b = p_.bufferOf.find(n);
+      if (b == p_.bufferOf.end())
+        b = p_.bufferOf.find(viewRoot(n));
+      if (b == p_.bufferOf.end())
+        continue;
+      for (const KernelArg &arg : call_.args)
+        if (arg.buffer == b->second && arg.access == Access::Out)
+          return ptr(n);
+    }
+    return nullptr;
   }
 
   // Element idx of the anchor's operand i: computed by the prologue when it

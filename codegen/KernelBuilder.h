@@ -69,6 +69,10 @@ public:
                  int64_t colStep, const std::vector<llvm::Value *> &acc, unsigned width,
                  llvm::Value *mask);
   bool epilogueInLoop = false;
+  // A matmul with an epilogue may keep C's partial sums between blocks of K
+  // here: a float per result element that the kernel does not read, and
+  // that the epilogue overwrites (a stored result of C's shape); null: none.
+  llvm::Value *partialSums = nullptr;
   llvm::Value *out() const { return resultPtr; }
   llvm::Value *in(unsigned i) const { return operandPtrs.at(i); }
 

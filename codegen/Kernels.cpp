@@ -955,23 +955,32 @@ void emitMatMul(KernelBuilder &k) {
     });
     return;
   }
-  // A long K loop (a weight gradient summed over every row of a batch)
-  // would stream all of A and B through the cache once per tile; without an
-  // epilogue, K is cut into blocks that stay in L2 while every tile uses
-  // them, and C accumulates in the output between blocks.
-  const bool blocked = !k.epilogue && K >= 2 * kBlockK;
+  // A long K loop (a weight gradient summed over every row of a batch, a
+  // dense layer over a CNN's 5408 features) would stream all of A and B
+  // through the cache once per tile: K is cut into blocks that stay in L2
+  // while every tile uses them, and C's partial sums wait in memory between
+  // blocks: in the output, or with an epilogue in `k.partialSums`, which the
+  // epilogue overwrites at the last block. Each sum still runs over k in
+  // order, through a store and a load of the same float: the same bits.
+  Value *partial = k.epilogue ? k.partialSums : k.out();
+  const bool blocked = partial && K >= 2 * kBlockK;
   Value *kStart = k.idx(0);
   int64_t kLen = K;
+  bool lastBlock = true;
   // C[row0 .. +rows, col0 .. +vecs*lanes) accumulated in registers over
-  // kLen steps from kStart (added to C's stored values when `blocked`); with
-  // `mask`, one vector of which only the masked lanes exist.
+  // kLen steps from kStart (added to the partial sums when `blocked`, and
+  // stored back to them but at the last block); with `mask`, one vector of
+  // which only the masked lanes exist.
   auto tile = [&](Value *row0, int64_t rows, Value *col0, int64_t vecs, Value *mask) {
     std::vector<Value *> zero((size_t)(rows * vecs), Constant::getNullValue(vec));
+    auto partialAt = [&](int64_t r, int64_t v) {
+      return vecPtr(partial, k.add(k.mul(k.add(row0, k.idx(r)), N),
+                                   k.add(col0, k.idx(v * lanes))));
+    };
     if (blocked)
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t v = 0; v < vecs; ++v) {
-          Value *ptr = vecPtr(k.out(), k.add(k.mul(k.add(row0, k.idx(r)), N),
-                                             k.add(col0, k.idx(v * lanes))));
+          Value *ptr = partialAt(r, v);
           zero[(size_t)(r * vecs + v)] =
               mask ? (Value *)k.b.CreateMaskedLoad(vec, ptr, Align(4), mask,
                                                    Constant::getNullValue(vec))
@@ -993,6 +1002,17 @@ void emitMatMul(KernelBuilder &k) {
                                                   {a, bv[v], acc[r * vecs + v]});
       }
     });
+    if (blocked && !lastBlock) {
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t v = 0; v < vecs; ++v) {
+          Value *sum = acc[r * vecs + v];
+          if (mask)
+            k.b.CreateMaskedStore(sum, partialAt(r, v), Align(4), mask);
+          else
+            k.b.CreateAlignedStore(sum, partialAt(r, v), Align(4));
+        }
+      return;
+    }
     k.storeTile(row0, rows, col0, vecs, lanes, acc, unsigned(lanes), mask);
   };
   int64_t tailWidth = N % lanes;
@@ -1038,19 +1058,22 @@ void emitMatMul(KernelBuilder &k) {
     return all();
   if (k.shared()) // this share's rows
     k.loopRange(k.mul(k.shareBegin(), N), k.mul(k.shareEnd(), N),
-                [&](Value *i) { k.store(k.f(0), k.out(), i); });
+                [&](Value *i) { k.store(k.f(0), partial, i); });
   else
-    k.loopRows(M * N, [&](Value *i) { k.store(k.f(0), k.out(), i); });
+    k.loopRows(M * N, [&](Value *i) { k.store(k.f(0), partial, i); });
+  // The blocks before the last, then the last (the rest of K, or its last
+  // whole block), whose tiles leave through storeTile.
+  const int64_t before = K % kBlockK ? K / kBlockK : K / kBlockK - 1;
   kLen = kBlockK;
-  k.loop(K / kBlockK, [&](Value *kb) {
+  lastBlock = false;
+  k.loop(before, [&](Value *kb) {
     kStart = k.mul(kb, kBlockK);
     all();
   });
-  if (K % kBlockK) {
-    kStart = k.idx(K / kBlockK * kBlockK);
-    kLen = K % kBlockK;
-    all();
-  }
+  lastBlock = true;
+  kStart = k.idx(before * kBlockK);
+  kLen = K - before * kBlockK;
+  all();
 }
 
 } // namespace
