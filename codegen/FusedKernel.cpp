@@ -52,12 +52,9 @@ Scalar compute(const Node *n, const std::function<Scalar(const Node *)> &get) {
 constexpr int64_t kMinSharedElements = 1 << 15; // elementwise, ~30 us of loads and stores
 constexpr int64_t kMinSharedFlops = 1 << 21;    // a matmul's 2*M*N*K, ~40 us
 
-// Whether a kernel's work is cut between threads (KernelBuilder::loopShare):
-// an elementwise kernel over its elements, a matmul over its result's rows.
-// Any other anchor runs whole, as does a kernel that stores a hoisted value
-// (every part would store it). Decided from the kernel alone, so calls that
-// share a kernelSignature share the decision.
-bool shareable(const Kernel &k) {
+} // namespace
+
+bool shareableKernel(const Kernel &k) {
   std::set<const Node *> stored(k.stores.begin(), k.stores.end());
   for (const Node *h : k.hoisted)
     if (stored.count(h))
@@ -68,6 +65,10 @@ bool shareable(const Kernel &k) {
     return k.nodes.front()->type.numel() >= kMinSharedElements;
   }
   const Node &a = *k.anchor;
+  // A reduction with no epilogue (which would run on every result after
+  // its loops).
+  if (k.nodes.size() == 1 && reductionShareable(a))
+    return a.operands[0]->type.numel() >= kMinSharedElements;
   if (a.op != OpKind::MatMul)
     return false;
   const bool ta = a.attrs.getInt("transpose_a", 0);
@@ -76,12 +77,14 @@ bool shareable(const Kernel &k) {
   return M >= 2 && 2 * M * N * K >= kMinSharedFlops;
 }
 
+namespace {
+
 class FusedKernelEmitter {
 public:
   FusedKernelEmitter(llvm::Module &mod, const Function &f, size_t call, const std::string &name,
                      DebugInfo *debug, int64_t rowsOfBatch, int lanes)
       : mod_(mod), p_(f.plan), call_(p_.calls.at(call)), kern_(p_.kernels.at(call_.kernel)),
-        k_(mod, argUses(), name, rowsOfBatch, shareable(kern_)), debug_(debug) {
+        k_(mod, argUses(), name, rowsOfBatch, shareableKernel(kern_)), debug_(debug) {
     k_.lanes = lanes;
     if (debug_) {
       std::vector<const Node *> all(kern_.hoisted.begin(), kern_.hoisted.end());

@@ -184,5 +184,9 @@ private:
 // Kernels.cpp: the loops of one op that is not a map (matmul, reductions,
 // row-wise ops, broadcast, transpose, fills), reading k.in(i) and writing k.out().
 void emitOp(KernelBuilder &k);
+// Whether a reduction's work can be shared between threads: the iterations
+// of its outermost dims, which it keeps, each own a slice of the results
+// (max pooling's batch and rows; not a sum over the batch).
+bool reductionShareable(const Node &n);
 
 } // namespace dlc::codegen

@@ -503,6 +503,43 @@ Value *beats(KernelBuilder &k, Value *v, Value *best) {
 // one, rounded once, is within one.
 constexpr int64_t kMaxDoubleAccumulators = 2048;
 
+// A reduction's input dims coalesced into alternating kept/reduced groups
+// (dims of 1 dropped; no dims at all: one kept group of 1).
+struct ReduceGroups {
+  Dims sizes;
+  std::vector<bool> isReduced;
+  int64_t count = 1; // elements folded into each result
+};
+
+ReduceGroups reduceGroups(const Node &n) {
+  const Dims &in = n.operands[0]->type.dims;
+  std::vector<bool> reduced(in.size(), false);
+  ReduceGroups g;
+  for (int64_t a : n.attrs.getInts("axes")) {
+    reduced[a] = true;
+    g.count *= in[a];
+  }
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == 1)
+      continue;
+    if (!g.sizes.empty() && g.isReduced.back() == reduced[i])
+      g.sizes.back() *= in[i];
+    else {
+      g.sizes.push_back(in[i]);
+      g.isReduced.push_back(reduced[i]);
+    }
+  }
+  if (g.sizes.empty()) { // every dim is 1: a copy
+    g.sizes.push_back(1);
+    g.isReduced.push_back(false);
+  }
+  return g;
+}
+
+bool wideAccumulators(const Node &n) {
+  return n.op != OpKind::ReduceMax && n.type.numel() <= kMaxDoubleAccumulators;
+}
+
 // reduce_sum / reduce_mean / reduce_max over attrs.axes. Dims coalesce into
 // alternating kept/reduced groups. A kept innermost group accumulates rows
 // into the accumulators (a contiguous vector loop); a reduced innermost
@@ -514,7 +551,7 @@ void emitReduce(KernelBuilder &k) {
   const Node &n = k.node();
   bool mean = n.op == OpKind::ReduceMean, max = n.op == OpKind::ReduceMax;
   int64_t outNumel = n.type.numel();
-  bool wide = !max && outNumel <= kMaxDoubleAccumulators;
+  bool wide = wideAccumulators(n);
   Type *accType = wide ? k.b.getDoubleTy() : k.f32;
   Value *accs = k.out();
   if (wide) {
@@ -535,30 +572,7 @@ void emitReduce(KernelBuilder &k) {
   auto combine = [&](Value *acc, Value *part) {
     return max ? k.b.CreateSelect(beats(k, part, acc), part, acc) : k.b.CreateFAdd(acc, part);
   };
-  const Dims &in = n.operands[0]->type.dims;
-  std::vector<int64_t> axes = n.attrs.getInts("axes");
-  std::vector<bool> reduced(in.size(), false);
-  int64_t count = 1;
-  for (int64_t a : axes) {
-    reduced[a] = true;
-    count *= in[a];
-  }
-  Dims sizes;
-  std::vector<bool> isReduced;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == 1)
-      continue;
-    if (!sizes.empty() && isReduced.back() == reduced[i])
-      sizes.back() *= in[i];
-    else {
-      sizes.push_back(in[i]);
-      isReduced.push_back(reduced[i]);
-    }
-  }
-  if (sizes.empty()) { // every dim is 1: a copy
-    sizes.push_back(1);
-    isReduced.push_back(false);
-  }
+  const auto [sizes, isReduced, count] = reduceGroups(n);
   Strides inStrides = contiguousStrides(sizes), outStrides(sizes.size(), 0);
   int64_t acc = 1;
   for (size_t i = sizes.size(); i-- > 0;)
@@ -566,23 +580,53 @@ void emitReduce(KernelBuilder &k) {
       outStrides[i] = acc;
       acc *= sizes[i];
     }
-  k.loopRows(outNumel, [&](Value *i) { k.store(init, accs, i); });
-
   bool innerReduced = isReduced.back();
+  // One input element (or, innerReduced, one innermost reduced group) into
+  // the accumulator of its result.
+  auto accumulate = [&](Value *inAt, Value *outAt) {
+    Value *acc = k.load(accType, accs, outAt);
+    if (innerReduced)
+      acc = combine(acc, k.reduce(sizes.back(), init, [&](Value *j, Value *s) {
+        return fold(s, k.inAt(0, k.add(inAt, j)));
+      }));
+    else
+      acc = fold(acc, k.inAt(0, inAt));
+    k.store(acc, accs, outAt);
+  };
+  if (k.shared()) {
+    // Shared (reductionShareable): each iteration of the first group, which
+    // is kept, owns its slice of the results: starts, folds and finishes
+    // it, the same folds in the same order as one thread.
+    DLC_ASSERT(!isReduced[0] && sizes.size() > 1 && !wide,
+               "codegen: a shared reduction must keep its first dims");
+    Dims restDims(sizes.begin() + 1, sizes.end() - (innerReduced ? 1 : 0));
+    Strides restIn(inStrides.begin() + 1, inStrides.begin() + 1 + restDims.size());
+    Strides restOut(outStrides.begin() + 1, outStrides.begin() + 1 + restDims.size());
+    const int64_t slice = outStrides[0];
+    k.loopShare(sizes[0], 1, kNanosecondsPerElement * double(inStrides[0]), [&](Value *i0) {
+      Value *inBase = k.mul(i0, inStrides[0]), *outBase = k.mul(i0, slice);
+      k.loop(slice, [&](Value *j) { k.store(init, accs, k.add(outBase, j)); });
+      if (restDims.empty())
+        accumulate(inBase, outBase);
+      else
+        LoopNest(restDims, {restIn, restOut}).emit(k, [&](std::vector<Value *> &at) {
+          accumulate(k.add(inBase, at[0]), k.add(outBase, at[1]));
+        });
+      if (mean && count != 1)
+        k.loop(slice, [&](Value *j) {
+          Value *at = k.add(outBase, j);
+          k.store(k.b.CreateFDiv(k.load(accType, accs, at), ConstantFP::get(accType, double(count))),
+                  k.out(), at);
+        });
+    });
+    return;
+  }
+  k.loopRows(outNumel, [&](Value *i) { k.store(init, accs, i); });
   Dims outerDims(sizes.begin(), sizes.end() - (innerReduced ? 1 : 0));
   Strides outerIn(inStrides.begin(), inStrides.begin() + outerDims.size());
   Strides outerOut(outStrides.begin(), outStrides.begin() + outerDims.size());
   LoopNest nest(outerDims, {outerIn, outerOut});
-  nest.emitRows(k, [&](std::vector<Value *> &at) {
-    Value *acc = k.load(accType, accs, at[1]);
-    if (innerReduced)
-      acc = combine(acc, k.reduce(sizes.back(), init, [&](Value *j, Value *s) {
-        return fold(s, k.inAt(0, k.add(at[0], j)));
-      }));
-    else
-      acc = fold(acc, k.inAt(0, at[0]));
-    k.store(acc, accs, at[1]);
-  });
+  nest.emitRows(k, [&](std::vector<Value *> &at) { accumulate(at[0], at[1]); });
   if (wide || (mean && count != 1))
     k.loopRows(outNumel, [&](Value *i) {
       Value *v = k.load(accType, accs, i);
@@ -1077,6 +1121,13 @@ void emitMatMul(KernelBuilder &k) {
 }
 
 } // namespace
+
+bool reductionShareable(const Node &n) {
+  if (n.op != OpKind::ReduceSum && n.op != OpKind::ReduceMean && n.op != OpKind::ReduceMax)
+    return false;
+  const ReduceGroups g = reduceGroups(n);
+  return !wideAccumulators(n) && !g.isReduced[0] && g.sizes.size() > 1 && g.sizes[0] > 1;
+}
 
 // --- The dispatch: every op in ir/Ops.def has a case ---------------------------
 

@@ -3,6 +3,7 @@
 // function's contract (input order, output copies, update ordering) and the
 // model descriptor.
 #include "codegen/Codegen.h"
+#include "codegen/Lowering.h"
 #include "ir/Builder.h"
 #include "ir/Interpreter.h"
 #include "passes/Pipeline.h"
@@ -167,6 +168,42 @@ TEST_CASE("codegen: reduce_sum and reduce_mean over any axes") {
     for (int j = 0; j < 7; ++j)
       want[j] += ins["v"].data[i * 7 + j];
   checkClose(got["y"].data, want);
+}
+
+// A reduction that keeps its outermost dims (max pooling's windows of a
+// batch) is cut between threads by them: each part starts, folds and
+// finishes its own results (jitRun runs three parts, last first). Checked
+// against the interpreter, and for the same bits against the first rows
+// reduced whole (too small to share) where both accumulate in f32 (a max,
+// or more than 2048 sums).
+TEST_CASE("codegen: reductions that keep their outer dims are shared") {
+  TensorMap ins{{"x", f32Tensor({64, 6, 2, 6, 2, 8}, data(73728, -1, 1, 41))}};
+  ins["small"] = f32Tensor({12, 6, 2, 6, 2, 8},
+                           std::vector<double>(ins["x"].data.begin(), ins["x"].data.begin() + 13824));
+  for (OpKind op : {OpKind::ReduceMax, OpKind::ReduceSum, OpKind::ReduceMean})
+    for (const std::vector<int64_t> &axes : {std::vector<int64_t>{2, 4}, {1}, {4}, {2, 5}}) {
+      INFO(std::string(opName(op)) << " " << dimsStr(axes));
+      auto build = [&](Builder &b, Module &) {
+        Attrs attrs;
+        attrs.set("axes", axes);
+        for (const char *name : {"x", "small"})
+          b.function().outputs.push_back({name, b.create(op, {in(b, name, ins)}, attrs)});
+      };
+      TensorMap got = runBoth(build, ins, 1e-5f);
+      const std::vector<double> &shared = got["x"].data, &whole = got["small"].data;
+      if (op == OpKind::ReduceMax || whole.size() > 2048)
+        CHECK(std::vector<double>(shared.begin(), shared.begin() + whole.size()) == whole);
+      Module m;
+      m.name = "t";
+      Function &f = m.addFunction("f");
+      Builder b(f);
+      build(b, m);
+      for (auto &[name, t] : ins)
+        m.inputs.push_back({name, t.type, {}});
+      planForCodegen(m);
+      CHECK(codegen::shareableKernel(f.plan.kernels[0]));
+      CHECK_FALSE(codegen::shareableKernel(f.plan.kernels[1]));
+    }
 }
 
 TEST_CASE("codegen: rank-0 tensors, size-1 dims and leading broadcasts") {
