@@ -66,9 +66,11 @@ bool shareableKernel(const Kernel &k) {
   }
   const Node &a = *k.anchor;
   // A reduction with no epilogue (which would run on every result after
-  // its loops).
+  // its loops), and patches, a gather in one nest.
   if (k.nodes.size() == 1 && reductionShareable(a))
     return a.operands[0]->type.numel() >= kMinSharedElements;
+  if (k.nodes.size() == 1 && a.op == OpKind::Patches)
+    return a.type.numel() >= kMinSharedElements;
   if (a.op != OpKind::MatMul)
     return false;
   const bool ta = a.attrs.getInt("transpose_a", 0);

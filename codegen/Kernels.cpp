@@ -650,7 +650,10 @@ void emitReduceMaxGrad(KernelBuilder &k) {
     folded[(size_t)a] = xd[(size_t)a];
   }
   Strides xs = contiguousStrides(xd);
-  k.loopRows(n.type.numel(), [&](Value *i) { k.store(k.f(0), k.out(), i); });
+  // Shared, each row zeroes its own elements first (rows partition x),
+  // rather than the whole result at once, which is every part's.
+  if (!k.shared())
+    k.loopRows(n.type.numel(), [&](Value *i) { k.store(k.f(0), k.out(), i); });
   Value *best, *arg;
   {
     IRBuilderBase::InsertPointGuard guard(k.b);
@@ -660,6 +663,10 @@ void emitReduceMaxGrad(KernelBuilder &k) {
     arg = k.b.CreateAlloca(k.i64);
   }
   LoopNest(kept, {xs, contiguousStrides(kept)}).emitRows(k, [&](std::vector<Value *> &row) {
+    if (k.shared())
+      LoopNest(folded, {xs}).emit(k, [&](std::vector<Value *> &in) {
+        k.store(k.f(0), k.out(), k.add(row[0], in[0]));
+      });
     k.b.CreateStore(k.f(-std::numeric_limits<float>::infinity()), best);
     k.b.CreateStore(row[0], arg);
     LoopNest(folded, {xs}).emit(k, [&](std::vector<Value *> &in) {
@@ -1123,6 +1130,10 @@ void emitMatMul(KernelBuilder &k) {
 } // namespace
 
 bool reductionShareable(const Node &n) {
+  // reduce_max_grad's rows (the kept dims) are independent, whatever they
+  // are: each zeroes and writes its own elements.
+  if (n.op == OpKind::ReduceMaxGrad)
+    return n.type.numel() > 1;
   if (n.op != OpKind::ReduceSum && n.op != OpKind::ReduceMean && n.op != OpKind::ReduceMax)
     return false;
   const ReduceGroups g = reduceGroups(n);

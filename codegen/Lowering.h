@@ -52,10 +52,12 @@ struct KernelShare {
 // Whether a kernel's work is cut between threads (KernelBuilder::loopShare):
 // an elementwise kernel over its elements, a matmul over its result's rows,
 // a reduction without an epilogue that keeps its outer dims over those
-// (reductionShareable). Any other anchor runs whole, as does a kernel that
-// stores a hoisted value (every part would store it). Decided from the
-// kernel alone, so calls that share a kernelSignature share the decision.
+// (reductionShareable), patches over its windows. Any other anchor runs
+// whole, as does a kernel that stores a hoisted value (every part would
+// store it). Decided from the kernel alone, so calls that share a
+// kernelSignature share the decision.
 bool shareableKernel(const Kernel &k);
+
 struct EmittedKernel {
   llvm::Function *fn = nullptr;
   KernelShare share;

@@ -206,6 +206,39 @@ TEST_CASE("codegen: reductions that keep their outer dims are shared") {
     }
 }
 
+// reduce_max_grad's rows, each zeroing and writing its own elements, and
+// patches' windows are cut between threads too (three parts, last first).
+TEST_CASE("codegen: max pooling's gradient and patches are shared") {
+  TensorMap ins{{"x", f32Tensor({32, 13, 2, 13, 2, 8}, data(173056, -1, 1, 51))},
+                {"dy", f32Tensor({32, 13, 1, 13, 1, 8}, data(43264, -1, 1, 52))},
+                {"img", f32Tensor({16, 28, 28, 2}, data(25088, -1, 1, 53))}};
+  auto build = [&](Builder &b, Module &) {
+    Attrs pool, window;
+    pool.set("axes", std::vector<int64_t>{2, 4});
+    window.set("kernel", std::vector<int64_t>{3, 3});
+    window.set("stride", std::vector<int64_t>{1, 1});
+    Node *dy = b.reshape(in(b, "dy", ins), {32, 13, 13, 8});
+    b.function().outputs.push_back(
+        {"dx", b.create(OpKind::ReduceMaxGrad, {dy, in(b, "x", ins)}, pool)});
+    b.function().outputs.push_back(
+        {"p", b.create(OpKind::Patches, {in(b, "img", ins)}, window)});
+  };
+  runBoth(build, ins);
+  Module m;
+  m.name = "t";
+  Function &f = m.addFunction("f");
+  Builder b(f);
+  build(b, m);
+  for (auto &[name, t] : ins)
+    m.inputs.push_back({name, t.type, {}});
+  planForCodegen(m);
+  for (const Kernel &k : f.plan.kernels)
+    if (k.anchor) {
+      INFO(k.kind());
+      CHECK(codegen::shareableKernel(k));
+    }
+}
+
 TEST_CASE("codegen: rank-0 tensors, size-1 dims and leading broadcasts") {
   TensorMap ins{{"s", f32Tensor({}, {1.5f})},
                 {"row", f32Tensor({1, 7}, data(7, -1, 1, 30))},

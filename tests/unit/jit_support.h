@@ -128,7 +128,8 @@ inline TensorMap jitRun(const Module &m, int entry, const TensorMap &inputs, Ten
     Dims dims(td.dims, td.dims + td.rank);
     outs[td.name] = Tensor::zeros(td.dtype == DLC_F32 ? TensorType::f32(dims)
                                                       : TensorType::i32(dims));
-    outRaw.emplace_back((size_t)outs[td.name].numel());
+    // Garbage, as a caller's buffer may hold: every element must be written.
+    outRaw.emplace_back((size_t)outs[td.name].numel(), 0x7fc00001u);
   }
   for (auto &r : outRaw)
     outPtrs.push_back(r.data());
