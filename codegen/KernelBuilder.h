@@ -187,7 +187,7 @@ void emitOp(KernelBuilder &k);
 // Whether a reduction's work can be shared between threads: the iterations
 // of its outermost dims, which it keeps, each own a slice of the results
 // (max pooling's batch and rows; not a sum over the batch); and
-// reduce_max_grad, whose rows each own their elements.
+// reduce_max_grad by the same dims.
 bool reductionShareable(const Node &n);
 
 } // namespace dlc::codegen

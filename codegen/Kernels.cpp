@@ -649,11 +649,7 @@ void emitReduceMaxGrad(KernelBuilder &k) {
     kept[(size_t)a] = 1;
     folded[(size_t)a] = xd[(size_t)a];
   }
-  Strides xs = contiguousStrides(xd);
-  // Shared, each row zeroes its own elements first (rows partition x),
-  // rather than the whole result at once, which is every part's.
-  if (!k.shared())
-    k.loopRows(n.type.numel(), [&](Value *i) { k.store(k.f(0), k.out(), i); });
+  Strides xs = contiguousStrides(xd), keptStrides = contiguousStrides(kept);
   Value *best, *arg;
   {
     IRBuilderBase::InsertPointGuard guard(k.b);
@@ -662,21 +658,43 @@ void emitReduceMaxGrad(KernelBuilder &k) {
     best = k.b.CreateAlloca(k.f32);
     arg = k.b.CreateAlloca(k.i64);
   }
-  LoopNest(kept, {xs, contiguousStrides(kept)}).emitRows(k, [&](std::vector<Value *> &row) {
-    if (k.shared())
-      LoopNest(folded, {xs}).emit(k, [&](std::vector<Value *> &in) {
-        k.store(k.f(0), k.out(), k.add(row[0], in[0]));
-      });
+  // Row (x's offset, dy's offset): its maximum's position gets dy.
+  auto row = [&](Value *xAt, Value *dyAt) {
     k.b.CreateStore(k.f(-std::numeric_limits<float>::infinity()), best);
-    k.b.CreateStore(row[0], arg);
+    k.b.CreateStore(xAt, arg);
     LoopNest(folded, {xs}).emit(k, [&](std::vector<Value *> &in) {
-      Value *at = k.add(row[0], in[0]);
+      Value *at = k.add(xAt, in[0]);
       Value *v = k.inAt(1, at), *b = k.b.CreateLoad(k.f32, best);
       Value *take = beats(k, v, b);
       k.b.CreateStore(k.b.CreateSelect(take, v, b), best);
       k.b.CreateStore(k.b.CreateSelect(take, at, k.b.CreateLoad(k.i64, arg)), arg);
     });
-    k.store(k.inAt(0, row[1]), k.out(), k.b.CreateLoad(k.i64, arg));
+    k.store(k.inAt(0, dyAt), k.out(), k.b.CreateLoad(k.i64, arg));
+  };
+  if (k.shared()) {
+    // Shared (reductionShareable): x's leading dims, before the first
+    // reduced one, are kept; each of their iterations owns a contiguous
+    // slice of x, which it zeroes, and the rows in it.
+    size_t lead = 0;
+    int64_t outer = 1;
+    for (; lead < xd.size() && folded[lead] == 1; ++lead)
+      outer *= xd[lead];
+    DLC_ASSERT(outer > 1, "codegen: a shared reduce_max_grad must keep its leading dims");
+    const int64_t slice = n.type.numel() / outer, keptSlice = keptStrides[lead - 1];
+    Dims restKept(kept.begin() + lead, kept.end());
+    Strides restX(xs.begin() + lead, xs.end()), restDy(keptStrides.begin() + lead, keptStrides.end());
+    k.loopShare(outer, 1, kNanosecondsPerElement * double(slice), [&](Value *i) {
+      Value *xBase = k.mul(i, slice), *dyBase = k.mul(i, keptSlice);
+      k.loop(slice, [&](Value *j) { k.store(k.f(0), k.out(), k.add(xBase, j)); });
+      LoopNest(restKept, {restX, restDy}).emit(k, [&](std::vector<Value *> &at) {
+        row(k.add(xBase, at[0]), k.add(dyBase, at[1]));
+      });
+    });
+    return;
+  }
+  k.loopRows(n.type.numel(), [&](Value *i) { k.store(k.f(0), k.out(), i); });
+  LoopNest(kept, {xs, keptStrides}).emitRows(k, [&](std::vector<Value *> &at) {
+    row(at[0], at[1]);
   });
 }
 
@@ -1130,10 +1148,19 @@ void emitMatMul(KernelBuilder &k) {
 } // namespace
 
 bool reductionShareable(const Node &n) {
-  // reduce_max_grad's rows (the kept dims) are independent, whatever they
-  // are: each zeroes and writes its own elements.
-  if (n.op == OpKind::ReduceMaxGrad)
-    return n.type.numel() > 1;
+  // reduce_max_grad by the dims before its first reduced one: each of their
+  // iterations zeroes and writes its own slice of x's shape.
+  if (n.op == OpKind::ReduceMaxGrad) {
+    const std::vector<int64_t> axes = n.attrs.getInts("axes");
+    int64_t outer = 1;
+    for (size_t d = 0; d < n.type.dims.size(); ++d) {
+      const bool reduced = std::find(axes.begin(), axes.end(), int64_t(d)) != axes.end();
+      if (reduced && n.type.dims[d] > 1)
+        break;
+      outer *= n.type.dims[d];
+    }
+    return outer > 1;
+  }
   if (n.op != OpKind::ReduceSum && n.op != OpKind::ReduceMean && n.op != OpKind::ReduceMax)
     return false;
   const ReduceGroups g = reduceGroups(n);
