@@ -117,6 +117,10 @@ public:
   std::vector<llvm::Value *>
   reduceN(int64_t n, std::vector<llvm::Value *> init,
           const std::function<void(llvm::Value *, std::vector<llvm::Value *> &)> &step);
+  // The same for a count known at run time, at least 1.
+  std::vector<llvm::Value *>
+  reduceN(llvm::Value *n, std::vector<llvm::Value *> init,
+          const std::function<void(llvm::Value *, std::vector<llvm::Value *> &)> &step);
 
   // Threads. A shared kernel computes iterations [begin, end) of its
   // outermost loop, which runs over `n` iterations at a full batch (over

@@ -191,6 +191,12 @@ KernelBuilder::reduceN(int64_t n, std::vector<Value *> init,
                        const std::function<void(Value *, std::vector<Value *> &)> &step) {
   if (n <= 0)
     return init;
+  return reduceN(idx(n), std::move(init), step);
+}
+
+std::vector<Value *>
+KernelBuilder::reduceN(Value *n, std::vector<Value *> init,
+                       const std::function<void(Value *, std::vector<Value *> &)> &step) {
   IRBuilderBase::FastMathFlagGuard guard(b);
   FastMathFlags fmf = b.getFastMathFlags();
   fmf.setAllowReassoc(true);
@@ -214,7 +220,7 @@ KernelBuilder::reduceN(int64_t n, std::vector<Value *> init,
   for (size_t a = 0; a < phis.size(); ++a)
     phis[a]->addIncoming(acc[a], b.GetInsertBlock());
   BasicBlock *exit = BasicBlock::Create(b.getContext(), "red.end", fn_);
-  b.CreateCondBr(b.CreateICmpULT(next, idx(n)), head, exit);
+  b.CreateCondBr(b.CreateICmpULT(next, n), head, exit);
   b.SetInsertPoint(exit);
   return acc;
 }
@@ -1031,11 +1037,12 @@ void emitMatMul(KernelBuilder &k) {
   // blocks: in the output, or with an epilogue in `k.partialSums`, which the
   // epilogue overwrites at the last block. Each sum still runs over k in
   // order, through a store and a load of the same float: the same bits.
+  // One loop runs every block, the last one shorter when K is not a
+  // multiple of the block, and a tile chooses at run time whether it is
+  // the last block's: the tiles' code is emitted once.
   Value *partial = k.epilogue ? k.partialSums : k.out();
   const bool blocked = partial && K >= 2 * kBlockK;
-  Value *kStart = k.idx(0);
-  int64_t kLen = K;
-  bool lastBlock = true;
+  Value *kStart = k.idx(0), *kLen = k.idx(K);
   // C[row0 .. +rows, col0 .. +vecs*lanes) accumulated in registers over
   // kLen steps from kStart (added to the partial sums when `blocked`, and
   // stored back to them but at the last block); with `mask`, one vector of
@@ -1071,7 +1078,9 @@ void emitMatMul(KernelBuilder &k) {
                                                   {a, bv[v], acc[r * vecs + v]});
       }
     });
-    if (blocked && !lastBlock) {
+    if (!blocked)
+      return k.storeTile(row0, rows, col0, vecs, lanes, acc, unsigned(lanes), mask);
+    auto storePartial = [&] {
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t v = 0; v < vecs; ++v) {
           Value *sum = acc[r * vecs + v];
@@ -1080,9 +1089,21 @@ void emitMatMul(KernelBuilder &k) {
           else
             k.b.CreateAlignedStore(sum, partialAt(r, v), Align(4));
         }
-      return;
-    }
+    };
+    if (!k.epilogue) // the partial sums are the output
+      return storePartial();
+    LLVMContext &c = k.b.getContext();
+    BasicBlock *more = BasicBlock::Create(c, "kblock.more", k.function()),
+               *last = BasicBlock::Create(c, "kblock.last", k.function()),
+               *done = BasicBlock::Create(c, "kblock.done", k.function());
+    k.b.CreateCondBr(k.b.CreateICmpEQ(k.add(kStart, kLen), k.idx(K)), last, more);
+    k.b.SetInsertPoint(more);
+    storePartial();
+    k.b.CreateBr(done);
+    k.b.SetInsertPoint(last);
     k.storeTile(row0, rows, col0, vecs, lanes, acc, unsigned(lanes), mask);
+    k.b.CreateBr(done);
+    k.b.SetInsertPoint(done);
   };
   int64_t tailWidth = N % lanes;
   Value *tailMask = firstLanes(k, tailWidth);
@@ -1130,19 +1151,15 @@ void emitMatMul(KernelBuilder &k) {
                 [&](Value *i) { k.store(k.f(0), partial, i); });
   else
     k.loopRows(M * N, [&](Value *i) { k.store(k.f(0), partial, i); });
-  // The blocks before the last, then the last (the rest of K, or its last
-  // whole block), whose tiles leave through storeTile.
-  const int64_t before = K % kBlockK ? K / kBlockK : K / kBlockK - 1;
-  kLen = kBlockK;
-  lastBlock = false;
-  k.loop(before, [&](Value *kb) {
+  const int64_t blocks = (K + kBlockK - 1) / kBlockK;
+  k.loop(blocks, [&](Value *kb) {
     kStart = k.mul(kb, kBlockK);
+    kLen = K % kBlockK == 0
+               ? k.idx(kBlockK)
+               : k.b.CreateSelect(k.b.CreateICmpEQ(kb, k.idx(blocks - 1)), k.idx(K % kBlockK),
+                                  k.idx(kBlockK));
     all();
   });
-  lastBlock = true;
-  kStart = k.idx(before * kBlockK);
-  kLen = K - before * kBlockK;
-  all();
 }
 
 } // namespace
