@@ -578,7 +578,10 @@ void emitReduce(KernelBuilder &k) {
   auto combine = [&](Value *acc, Value *part) {
     return max ? k.b.CreateSelect(beats(k, part, acc), part, acc) : k.b.CreateFAdd(acc, part);
   };
-  const auto [sizes, isReduced, count] = reduceGroups(n);
+  const ReduceGroups groups = reduceGroups(n);
+  const Dims &sizes = groups.sizes;
+  const std::vector<bool> &isReduced = groups.isReduced;
+  const int64_t count = groups.count;
   Strides inStrides = contiguousStrides(sizes), outStrides(sizes.size(), 0);
   int64_t acc = 1;
   for (size_t i = sizes.size(); i-- > 0;)
