@@ -141,12 +141,18 @@ private:
   }
 
   // The kernel argument holding n's value (views share their root's).
-  Value *ptr(const Node *n) const {
+  // The plan's buffer holding n (a view's root's), or -1.
+  int bufferOf(const Node *n) const {
     auto b = p_.bufferOf.find(n);
     if (b == p_.bufferOf.end())
       b = p_.bufferOf.find(viewRoot(n));
-    DLC_ASSERT(b != p_.bufferOf.end(), fmt::format("codegen: %{} has no buffer", n->name));
-    auto a = argOf_.find(b->second);
+    return b == p_.bufferOf.end() ? -1 : b->second;
+  }
+
+  Value *ptr(const Node *n) const {
+    const int buffer = bufferOf(n);
+    DLC_ASSERT(buffer >= 0, fmt::format("codegen: %{} has no buffer", n->name));
+    auto a = argOf_.find(buffer);
     DLC_ASSERT(a != argOf_.end(),
                fmt::format("codegen: the plan does not pass %{}'s buffer to its kernel", n->name));
     return a->second;
@@ -229,7 +235,7 @@ private:
     // does an optimizer update with 16 vector registers (AVX2): there the
     // tile's 12 accumulators and the update's loop-invariant values do not
     // all fit, and with the update in a loop LLVM spills accumulators
-    // inside the k loop (twice the instructions; 32 registers have room).
+    // inside the k loop (1.5x the instructions; 32 registers have room).
     constexpr size_t kUnrolledEpilogueOps = 4, kAlwaysLoopedEpilogueOps = 24;
     k_.epilogueInLoop = members_.size() > kUnrolledEpilogueOps &&
                         (k_.lanes >= 16 || members_.size() > kAlwaysLoopedEpilogueOps);
@@ -251,13 +257,9 @@ private:
     for (const Node *n : kern_.nodes) {
       if (!stored_.count(n) || n->type.dtype != DType::F32 || n->type.dims != a->type.dims)
         continue;
-      auto b = p_.bufferOf.find(n);
-      if (b == p_.bufferOf.end())
-        b = p_.bufferOf.find(viewRoot(n));
-      if (b == p_.bufferOf.end())
-        continue;
+      const int buffer = bufferOf(n);
       for (const KernelArg &arg : call_.args)
-        if (arg.buffer == b->second && arg.access == Access::Out)
+        if (buffer >= 0 && arg.buffer == buffer && arg.access == Access::Out)
           return ptr(n);
     }
     return nullptr;

@@ -650,6 +650,16 @@ void emitReduce(KernelBuilder &k) {
 // reduce_max and the interpreter decide). A row is the reduced axes, walked
 // by a nest of its own; its best value and position live in stack slots
 // that LLVM promotes to registers.
+// How many of `dims` lead before the first reduced one longer than 1: the
+// dims whose iterations own contiguous slices of the reduction's input.
+size_t leadingKeptDims(const Dims &dims, const std::vector<int64_t> &axes) {
+  size_t lead = 0;
+  while (lead < dims.size() && (dims[lead] == 1 || std::find(axes.begin(), axes.end(),
+                                                             int64_t(lead)) == axes.end()))
+    ++lead;
+  return lead;
+}
+
 void emitReduceMaxGrad(KernelBuilder &k) {
   const Node &n = k.node();
   const Dims &xd = n.type.dims;
@@ -684,10 +694,10 @@ void emitReduceMaxGrad(KernelBuilder &k) {
     // Shared (reductionShareable): x's leading dims, before the first
     // reduced one, are kept; each of their iterations owns a contiguous
     // slice of x, which it zeroes, and the rows in it.
-    size_t lead = 0;
+    const size_t lead = leadingKeptDims(xd, n.attrs.getInts("axes"));
     int64_t outer = 1;
-    for (; lead < xd.size() && folded[lead] == 1; ++lead)
-      outer *= xd[lead];
+    for (size_t d = 0; d < lead; ++d)
+      outer *= xd[d];
     DLC_ASSERT(outer > 1, "codegen: a shared reduce_max_grad must keep its leading dims");
     const int64_t slice = n.type.numel() / outer, keptSlice = keptStrides[lead - 1];
     Dims restKept(kept.begin() + lead, kept.end());
@@ -1171,14 +1181,10 @@ bool reductionShareable(const Node &n) {
   // reduce_max_grad by the dims before its first reduced one: each of their
   // iterations zeroes and writes its own slice of x's shape.
   if (n.op == OpKind::ReduceMaxGrad) {
-    const std::vector<int64_t> axes = n.attrs.getInts("axes");
+    const size_t lead = leadingKeptDims(n.type.dims, n.attrs.getInts("axes"));
     int64_t outer = 1;
-    for (size_t d = 0; d < n.type.dims.size(); ++d) {
-      const bool reduced = std::find(axes.begin(), axes.end(), int64_t(d)) != axes.end();
-      if (reduced && n.type.dims[d] > 1)
-        break;
+    for (size_t d = 0; d < lead; ++d)
       outer *= n.type.dims[d];
-    }
     return outer > 1;
   }
   if (n.op != OpKind::ReduceSum && n.op != OpKind::ReduceMean && n.op != OpKind::ReduceMax)

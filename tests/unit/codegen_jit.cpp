@@ -22,19 +22,28 @@ using namespace dlc::testing;
 
 namespace {
 
-// A one-function model "t" whose function "f" is filled by `build`; it is
-// run compiled and interpreted on `inputs`, outputs compared elementwise.
-// Returns the compiled outputs for test-specific checks.
-TensorMap runBoth(const std::function<void(Builder &, Module &)> &build,
-                  const TensorMap &inputs, double tol = 1e-5) {
-  Module m;
-  m.name = "t";
-  Function &f = m.addFunction("f");
-  Builder b(f);
-  build(b, m);
+using BuildFn = std::function<void(Builder &, Module &)>;
+
+// A one-function model "t" whose function "f" is filled by `build`, with
+// `inputs` as its inputs.
+std::unique_ptr<Module> oneFunction(const BuildFn &build, const TensorMap &inputs) {
+  auto m = std::make_unique<Module>();
+  m->name = "t";
+  Builder b(m->addFunction("f"));
+  build(b, *m);
   for (auto &[name, t] : inputs)
-    if (!m.findInput(name))
-      m.inputs.push_back({name, t.type, {}});
+    if (!m->findInput(name))
+      m->inputs.push_back({name, t.type, {}});
+  return m;
+}
+
+// oneFunction(build, inputs) run compiled and interpreted on `inputs`,
+// outputs compared elementwise. Returns the compiled outputs for
+// test-specific checks.
+TensorMap runBoth(const BuildFn &build, const TensorMap &inputs, double tol = 1e-5) {
+  std::unique_ptr<Module> owned = oneFunction(build, inputs);
+  Module &m = *owned;
+  Function &f = *m.functions[0];
   TensorMap vars = initVarsForTest(m, 7), varsRef = vars;
   TensorMap got = jitRun(m, 0, inputs, vars);
   InterpResult ref = interpret(f, inputs, varsRef);
@@ -193,16 +202,11 @@ TEST_CASE("codegen: reductions that keep their outer dims are shared") {
       const std::vector<double> &shared = got["x"].data, &whole = got["small"].data;
       if (op == OpKind::ReduceMax || whole.size() > 2048)
         CHECK(std::vector<double>(shared.begin(), shared.begin() + whole.size()) == whole);
-      Module m;
-      m.name = "t";
-      Function &f = m.addFunction("f");
-      Builder b(f);
-      build(b, m);
-      for (auto &[name, t] : ins)
-        m.inputs.push_back({name, t.type, {}});
-      planForCodegen(m);
-      CHECK(codegen::shareableKernel(f.plan.kernels[0]));
-      CHECK_FALSE(codegen::shareableKernel(f.plan.kernels[1]));
+      std::unique_ptr<Module> m = oneFunction(build, ins);
+      planForCodegen(*m);
+      const Plan &plan = m->functions[0]->plan;
+      CHECK(codegen::shareableKernel(plan.kernels[0]));
+      CHECK_FALSE(codegen::shareableKernel(plan.kernels[1]));
     }
 }
 
@@ -224,15 +228,9 @@ TEST_CASE("codegen: max pooling's gradient and patches are shared") {
         {"p", b.create(OpKind::Patches, {in(b, "img", ins)}, window)});
   };
   runBoth(build, ins);
-  Module m;
-  m.name = "t";
-  Function &f = m.addFunction("f");
-  Builder b(f);
-  build(b, m);
-  for (auto &[name, t] : ins)
-    m.inputs.push_back({name, t.type, {}});
-  planForCodegen(m);
-  for (const Kernel &k : f.plan.kernels)
+  std::unique_ptr<Module> m = oneFunction(build, ins);
+  planForCodegen(*m);
+  for (const Kernel &k : m->functions[0]->plan.kernels)
     if (k.anchor) {
       INFO(k.kind());
       CHECK(codegen::shareableKernel(k));
@@ -402,21 +400,14 @@ TEST_CASE("codegen: a matmul's epilogue after blocks of K") {
       b.function().outputs.push_back({"neg", b.neg(y)});
     };
     TensorMap fused = runBoth(build, ins, 1e-4f);
-    Module m;
-    m.name = "t";
-    Function &f = m.addFunction("f");
-    Builder b(f);
-    build(b, m);
-    for (auto &[name, t] : ins)
-      m.inputs.push_back({name, t.type, {}});
+    std::unique_ptr<Module> m = oneFunction(build, ins);
     TensorMap vars;
-    TensorMap apart = jitRun(m, 0, ins, vars, {}, PipelineOptions{/*fusion=*/false});
+    TensorMap apart = jitRun(*m, 0, ins, vars, {}, PipelineOptions{/*fusion=*/false});
     CHECK(fused["relu"].data == apart["relu"].data);
     CHECK(fused["neg"].data == apart["neg"].data);
-    std::unique_ptr<Module> planned = cloneModule(m);
-    planForCodegen(*planned);
-    REQUIRE(planned->functions[0]->plan.kernels.size() == 1);
-    CHECK(planned->functions[0]->plan.kernels[0].kind() == "matmul + epilogue");
+    planForCodegen(*m);
+    REQUIRE(m->functions[0]->plan.kernels.size() == 1);
+    CHECK(m->functions[0]->plan.kernels[0].kind() == "matmul + epilogue");
   }
 }
 
