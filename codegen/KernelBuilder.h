@@ -69,6 +69,9 @@ public:
                  int64_t colStep, const std::vector<llvm::Value *> &acc, unsigned width,
                  llvm::Value *mask);
   bool epilogueInLoop = false;
+  // n values of type t on the kernel's stack frame (a static alloca in the
+  // entry block, 64-byte aligned), live for the whole call.
+  llvm::Value *stackArray(llvm::Type *t, int64_t n, const char *name);
   // A matmul with an epilogue may keep C's partial sums between blocks of K
   // here: a float per result element that the kernel does not read, and
   // that the epilogue overwrites (a stored result of C's shape); null: none.

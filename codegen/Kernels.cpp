@@ -19,6 +19,7 @@
 #include <cmath>
 
 #include <limits>
+#include <numeric>
 #include <utility>
 
 using namespace llvm;
@@ -160,9 +161,11 @@ constexpr double kMinPartNanoseconds = 10000;
 
 void KernelBuilder::declareShare(int64_t n, int64_t grain, double nsPerIteration) {
   DLC_ASSERT(shared() && (share_.iterations == 0 ||
-                          (share_.iterations == n && tile_ == grain)),
+                          (share_.iterations == n && tile_ % grain == 0)),
              fmt::format("codegen: kernel {} declares a share it does not have, or two",
                          fn_->getName().str()));
+  if (share_.iterations) // loops of a smaller unit within the declared one
+    return;
   // Any multiple of the tile keeps every iteration's instructions, so the
   // grain may grow until a part is worth a thread: a 1-row predict then
   // runs whole on the caller.
@@ -257,13 +260,7 @@ void KernelBuilder::storeTile(Value *row0, int64_t rows, Value *col0, int64_t co
     return;
   }
   Type *t = acc.front()->getType();
-  Value *copy;
-  {
-    IRBuilderBase::InsertPointGuard guard(b);
-    BasicBlock &entry = fn_->getEntryBlock();
-    b.SetInsertPoint(&entry, entry.begin());
-    copy = b.CreateAlloca(t, idx(int64_t(acc.size())), "tile");
-  }
+  Value *copy = stackArray(t, int64_t(acc.size()), "tile");
   for (size_t i = 0; i < acc.size(); ++i)
     b.CreateStore(acc[i], b.CreateInBoundsGEP(t, copy, idx(int64_t(i))));
   loopRolled(rows, [&](Value *r) {
@@ -273,6 +270,15 @@ void KernelBuilder::storeTile(Value *row0, int64_t rows, Value *col0, int64_t co
       storeResult(row, col, v, width, mask);
     });
   });
+}
+
+Value *KernelBuilder::stackArray(Type *t, int64_t n, const char *name) {
+  IRBuilderBase::InsertPointGuard guard(b);
+  BasicBlock &entry = fn_->getEntryBlock();
+  b.SetInsertPoint(&entry, entry.begin());
+  AllocaInst *a = b.CreateAlloca(t, idx(n), name);
+  a->setAlignment(Align(64));
+  return a;
 }
 
 llvm::Function *KernelBuilder::finish() {
@@ -866,6 +872,13 @@ void emitSparseXentGrad(KernelBuilder &k) {
 // its epilogue while the tile is in registers.
 constexpr int64_t kTileRows = 6; // 12 accumulators + 2 B vectors + 1 broadcast fit 16 registers
 constexpr int64_t kBlockK = 256; // rows of A and B per block when K is long
+// Packing B's panels (emitMatMul): only when a call has this many rows or
+// more (each thread's call packs the panels it reads: 128 rows, or 64 a
+// thread, did not gain, 512 did), only when B's K block is larger than what
+// stays in L1 by itself, and only in a buffer of at most kMaxPanelBytes of
+// stack.
+constexpr int64_t kPackMinRows = 256;
+constexpr int64_t kL1PanelBytes = 32 << 10, kMaxPanelBytes = 64 << 10;
 
 // C = A @ Bᵀ with both rows contiguous along K (a backward pass's dy @ Wᵀ):
 // C[i, j] is a dot product of two rows. A tile of kDotRows x kDotCols
@@ -1059,8 +1072,11 @@ void emitMatMul(KernelBuilder &k) {
   // C[row0 .. +rows, col0 .. +vecs*lanes) accumulated in registers over
   // kLen steps from kStart (added to the partial sums when `blocked`, and
   // stored back to them but at the last block); with `mask`, one vector of
-  // which only the masked lanes exist.
-  auto tile = [&](Value *row0, int64_t rows, Value *col0, int64_t vecs, Value *mask) {
+  // which only the masked lanes exist. B's element (kStart + p, col0 +
+  // v * lanes) is read at bBase + p * bStride + v * lanes: in B itself, or
+  // in a packed panel.
+  auto tile = [&](Value *row0, int64_t rows, Value *col0, int64_t vecs, Value *mask,
+                  Value *bBase, int64_t bStride) {
     std::vector<Value *> zero((size_t)(rows * vecs), Constant::getNullValue(vec));
     auto partialAt = [&](int64_t r, int64_t v) {
       return vecPtr(partial, k.add(k.mul(k.add(row0, k.idx(r)), N),
@@ -1076,14 +1092,14 @@ void emitMatMul(KernelBuilder &k) {
                    : k.b.CreateAlignedLoad(vec, ptr, Align(4));
         }
     std::vector<Value *> acc = k.reduceN(kLen, zero, [&](Value *p, std::vector<Value *> &acc) {
-      p = k.add(kStart, p);
       std::vector<Value *> bv;
       for (int64_t v = 0; v < vecs; ++v) {
-        Value *ptr = vecPtr(B, bAt(p, k.add(col0, k.idx(v * lanes))));
+        Value *ptr = vecPtr(bBase, k.add(k.mul(p, bStride), k.idx(v * lanes)));
         bv.push_back(mask ? (Value *)k.b.CreateMaskedLoad(vec, ptr, Align(4), mask,
                                                  Constant::getNullValue(vec))
                           : k.b.CreateAlignedLoad(vec, ptr, Align(4)));
       }
+      p = k.add(kStart, p);
       for (int64_t r = 0; r < rows; ++r) {
         Value *a = k.b.CreateVectorSplat(lanes, k.loadF(A, aAt(k.add(row0, k.idx(r)), p)));
         for (int64_t v = 0; v < vecs; ++v)
@@ -1120,6 +1136,7 @@ void emitMatMul(KernelBuilder &k) {
   };
   int64_t tailWidth = N % lanes;
   Value *tailMask = firstLanes(k, tailWidth);
+  auto inB = [&](Value *col0) { return vecPtr(B, k.add(k.mul(kStart, N), col0)); };
   // A panel of fewer rows than a full tile spans more columns, so that it
   // still keeps about 12 independent accumulators: each FMA's result is the
   // next step's input, and with only a row's two the k loop would wait on
@@ -1135,20 +1152,24 @@ void emitMatMul(KernelBuilder &k) {
     const int64_t full = last ? width - tailWidth : width; // whole vectors
     int64_t wide = full / (vecs * lanes);
     k.loop(wide, [&](Value *jb) {
-      tile(row0, rows, k.add(c0, k.mul(jb, vecs * lanes)), vecs, nullptr);
+      Value *col0 = k.add(c0, k.mul(jb, vecs * lanes));
+      tile(row0, rows, col0, vecs, nullptr, inB(col0), N);
     });
     int64_t j = wide * vecs * lanes;
     if (int64_t left = (full - j) / lanes) {
-      tile(row0, rows, k.add(c0, k.idx(j)), left, nullptr);
+      Value *col0 = k.add(c0, k.idx(j));
+      tile(row0, rows, col0, left, nullptr, inB(col0), N);
       j += left * lanes;
     }
-    if (last && tailWidth)
-      tile(row0, rows, k.add(c0, k.idx(j)), 1, tailMask);
+    if (last && tailWidth) {
+      Value *col0 = k.add(c0, k.idx(j));
+      tile(row0, rows, col0, 1, tailMask, inB(col0), N);
+    }
   };
   // Without K blocks, B's columns are taken in groups that stay in L2.
   const int64_t group = blocked ? N : columnGroup(N, K, 2 * lanes);
   const double nsPerRow = 2.0 * N * K / kMatMulFlopsPerNanosecond;
-  auto all = [&] {
+  auto direct = [&] {
     forColumnGroups(k, N, group, [&](Value *c0, int64_t width) {
       // Only the last group can end at N: a full group ends before it,
       // unless it is the only one.
@@ -1156,6 +1177,74 @@ void emitMatMul(KernelBuilder &k) {
       forRowBlocks(k, M, kTileRows, nsPerRow,
                    [&](Value *row0, int64_t rows) { panel(row0, rows, c0, width, last); });
     });
+  };
+  // Packed: B's rows are N floats apart, so the k steps of a tile read
+  // scattered cache lines (with N = 1024 every one maps to the same L1
+  // set), and every row block reads them again from L2. When B's K block
+  // does not fit L1 and there are rows enough to pay for the copy, B is
+  // copied a panel of a tile's columns at a time into a contiguous buffer
+  // on the stack, which stays in L1 while every row block of the share runs
+  // its tile over it. The tiles' arithmetic is the same, so are the results.
+  // With AVX-512's 32 registers the tile is 8 rows x 3 vectors (24
+  // accumulators; 11 loads per 24 FMAs, not 8 per 12).
+  const int64_t packedRows = lanes >= 16 ? 8 : kTileRows, panelVecs = lanes >= 16 ? 3 : 2;
+  const int64_t panelWidth = panelVecs * lanes;
+  const int64_t panelSteps = blocked ? kBlockK : K;
+  const bool packs = M >= kPackMinRows && panelSteps * N * 4 > kL1PanelBytes &&
+                     panelSteps * panelWidth * 4 <= kMaxPanelBytes;
+  Value *packed = packs ? k.stackArray(k.f32, panelSteps * panelWidth, "panel") : nullptr;
+  auto packedPanel = [&](Value *c0, int64_t width) {
+    const int64_t vecs = width / lanes, tail = width % lanes;
+    Value *mask = firstLanes(k, tail);
+    k.loop(kLen, [&](Value *p) {
+      Value *from = vecPtr(B, k.add(k.mul(k.add(kStart, p), N), c0));
+      Value *to = vecPtr(packed, k.mul(p, panelWidth));
+      for (int64_t v = 0; v <= vecs; ++v) {
+        if (v == vecs && !tail)
+          break;
+        Value *src = vecPtr(from, k.idx(v * lanes));
+        Value *x = v < vecs ? (Value *)k.b.CreateAlignedLoad(vec, src, Align(4))
+                            : k.b.CreateMaskedLoad(vec, src, Align(4), mask,
+                                                   Constant::getNullValue(vec));
+        k.b.CreateAlignedStore(x, vecPtr(to, k.idx(v * lanes)), Align(64));
+      }
+    });
+    forRowBlocks(k, M, packedRows, nsPerRow, [&](Value *row0, int64_t rows) {
+      if (vecs)
+        tile(row0, rows, c0, vecs, nullptr, packed, panelWidth);
+      if (tail)
+        tile(row0, rows, k.add(c0, k.idx(vecs * lanes)), 1, mask,
+             vecPtr(packed, k.idx(vecs * lanes)), panelWidth);
+    });
+  };
+  auto packedAll = [&] {
+    k.loop(N / panelWidth, [&](Value *jp) { packedPanel(k.mul(jp, panelWidth), panelWidth); });
+    if (N % panelWidth)
+      packedPanel(k.idx(N / panelWidth * panelWidth), N % panelWidth);
+  };
+  // Parts are whole packed row blocks, and whole row blocks of both kinds
+  // when the row count picks between them.
+  if (packs && k.shared())
+    k.declareShare(M, k.rows() ? std::lcm(kTileRows, packedRows) : packedRows, nsPerRow);
+  // A kernel with a run-time row count packs only when it has the rows.
+  auto all = [&] {
+    if (!packs)
+      return direct();
+    if (!k.rows())
+      return packedAll();
+    Value *count = k.shared() ? k.b.CreateSub(k.shareEnd(), k.shareBegin()) : k.rows();
+    LLVMContext &c = k.b.getContext();
+    BasicBlock *yes = BasicBlock::Create(c, "pack", k.function()),
+               *no = BasicBlock::Create(c, "nopack", k.function()),
+               *done = BasicBlock::Create(c, "pack.done", k.function());
+    k.b.CreateCondBr(k.b.CreateICmpSGE(count, k.idx(kPackMinRows)), yes, no);
+    k.b.SetInsertPoint(yes);
+    packedAll();
+    k.b.CreateBr(done);
+    k.b.SetInsertPoint(no);
+    direct();
+    k.b.CreateBr(done);
+    k.b.SetInsertPoint(done);
   };
   if (!blocked)
     return all();

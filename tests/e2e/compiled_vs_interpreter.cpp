@@ -418,3 +418,37 @@ TEST_CASE("examples: predict on 1, 5 and a batch of rows equals the interpreter'
     }
   }
 }
+
+// A row-independent matmul with rows enough packs B's panels into a buffer
+// on the stack (256 rows or more: `w`'s K of 300 in one block, `v`'s 600 in
+// blocks of 256), with fewer it reads B in place: the row counts on both
+// sides of that switch, and ones that leave a partial row block, against
+// the interpreter.
+TEST_CASE("a predict's matmuls at row counts on both sides of packing") {
+  const std::string source = R"(model packing(batch = 512) {
+  input  x : f32[batch, 300]
+  input  z : f32[batch, 600]
+  param  w : f32[300, 200] = glorot_uniform()
+  param  v : f32[600, 100] = glorot_uniform()
+  output h = x @ w
+  output g = z @ v
+}
+)";
+  Compiled c;
+  compile("packing.dl", source, c);
+  const Module &m = *c.module;
+  TensorMap vars = readVars(c.ctx), inputs = randomInputs(m, 11);
+  const Function &f = *m.functions[0];
+  for (int64_t rows : {1, 7, 255, 256, 261, 512}) {
+    CAPTURE(rows);
+    InterpResult ref = interpret(f, firstRows(inputs, 512, rows), vars);
+    TensorMap got = runRows(c.ctx, f.name, inputs, rows);
+    for (auto &[name, want] : ref.outputs) {
+      CAPTURE(name);
+      const Tensor &have = got.at(name);
+      REQUIRE(have.data.size() == (size_t)want.numel() / 512 * rows);
+      for (size_t i = 0; i < have.data.size(); ++i)
+        CHECK(std::fabs(have.data[i] - want.data[i]) <= 1e-4 * std::max(1.0, std::fabs(want.data[i])));
+    }
+  }
+}
