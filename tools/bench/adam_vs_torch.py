@@ -9,9 +9,9 @@ batches:
   dlc32    the model compiled by dlc to a shared library, driven with ctypes;
   torch64  PyTorch in float64, the reference;
   torch32  PyTorch in float32, the yardstick: what float32 alone costs.
-The initial weights are dlc's own (a context created with --seed, saved with
-mnist_mlp_save, and the checkpoint parsed here), and after every step dlc's
-weights are read back the same way. Per step and per param the program prints
+The initial weights are dlc's own (a context created with --seed, its
+variables read with mnist_mlp_get_param), and after every step dlc's weights
+are read back the same way. Per step and per param the program prints
 the median (in float32 ulps of the reference value, and absolute),
 root-mean-square and largest |dlc32 - torch64| and |torch32 - torch64|;
 then a verdict. It exits 1 when, on some param at some step, dlc's median
@@ -69,77 +69,6 @@ class SetupError(Exception):
     """Anything that keeps the comparison from running (exit status 2)."""
 
 
-# --- dlc's checkpoint, format version 1 (runtime/checkpoint.c) ---------------
-
-CKPT_MAGIC = b"DLCCKPT\0"
-CKPT_VERSION = 1
-CKPT_MAX_RANK = 32
-DTYPES = {0: np.dtype("<f4"), 1: np.dtype("<i4")}  # DLC_F32, DLC_I32
-
-
-class Cursor:
-    """Little-endian reads over a whole file, failing loudly past its end."""
-
-    def __init__(self, data, path):
-        self.data, self.path, self.pos = data, path, 0
-
-    def take(self, n):
-        if n > len(self.data) - self.pos:
-            raise SetupError(f"{self.path}: checkpoint is truncated")
-        chunk = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return chunk
-
-    def u32(self):
-        return struct.unpack("<I", self.take(4))[0]
-
-    def u64(self):
-        return struct.unpack("<Q", self.take(8))[0]
-
-    def text(self):
-        return self.take(self.u32()).decode("utf-8")
-
-
-def read_checkpoint(path, model):
-    """{name: array} of every variable in the checkpoint at `path`, after
-    checking it the way dlc_load does: magic, version, checksum, and that it
-    belongs to `model` (name, signature, each variable's dtype and shape)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    r = Cursor(data, path)
-    if r.take(len(CKPT_MAGIC)) != CKPT_MAGIC:
-        raise SetupError(f"{path}: not a dlc checkpoint (bad magic)")
-    version = r.u32()
-    if version != CKPT_VERSION:
-        raise SetupError(f"{path}: checkpoint format version {version}, "
-                         f"this parser reads {CKPT_VERSION}")
-    signature, name = r.u64(), r.text()
-    if name != model.name or signature != model.signature:
-        raise SetupError(f"{path}: checkpoint of model '{name}' (signature "
-                         f"{signature:#x}), expected '{model.name}' ({model.signature:#x})")
-    arrays = {}
-    for _ in range(r.u32()):
-        var, dtype, rank = r.text(), r.u32(), r.u32()
-        if dtype not in DTYPES or rank > CKPT_MAX_RANK:
-            raise SetupError(f"{path}: variable '{var}': dtype {dtype}, rank {rank}")
-        dims = tuple(r.u64() for _ in range(rank))
-        nbytes = r.u64()
-        if nbytes != int(np.prod(dims)) * DTYPES[dtype].itemsize:
-            raise SetupError(f"{path}: variable '{var}' of shape {list(dims)} "
-                             f"has {nbytes} bytes")
-        arrays[var] = np.frombuffer(r.take(nbytes), DTYPES[dtype]).reshape(dims)
-        if model.vars.get(var) != (dtype, dims):
-            raise SetupError(f"{path}: variable '{var}' is dtype {dtype} shape "
-                             f"{list(dims)}, the model says {model.vars.get(var)}")
-    payload_end = r.pos
-    if r.u32() != zlib.crc32(data[:payload_end]) or r.pos != len(data):
-        raise SetupError(f"{path}: checkpoint checksum mismatch (file corrupt)")
-    if arrays.keys() != model.vars.keys():
-        raise SetupError(f"{path}: variables {sorted(arrays)}, "
-                         f"the model has {sorted(model.vars)}")
-    return arrays
-
-
 # --- The compiled model, through the C API of the generated mnist_mlp.h ------
 
 class TensorDesc(ctypes.Structure):  # dlc_tensor_desc of runtime/dlc_abi.h
@@ -160,7 +89,7 @@ class ModelDesc(ctypes.Structure):  # dlc_model_desc
                 ("entries", ctypes.c_void_p)]
 
 
-ABI_VERSION = 3
+ABI_VERSION = 4  # DLC_ABI_VERSION of runtime/dlc_abi.h
 
 
 def compile_model(dlc, workdir):
@@ -174,7 +103,7 @@ def compile_model(dlc, workdir):
 
 
 class DlcModel:
-    """One context of the compiled model; reads its variables by checkpoint."""
+    """One context of the compiled model; reads its variables with get_param."""
 
     def __init__(self, so_path, seed, workdir):
         lib = ctypes.CDLL(so_path)
@@ -184,7 +113,8 @@ class DlcModel:
         self.fn("destroy").argtypes = [ctypes.c_void_p]
         self.fn("step").argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                                     ctypes.POINTER(ctypes.c_float)]
-        self.fn("save").argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        self.fn("get_param").argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
+                                         ctypes.c_size_t]
         self.fn("error").restype = ctypes.c_char_p
         self.fn("error").argtypes = [ctypes.c_void_p]
         self.fn("metadata").restype = ctypes.POINTER(ModelDesc)
@@ -192,14 +122,13 @@ class DlcModel:
         self.ctx = self.fn("create")(seed)
         if not self.ctx:
             raise SetupError(f"{MODEL}_create({seed}) failed (out of memory)")
-        self.ckpt = os.path.join(workdir, MODEL + ".ckpt")
 
     def fn(self, name):
         return getattr(self.lib, f"{MODEL}_{name}")
 
     def describe(self, desc):
-        """Keeps what the checkpoint parser checks against, after checking
-        that this is the model the comparison is written for."""
+        """Keeps each variable's dtype and shape, after checking that this is
+        the model the comparison is written for."""
         if desc.abi_version != ABI_VERSION:
             raise SetupError(f"model ABI version {desc.abi_version}, expected {ABI_VERSION}")
         self.name, self.signature = desc.name.decode(), desc.signature
@@ -223,8 +152,15 @@ class DlcModel:
         return loss.value
 
     def variables(self):
-        self.check(self.fn("save")(self.ctx, self.ckpt.encode()), "save")
-        return read_checkpoint(self.ckpt, self)
+        arrays = {}
+        for name, (dtype, dims) in self.vars.items():
+            if dtype != 0:  # DLC_F32: every variable of this MLP and its Adam
+                raise SetupError(f"variable '{name}' is not f32")
+            a = np.empty(dims, np.float32)
+            self.check(self.fn("get_param")(self.ctx, name.encode(), a.ctypes.data, a.size),
+                       "get_param")
+            arrays[name] = a
+        return arrays
 
     def close(self):
         self.fn("destroy")(self.ctx)
@@ -357,7 +293,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0, help="dlc's weight init (and --random's data)")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--random", action="store_true", help="random batches, not Fashion-MNIST")
-    ap.add_argument("--workdir", help="keep the .so, .h and checkpoint here")
+    ap.add_argument("--workdir", help="keep the .so and .h here")
     a = ap.parse_args()
     torch.set_num_threads(1)  # a fixed reduction order: torch32 repeats exactly
 
