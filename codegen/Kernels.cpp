@@ -874,9 +874,12 @@ constexpr int64_t kTileRows = 6; // 12 accumulators + 2 B vectors + 1 broadcast 
 constexpr int64_t kBlockK = 256; // rows of A and B per block when K is long
 // Packing B's panels (emitMatMul): only when a call has this many rows or
 // more (each thread's call packs the panels it reads: 128 rows, or 64 a
-// thread, did not gain, 512 did), only when B's K block is larger than what
-// stays in L1 by itself, and only in a buffer of at most kMaxPanelBytes of
-// stack.
+// thread, did not gain, 512 did), only for 4 panels of columns or more
+// (a 64-column B, a convolution's 64 filters, would run a 48-column panel
+// and a 16-column one of 8 accumulators, and its kernels in a predict would
+// carry both kinds of tiles: mnist_cnn.dl's IR grew 18%), only when B's K
+// block is larger than what stays in L1 by itself, and only in a buffer of
+// at most kMaxPanelBytes of stack.
 constexpr int64_t kPackMinRows = 256;
 constexpr int64_t kL1PanelBytes = 32 << 10, kMaxPanelBytes = 64 << 10;
 
@@ -1196,7 +1199,8 @@ void emitMatMul(KernelBuilder &k) {
   const int64_t packedRows = lanes >= 16 ? 8 : kTileRows, panelVecs = lanes >= 16 ? 3 : 2;
   const int64_t panelWidth = panelVecs * lanes;
   const int64_t panelSteps = blocked ? kBlockK : K;
-  const bool packs = M >= kPackMinRows && panelSteps * N * 4 > kL1PanelBytes &&
+  const bool packs = M >= kPackMinRows && N >= 4 * panelWidth &&
+                     panelSteps * N * 4 > kL1PanelBytes &&
                      panelSteps * panelWidth * 4 <= kMaxPanelBytes;
   Value *packed = packs ? k.stackArray(k.f32, panelSteps * panelWidth, "panel") : nullptr;
   auto packedPanel = [&](Value *c0, int64_t width) {

@@ -429,7 +429,7 @@ TEST_CASE("a predict's matmuls at row counts on both sides of packing") {
   input  x : f32[batch, 300]
   input  z : f32[batch, 600]
   param  w : f32[300, 200] = glorot_uniform()
-  param  v : f32[600, 100] = glorot_uniform()
+  param  v : f32[600, 200] = glorot_uniform()
   output h = x @ w
   output g = z @ v
 }
