@@ -138,7 +138,10 @@ public:
   llvm::Value *shareBegin() const { return begin_; }
   llvm::Value *shareEnd() const { return end_; }
   // `nsPerIteration` estimates an iteration's time: the grain grows to a
-  // multiple of itself that makes a part worth a thread.
+  // multiple of itself that makes a part worth a thread. Once declared, a
+  // share may be declared again only with a grain that divides the first
+  // (a matmul's two kinds of row blocks declare their lcm first); the
+  // first declaration stands.
   void loopShare(int64_t n, int64_t grain, double nsPerIteration,
                  const std::function<void(llvm::Value *)> &body);
   void declareShare(int64_t n, int64_t grain, double nsPerIteration);

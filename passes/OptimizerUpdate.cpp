@@ -117,12 +117,11 @@ private:
     Node *cwd = wd != 0 ? constant(wd, o + ".weight_decay") : nullptr;
     // lr m̂ / (√v̂ + eps) evaluated as PyTorch does, lr / corr1 times
     // m / (√v / √corr2 + eps), the corrections folded into two scalars, but
-    // for one thing: √v is multiplied by 1 / √corr2, not divided by √corr2.
-    // A division and a square root per element keep the divider busy for
-    // most of an update (two divisions and a root: 2 cycles per weight
-    // with AVX-512); the product differs from the quotient by an ulp at
-    // most, and adam_vs_torch.py still finds dlc within an ulp of PyTorch
-    // in float64 (median), as PyTorch's float32 is.
+    // for one thing: √v is multiplied by 1 / √corr2, not divided by it. The
+    // divider was most of an update's time (a root and two divisions per
+    // weight, about 2 cycles with AVX-512); the product differs from the
+    // quotient by about an ulp, and adam_vs_torch.py still finds dlc within
+    // an ulp of PyTorch in float64 (median), as PyTorch's float32 is.
     Node *stepSize = op(OpKind::Div, clr, corr1, o + ".step_size");
     Node *rootCorr2 = b_.create(OpKind::Sqrt, {corr2}, {}, o + ".sqrt_corr2");
     Node *invRootCorr2 = op(OpKind::Div, one, rootCorr2, o + ".inv_sqrt_corr2");
