@@ -33,8 +33,14 @@ public:
     for (auto &np : f_.nodes)
       for (const Node *o : np->operands)
         users_[o].push_back(np.get());
-    for (Node *r : f_.roots())
+    for (Node *r : f_.roots()) {
       roots_.insert(r);
+      // A root that is a view (an output reshaped) is read from the buffer
+      // of the value it views, which views get only after every kernel's
+      // buffers are chosen: that value's buffer holds a root too.
+      for (const Node *v = r; v->info().isView(); v = v->operands[0])
+        viewedByRoot_.insert(v->operands[0]);
+    }
     for (auto &[var, n] : f_.updates)
       updatesOf_[n].push_back(var);
     for (auto &[name, n] : f_.outputs)
@@ -65,7 +71,7 @@ private:
   std::vector<int> stepOf_; // kernel -> step
   std::map<std::string, int> inputBuf_, stateBuf_, outputBuf_;
   std::set<std::string> stateClaimed_;
-  std::unordered_set<const Node *> roots_;
+  std::unordered_set<const Node *> roots_, viewedByRoot_;
   std::unordered_map<const Node *, std::vector<std::string>> updatesOf_, outputsOf_;
   std::set<std::string> copiedAtEnd_;
   // After scheduling: what each call reads, the last call reading each
@@ -97,7 +103,7 @@ private:
     auto it = lastRead_.find(n);
     if (it != lastRead_.end())
       bufferLastRead_[b] = std::max(bufferLastRead_[b], it->second);
-    if (isRoot(n))
+    if (isRoot(n) || viewedByRoot_.count(n))
       bufferHoldsRoot_[b] = true;
     p_.bufferOf[n] = b;
   }

@@ -5,6 +5,7 @@
 #include "codegen/Codegen.h"
 #include "codegen/Lowering.h"
 #include "ir/Builder.h"
+#include "ir/IRParser.h"
 #include "ir/Interpreter.h"
 #include "passes/Pipeline.h"
 #include "tests/unit/jit_support.h"
@@ -684,4 +685,58 @@ TEST_CASE("codegen: a long entry calls its kernels through parts, in order") {
   REQUIRE_MESSAGE(emitLLVMText(*planned, {}, ir, error), error);
   CHECK(ir.find("@long__f.part3(") != std::string::npos);
   CHECK(ir.find("@long__f.part4(") == std::string::npos);
+}
+
+// Found by the ir fuzzer: an output that is a view of a value (`extra1`, a
+// reshape of `h3`) keeps that value, though a later map of the same type
+// (`h4`) would overwrite the value's buffer in place once its last kernel
+// has read it. Views get their root's buffer after the kernels' buffers are
+// chosen, so the planner must know beforehand that a view of the value is
+// a root.
+TEST_CASE("codegen: an output view keeps its value when a map could reuse its buffer") {
+  const char *text = R"(model gen
+
+input x1 : f32[1, 4]
+param dense_1.w : f32[4, 1] = uniform(-1.09544512, 1.09544512)
+param dense_1.b : f32[1] = zeros()
+
+func predict {
+  %x1 = input {name = "x1"} : f32[1, 4]
+  %t = reduce_sum(%x1) {axes = [1]} : f32[1]
+  %t.1 = reshape(%t) : f32[1, 1]
+  %t.2 = sigmoid(%t.1) : f32[1, 1]
+  %h2 = mul(%x1, %t.2) : f32[1, 4]
+  %t.3 = reduce_mean(%h2) {axes = [1]} : f32[1]
+  %t.4 = reshape(%t.3) : f32[1, 1]
+  %h3 = sub(%h2, %t.4) : f32[1, 4]
+  %square_1.t = mul(%h3, %h3) : f32[1, 4]
+  %t.5 = reduce_mean(%square_1.t) {axes = [1]} : f32[1]
+  %t.6 = reshape(%t.5) : f32[1, 1]
+  %c = const {value = 0.001} : f32[]
+  %t.7 = add(%t.6, %c) : f32[1, 1]
+  %t.8 = sqrt(%t.7) : f32[1, 1]
+  %h4 = div(%h3, %t.8) : f32[1, 4]
+  %dense_1.w = var {name = "dense_1.w"} : f32[4, 1]
+  %dense_1.b = var {name = "dense_1.b"} : f32[1]
+  %dense_1.t = matmul(%h4, %dense_1.w) : f32[1, 1]
+  %logit1 = add(%dense_1.t, %dense_1.b) : f32[1, 1]
+  %out1 = sigmoid(%logit1) : f32[1, 1]
+  %extra1 = reshape(%h3) : f32[1, 4, 1]
+  output out1 = %out1
+  output extra1 = %extra1
+  output extra2 = %extra1
+}
+
+)";
+  std::string error;
+  std::unique_ptr<Module> m = parseModuleText(text, "viewout.ir", error);
+  REQUIRE_MESSAGE(m, error);
+  TensorMap ins{{"x1", f32Tensor({1, 4}, {0.5, -1, 2, 0.25})}};
+  TensorMap vars = initVarsForTest(*m, 3), varsRef = vars;
+  TensorMap got = jitRun(*m, 0, ins, vars);
+  InterpResult ref = interpret(*m->functions[0], ins, varsRef);
+  for (const char *name : {"out1", "extra1", "extra2"}) {
+    INFO(name);
+    checkClose(got[name].data, ref.outputs[name].data);
+  }
 }
