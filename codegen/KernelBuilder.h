@@ -101,6 +101,9 @@ public:
   void loopRolled(int64_t n, const std::function<void(llvm::Value *)> &body);
   // The same for a count known only at run time (guarded: n may be 0).
   void loop(llvm::Value *n, const std::function<void(llvm::Value *)> &body);
+  // if (cond) then(); else otherwise(): both emitted, one run.
+  void ifElse(llvm::Value *cond, const std::function<void()> &then,
+              const std::function<void()> &otherwise);
 
   // Row counts. `rows()` is null when the kernel runs whole batches (every
   // extent static), else the run-time row count. A loop over `n` elements

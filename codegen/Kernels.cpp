@@ -136,6 +136,21 @@ void KernelBuilder::loop(Value *n, const std::function<void(Value *)> &body) {
   b.SetInsertPoint(exit);
 }
 
+void KernelBuilder::ifElse(Value *cond, const std::function<void()> &then,
+                           const std::function<void()> &otherwise) {
+  BasicBlock *yes = BasicBlock::Create(b.getContext(), "then", fn_),
+             *no = BasicBlock::Create(b.getContext(), "else", fn_),
+             *done = BasicBlock::Create(b.getContext(), "endif", fn_);
+  b.CreateCondBr(cond, yes, no);
+  b.SetInsertPoint(yes);
+  then();
+  b.CreateBr(done);
+  b.SetInsertPoint(no);
+  otherwise();
+  b.CreateBr(done);
+  b.SetInsertPoint(done);
+}
+
 Value *KernelBuilder::rowsOf(int64_t n) {
   if (!rows_)
     return idx(n);
@@ -1124,18 +1139,10 @@ void emitMatMul(KernelBuilder &k) {
     };
     if (!k.epilogue) // the partial sums are the output
       return storePartial();
-    LLVMContext &c = k.b.getContext();
-    BasicBlock *more = BasicBlock::Create(c, "kblock.more", k.function()),
-               *last = BasicBlock::Create(c, "kblock.last", k.function()),
-               *done = BasicBlock::Create(c, "kblock.done", k.function());
-    k.b.CreateCondBr(k.b.CreateICmpEQ(k.add(kStart, kLen), k.idx(K)), last, more);
-    k.b.SetInsertPoint(more);
-    storePartial();
-    k.b.CreateBr(done);
-    k.b.SetInsertPoint(last);
-    k.storeTile(row0, rows, col0, vecs, lanes, acc, unsigned(lanes), mask);
-    k.b.CreateBr(done);
-    k.b.SetInsertPoint(done);
+    k.ifElse(
+        k.b.CreateICmpEQ(k.add(kStart, kLen), k.idx(K)),
+        [&] { k.storeTile(row0, rows, col0, vecs, lanes, acc, unsigned(lanes), mask); },
+        storePartial);
   };
   int64_t tailWidth = N % lanes;
   Value *tailMask = firstLanes(k, tailWidth);
@@ -1209,9 +1216,7 @@ void emitMatMul(KernelBuilder &k) {
     k.loop(kLen, [&](Value *p) {
       Value *from = vecPtr(B, k.add(k.mul(k.add(kStart, p), N), c0));
       Value *to = vecPtr(packed, k.mul(p, panelWidth));
-      for (int64_t v = 0; v <= vecs; ++v) {
-        if (v == vecs && !tail)
-          break;
+      for (int64_t v = 0; v < vecs + (tail ? 1 : 0); ++v) {
         Value *src = vecPtr(from, k.idx(v * lanes));
         Value *x = v < vecs ? (Value *)k.b.CreateAlignedLoad(vec, src, Align(4))
                             : k.b.CreateMaskedLoad(vec, src, Align(4), mask,
@@ -1243,18 +1248,7 @@ void emitMatMul(KernelBuilder &k) {
     if (!k.rows())
       return packedAll();
     Value *count = k.shared() ? k.b.CreateSub(k.shareEnd(), k.shareBegin()) : k.rows();
-    LLVMContext &c = k.b.getContext();
-    BasicBlock *yes = BasicBlock::Create(c, "pack", k.function()),
-               *no = BasicBlock::Create(c, "nopack", k.function()),
-               *done = BasicBlock::Create(c, "pack.done", k.function());
-    k.b.CreateCondBr(k.b.CreateICmpSGE(count, k.idx(kPackMinRows)), yes, no);
-    k.b.SetInsertPoint(yes);
-    packedAll();
-    k.b.CreateBr(done);
-    k.b.SetInsertPoint(no);
-    direct();
-    k.b.CreateBr(done);
-    k.b.SetInsertPoint(done);
+    k.ifElse(k.b.CreateICmpSGE(count, k.idx(kPackMinRows)), packedAll, direct);
   };
   if (!blocked)
     return all();
