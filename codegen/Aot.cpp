@@ -4,6 +4,7 @@
 #include "codegen/Descriptor.h"
 #include "codegen/Layout.h"
 #include "codegen/Lowering.h"
+#include "ir/RowIndependence.h"
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/LLVMContext.h>

@@ -64,7 +64,7 @@ std::string shapeText(const TensorType &t, int64_t batch, bool rows) {
 
 std::string generateHeader(const Module &m, bool embeddedWeights) {
   std::string id = cIdentifier(m.name), M = upper(id);
-  int64_t batch = codegen::modelBatch(m);
+  int64_t batch = modelBatch(m);
   codegen::StateLayout state = codegen::layoutState(m);
   int64_t params = 0, trainable = 0;
   for (const VarDecl &v : m.vars)

@@ -79,28 +79,6 @@ uint64_t modelSignature(const Module &m) {
   return f.h;
 }
 
-int64_t modelBatch(const Module &m) {
-  std::vector<const TensorType *> types;
-  for (const InputDecl &in : m.inputs)
-    types.push_back(&in.type);
-  for (const auto &f : m.functions)
-    if (!f->isTrain())
-      for (const auto &[name, node] : f->outputs)
-        types.push_back(&node->type);
-  if (types.empty())
-    return 0;
-  int64_t batch = -1;
-  for (const TensorType *t : types) {
-    if (t->rank() == 0)
-      return 0;
-    if (batch == -1)
-      batch = t->dims[0];
-    else if (batch != t->dims[0])
-      return 0;
-  }
-  return batch;
-}
-
 std::string cIdentifier(const std::string &name) {
   std::string s;
   for (char c : name)

@@ -39,11 +39,6 @@ std::string memoryLimitProblem(const Module &m);
 // (u32 LE) and dims (i64 LE): a checkpoint fits a model iff these agree.
 uint64_t modelSignature(const Module &m);
 
-// The leading dim shared by every model input and every output of the
-// non-train entries (those that accept partial batches); 0 if they disagree or
-// one is a scalar. Train entries run full batches, so a scalar loss is fine.
-int64_t modelBatch(const Module &m);
-
 // `name` made a C identifier (dots and other characters become '_').
 std::string cIdentifier(const std::string &name);
 // True for identifiers the generated header cannot use as a name of its own:

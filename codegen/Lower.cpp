@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 using namespace llvm;
@@ -193,52 +194,24 @@ private:
       }
       internalError("codegen: bad buffer kind");
     };
-    // The register allocator still runs on an optnone function, and its time
-    // grows faster than the function's length (a 2000-layer MLP's entry took
-    // it 13 s): a long entry calls its kernels from parts of at most
-    // kCallsPerPart calls each, which it calls in turn.
-    constexpr size_t kCallsPerPart = 64;
-    bool inParts = plan.calls.size() > kCallsPerPart;
-    Argument *entryArgs[5] = {state, arena, inputs, outputs, exec};
-    for (size_t c = 0; c < plan.calls.size(); ++c) {
-      if (inParts && c % kCallsPerPart == 0) {
-        if (c > 0) // close the previous part
-          b.CreateRetVoid();
-        auto *part = llvm::Function::Create(
-            fnTy, GlobalValue::InternalLinkage,
-            fmt::format("{}.part{}", entrySymbol(m_, f), c / kCallsPerPart), *mod_);
-        straightLine(part);
-        b.SetInsertPoint(entryBlock);
-        b.CreateCall(part, {entryArgs[0], entryArgs[1], entryArgs[2], entryArgs[3], entryArgs[4]});
-        state = part->getArg(0), arena = part->getArg(1), inputs = part->getArg(2),
-        outputs = part->getArg(3), exec = part->getArg(4);
-        b.SetInsertPoint(BasicBlock::Create(ctx_, "entry", part));
-      }
-      std::vector<Value *> args;
-      for (const KernelArg &a : plan.calls[c].args)
-        args.push_back(where(a.buffer));
+    // The kernel of call c, emitted at its first call of a signature.
+    auto kernelOf = [&](size_t c) -> EmittedKernel & {
       const Kernel &k = plan.kernels[plan.calls[c].kernel];
       const int64_t rowsOfBatch = computesRows(k, rows) ? batch : 0;
-      if (rowsOfBatch)
-        args.push_back(rowCount());
-      // Named after its first node (the anchor, if any): "<m>__step.k9.d.dense_1.w".
-      std::string kname = fmt::format("{}.k{}.{}", entrySymbol(m_, f), c,
-                                      k.nodes.empty() ? "kernel" : k.nodes.front()->name);
       EmittedKernel &kernel = kernels_[kernelSignature(f, c, rowsOfBatch)];
+      // Named after its first node (the anchor, if any): "<m>__step.k9.d.dense_1.w".
       if (!kernel.fn)
-        kernel = emitKernel(*mod_, f, c, kname, debug_.get(), rowsOfBatch, lanes_);
-      if (!kernel.share.iterations) {
-        b.CreateCall(kernel.fn, args);
-        continue;
-      }
-      // exec->parallel_for(exec, task, &args, n, grain): the runtime runs the
-      // kernel's parts on its threads, each part through the task.
-      const KernelShare &share = kernel.share;
-      DLC_ASSERT(!rowsOfBatch || share.iterations % batch == 0,
-                 fmt::format("codegen: {} shares {} iterations, not rows of the batch {}",
-                             kname, share.iterations, batch));
-      Value *n = rowsOfBatch ? b.CreateMul(rowCount(), b.getInt64(share.iterations / batch))
-                             : (Value *)b.getInt64(share.iterations);
+        kernel = emitKernel(*mod_, f, c,
+                            fmt::format("{}.k{}.{}", entrySymbol(m_, f), c,
+                                        k.nodes.empty() ? "kernel" : k.nodes.front()->name),
+                            debug_.get(), rowsOfBatch, lanes_);
+      return kernel;
+    };
+    // exec->parallel_for(exec, task, &args, n, grain): the runtime runs the
+    // parts of [0, n) on its threads, each through the task, which unpacks
+    // `args` from the block.
+    auto parallelFor = [&](const std::function<llvm::Function *(StructType *)> &taskFor,
+                           const std::vector<Value *> &args, Value *n, int64_t grain) {
       std::vector<Type *> fields;
       for (Value *a : args)
         fields.push_back(a->getType());
@@ -248,13 +221,78 @@ private:
       AllocaInst *block = top.CreateAlloca(argsTy, nullptr, "task.args");
       for (size_t i = 0; i < args.size(); ++i)
         b.CreateStore(args[i], b.CreateStructGEP(argsTy, block, (unsigned)i));
-      llvm::Function *&task = tasks_[kernel.fn];
-      if (!task)
-        task = emitTask(kernel.fn, argsTy);
-      Value *parallelFor = b.CreateLoad(ptr, b.CreateStructGEP(types_.exec, exec, 1),
-                                        "parallel_for");
-      b.CreateCall(types_.parallelFor, parallelFor,
-                   {exec, task, block, n, b.getInt64(share.grain)});
+      Value *fn = b.CreateLoad(ptr, b.CreateStructGEP(types_.exec, exec, 1), "parallel_for");
+      b.CreateCall(types_.parallelFor, fn, {exec, taskFor(argsTy), block, n, b.getInt64(grain)});
+    };
+    // The register allocator still runs on an optnone function, and its time
+    // grows faster than the function's length (a 2000-layer MLP's entry took
+    // it 13 s): a long entry calls its kernels from parts of at most
+    // kCallsPerPart calls each, which it calls in turn.
+    constexpr size_t kCallsPerPart = 64;
+    bool inParts = plan.calls.size() > kCallsPerPart;
+    Argument *entryArgs[5] = {state, arena, inputs, outputs, exec};
+    std::vector<const RowGroup *> groupAt(plan.calls.size(), nullptr);
+    for (const RowGroup &g : plan.groups)
+      groupAt.at((size_t)g.first) = &g;
+    size_t parts = 0, callsInPart = 0;
+    for (size_t c = 0; c < plan.calls.size();) {
+      const RowGroup *group = groupAt[c];
+      const size_t span = group ? (size_t)(group->last - group->first) + 1 : 1;
+      if (inParts && (parts == 0 || callsInPart + span > kCallsPerPart)) {
+        if (parts > 0) // close the previous part
+          b.CreateRetVoid();
+        auto *part = llvm::Function::Create(
+            fnTy, GlobalValue::InternalLinkage,
+            fmt::format("{}.part{}", entrySymbol(m_, f), parts++), *mod_);
+        straightLine(part);
+        b.SetInsertPoint(entryBlock);
+        b.CreateCall(part, {entryArgs[0], entryArgs[1], entryArgs[2], entryArgs[3], entryArgs[4]});
+        state = part->getArg(0), arena = part->getArg(1), inputs = part->getArg(2),
+        outputs = part->getArg(3), exec = part->getArg(4);
+        b.SetInsertPoint(BasicBlock::Create(ctx_, "entry", part));
+        callsInPart = 0;
+      }
+      callsInPart += span;
+      if (group) {
+        // One parallel_for over the rows in chunks; the task passes each
+        // chunk through the group's calls.
+        std::vector<int> buffers = groupBuffers(plan, *group);
+        std::vector<Value *> bases;
+        for (int id : buffers)
+          bases.push_back(where(id));
+        parallelFor([&](StructType *argsTy) {
+                      return emitGroupTask(f, *group, buffers, argsTy, rows, batch, kernelOf);
+                    },
+                    bases, rowCount(), group->rows);
+        c += span;
+        continue;
+      }
+      std::vector<Value *> args;
+      for (const KernelArg &a : plan.calls[c].args)
+        args.push_back(where(a.buffer));
+      const int64_t rowsOfBatch =
+          computesRows(plan.kernels[plan.calls[c].kernel], rows) ? batch : 0;
+      if (rowsOfBatch)
+        args.push_back(rowCount());
+      EmittedKernel &kernel = kernelOf(c);
+      ++c;
+      if (!kernel.share.iterations) {
+        b.CreateCall(kernel.fn, args);
+        continue;
+      }
+      const KernelShare &share = kernel.share;
+      DLC_ASSERT(!rowsOfBatch || share.iterations % batch == 0,
+                 fmt::format("codegen: {} shares {} iterations, not rows of the batch {}",
+                             kernel.fn->getName().str(), share.iterations, batch));
+      Value *n = rowsOfBatch ? b.CreateMul(rowCount(), b.getInt64(share.iterations / batch))
+                             : (Value *)b.getInt64(share.iterations);
+      parallelFor([&](StructType *argsTy) {
+                    llvm::Function *&task = tasks_[kernel.fn];
+                    if (!task)
+                      task = emitTask(kernel.fn, argsTy);
+                    return task;
+                  },
+                  args, n, share.grain);
     }
     if (inParts) {
       b.CreateRetVoid();
@@ -293,6 +331,88 @@ private:
     args.push_back(task->getArg(1));
     args.push_back(task->getArg(2));
     b.CreateCall(kernel, args);
+    b.CreateRetVoid();
+    return task;
+  }
+
+  // The distinct buffers a group's calls pass, in order of first use: the
+  // block its task reads.
+  static std::vector<int> groupBuffers(const Plan &plan, const RowGroup &g) {
+    std::vector<int> out;
+    for (int c = g.first; c <= g.last; ++c)
+      for (const KernelArg &a : plan.calls[(size_t)c].args)
+        if (std::find(out.begin(), out.end(), a.buffer) == out.end())
+          out.push_back(a.buffer);
+    return out;
+  }
+
+  // The dlc_task_fn of a row group (ir/BufferIR.h RowGroup): the rows
+  // [begin, end) in chunks of g.rows, each through the group's calls in
+  // order. A kernel computing rows runs on a chunk as on a short batch: its
+  // row-count argument is the chunk's length and its buffers of rows start
+  // at the chunk's first row, or, for a local buffer, at the part's first
+  // row, where every chunk of the part is kept in turn.
+  llvm::Function *emitGroupTask(const Function &f, const RowGroup &g,
+                                const std::vector<int> &buffers, StructType *argsTy,
+                                const RowAnalysis &rows, int64_t batch,
+                                const std::function<EmittedKernel &(size_t)> &kernelOf) {
+    const Plan &plan = f.plan;
+    Type *ptr = PointerType::getUnqual(ctx_), *i64 = Type::getInt64Ty(ctx_);
+    auto *task = llvm::Function::Create(
+        FunctionType::get(Type::getVoidTy(ctx_), {ptr, i64, i64}, false),
+        GlobalValue::InternalLinkage,
+        fmt::format("{}.group{}-{}.task", entrySymbol(m_, f), g.first, g.last), *mod_);
+    task->addFnAttr(Attribute::NoUnwind);
+    Argument *block = task->getArg(0), *begin = task->getArg(1), *end = task->getArg(2);
+    BasicBlock *entry = BasicBlock::Create(ctx_, "entry", task),
+               *body = BasicBlock::Create(ctx_, "chunk", task),
+               *done = BasicBlock::Create(ctx_, "done", task);
+    IRBuilder<> b(entry);
+    const std::vector<bool> rowed = rowedBuffers(f, rows);
+    std::map<int, Value *> base;
+    for (size_t i = 0; i < buffers.size(); ++i)
+      base[buffers[i]] =
+          b.CreateLoad(ptr, b.CreateStructGEP(argsTy, block, (unsigned)i), "b" +
+                                                                             std::to_string(buffers[i]));
+    b.CreateCondBr(b.CreateICmpSLT(begin, end), body, done);
+
+    b.SetInsertPoint(body);
+    PHINode *row = b.CreatePHI(i64, 2, "row");
+    row->addIncoming(begin, entry);
+    Value *len = b.CreateBinaryIntrinsic(Intrinsic::smin, b.CreateSub(end, row),
+                                         b.getInt64(g.rows), nullptr, "len");
+    auto rowBytes = [&](int id) {
+      const int64_t bytes = plan.buffers[(size_t)id].type.bytes();
+      DLC_ASSERT(bytes % batch == 0, fmt::format("codegen: b{} of {} bytes holds rows of a "
+                                                 "batch of {}", id, bytes, batch));
+      return bytes / batch;
+    };
+    for (int c = g.first; c <= g.last; ++c) {
+      const KernelCall &call = plan.calls[(size_t)c];
+      DLC_ASSERT(computesRows(plan.kernels[(size_t)call.kernel], rows),
+                 fmt::format("codegen: call {} of {}'s row group computes no rows", c, f.name));
+      std::vector<Value *> args;
+      for (const KernelArg &a : call.args) {
+        Value *at = base.at(a.buffer);
+        const auto &local = g.local;
+        if (std::find(local.begin(), local.end(), a.buffer) != local.end())
+          at = b.CreateGEP(b.getInt8Ty(), at, b.CreateMul(begin, b.getInt64(rowBytes(a.buffer))));
+        else if (rowed[(size_t)a.buffer])
+          at = b.CreateGEP(b.getInt8Ty(), at, b.CreateMul(row, b.getInt64(rowBytes(a.buffer))));
+        args.push_back(at);
+      }
+      args.push_back(len);
+      EmittedKernel &kernel = kernelOf((size_t)c);
+      if (kernel.share.iterations) {
+        args.push_back(b.getInt64(0));
+        args.push_back(b.CreateMul(len, b.getInt64(kernel.share.iterations / batch)));
+      }
+      b.CreateCall(kernel.fn, args);
+    }
+    Value *next = b.CreateAdd(row, b.getInt64(g.rows), "next");
+    row->addIncoming(next, b.GetInsertBlock());
+    b.CreateCondBr(b.CreateICmpSLT(next, end), body, done);
+    b.SetInsertPoint(done);
     b.CreateRetVoid();
     return task;
   }

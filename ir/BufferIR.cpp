@@ -12,6 +12,7 @@
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
+#include <unordered_set>
 
 namespace dlc {
 
@@ -131,6 +132,16 @@ std::string printMemPlan(const Function &f) {
                      c.args[a].buffer);
     text += ")\n";
   }
+  for (const RowGroup &g : p.groups) {
+    fmt::format_to(out, "  calls {}-{} run {} row{} at a time", g.first, g.last, g.rows,
+                   g.rows == 1 ? "" : "s");
+    if (!g.local.empty()) {
+      text += ", the chunk in flight in";
+      for (int b : g.local)
+        fmt::format_to(out, " b{}", b);
+    }
+    text += "\n";
+  }
   for (const BufferCopy &c : p.copies)
     fmt::format_to(out, "  {}: copy b{} <- b{}\n", p.calls.size(), c.to, c.from);
   text += "}\n";
@@ -194,6 +205,41 @@ std::vector<std::string> verifyPlan(const Function &f) {
     for (const KernelArg &a : p.calls[s].args)
       if (a.buffer < 0 || a.buffer >= (int)p.buffers.size())
         problem(fmt::format("call {} passes a buffer that does not exist", s));
+  // Row groups: disjoint runs of calls in order; a local buffer is an arena
+  // buffer no call outside its group and no copy uses; every arena buffer
+  // a group's calls touch is live across the group.
+  int groupEnd = -1;
+  for (size_t g = 0; g < p.groups.size(); ++g) {
+    const RowGroup &grp = p.groups[g];
+    if (grp.first <= groupEnd || grp.first >= grp.last || grp.last >= (int)p.calls.size() ||
+        grp.rows < 1) {
+      problem(fmt::format("group {} ([{}, {}], {} rows) is not a run of two or more calls "
+                          "after the previous group",
+                          g, grp.first, grp.last, grp.rows));
+      continue;
+    }
+    groupEnd = grp.last;
+    std::unordered_set<int> local(grp.local.begin(), grp.local.end());
+    for (int b : grp.local)
+      if (b < 0 || b >= (int)p.buffers.size() || p.buffers[b].kind != BufferKind::Arena)
+        problem(fmt::format("group {} keeps b{} local, which is not an arena buffer", g, b));
+    for (size_t s = 0; s < p.calls.size(); ++s) {
+      bool inside = (int)s >= grp.first && (int)s <= grp.last;
+      for (const KernelArg &a : p.calls[s].args) {
+        if (a.buffer < 0 || a.buffer >= (int)p.buffers.size())
+          continue;
+        const Buffer &buf = p.buffers[a.buffer];
+        if (!inside && local.count(a.buffer))
+          problem(fmt::format("call {} uses b{}, local to group {}", s, a.buffer, g));
+        if (inside && buf.kind == BufferKind::Arena &&
+            (buf.first > grp.first || buf.last < grp.last))
+          problem(fmt::format("b{} is used in group {} but not live across it", a.buffer, g));
+      }
+    }
+    for (const BufferCopy &c : p.copies)
+      if (local.count(c.from) || local.count(c.to))
+        problem(fmt::format("a copy uses a buffer local to group {}", g));
+  }
   // No two arena buffers live at one step share a byte.
   const int64_t align = 64;
   for (size_t i = 0; i < p.buffers.size(); ++i) {

@@ -76,6 +76,22 @@ struct BufferCopy {
   int from, to;
 };
 
+// Consecutive calls of a row-independent entry (ir/RowIndependence.h) that
+// run a few batch rows at a time instead of each over the whole batch: for
+// every chunk of `rows` rows, call first, ..., call last. A convolution's
+// patches, its product and the pooling over it then pass each chunk through
+// the cache instead of through memory. Threads take whole chunks, so every
+// row sees the same calls at any thread count. A `local` buffer is used by
+// no call outside the group and by no copy: it only ever holds the chunk in
+// flight, at the first rows of the thread's part, so the same few hundred
+// kilobytes are written and read again. Every arena buffer a group's calls
+// touch is live across the whole group (its calls interleave).
+struct RowGroup {
+  int first = 0, last = 0;  // calls, first < last
+  int64_t rows = 1;         // batch rows per chunk
+  std::vector<int> local;   // buffers, ascending
+};
+
 struct Plan {
   std::vector<Kernel> kernels; // from fusion, then in schedule order
   bool fused = true;           // false under --no-fusion: one node per kernel
@@ -85,6 +101,7 @@ struct Plan {
   std::vector<Buffer> buffers;
   std::vector<KernelCall> calls; // the schedule: call i runs kernels[calls[i].kernel]
   std::vector<BufferCopy> copies;
+  std::vector<RowGroup> groups; // in call order, disjoint
   std::unordered_map<const Node *, int> bufferOf; // where each value lives
   int64_t arenaBytes = 0;   // the planned arena
   int64_t lowerBound = 0;   // the most arena bytes live at one step
@@ -105,7 +122,8 @@ std::string printMemPlan(const Function &f);
 
 // Problems with f's plan: a compute node in no kernel or in two, a kernel
 // that reads a value computed by a later kernel, two arena buffers live at
-// one step on overlapping bytes, an argument buffer that does not exist.
+// one step on overlapping bytes, an argument buffer that does not exist, a
+// row group out of order or whose buffers break its rules (RowGroup).
 // Checked by plain loops, independently of how the plan was made.
 std::vector<std::string> verifyPlan(const Function &f);
 

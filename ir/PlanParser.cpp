@@ -170,6 +170,31 @@ public:
     return true;
   }
 
+  // group [FIRST, LAST] rows N local (bA, bB, ...)
+  bool groupLine(Plan &p) {
+    RowGroup g;
+    int64_t first = 0, last = 0;
+    if (!in.expect('[') || !in.integer(first, 0, 1 << 30, "call") || !in.expect(',') ||
+        !in.integer(last, 0, 1 << 30, "call") || !in.expect(']') || !in.keyword("rows") ||
+        !in.integer(g.rows, 1, INT64_MAX / 2, "row count") || !in.keyword("local") ||
+        !in.expect('('))
+      return false;
+    g.first = (int)first;
+    g.last = (int)last;
+    if (!in.accept(')')) {
+      do {
+        int b;
+        if (!numbered('b', "a buffer", b, (int)p.buffers.size()))
+          return false;
+        g.local.push_back(b);
+      } while (in.accept(','));
+      if (!in.expect(')'))
+        return false;
+    }
+    p.groups.push_back(std::move(g));
+    return true;
+  }
+
   // plan NAME [unfused] { kernel... buffer... call... copy... arena ... }
   bool run() {
     size_t at = in.here();
@@ -199,6 +224,9 @@ public:
       } else if (in.acceptKeyword("call")) {
         if (!callLine(p))
           return false;
+      } else if (in.acceptKeyword("group")) {
+        if (!groupLine(p))
+          return false;
       } else if (in.acceptKeyword("copy")) {
         BufferCopy c;
         if (!numbered('b', "a buffer", c.to, (int)p.buffers.size()) || !in.expect('<') ||
@@ -213,8 +241,8 @@ public:
           return false;
         p.planned = true;
       } else {
-        return in.fail(kwAt, fmt::format("expected 'kernel', 'buffer', 'call', 'copy', 'arena' "
-                                         "or '}}', found {}", in.describeHere()));
+        return in.fail(kwAt, fmt::format("expected 'kernel', 'buffer', 'call', 'group', 'copy', "
+                                         "'arena' or '}}', found {}", in.describeHere()));
       }
     }
     for (auto &n : f->nodes)

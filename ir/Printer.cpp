@@ -205,6 +205,12 @@ std::string printPlan(const Function &f) {
                        c.args[a].buffer);
       text += ")\n";
     }
+    for (const RowGroup &g : p.groups) {
+      fmt::format_to(out, "  group [{}, {}] rows {} local (", g.first, g.last, g.rows);
+      for (size_t i = 0; i < g.local.size(); ++i)
+        fmt::format_to(out, "{}b{}", i ? ", " : "", g.local[i]);
+      text += ")\n";
+    }
     for (const BufferCopy &c : p.copies)
       fmt::format_to(out, "  copy b{} <- b{}\n", c.to, c.from);
     fmt::format_to(out, "  arena {}, lower_bound {}, without_reuse {}\n", p.arenaBytes,

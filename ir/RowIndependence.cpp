@@ -152,6 +152,28 @@ std::string planMixesRows(const Function &f, const std::unordered_set<const Node
 
 } // namespace
 
+int64_t modelBatch(const Module &m) {
+  std::vector<const TensorType *> types;
+  for (const InputDecl &in : m.inputs)
+    types.push_back(&in.type);
+  for (const auto &f : m.functions)
+    if (!f->isTrain())
+      for (const auto &[name, node] : f->outputs)
+        types.push_back(&node->type);
+  if (types.empty())
+    return 0;
+  int64_t batch = -1;
+  for (const TensorType *t : types) {
+    if (t->rank() == 0)
+      return 0;
+    if (batch == -1)
+      batch = t->dims[0];
+    else if (batch != t->dims[0])
+      return 0;
+  }
+  return batch;
+}
+
 bool computesRows(const Kernel &k, const RowAnalysis &rows) {
   return rows.independent && computesRowsOf(k, rows.rowed);
 }
@@ -198,6 +220,38 @@ RowAnalysis analyzeRows(const Function &f, int64_t batch) {
   }
   r.independent = true;
   return r;
+}
+
+std::vector<bool> rowedBuffers(const Function &f, const RowAnalysis &rows) {
+  std::vector<bool> out(f.plan.buffers.size(), false);
+  for (const auto &[node, buffer] : f.plan.bufferOf)
+    if (rows.rowed.count(node))
+      out.at((size_t)buffer) = true;
+  return out;
+}
+
+std::vector<std::string> verifyRowGroups(const Function &f, int64_t batch) {
+  const Plan &p = f.plan;
+  std::vector<std::string> out;
+  if (p.groups.empty())
+    return out;
+  RowAnalysis rows = analyzeRows(f, batch);
+  if (!rows.independent) {
+    out.push_back(fmt::format("func {}: row groups in an entry whose rows depend on each "
+                              "other ({})", f.name, rows.reason));
+    return out;
+  }
+  std::vector<bool> rowed = rowedBuffers(f, rows);
+  for (size_t g = 0; g < p.groups.size(); ++g) {
+    const RowGroup &grp = p.groups[g];
+    for (int c = grp.first; c <= grp.last && c < (int)p.calls.size(); ++c)
+      if (!computesRows(p.kernels.at((size_t)p.calls[(size_t)c].kernel), rows))
+        out.push_back(fmt::format("func {}: call {} of group {} computes no rows", f.name, c, g));
+    for (int b : grp.local)
+      if (b >= 0 && b < (int)rowed.size() && !rowed[(size_t)b])
+        out.push_back(fmt::format("func {}: b{}, local to group {}, holds no rows", f.name, b, g));
+  }
+  return out;
 }
 
 } // namespace dlc

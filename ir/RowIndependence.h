@@ -20,6 +20,7 @@
 
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 namespace dlc {
 
@@ -35,13 +36,28 @@ struct RowAnalysis {
   std::unordered_set<const Node *> rowed;
 };
 
+// The leading dim shared by every model input and every output of the
+// non-train entries (those that accept partial batches); 0 if they disagree or
+// one is a scalar. Train entries run full batches, so a scalar loss is fine.
+int64_t modelBatch(const Module &m);
+
 // `batch` is the leading dim the model's inputs and outputs share
-// (codegen's modelBatch); an entry of a model without one (0), or with a
+// (modelBatch); an entry of a model without one (0), or with a
 // batch of 1, has nothing to gain and is reported dependent.
 RowAnalysis analyzeRows(const Function &f, int64_t batch);
 
 // Whether kernel k computes rowed values (then, in a row-independent entry,
 // it runs on the row count; else it runs whole, as it reads no row).
 bool computesRows(const Kernel &k, const RowAnalysis &rows);
+
+// Per buffer of f's plan, whether it holds rowed values (then row i of the
+// batch owns bytes [i, i + 1) * bytes / batch of it). Every value of a
+// buffer is rowed or none is, in a row-independent entry.
+std::vector<bool> rowedBuffers(const Function &f, const RowAnalysis &rows);
+
+// Problems with the row groups of f's plan (ir/BufferIR.h RowGroup) that
+// need the rows: a group in an entry that is not row independent, a call in
+// a group that computes no rows, a local buffer that holds no rows.
+std::vector<std::string> verifyRowGroups(const Function &f, int64_t batch);
 
 } // namespace dlc

@@ -2,6 +2,7 @@
 // problem it finds rather than stopping at the first: after a broken pass the
 // whole list is what points at the cause.
 #include "ir/Verifier.h"
+#include "ir/RowIndependence.h"
 #include "ir/OpRules.h"
 #include "ir/Support.h"
 
@@ -259,6 +260,9 @@ std::vector<std::string> verifyModule(const Module &m) {
     FunctionVerifier(m, *f, out).run();
     if (!f->plan.kernels.empty() || f->plan.planned)
       for (std::string &p : verifyPlan(*f))
+        out.push_back(std::move(p));
+    if (f->plan.planned)
+      for (std::string &p : verifyRowGroups(*f, modelBatch(m)))
         out.push_back(std::move(p));
   }
   return out;

@@ -16,6 +16,10 @@ namespace dlc {
 //     else gets an arena buffer, reusing (in place) an operand's buffer of
 //     the same type that dies in the same kernel when every op of the
 //     kernel allows it (OpInfo::mayOverwrite).
+//   - Row groups (ir/BufferIR.h RowGroup): in a row-independent entry, a
+//     run of calls whose intermediates would not fit in cache (a
+//     convolution's patches, product and pooling) runs a few rows at a
+//     time, its intermediates local to the chunk in flight.
 //   - Liveness over the whole entry, then arena offsets by best fit over
 //     several orders (passes/MemoryPlanner.h).
 //   - Whatever was not produced in place is copied after the last kernel:

@@ -8,6 +8,7 @@
 #include "ir/IRParser.h"
 #include "ir/OpRules.h"
 #include "ir/Printer.h"
+#include "ir/RowIndependence.h"
 #include "ir/Support.h"
 #include "tools/Explain.h"
 #include "ir/Verifier.h"
@@ -762,7 +763,7 @@ bool planModel(const Module &m, const Dataset &data, const std::string &labelsFr
   }
   // Training needs one whole batch (an epoch's last partial batch is trained
   // by the model compiled at its rows, beside one at the full batch).
-  const int64_t batch = codegen::modelBatch(m);
+  const int64_t batch = modelBatch(m);
   if (o.command == "train" && batch > data.count) {
     auto flag = o.frontend.constants.find("batch");
     fmt::print(stderr,
@@ -802,7 +803,7 @@ bool planModel(const Module &m, const Dataset &data, const std::string &labelsFr
       break;
     }
   std::string error;
-  if (!planFeeds(shapes, codegen::modelBatch(m), data.exampleSize(), t.classes, o.feeds,
+  if (!planFeeds(shapes, modelBatch(m), data.exampleSize(), t.classes, o.feeds,
                  t.feeds, error)) {
     fmt::print(stderr, "dlc: error: model '{}' cannot be fed: {}\n", m.name, error);
     return false;
@@ -951,7 +952,7 @@ int trainCommand(Options &o) {
   if (!startSession(o, s, [&](const Module &m) {
         // Keras trains an epoch's last partial batch too: so does dlc, on
         // the model compiled at that many rows.
-        const int64_t batch = codegen::modelBatch(m);
+        const int64_t batch = modelBatch(m);
         s.remainderRows = batch > 0 ? train.count % batch : 0;
         return planModel(m, train, fmt::format("the training labels of {}", o.data), o, t);
       }))

@@ -452,3 +452,35 @@ TEST_CASE("a predict's matmuls at row counts on both sides of packing") {
   for (int64_t rows : {1, 7, 255, 256, 261, 512})
     checkFirstRows(c.ctx, f, inputs, vars, 512, rows, 1.0, 1e-4);
 }
+
+// A row group (ir/BufferIR.h RowGroup): the CNN's patches, convolution and
+// pooling run 3 images at a time, the patches and the product local to the
+// chunk in flight. Row counts that end inside a chunk, at one, and past
+// several, against the interpreter; at 1 and 2 threads the same bits.
+TEST_CASE("a predict whose convolution runs a few rows at a time equals the interpreter's") {
+  const std::string source = R"(model cnn(batch = 64) {
+  input  x : f32[batch, 28, 28]
+  h      = reshape(x, [batch, 28, 28, 1])
+  h      = conv2d(h, 32, 3, activation = relu)
+  h      = max_pool2d(h, 2)
+  output logits = dense(flatten(h), 10)
+}
+)";
+  Compiled c;
+  compile("cnn.dl", source, c);
+  const Module &m = *c.module;
+  const Function &f = *m.functions[0];
+  REQUIRE(f.plan.groups.size() == 1);
+  CHECK(f.plan.groups[0].rows == 3);
+  CHECK(f.plan.groups[0].local.size() == 3);
+  TensorMap vars = readVars(c.ctx), inputs = randomInputs(m, 5);
+  for (int64_t rows : {1, 2, 3, 4, 7, 64})
+    checkFirstRows(c.ctx, f, inputs, vars, 64, rows, 1.0, 1e-4);
+  for (int64_t rows : {int64_t(5), int64_t(64)}) {
+    REQUIRE(dlc_set_threads(c.ctx, 1) == DLC_OK);
+    TensorMap one = runRows(c.ctx, f.name, inputs, rows);
+    REQUIRE(dlc_set_threads(c.ctx, 2) == DLC_OK);
+    TensorMap two = runRows(c.ctx, f.name, inputs, rows);
+    CHECK(one.at("logits").data == two.at("logits").data);
+  }
+}

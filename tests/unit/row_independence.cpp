@@ -165,3 +165,34 @@ TEST_CASE("rows: train entries and models without a batch are never row independ
   CHECK(analyzeRows(*m->functions[0], 1).reason == "the batch is one row");
   CHECK(exampleEntries("mnist_mlp.dl").at("step") == false);
 }
+
+// Row groups (ir/BufferIR.h RowGroup) are for calls that compute rows of a
+// row-independent entry: verifyRowGroups refuses one in a train entry, and
+// one around a call of variables alone.
+TEST_CASE("rows: a row group only in a row-independent entry, only around calls of rows") {
+  std::ostringstream errs;
+  auto m = compileModelFile(DLC_SOURCE_DIR "/examples/mnist_mlp.dl", errs);
+  REQUIRE_MESSAGE(m, errs.str());
+  PassManager pm;
+  addDefaultPipeline(pm, PipelineOptions{});
+  pm.run(*m);
+  const int64_t batch = modelBatch(*m);
+  REQUIRE(batch == 128);
+  Function &predict = *m->findFunction("predict");
+  Function &step = *m->findFunction("step");
+  // The MLP's intermediates fit in cache: the planner groups nothing.
+  CHECK(predict.plan.groups.empty());
+  CHECK(verifyRowGroups(predict, batch).empty());
+  predict.plan.groups.push_back({1, 2, 4, {}});
+  CHECK(verifyRowGroups(predict, batch).empty());
+  step.plan.groups.push_back({0, 1, 4, {}});
+  std::vector<std::string> problems = verifyRowGroups(step, batch);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0] == "func step: row groups in an entry whose rows depend on each other "
+                       "(a train entry: its update reads the whole batch)");
+  // A local buffer must hold rows: b1 is dense_1.w's state.
+  predict.plan.groups[0].local = {1};
+  problems = verifyRowGroups(predict, batch);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0] == "func predict: b1, local to group 0, holds no rows");
+}
