@@ -887,6 +887,7 @@ void emitSparseXentGrad(KernelBuilder &k) {
 // its epilogue while the tile is in registers.
 constexpr int64_t kTileRows = 6; // 12 accumulators + 2 B vectors + 1 broadcast fit 16 registers
 constexpr int64_t kBlockK = 256; // rows of A and B per block when K is long
+constexpr int64_t kPrefetchSteps = 24; // k steps ahead that Aᵀ's lines are asked for
 // Packing B's panels (emitMatMul): only when a call has this many rows or
 // more (each thread's call packs the panels it reads: 128 rows, or 64 a
 // thread, did not gain, 512 did), only for 4 panels of columns or more
@@ -1061,9 +1062,22 @@ void emitMatMul(KernelBuilder &k) {
   auto vecPtr = [&](Value *base, Value *at) {
     return k.b.CreateInBoundsGEP(k.f32, base, at);
   };
-  if (tb && !ta)
+  // With transpose_b, B's rows run along K: a tile's k step would read one
+  // float of each of its columns' rows. A kernel of whole batches (a
+  // backward pass's dy @ Wᵀ) copies B transposed, a panel of columns at a
+  // time, and runs the tiles below over it (mnist_cnn.dl's d.conv2d_2
+  // patches, K = 64: 2x faster than dot products, whose reductions across
+  // lanes cost as much as a K of 64 takes). With a run-time row count, or
+  // a K whose panel would not fit, the dot products.
+  const int64_t packedRows = lanes >= 16 ? 8 : kTileRows, panelVecs = lanes >= 16 ? 3 : 2;
+  const int64_t panelWidth = panelVecs * lanes;
+  const bool blockedIfPartial = (k.epilogue ? k.partialSums : k.out()) && K >= 2 * kBlockK;
+  const int64_t panelSteps = blockedIfPartial ? kBlockK : K;
+  const bool transposedPanels =
+      tb && !ta && !k.rows() && panelSteps * panelWidth * 4 <= kMaxPanelBytes;
+  if (tb && !ta && !transposedPanels)
     return emitMatMulRowsDot(k, M, N, K);
-  if (tb) {
+  if (tb && ta) {
     k.loopShare(M, 1, 2.0 * N * K / (kMatMulFlopsPerNanosecond / 8), [&](Value *i) {
       k.loop(N, [&](Value *j) {
         Value *dot = k.reduce(K, k.f(0), [&](Value *p, Value *s) {
@@ -1085,7 +1099,7 @@ void emitMatMul(KernelBuilder &k) {
   // multiple of the block, and a tile chooses at run time whether it is
   // the last block's: the tiles' code is emitted once.
   Value *partial = k.epilogue ? k.partialSums : k.out();
-  const bool blocked = partial && K >= 2 * kBlockK;
+  const bool blocked = blockedIfPartial;
   Value *kStart = k.idx(0), *kLen = k.idx(K);
   // C[row0 .. +rows, col0 .. +vecs*lanes) accumulated in registers over
   // kLen steps from kStart (added to the partial sums when `blocked`, and
@@ -1118,6 +1132,16 @@ void emitMatMul(KernelBuilder &k) {
                           : k.b.CreateAlignedLoad(vec, ptr, Align(4)));
       }
       p = k.add(kStart, p);
+      if (ta) {
+        // Aᵀ's k steps are M floats apart: a new cache line each, fetched
+        // from memory by a block's first tile (a CNN's weight gradient over
+        // 25088 patches: a third of the kernel's time waited on it). The
+        // line kPrefetchSteps ahead is asked for now; past A's end it is a
+        // hint to nowhere, which faults nothing.
+        Value *ahead = k.b.CreateGEP(k.f32, A, aAt(row0, k.add(p, k.idx(kPrefetchSteps))));
+        k.b.CreateIntrinsic(Intrinsic::prefetch, {ahead->getType()},
+                            {ahead, k.b.getInt32(0), k.b.getInt32(3), k.b.getInt32(1)});
+      }
       for (int64_t r = 0; r < rows; ++r) {
         Value *a = k.b.CreateVectorSplat(lanes, k.loadF(A, aAt(k.add(row0, k.idx(r)), p)));
         for (int64_t v = 0; v < vecs; ++v)
@@ -1203,16 +1227,22 @@ void emitMatMul(KernelBuilder &k) {
   // its tile over it. The tiles' arithmetic is the same, so are the results.
   // With AVX-512's 32 registers the tile is 8 rows x 3 vectors (24
   // accumulators; 11 loads per 24 FMAs, not 8 per 12).
-  const int64_t packedRows = lanes >= 16 ? 8 : kTileRows, panelVecs = lanes >= 16 ? 3 : 2;
-  const int64_t panelWidth = panelVecs * lanes;
-  const int64_t panelSteps = blocked ? kBlockK : K;
-  const bool packs = M >= kPackMinRows && N >= 4 * panelWidth &&
-                     panelSteps * N * 4 > kL1PanelBytes &&
-                     panelSteps * panelWidth * 4 <= kMaxPanelBytes;
+  const bool packs = transposedPanels ||
+                     (M >= kPackMinRows && N >= 4 * panelWidth &&
+                      panelSteps * N * 4 > kL1PanelBytes &&
+                      panelSteps * panelWidth * 4 <= kMaxPanelBytes);
   Value *packed = packs ? k.stackArray(k.f32, panelSteps * panelWidth, "panel") : nullptr;
   auto packedPanel = [&](Value *c0, int64_t width) {
     const int64_t vecs = width / lanes, tail = width % lanes;
     Value *mask = firstLanes(k, tail);
+    if (tb) // column c of the panel is row c0 + c of B, from kStart on
+      k.loop(width, [&](Value *c) {
+        Value *from = vecPtr(B, k.add(k.mul(k.add(c0, c), K), kStart));
+        k.loop(kLen, [&](Value *p) {
+          k.store(k.loadF(from, p), packed, k.add(k.mul(p, panelWidth), c));
+        });
+      });
+    else
     k.loop(kLen, [&](Value *p) {
       Value *from = vecPtr(B, k.add(k.mul(k.add(kStart, p), N), c0));
       Value *to = vecPtr(packed, k.mul(p, panelWidth));
