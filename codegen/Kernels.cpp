@@ -1068,13 +1068,15 @@ void emitMatMul(KernelBuilder &k) {
   // time, and runs the tiles below over it (mnist_cnn.dl's d.conv2d_2
   // patches, K = 64: 2x faster than dot products, whose reductions across
   // lanes cost as much as a K of 64 takes). With a run-time row count, or
-  // a K whose panel would not fit, the dot products.
+  // a K of more than 8 vectors, the dot products: their reductions are a
+  // small part of a long K, and the panels' tiles, each with the kernel's
+  // epilogue, make more code (a K of 256 in gan.dl: 4x the kernel's IR).
   const int64_t packedRows = lanes >= 16 ? 8 : kTileRows, panelVecs = lanes >= 16 ? 3 : 2;
   const int64_t panelWidth = panelVecs * lanes;
   const bool blockedIfPartial = (k.epilogue ? k.partialSums : k.out()) && K >= 2 * kBlockK;
   const int64_t panelSteps = blockedIfPartial ? kBlockK : K;
   const bool transposedPanels =
-      tb && !ta && !k.rows() && panelSteps * panelWidth * 4 <= kMaxPanelBytes;
+      tb && !ta && !k.rows() && K <= 8 * lanes && panelSteps * panelWidth * 4 <= kMaxPanelBytes;
   if (tb && !ta && !transposedPanels)
     return emitMatMulRowsDot(k, M, N, K);
   if (tb && ta) {
