@@ -3,6 +3,7 @@
 // only if it is one the compiler could have made.
 #include "ir/PlanParser.h"
 #include "ir/BufferIR.h"
+#include "ir/RowIndependence.h"
 
 #include <fmt/format.h>
 
@@ -250,6 +251,8 @@ public:
     f->plan = std::move(p);
     // A plan is read only if it is one the compiler could have made.
     std::vector<std::string> problems = verifyPlan(*f);
+    if (problems.empty()) // every function comes before the plans: the batch is known
+      problems = verifyRowGroups(*f, modelBatch(m));
     if (!problems.empty())
       return in.fail(at, fmt::format("invalid plan: {}", problems.front()));
     return true;
