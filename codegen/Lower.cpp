@@ -371,9 +371,11 @@ private:
     const std::vector<bool> rowed = rowedBuffers(f, rows);
     std::map<int, Value *> base;
     for (size_t i = 0; i < buffers.size(); ++i)
-      base[buffers[i]] =
-          b.CreateLoad(ptr, b.CreateStructGEP(argsTy, block, (unsigned)i), "b" +
-                                                                             std::to_string(buffers[i]));
+      base[buffers[i]] = b.CreateLoad(ptr, b.CreateStructGEP(argsTy, block, (unsigned)i),
+                                      fmt::format("b{}", buffers[i]));
+    auto isLocal = [&](int id) {
+      return std::find(g.local.begin(), g.local.end(), id) != g.local.end();
+    };
     b.CreateCondBr(b.CreateICmpSLT(begin, end), body, done);
 
     b.SetInsertPoint(body);
@@ -394,11 +396,10 @@ private:
       std::vector<Value *> args;
       for (const KernelArg &a : call.args) {
         Value *at = base.at(a.buffer);
-        const auto &local = g.local;
-        if (std::find(local.begin(), local.end(), a.buffer) != local.end())
-          at = b.CreateGEP(b.getInt8Ty(), at, b.CreateMul(begin, b.getInt64(rowBytes(a.buffer))));
-        else if (rowed[(size_t)a.buffer])
-          at = b.CreateGEP(b.getInt8Ty(), at, b.CreateMul(row, b.getInt64(rowBytes(a.buffer))));
+        if (isLocal(a.buffer) || rowed[(size_t)a.buffer])
+          at = b.CreateGEP(b.getInt8Ty(), at,
+                           b.CreateMul(isLocal(a.buffer) ? (Value *)begin : row,
+                                       b.getInt64(rowBytes(a.buffer))));
         args.push_back(at);
       }
       args.push_back(len);
