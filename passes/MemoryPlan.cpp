@@ -19,20 +19,20 @@ namespace {
 constexpr int64_t kArenaAlignment = 64; // one cache line; codegen relies on it
 
 // Row groups (ir/BufferIR.h RowGroup). A run of calls is grouped when the
-// buffers only it uses hold at least kGroupMinLocalBytes at a full batch
-// (less stays in cache anyway); a chunk's rows of every buffer the group
-// touches fit in kGroupChunkBytes, a quarter of a 2 MB L2 (Sapphire
-// Rapids'; half of older cores' 1 MB); a call joins only if the bytes it
-// reads that are not rows (weights, read again for every chunk) fit in
+// buffers only it uses hold at least MemoryPlanOptions::
+// rowGroupMinLocalBytes at a full batch (1 MB: less stays in cache anyway);
+// a chunk's rows of every buffer the group touches fit in
+// rowGroupChunkBytes (512 KB, a quarter of a 2 MB L2, Sapphire Rapids';
+// half of older cores' 1 MB); a call joins only if the bytes it reads that
+// are not rows (weights, read again for every chunk) fit in
 // kGroupMaxFixedBytes: a dense layer's 2.8 MB of weights would be read
 // from memory once per chunk instead of once.
-constexpr int64_t kGroupMinLocalBytes = int64_t(1) << 20;
-constexpr int64_t kGroupChunkBytes = int64_t(512) << 10;
 constexpr int64_t kGroupMaxFixedBytes = int64_t(256) << 10;
 
 class Planner {
 public:
-  Planner(Function &f, int64_t batch) : f_(f), p_(f.plan), batch_(batch) {}
+  Planner(Function &f, int64_t batch, const MemoryPlanOptions &opts)
+      : f_(f), p_(f.plan), batch_(batch), opts_(opts) {}
 
   void run() {
     for (size_t k = 0; k < p_.kernels.size(); ++k) {
@@ -80,6 +80,7 @@ private:
   Function &f_;
   Plan &p_;
   int64_t batch_; // modelBatch
+  MemoryPlanOptions opts_;
   std::unordered_map<const Node *, int> kernelOf_; // members only, not hoisted
   std::unordered_map<const Node *, size_t> index_;
   std::unordered_map<const Node *, std::vector<const Node *>> users_;
@@ -504,7 +505,7 @@ private:
 
   // Maximal runs of calls that compute rows of a row-independent entry and
   // read few bytes besides rows, each a group if it keeps enough bytes
-  // local; the chunk is as many rows as fit kGroupChunkBytes.
+  // local; the chunk is as many rows as fit opts_.rowGroupChunkBytes.
   void groupRows() {
     p_.groups.clear();
     const RowAnalysis rows = analyzeRows(f_, batch_);
@@ -553,9 +554,9 @@ private:
           localBytes += bytes;
         }
       }
-      if (last > first && localBytes >= kGroupMinLocalBytes) {
-        g.rows = std::clamp<int64_t>(kGroupChunkBytes / std::max<int64_t>(rowBytes, 1), 1,
-                                     batch_);
+      if (last > first && !g.local.empty() && localBytes >= opts_.rowGroupMinLocalBytes) {
+        g.rows = std::clamp<int64_t>(
+            opts_.rowGroupChunkBytes / std::max<int64_t>(rowBytes, 1), 1, batch_);
         p_.groups.push_back(std::move(g));
       }
       first = last + 1;
@@ -616,7 +617,7 @@ private:
 
 } // namespace
 
-bool runMemoryPlan(Module &m) {
+bool runMemoryPlan(Module &m, const MemoryPlanOptions &opts) {
   const int64_t batch = modelBatch(m);
   for (auto &f : m.functions) {
     if (f->plan.kernels.empty() && f->plan.computeNodes == 0) {
@@ -626,7 +627,7 @@ bool runMemoryPlan(Module &m) {
       DLC_ASSERT(!anyCompute, fmt::format("memory planning: {} has no kernels; run fusion first",
                                           f->name));
     }
-    Planner(*f, batch).run();
+    Planner(*f, batch, opts).run();
   }
   return !m.functions.empty();
 }

@@ -25,6 +25,14 @@ namespace dlc {
 //   - Whatever was not produced in place is copied after the last kernel:
 //     outputs first, then updates, so no output sees a half-updated state.
 // --emit=memplan prints the result. Returns whether anything changed.
-bool runMemoryPlan(Module &m);
+//
+// When a run of calls becomes a row group (passes/MemoryPlan.cpp says why
+// these defaults): tests lower both to make groups of one-row chunks in
+// models far too small to need them.
+struct MemoryPlanOptions {
+  int64_t rowGroupMinLocalBytes = int64_t(1) << 20; // bytes only the run uses
+  int64_t rowGroupChunkBytes = int64_t(512) << 10;  // rows of a chunk, all buffers
+};
+bool runMemoryPlan(Module &m, const MemoryPlanOptions &opts = {});
 
 } // namespace dlc

@@ -34,12 +34,13 @@ void addDefaultPipeline(PassManager &pm, const PipelineOptions &opts) {
           opts.fusion ? runFusion : runNoFusion,
           [](const Module &m) { return printAll(m, printFused); }});
   pm.add({"memplan", "schedule the kernels, give values buffers, place the arena",
-          runMemoryPlan, [](const Module &m) { return printAll(m, printMemPlan); }});
+          [memplan = opts.memplan](Module &m) { return runMemoryPlan(m, memplan); },
+          [](const Module &m) { return printAll(m, printMemPlan); }});
 }
 
 void planForCodegen(Module &m, const PipelineOptions &opts) {
   opts.fusion ? runFusion(m) : runNoFusion(m);
-  runMemoryPlan(m);
+  runMemoryPlan(m, opts.memplan);
 }
 
 } // namespace dlc

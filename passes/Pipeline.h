@@ -1,12 +1,14 @@
 // The compiler's pass pipeline, as one readable list (passes/Pipeline.cpp).
 #pragma once
 
+#include "passes/MemoryPlan.h"
 #include "passes/PassManager.h"
 
 namespace dlc {
 
 struct PipelineOptions {
   bool fusion = true; // false: --no-fusion, one node per kernel
+  MemoryPlanOptions memplan;
 };
 
 // Adds dlc's passes, in order, to `pm`.

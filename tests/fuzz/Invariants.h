@@ -47,6 +47,17 @@ std::string planProblem(const Module &m);
 // planned.
 std::string pipelineProblem(Module &m, const PipelineOptions &opts = {});
 
+// The pipeline's options with every run of row-computing calls that keeps
+// a buffer to itself made a row group of one-row chunks, however small the
+// model: the generated models are far below the sizes that make groups.
+inline PipelineOptions unfusedInRowGroups() {
+  PipelineOptions o;
+  o.fusion = false;
+  o.memplan.rowGroupMinLocalBytes = 0;
+  o.memplan.rowGroupChunkBytes = 1;
+  return o;
+}
+
 // The variables of `m` from initVarsForTest, every trainable one then moved
 // by up to 0.1 so that no bias is exactly 0: a relu of exactly 0 is a kink
 // where finite differences and autodiff rightly disagree.

@@ -55,9 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::unique_ptr<Module> before = cloneModule(*m), unfused = cloneModule(*m);
   if (std::string p = fuzz::pipelineProblem(*m); !p.empty())
     fuzz::fail(p, g.source);
-  PipelineOptions off;
-  off.fusion = false;
-  if (std::string p = fuzz::pipelineProblem(*unfused, off); !p.empty())
+  if (std::string p = fuzz::pipelineProblem(*unfused, fuzz::unfusedInRowGroups()); !p.empty())
     fuzz::fail("(unfused) " + p, g.source);
   uint64_t seed = size;
   TensorMap inputs = fuzz::generatedInputs(*before, g, seed);
