@@ -1237,25 +1237,26 @@ void emitMatMul(KernelBuilder &k) {
   auto packedPanel = [&](Value *c0, int64_t width) {
     const int64_t vecs = width / lanes, tail = width % lanes;
     Value *mask = firstLanes(k, tail);
-    if (tb) // column c of the panel is row c0 + c of B, from kStart on
+    if (tb) { // column c of the panel is row c0 + c of B, from kStart on
       k.loop(width, [&](Value *c) {
         Value *from = vecPtr(B, k.add(k.mul(k.add(c0, c), K), kStart));
         k.loop(kLen, [&](Value *p) {
           k.store(k.loadF(from, p), packed, k.add(k.mul(p, panelWidth), c));
         });
       });
-    else
-    k.loop(kLen, [&](Value *p) {
-      Value *from = vecPtr(B, k.add(k.mul(k.add(kStart, p), N), c0));
-      Value *to = vecPtr(packed, k.mul(p, panelWidth));
-      for (int64_t v = 0; v < vecs + (tail ? 1 : 0); ++v) {
-        Value *src = vecPtr(from, k.idx(v * lanes));
-        Value *x = v < vecs ? (Value *)k.b.CreateAlignedLoad(vec, src, Align(4))
-                            : k.b.CreateMaskedLoad(vec, src, Align(4), mask,
-                                                   Constant::getNullValue(vec));
-        k.b.CreateAlignedStore(x, vecPtr(to, k.idx(v * lanes)), Align(64));
-      }
-    });
+    } else {
+      k.loop(kLen, [&](Value *p) {
+        Value *from = vecPtr(B, k.add(k.mul(k.add(kStart, p), N), c0));
+        Value *to = vecPtr(packed, k.mul(p, panelWidth));
+        for (int64_t v = 0; v < vecs + (tail ? 1 : 0); ++v) {
+          Value *src = vecPtr(from, k.idx(v * lanes));
+          Value *x = v < vecs ? (Value *)k.b.CreateAlignedLoad(vec, src, Align(4))
+                              : k.b.CreateMaskedLoad(vec, src, Align(4), mask,
+                                                     Constant::getNullValue(vec));
+          k.b.CreateAlignedStore(x, vecPtr(to, k.idx(v * lanes)), Align(64));
+        }
+      });
+    }
     forRowBlocks(k, M, packedRows, nsPerRow, [&](Value *row0, int64_t rows) {
       if (vecs)
         tile(row0, rows, c0, vecs, nullptr, packed, panelWidth);
