@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 
 using namespace llvm;
 
@@ -60,6 +61,17 @@ public:
   }
 
   std::unique_ptr<llvm::Module> run() {
+    // The kernels that take a row count, by signature: a train entry's
+    // kernel of whole batches with one of these signatures calls it with
+    // the batch instead of being emitted again (the LSTM's step and predict
+    // share 31 of predict's 38 kernels: a quarter less IR to compile).
+    const int64_t batch = modelBatch(m_);
+    for (const auto &f : m_.functions) {
+      const RowAnalysis rows = analyzeRows(*f, batch);
+      for (size_t c = 0; c < f->plan.calls.size(); ++c)
+        if (computesRows(f->plan.kernels[f->plan.calls[c].kernel], rows))
+          rowKernels_.insert(kernelSignature(*f, c, batch));
+    }
     std::vector<llvm::Function *> entries;
     for (const auto &f : m_.functions)
       entries.push_back(lowerFunction(*f));
@@ -82,6 +94,7 @@ private:
   int lanes_;
   std::map<std::string, EmittedKernel> kernels_;        // by kernelSignature
   std::map<llvm::Function *, llvm::Function *> tasks_;  // a shared kernel's dlc_task_fn
+  std::set<std::string> rowKernels_; // signatures of the kernels taking a row count
   std::unique_ptr<DebugInfo> debug_;                 // null: no line tables
 
   Constant *i32(int64_t v) { return ConstantInt::get(Type::getInt32Ty(ctx_), v); }
@@ -194,10 +207,17 @@ private:
       }
       internalError("codegen: bad buffer kind");
     };
+    // The batch when call c's kernel takes a row count: it computes rows of
+    // this entry, or it has the signature of one that does elsewhere.
+    auto rowsOfBatchOf = [&](size_t c) -> int64_t {
+      if (computesRows(plan.kernels[plan.calls[c].kernel], rows))
+        return batch;
+      return batch > 1 && rowKernels_.count(kernelSignature(f, c, batch)) ? batch : 0;
+    };
     // The kernel of call c, emitted at its first call of a signature.
     auto kernelOf = [&](size_t c) -> EmittedKernel & {
       const Kernel &k = plan.kernels[plan.calls[c].kernel];
-      const int64_t rowsOfBatch = computesRows(k, rows) ? batch : 0;
+      const int64_t rowsOfBatch = rowsOfBatchOf(c);
       EmittedKernel &kernel = kernels_[kernelSignature(f, c, rowsOfBatch)];
       // Named after its first node (the anchor, if any): "<m>__step.k9.d.dense_1.w".
       if (!kernel.fn)
@@ -270,10 +290,13 @@ private:
       std::vector<Value *> args;
       for (const KernelArg &a : plan.calls[c].args)
         args.push_back(where(a.buffer));
-      const int64_t rowsOfBatch =
-          computesRows(plan.kernels[plan.calls[c].kernel], rows) ? batch : 0;
+      // The row count: the caller's in a row-independent entry, else the
+      // whole batch (a kernel shared with one).
+      const bool callerRows = computesRows(plan.kernels[plan.calls[c].kernel], rows);
+      const int64_t rowsOfBatch = rowsOfBatchOf(c);
+      auto rowArg = [&]() -> Value * { return callerRows ? rowCount() : b.getInt64(batch); };
       if (rowsOfBatch)
-        args.push_back(rowCount());
+        args.push_back(rowArg());
       EmittedKernel &kernel = kernelOf(c);
       ++c;
       if (!kernel.share.iterations) {
@@ -284,8 +307,8 @@ private:
       DLC_ASSERT(!rowsOfBatch || share.iterations % batch == 0,
                  fmt::format("codegen: {} shares {} iterations, not rows of the batch {}",
                              kernel.fn->getName().str(), share.iterations, batch));
-      Value *n = rowsOfBatch ? b.CreateMul(rowCount(), b.getInt64(share.iterations / batch))
-                             : (Value *)b.getInt64(share.iterations);
+      Value *n = callerRows ? b.CreateMul(rowCount(), b.getInt64(share.iterations / batch))
+                            : (Value *)b.getInt64(share.iterations);
       parallelFor([&](StructType *argsTy) {
                     llvm::Function *&task = tasks_[kernel.fn];
                     if (!task)
