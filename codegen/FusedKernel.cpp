@@ -426,12 +426,12 @@ std::string attrText(const AttrValue &v) {
 
 } // namespace
 
-std::string kernelSignature(const Function &f, size_t call, int64_t rowsOfBatch) {
+std::string kernelSignature(const Function &f, size_t call) {
   const Plan &p = f.plan;
   const KernelCall &c = p.calls.at(call);
   const Kernel &k = p.kernels.at(c.kernel);
   std::unordered_map<int, size_t> argOf;
-  std::string sig = rowsOfBatch > 0 ? fmt::format("rows of {},", rowsOfBatch) : "";
+  std::string sig;
   auto out = std::back_inserter(sig);
   for (size_t a = 0; a < c.args.size(); ++a) {
     argOf[c.args[a].buffer] = a;

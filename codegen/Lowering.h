@@ -67,9 +67,10 @@ EmittedKernel emitKernel(llvm::Module &mod, const Function &f, size_t call,
                          int lanes);
 // What the function of call `call` depends on, as text: its arguments' uses,
 // and for each node its op, type, attributes, operands (local, argument or
-// immediate) and where it is stored. Calls with equal signatures share one
-// function, so a deep model's repeated layers are emitted once.
-std::string kernelSignature(const Function &f, size_t call, int64_t rowsOfBatch);
+// immediate) and where it is stored. Calls with equal signatures (and the
+// same row count, or none) share one function, so a deep model's repeated
+// layers are emitted once.
+std::string kernelSignature(const Function &f, size_t call);
 
 // Target.cpp: a TargetMachine for the host, or opts.cpu/features (validated:
 // an unknown CPU or feature is an error, not LLVM's stderr warning).
