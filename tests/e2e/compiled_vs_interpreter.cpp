@@ -430,18 +430,26 @@ TEST_CASE("examples: predict on 1, 5 and a batch of rows equals the interpreter'
 }
 
 // A row-independent matmul with rows enough packs B's panels into a buffer
-// on the stack (256 rows or more: `w`'s K of 300 in one block, `v`'s 600 in
-// blocks of 256), with fewer it reads B in place: the row counts on both
-// sides of that switch, and ones that leave a partial row block, against
-// the interpreter.
+// on the stack; with fewer it reads B in place (codegen/Kernels.cpp,
+// emitMatMul). `w`'s K of 300 is one block, packed from 256 rows; `v`'s
+// 600 fits a panel whole, packed from 128 rows, read in blocks of 256
+// below that; `u`'s 1100 (with AVX2, whole) runs in blocks with AVX-512,
+// packed or not, the partial sums of its 512 x 600 C prefetched, and the
+// dense layer's bias and relu applied at the last block. Row counts on
+// both sides of each switch, and ones that leave a partial row block,
+// against the interpreter. The switch is made by each thread's part: at 2
+// threads, a part of 512 rows is 64 (runtime/pool.c), so the packed paths
+// are checked at 1 thread.
 TEST_CASE("a predict's matmuls at row counts on both sides of packing") {
   const std::string source = R"(model packing(batch = 512) {
   input  x : f32[batch, 300]
   input  z : f32[batch, 600]
+  input  y : f32[batch, 1100]
   param  w : f32[300, 200] = glorot_uniform()
   param  v : f32[600, 200] = glorot_uniform()
   output h = x @ w
   output g = z @ v
+  output e = dense(y, 600, activation = relu)
 }
 )";
   Compiled c;
@@ -449,8 +457,12 @@ TEST_CASE("a predict's matmuls at row counts on both sides of packing") {
   const Module &m = *c.module;
   TensorMap vars = readVars(c.ctx), inputs = randomInputs(m, 11);
   const Function &f = *m.functions[0];
-  for (int64_t rows : {1, 7, 255, 256, 261, 512})
-    checkFirstRows(c.ctx, f, inputs, vars, 512, rows, 1.0, 1e-4);
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    REQUIRE(dlc_set_threads(c.ctx, threads) == DLC_OK);
+    for (int64_t rows : {1, 7, 127, 128, 255, 256, 261, 512})
+      checkFirstRows(c.ctx, f, inputs, vars, 512, rows, 1.0, 1e-4);
+  }
 }
 
 // A row group (ir/BufferIR.h RowGroup): the CNN's patches, convolution and
