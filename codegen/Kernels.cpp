@@ -938,16 +938,18 @@ void prefetch(KernelBuilder &k, Value *at) {
 }
 
 // block(row0, rows) over the M rows of a result in blocks of `size` rows,
-// then one block of the rows left over. With a run-time row count (the
-// first rows of a row-independent entry) the leftover count is known only
-// then: a switch picks the block of that many rows, so a single row is a
+// then the rows left over. With a run-time row count (the first rows of a
+// row-independent entry) the leftover count is known only then: it runs as
+// blocks of 4, 2 and 1 rows, the bits of the count, so a single row is a
 // one-row tile, a matrix-vector product that reads B once, not a tile of
-// `size` rows of which the rest is padding.
+// `size` rows of which the rest is padding. (A block for each count, 1 to
+// size - 1, read B once for any of them, but it was a third of a predict
+// kernel's code and of the LSTM's compile time.)
 //
 // A shared kernel runs the blocks of its share instead: its boundaries are
 // multiples of `size` (the grain it declares), so its blocks are the ones
 // a single thread would run, and only the share ending at M can end with
-// the leftover block.
+// the leftover block, of M % size rows when M is known.
 void forRowBlocks(KernelBuilder &k, int64_t M, int64_t size, double nsPerRow,
                   const std::function<void(Value *, int64_t)> &block) {
   if (!k.rows() && !k.shared()) {
@@ -968,18 +970,23 @@ void forRowBlocks(KernelBuilder &k, int64_t M, int64_t size, double nsPerRow,
   Value *full = k.b.CreateUDiv(count, k.idx(size));
   k.loop(full, [&](Value *b) { block(k.add(first, k.mul(b, size)), size); });
   Value *done = k.add(first, k.mul(full, size));
-  LLVMContext &c = k.b.getContext();
-  BasicBlock *end = BasicBlock::Create(c, "rows.end");
-  SwitchInst *left = k.b.CreateSwitch(k.b.CreateSub(rows, done), end, (unsigned)size - 1);
-  for (int64_t r = 1; r < size; ++r) {
-    BasicBlock *tail = BasicBlock::Create(c, "rows.left", k.function());
-    left->addCase(k.b.getInt64(r), tail);
-    k.b.SetInsertPoint(tail);
-    block(done, r);
-    k.b.CreateBr(end);
+  Value *left = k.b.CreateSub(rows, done);
+  if (!k.rows()) {
+    if (M % size)
+      k.ifElse(
+          k.b.CreateICmpNE(left, k.idx(0)), [&] { block(done, M % size); }, [] {});
+    return;
   }
-  end->insertInto(k.function());
-  k.b.SetInsertPoint(end);
+  int64_t piece = 1;
+  while (piece * 2 < size)
+    piece *= 2;
+  for (; piece >= 1; piece /= 2) {
+    // The larger pieces took the bits of `left` above this one.
+    Value *row0 = k.add(done, k.b.CreateAnd(left, k.idx(~(2 * piece - 1))));
+    k.ifElse(
+        k.b.CreateICmpNE(k.b.CreateAnd(left, k.idx(piece)), k.idx(0)),
+        [&] { block(row0, piece); }, [] {});
+  }
 }
 
 // B's bytes that the row blocks of a matmul reuse from L2: without a limit,
