@@ -159,6 +159,8 @@ private:
   llvm::Function *fn_;
   llvm::Value *rows_ = nullptr;
   bool rolledNext_ = false; // the next loop() is loopRolled's
+  // Marks a loop that LLVM may unroll only whole, and `never` at all.
+  void unrollOnlyWhole(llvm::BranchInst *latch, bool never);
   int64_t batch_ = 0;
   llvm::Value *begin_ = nullptr, *end_ = nullptr;
   KernelShare share_;
