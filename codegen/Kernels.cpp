@@ -794,7 +794,7 @@ Value *rowExp(KernelBuilder &k, unsigned x, const Rows &r, Value *base, Value *m
               Value *out) {
   return k.reduce(r.size, k.f(0), [&](Value *j, Value *s) {
     Value *at = rowAt(k, r, base, j);
-    Value *e = k.unary(Intrinsic::exp, k.b.CreateFSub(k.inAt(x, at), max));
+    Value *e = emitExp(k.b, k.b.CreateFSub(k.inAt(x, at), max));
     if (out)
       k.store(e, out, at);
     return k.b.CreateFAdd(s, e);

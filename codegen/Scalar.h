@@ -1,8 +1,11 @@
 // The LLVM instance of ir/Formulas.h: a Scalar is an llvm::Value (a float,
 // or a vector of floats) plus the IRBuilder that makes more of them, with the
 // operators and functions the formulas are written in. mapFormula<Scalar>
-// therefore emits exactly the math the interpreter evaluates in double.
+// therefore emits the math the interpreter evaluates in double, rounded to
+// float (exp and tanh within a few ulp: codegen/Elementary.h).
 #pragma once
+
+#include "codegen/Elementary.h"
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
@@ -51,10 +54,10 @@ inline Scalar select(Mask m, Scalar a, Scalar c) {
 }
 
 inline Scalar abs(Scalar x) { return x.with(x.b->CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x.v)); }
-inline Scalar exp(Scalar x) { return x.with(x.b->CreateUnaryIntrinsic(llvm::Intrinsic::exp, x.v)); }
+inline Scalar exp(Scalar x) { return x.with(emitExp(*x.b, x.v)); }
 inline Scalar log(Scalar x) { return x.with(x.b->CreateUnaryIntrinsic(llvm::Intrinsic::log, x.v)); }
 inline Scalar sqrt(Scalar x) { return x.with(x.b->CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x.v)); }
-inline Scalar tanh(Scalar x) { return x.with(x.b->CreateUnaryIntrinsic(llvm::Intrinsic::tanh, x.v)); }
+inline Scalar tanh(Scalar x) { return x.with(emitTanh(*x.b, x.v)); }
 // LLVM has no expm1 intrinsic: each lane calls libm's double expm1 and rounds
 // to float, which is what the interpreter stores (its formula runs in
 // double); expm1f would add up to 0.8 ulp that the bias correction it serves
