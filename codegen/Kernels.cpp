@@ -1332,8 +1332,13 @@ void emitMatMul(KernelBuilder &k) {
   };
   // Parts are whole packed row blocks, and whole row blocks of both kinds
   // when the row count picks between them.
-  if (packs && k.shared())
-    k.declareShare(M, k.rows() ? std::lcm(directRows, packedRows) : packedRows, nsPerRow);
+  // A part of a whole-K product packs all of B: parts of at least
+  // kPackMinRows rows (not the 4 a thread the runtime would cut, 128 rows
+  // of a 1024-row product at 2 threads) pack it half as often.
+  if (packs && k.shared()) {
+    const int64_t unit = k.rows() ? std::lcm(directRows, packedRows) : packedRows;
+    k.declareShare(M, packsWholeK ? (kPackMinRows + unit - 1) / unit * unit : unit, nsPerRow);
+  }
   auto inBlocks = [&](const std::function<void()> &run) {
     blocked = true;
     if (k.shared()) // this share's rows
