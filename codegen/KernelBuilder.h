@@ -159,8 +159,10 @@ private:
   llvm::Function *fn_;
   llvm::Value *rows_ = nullptr;
   bool rolledNext_ = false; // the next loop() is loopRolled's
-  // Marks a loop that LLVM may unroll only whole, and `never` at all.
-  void unrollOnlyWhole(llvm::BranchInst *latch, bool never);
+  // How far LLVM may unroll the loop of this latch: not at all if it is
+  // `rolled` or runs a known count above kMaxUnrolledTrips, else only
+  // whole (never at run time).
+  void markUnrolling(llvm::BranchInst *latch, llvm::Value *trips, bool rolled = false);
   int64_t batch_ = 0;
   llvm::Value *begin_ = nullptr, *end_ = nullptr;
   KernelShare share_;

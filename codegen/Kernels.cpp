@@ -110,15 +110,20 @@ void KernelBuilder::loop(int64_t n, const std::function<void(Value *)> &body) {
   i->addIncoming(next, b.GetInsertBlock());
   BasicBlock *exit = BasicBlock::Create(b.getContext(), "loop.end", fn_);
   BranchInst *latch = b.CreateCondBr(b.CreateICmpULT(next, idx(n)), head, exit);
-  unrollOnlyWhole(latch, rolled || n > kMaxUnrolledTrips);
+  markUnrolling(latch, idx(n), rolled);
   b.SetInsertPoint(exit);
 }
 
-void KernelBuilder::unrollOnlyWhole(BranchInst *latch, bool never) {
+void KernelBuilder::markUnrolling(BranchInst *latch, Value *trips, bool rolled) {
+  // A run-time count could only be unrolled at run time, which the first
+  // hint forbids; `llvm.loop.unroll.disable` there would also stop the
+  // vectoriser interleaving the loop.
+  auto *known = dyn_cast<ConstantInt>(trips);
+  const bool whole = !rolled && (!known || known->getSExtValue() <= kMaxUnrolledTrips);
   // The loop's metadata node refers to itself, which makes it distinct.
   LLVMContext &c = b.getContext();
   MDNode *what = MDNode::get(
-      c, MDString::get(c, never ? "llvm.loop.unroll.disable" : "llvm.loop.unroll.runtime.disable"));
+      c, MDString::get(c, whole ? "llvm.loop.unroll.runtime.disable" : "llvm.loop.unroll.disable"));
   MDNode *id = MDNode::getDistinct(c, {nullptr, what});
   id->replaceOperandWith(0, id);
   latch->setMetadata(LLVMContext::MD_loop, id);
@@ -142,7 +147,7 @@ void KernelBuilder::loop(Value *n, const std::function<void(Value *)> &body) {
   body(i);
   Value *next = add(i, idx(1));
   i->addIncoming(next, b.GetInsertBlock());
-  unrollOnlyWhole(b.CreateCondBr(b.CreateICmpULT(next, n), head, exit), false);
+  markUnrolling(b.CreateCondBr(b.CreateICmpULT(next, n), head, exit), n);
   exit->insertInto(fn_);
   b.SetInsertPoint(exit);
 }
@@ -249,9 +254,7 @@ KernelBuilder::reduceN(Value *n, std::vector<Value *> init,
   for (size_t a = 0; a < phis.size(); ++a)
     phis[a]->addIncoming(acc[a], b.GetInsertBlock());
   BasicBlock *exit = BasicBlock::Create(b.getContext(), "red.end", fn_);
-  auto *trips = dyn_cast<ConstantInt>(n);
-  unrollOnlyWhole(b.CreateCondBr(b.CreateICmpULT(next, n), head, exit),
-                  !trips || trips->getSExtValue() > kMaxUnrolledTrips);
+  markUnrolling(b.CreateCondBr(b.CreateICmpULT(next, n), head, exit), n);
   b.SetInsertPoint(exit);
   return acc;
 }
@@ -922,7 +925,7 @@ constexpr int64_t kPrefetchSteps = 24; // k steps ahead that Aᵀ's lines are as
 // (medians of alternated runs, 1 thread).
 constexpr int64_t kPackMinRows = 256;
 constexpr int64_t kL1PanelBytes = 32 << 10, kMaxPanelBytes = 64 << 10;
-constexpr int64_t kMaxWholePanelBytes = 192 << 10, kPackMinRowsWholeK = 128;
+constexpr int64_t kMaxWholePanelBytes = 192 << 10;
 
 // C = A @ Bᵀ with both rows contiguous along K (a backward pass's dy @ Wᵀ):
 // C[i, j] is a dot product of two rows. A tile of kDotRows x kDotCols
@@ -1288,11 +1291,10 @@ void emitMatMul(KernelBuilder &k) {
   // its tile over it. The tiles' arithmetic is the same, so are the results.
   // With AVX-512's 32 registers the tile is 8 rows x 3 vectors (24
   // accumulators; 11 loads per 24 FMAs, not 8 per 12).
-  const bool packs = transposedPanels ||
+  const bool packs = transposedPanels || packsWholeK ||
                      (M >= kPackMinRows && N >= 4 * panelWidth &&
                       panelSteps * N * 4 > kL1PanelBytes &&
-                      panelSteps * panelWidth * 4 <=
-                          (packsWholeK ? kMaxWholePanelBytes : kMaxPanelBytes));
+                      panelSteps * panelWidth * 4 <= kMaxPanelBytes);
   Value *packed = packs ? k.stackArray(k.f32, panelSteps * panelWidth, "panel") : nullptr;
   auto packedPanel = [&](Value *c0, int64_t width) {
     const int64_t vecs = width / lanes, tail = width % lanes;
@@ -1332,9 +1334,12 @@ void emitMatMul(KernelBuilder &k) {
   };
   // Parts are whole packed row blocks, and whole row blocks of both kinds
   // when the row count picks between them.
-  // A part of a whole-K product packs all of B: parts of at least
-  // kPackMinRows rows (not the 4 a thread the runtime would cut, 128 rows
-  // of a 1024-row product at 2 threads) pack it half as often.
+  // A part of a whole-K product packs all of B, which pays from
+  // kPackMinRows rows: its parts are cut at least that long, not the 4 a
+  // thread the runtime would cut (128 rows of a 1024-row product at 2
+  // threads, which then never packed: 283 -> 302 GFLOP/s). Other packed
+  // kernels keep short parts: a 784-row weight gradient cut at 256 rows
+  // would leave one thread 512 of them.
   if (packs && k.shared()) {
     const int64_t unit = k.rows() ? std::lcm(directRows, packedRows) : packedRows;
     k.declareShare(M, packsWholeK ? (kPackMinRows + unit - 1) / unit * unit : unit, nsPerRow);
@@ -1365,12 +1370,9 @@ void emitMatMul(KernelBuilder &k) {
     return directRun();
   if (!k.rows())
     return packedRun();
-  // A kernel with a run-time row count packs only when it has the rows; a
-  // panel of the whole of K, which saves the blocks, pays at fewer (with 2
-  // threads, the 1024-row product's parts are 128 rows: 15% faster packed).
+  // A kernel with a run-time row count packs only when it has the rows.
   Value *count = k.shared() ? k.b.CreateSub(k.shareEnd(), k.shareBegin()) : k.rows();
-  const int64_t minRows = packsWholeK ? kPackMinRowsWholeK : kPackMinRows;
-  k.ifElse(k.b.CreateICmpSGE(count, k.idx(minRows)), packedRun, directRun);
+  k.ifElse(k.b.CreateICmpSGE(count, k.idx(kPackMinRows)), packedRun, directRun);
 }
 
 } // namespace

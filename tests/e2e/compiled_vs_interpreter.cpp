@@ -432,14 +432,14 @@ TEST_CASE("examples: predict on 1, 5 and a batch of rows equals the interpreter'
 // A row-independent matmul with rows enough packs B's panels into a buffer
 // on the stack; with fewer it reads B in place (codegen/Kernels.cpp,
 // emitMatMul). `w`'s K of 300 is one block, packed from 256 rows; `v`'s
-// 600 fits a panel whole, packed from 128 rows, read in blocks of 256
-// below that; `u`'s 1100 (with AVX2, whole) runs in blocks with AVX-512,
+// 600 fits a panel whole, packed from 256 rows in parts of 256 or more,
+// read in blocks of 256 below that; `u`'s 1100 (with AVX2, whole) runs in blocks with AVX-512,
 // packed or not, the partial sums of its 512 x 600 C prefetched, and the
 // dense layer's bias and relu applied at the last block. Row counts on
 // both sides of each switch, and ones that leave a partial row block,
 // against the interpreter. The switch is made by each thread's part: at 2
-// threads, a part of 512 rows is 64 (runtime/pool.c), so the packed paths
-// are checked at 1 thread.
+// threads, `w`'s parts of 512 rows are 64 (runtime/pool.c), so the packed
+// paths are checked at 1 thread too.
 TEST_CASE("a predict's matmuls at row counts on both sides of packing") {
   const std::string source = R"(model packing(batch = 512) {
   input  x : f32[batch, 300]
