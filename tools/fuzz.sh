@@ -20,7 +20,9 @@
 # finds grows build-fuzz/fuzz/TARGET/corpus, kept from run to run. An input
 # that breaks something is saved as build-fuzz/fuzz/TARGET/crash-* (or
 # leak-*, timeout-*, oom-*); run the target on that file alone to see it
-# again: build-fuzz/fuzz_TARGET FILE.
+# again: build-fuzz/fuzz_TARGET FILE. The fuzzer runs in that folder, so
+# relative paths among the libFuzzer options are taken from there, and the
+# logs of -jobs=N (fuzz-K.log) land there too. -fork=2 keeps both cores busy.
 set -eu
 cd "$(dirname "$0")/.."
 usage() {
@@ -83,6 +85,11 @@ esac
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 echo "fuzz.sh: $BUILD_DIR/fuzz_$target for $seconds s, corpus $work/corpus, seeds $seeds"
+# The fuzzer runs in the target's folder: -jobs=N writes its logs
+# (fuzz-K.log) to the working directory, which must not be the checkout.
+fuzzer="$(cd "$BUILD_DIR" && pwd)/fuzz_$target"
+[ -z "$dict" ] || dict="-dict=$(pwd)/${dict#-dict=}"
+cd "$work"
 # -timeout: a single input running for 30 s is a finding (a hang).
-"$BUILD_DIR/fuzz_$target" -max_total_time="$seconds" -print_final_stats=1 -timeout=30 \
-  -rss_limit_mb=2048 -artifact_prefix="$work/" $dict "$@" "$work/corpus" "$seeds"
+"$fuzzer" -max_total_time="$seconds" -print_final_stats=1 -timeout=30 \
+  -rss_limit_mb=2048 -artifact_prefix=./ $dict "$@" corpus seeds
