@@ -227,6 +227,8 @@ public:
       return false;
     out = std::holds_alternative<double>(v) ? std::get<double>(v)
                                             : (double)std::get<int64_t>(v);
+    if (out == 0 && text_[at] == '-') // "-0", as -0.0 prints, is not +0
+      out = -0.0;
     return true;
   }
 

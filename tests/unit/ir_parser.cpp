@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <random>
 
 using namespace dlc;
@@ -54,6 +55,38 @@ TEST_CASE("ir parser: the small module parses") {
   REQUIRE_MESSAGE(m, err);
   CHECK(printModule(*m) == kSmall);
   CHECK(verifyModule(*m).empty());
+}
+
+// Found by the ir fuzz target: -0.0 prints as "-0", which read back as the
+// integer 0, so a zero's sign was lost and the module printed differently.
+TEST_CASE("ir parser: a real written -0 keeps its sign") {
+  std::string text = R"(model zero
+
+input x : f32[4, 3]
+param w : f32[3, 2] = constant(-0)
+param v : f32[3, 2] = uniform(-0, 0.5)
+
+func step {
+  %x = input {name = "x"} : f32[4, 3]
+  %w = var {name = "w"} : f32[3, 2]
+  %t = matmul(%x, %w) : f32[4, 2]
+  %loss = reduce_sum(%t) {axes = [0, 1]} : f32[]
+  train loss = %loss, optimizer = sgd(lr = 0.1, momentum = -0), params = [w]
+  output loss = %loss
+}
+)";
+  std::string err;
+  auto m = parseModuleText(text, "zero.ir", err);
+  REQUIRE_MESSAGE(m, err);
+  CHECK(std::signbit(m->vars[0].init.a));
+  CHECK(std::signbit(m->vars[1].init.a));
+  CHECK(std::signbit(m->functions[0]->train->hyper[1].second));
+  CHECK(printModule(*m) == text);
+  // A plain 0 stays +0.
+  text.replace(text.find("constant(-0)"), 12, "constant(0)");
+  m = parseModuleText(text, "zero.ir", err);
+  REQUIRE_MESSAGE(m, err);
+  CHECK(!std::signbit(m->vars[0].init.a));
 }
 
 TEST_CASE("ir parser: an error shows file:line:col, the line and a caret") {
