@@ -109,19 +109,22 @@ void DiagEngine::fileError(const std::string &path, const std::string &message) 
 // are insertions, deletions, substitutions and swaps of two neighbours
 // ("desne" is one edit from "dense").
 size_t editDistance(const std::string &a, const std::string &b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i)
-    d[i][0] = i;
+  // Three rows of the table: the swap looks two rows back.
+  std::vector<size_t> before(b.size() + 1), prev(b.size() + 1), row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j)
-    d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i)
+    prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
-                          d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      row[j] = std::min({prev[j] + 1, row[j - 1] + 1,
+                         prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
       if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        row[j] = std::min(row[j], before[j - 2] + 1);
     }
-  return d[a.size()][b.size()];
+    std::swap(before, prev);
+    std::swap(prev, row);
+  }
+  return prev[b.size()];
 }
 
 std::string closestName(const std::string &name,
@@ -134,6 +137,12 @@ std::string closestName(const std::string &name,
   std::string found;
   for (const std::string &c : candidates) {
     if (c == name)
+      continue;
+    // Each edit changes the length by at most one, so a candidate whose
+    // length differs by `best` or more cannot win; skipping it keeps an
+    // unknown name in a large scope cheap.
+    size_t lengthGap = c.size() > name.size() ? c.size() - name.size() : name.size() - c.size();
+    if (lengthGap >= best)
       continue;
     size_t d = editDistance(name, c);
     if (d < best && d < std::max(name.size(), c.size())) {

@@ -117,6 +117,12 @@ TEST_CASE("closestName: a typo is at most a third of the name, a swap is one edi
   CHECK(editDistance("dense", "desne") == 1);
   CHECK(editDistance("tanh", "rank") == 2);
   CHECK(editDistance("", "abc") == 3);
+  CHECK(editDistance("abc", "") == 3);
+  CHECK(editDistance("kitten", "sitting") == 3);
+  // The optimal-string-alignment form edits no substring twice: "ca" to
+  // "abc" is three edits, not two.
+  CHECK(editDistance("ca", "abc") == 3);
+  CHECK(editDistance("abcdef", "badcfe") == 3);
   const std::vector<std::string> fns = {"rank", "tanh", "dense", "relu", "mse", "sigmoid"};
   CHECK(closestName("tahn", fns) == "tanh");
   CHECK(closestName("desne", fns) == "dense");
@@ -131,6 +137,12 @@ TEST_CASE("closestName: a typo is at most a third of the name, a swap is one edi
   // Nothing in common, or the name itself, is no typo.
   CHECK(closestName("x", {"y", "x"}) == "");
   CHECK(closestName("xs", {"x"}) == "x");
+  // A long unknown name against a large scope: candidates of a far length
+  // are skipped, the near one is still found.
+  std::vector<std::string> scope(2000, std::string(300, 'q'));
+  scope.push_back("dense_layer_2");
+  CHECK(closestName("dense_layr_2", scope) == "dense_layer_2");
+  CHECK(closestName(std::string(5000, 'z'), scope) == "");
 }
 
 TEST_CASE("did you mean: only names of the kind the place wants") {
